@@ -1,0 +1,1 @@
+"""ising package (see README)."""

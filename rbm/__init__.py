@@ -1,0 +1,1 @@
+"""rbm package (see README)."""

@@ -1,0 +1,3 @@
+from rgdl.cli import main
+
+main()
