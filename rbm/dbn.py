@@ -1,0 +1,524 @@
+"""Deep belief nets: greedy layer-wise stacks of RBMs (Hinton, Osindero & Teh 2006).
+
+Layer ``l`` (1-based, as in Mehta & Schwab 2014) is the RBM whose visible layer is the hidden layer
+of RBM ``l - 1`` (RBM 1 sees the data). Energies follow docs/CONTRACTS.md,
+E(v, h) = b.h + v W h + c.v, so for a layer with input ``x = bias + act``:
+binary units E[u] = P(u = 1) = sigma(-x); spin units E[u] = -tanh(x), P(u = +1) = sigma(-2x).
+
+* :meth:`DBN.fit` trains RBM 1 on the data, then RBM l on the up-propagated representation of the
+  data under RBMs 1..l-1 (``propagate="sample"``: one draw h ~ p(h | v) per sample, with a seed
+  fixed per layer; ``propagate="mean"``: the mean activations E[h | v]).
+* :meth:`DBN.transform` is the deterministic (mean-field) up-pass; :meth:`DBN.inverse_transform`
+  the down-pass (mean-field or stochastic); :meth:`DBN.sample` generates visibles by block Gibbs
+  sampling in the top RBM followed by a down-pass; :meth:`DBN.receptive_fields` gives the
+  effective receptive fields r^(l) = r^(l-1) W^(l), r^(1) = W^(1) (Mehta & Schwab 2014, Fig. 4).
+
+Adjacent layers may use different unit types; values are converted between the two
+representations by u_spin = 2 u_binary - 1 (means and samples alike).
+
+References
+----------
+G. E. Hinton, S. Osindero and Y.-W. Teh, "A fast learning algorithm for deep belief nets",
+Neural Computation 18, 1527 (2006).
+P. Mehta and D. J. Schwab, "An exact mapping between the Variational Renormalization Group and
+Deep Learning", arXiv:1410.3831 (2014).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+
+import numpy as np
+
+from rbm.model import RBM, _jsonable_params, _params_from_json
+
+__all__ = ["DBN"]
+
+logger = logging.getLogger(__name__)
+
+_UNITS = ("binary", "spin")
+_PROPAGATE = ("sample", "mean")
+_MODES = ("stochastic", "mean-field")
+
+
+def _mean(x, units):
+    """E[u | input x]: sigma(-x) (binary) or -tanh(x) (spin), docs/CONTRACTS.md."""
+    if units == "binary":
+        with np.errstate(over="ignore"):
+            return 1.0 / (1.0 + np.exp(x))
+    return -np.tanh(x)
+
+
+def _sample(x, units, rng):
+    """u ~ p(u | input x): binary {0, 1} with P(1) = sigma(-x); spin with P(+1) = sigma(-2x)."""
+    scale = 1.0 if units == "binary" else 2.0
+    with np.errstate(over="ignore"):
+        p_on = 1.0 / (1.0 + np.exp(scale * x))
+    on = rng.random(x.shape) < p_on
+    if units == "binary":
+        return on.astype(x.dtype)
+    return np.where(on, 1.0, -1.0).astype(x.dtype)
+
+
+def _convert(x, from_units, to_units):
+    """Re-express unit values (or means) of one unit type in the other: s = 2 b - 1."""
+    if from_units == to_units:
+        return x
+    if to_units == "spin":
+        return 2.0 * x - 1.0
+    return 0.5 * (x + 1.0)
+
+
+def _check_int(name, value, low):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+    return int(value)
+
+
+class DBN:
+    """Deep belief net: a greedy layer-wise stack of :class:`rbm.RBM`.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int, default (400, 100, 25)
+        Hidden units of RBM 1, 2, ... (the number of visible units comes from the data), e.g.
+        the paper's 1600-400-100-25 network is ``DBN([400, 100, 25])`` fitted on 40x40 spins.
+    units : {"spin", "binary"} or sequence of them, default "spin"
+        Unit type of every RBM, or one per RBM.
+    rbm_params : dict or sequence of dicts, optional
+        Keyword arguments of :class:`rbm.RBM` (``learning_rate``, ``n_epochs``, ``batch_size``,
+        ``cd_k``, ``persistent``, ``l1``, ...) shared by all layers, or one dict per layer.
+        ``n_hidden``, ``units`` and ``random_state`` are set by the DBN.
+    propagate : {"sample", "mean"}, default "sample"
+        Training data of RBM l+1: one sample h ~ p(h | v) per training configuration (a fixed draw
+        per layer, seeded from ``random_state``), or the mean activations E[h | v] (requires an
+        RBM that accepts fractional data).
+    propagate_repeats : int, default 1
+        With ``propagate="sample"``: independent draws h ~ p(h | v) per training configuration
+        (RBM l+1 then trains on ``propagate_repeats`` times as many rows, a finer picture of the
+        aggregate posterior sum_v p_data(v) p(h | v) it must model).
+    random_state : None, int or numpy.random.SeedSequence
+        Root seed; RBM l trains with child ``SeedSequence(entropy, spawn_key=(0, l))``, its
+        up-propagation draws from spawn key ``(1, l)``.
+
+    Attributes
+    ----------
+    layers_ : list of RBM
+        The fitted RBMs, RBM 1 first.
+    history_ : list of dict
+        ``layers_[l].history_`` for every layer (per-epoch metrics).
+    n_features_in_ : int
+        Number of visible units.
+    metadata_ : dict
+        Free-form JSON metadata saved with the model (e.g. the training lattice).
+
+    References
+    ----------
+    Hinton, Osindero & Teh, Neural Computation 18, 1527 (2006); Mehta & Schwab, arXiv:1410.3831.
+    """
+
+    def __init__(self, layer_sizes=(400, 100, 25), *, units="spin", rbm_params=None,
+                 propagate="sample", propagate_repeats=1, random_state=None):
+        self.layer_sizes = layer_sizes
+        self.units = units
+        self.rbm_params = rbm_params
+        self.propagate = propagate
+        self.propagate_repeats = propagate_repeats
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------------------------------
+    # scikit-learn parameter protocol
+    # ------------------------------------------------------------------------------------------
+    @classmethod
+    def _param_names(cls):
+        sig = inspect.signature(cls.__init__)
+        return sorted(p.name for p in sig.parameters.values() if p.name != "self")
+
+    def get_params(self, deep=True):
+        """Hyperparameters as a dict (scikit-learn protocol)."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params):
+        """Set hyperparameters; unknown names raise ValueError."""
+        valid = set(self._param_names())
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(f"invalid parameter {name!r} for DBN; valid: {sorted(valid)}")
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self):
+        return (f"DBN(layer_sizes={list(self.layer_sizes)!r}, units={self.units!r}, "
+                f"propagate={self.propagate!r})")
+
+    # ------------------------------------------------------------------------------------------
+    # validation
+    # ------------------------------------------------------------------------------------------
+    def _validate(self):
+        try:
+            sizes = list(self.layer_sizes)
+        except TypeError:
+            raise ValueError(f"layer_sizes must be a sequence of positive integers, "
+                             f"got {self.layer_sizes!r}") from None
+        if not sizes:
+            raise ValueError("layer_sizes must name at least one layer")
+        sizes = [_check_int(f"layer size {i + 1}", s, 1) for i, s in enumerate(sizes)]
+        n = len(sizes)
+        units = [self.units] * n if isinstance(self.units, str) else list(self.units)
+        if len(units) != n:
+            raise ValueError(f"units has {len(units)} entries for {n} layers")
+        for u in units:
+            if u not in _UNITS:
+                raise ValueError(f"units must be 'binary' or 'spin', got {u!r}")
+        params = self.rbm_params if self.rbm_params is not None else {}
+        if isinstance(params, dict):
+            params = [dict(params) for _ in range(n)]
+        else:
+            params = [dict(p) for p in params]
+            if len(params) != n:
+                raise ValueError(f"rbm_params has {len(params)} entries for {n} layers")
+        valid = set(RBM._param_names()) - {"n_hidden", "units", "random_state"}
+        for i, p in enumerate(params):
+            bad = sorted(set(p) - valid)
+            if bad:
+                raise ValueError(f"rbm_params of layer {i + 1}: invalid or reserved parameter(s) "
+                                 f"{', '.join(bad)}")
+        if self.propagate not in _PROPAGATE:
+            raise ValueError(f"propagate must be 'sample' or 'mean', got {self.propagate!r}")
+        repeats = _check_int("propagate_repeats", self.propagate_repeats, 1)
+        if repeats > 1 and self.propagate != "sample":
+            raise ValueError("propagate_repeats > 1 requires propagate='sample'")
+        seed = self.random_state
+        if isinstance(seed, np.random.SeedSequence):
+            root = seed
+        elif seed is None:
+            root = np.random.SeedSequence()
+        elif isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_)) \
+                and seed >= 0:
+            root = np.random.SeedSequence(int(seed))
+        else:
+            raise ValueError(f"random_state must be None, a non-negative int or a SeedSequence, "
+                             f"got {seed!r}")
+        return sizes, units, params, root
+
+    @staticmethod
+    def _child_seed(root, *key):
+        return np.random.SeedSequence(root.entropy, spawn_key=tuple(root.spawn_key) + key)
+
+    def _check_fitted(self):
+        if not getattr(self, "layers_", None):
+            raise ValueError("this DBN is not fitted yet; call fit() first")
+
+    def _check_layer(self, layer):
+        n = len(self.layers_)
+        if layer is None:
+            return n
+        layer = _check_int("layer", layer, 1)
+        if layer > n:
+            raise ValueError(f"layer must be in 1..{n}, got {layer}")
+        return layer
+
+    def _check_visible(self, X):
+        """Visible input: 2-D, finite, width n_features_in_, values within the unit range."""
+        arr = np.asarray(X, dtype=np.float64)
+        if arr.ndim == 1 and arr.shape[0] == self.n_features_in_:
+            arr = arr[None, :]
+        if arr.ndim != 2 or arr.shape[1] != self.n_features_in_:
+            raise ValueError(f"X must have shape (n_samples, {self.n_features_in_}), got "
+                             f"{np.shape(X)}")
+        if arr.shape[0] == 0:
+            raise ValueError("X is empty")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError("X contains NaN or inf")
+        low = 0.0 if self.layers_[0].units == "binary" else -1.0
+        if arr.min() < low or arr.max() > 1.0:
+            raise ValueError(f"X must lie in [{low:g}, 1] for {self.layers_[0].units} units")
+        return arr
+
+    # ------------------------------------------------------------------------------------------
+    # fitting
+    # ------------------------------------------------------------------------------------------
+    def fit(self, X, y=None, *, checkpoint=None, resume=False, callback=None):
+        """Greedy layer-wise training: RBM 1 on ``X``, RBM l on the representation below.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_visible)
+            Values in the unit set of RBM 1 ({0, 1} or {-1, +1}).
+        y : ignored
+        checkpoint : str or os.PathLike, optional
+            Prefix of the per-layer training checkpoints ``<checkpoint>.layer<l>`` written
+            atomically after every epoch (:meth:`rbm.RBM.fit`). They are left on disk.
+        resume : bool, default False
+            Continue from existing checkpoints: finished layers are reloaded, the interrupted one
+            continues bit-identically; the up-propagation is re-drawn from the same seeds, so the
+            result equals an uninterrupted run.
+        callback : callable, optional
+            ``callback(record)`` after every epoch of every layer, ``record`` as in
+            :meth:`rbm.RBM.fit` with ``record["layer"]`` the 1-based layer index and
+            ``record["n_layers"]``.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            Bad hyperparameters or data.
+        rbm.TrainingDivergedError
+            NaN/inf during training; the message names the epoch and the layer.
+        """
+        sizes, units, params, root = self._validate()
+        if X is None:
+            raise ValueError("X is None")
+        data = np.asarray(X)
+        if data.ndim != 2 or data.shape[0] == 0 or data.shape[1] == 0:
+            raise ValueError(f"X must be a non-empty 2-D array (n_samples, n_features), got "
+                             f"shape {data.shape}")
+        self._root_seed_ = root
+        n_layers = len(sizes)
+        layers = []
+        for i in range(n_layers):
+            layer = i + 1
+            rbm = RBM(sizes[i], units=units[i], random_state=self._child_seed(root, 0, layer),
+                      **params[i])
+            wrapped = None
+            if callback is not None:
+                def wrapped(record, _n=n_layers):
+                    callback({**record, "n_layers": _n})
+            ckpt = None if checkpoint is None else f"{os.fspath(checkpoint)}.layer{layer}"
+            logger.info("training layer %d/%d: %d -> %d %s units", layer, n_layers,
+                        data.shape[1], sizes[i], units[i])
+            rbm.fit(data, checkpoint=ckpt, resume=resume, callback=wrapped, layer=layer)
+            layers.append(rbm)
+            if layer < n_layers:
+                data = self._propagate_up(rbm, data, units[i + 1],
+                                          np.random.default_rng(self._child_seed(root, 1, layer)))
+                if not np.all(np.isfinite(data)):
+                    from rbm.model import TrainingDivergedError
+
+                    raise TrainingDivergedError(f"non-finite activations after layer {layer}")
+        self.layers_ = layers
+        self.n_features_in_ = int(layers[0].weights_.shape[0])
+        self.history_ = [rbm.history_ for rbm in layers]
+        if not hasattr(self, "metadata_"):
+            self.metadata_ = {}
+        return self
+
+    def _propagate_up(self, rbm, data, next_units, rng):
+        act = np.asarray(data, np.float64) @ rbm.weights_.astype(np.float64) \
+            + rbm.hidden_bias_.astype(np.float64)
+        if self.propagate == "mean":
+            out = _mean(act, rbm.units)
+        else:
+            out = np.concatenate([_sample(act, rbm.units, rng)
+                                  for _ in range(int(self.propagate_repeats))])
+        out = _convert(out, rbm.units, next_units)
+        return out.astype(rbm.weights_.dtype)
+
+    # ------------------------------------------------------------------------------------------
+    # passes
+    # ------------------------------------------------------------------------------------------
+    def transform(self, X, layer=None):
+        """Mean-field up-pass: E[h^(l) | v] layer by layer, up to ``layer`` (default: the top).
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_visible)
+            Visible configurations (or means) in the units of RBM 1.
+        layer : int, optional
+            1-based layer to stop at.
+
+        Returns
+        -------
+        ndarray, shape (n_samples, layer_sizes[layer - 1]), float64, in the units of that layer
+        """
+        self._check_fitted()
+        stop = self._check_layer(layer)
+        x = self._check_visible(X)
+        for i in range(stop):
+            rbm = self.layers_[i]
+            if i > 0:
+                x = _convert(x, self.layers_[i - 1].units, rbm.units)
+            x = _mean(x @ rbm.weights_.astype(np.float64) + rbm.hidden_bias_.astype(np.float64),
+                      rbm.units)
+        return x
+
+    def _down(self, x, start, mode, rng, *, sample_visible=False):
+        """From hidden values of layer ``start`` (in its units) down to the visibles.
+
+        ``mode`` "stochastic" samples every layer, "mean-field" passes means; with
+        ``sample_visible`` the last (visible) layer is sampled in either mode.
+        """
+        for i in range(start - 1, -1, -1):
+            rbm = self.layers_[i]
+            if i < start - 1:
+                x = _convert(x, self.layers_[i + 1].units, rbm.units)
+            act = x @ rbm.weights_.T.astype(np.float64) + rbm.visible_bias_.astype(np.float64)
+            if mode == "stochastic" or (sample_visible and i == 0):
+                x = _sample(act, rbm.units, rng)
+            else:
+                x = _mean(act, rbm.units)
+        return x
+
+    def inverse_transform(self, H, layer=None, *, mode="mean-field", seed=None):
+        """Down-pass from the hidden layer ``layer`` (default: the top) to the visibles.
+
+        Parameters
+        ----------
+        H : array_like, shape (n_samples, layer_sizes[layer - 1])
+            Hidden values (states or means) in the units of that layer.
+        layer : int, optional
+        mode : {"mean-field", "stochastic"}
+            Propagate the means E[v | h] (returns visible means), or sample v ~ p(v | h) at every
+            layer (returns visible states).
+        seed : None, int, SeedSequence or Generator
+            For ``mode="stochastic"``.
+
+        Returns
+        -------
+        ndarray, shape (n_samples, n_visible), float64
+        """
+        self._check_fitted()
+        start = self._check_layer(layer)
+        if mode not in _MODES:
+            raise ValueError(f"mode must be 'stochastic' or 'mean-field', got {mode!r}")
+        h = np.asarray(H, dtype=np.float64)
+        width = self.layers_[start - 1].weights_.shape[1]
+        if h.ndim == 1 and h.shape[0] == width:
+            h = h[None, :]
+        if h.ndim != 2 or h.shape[1] != width:
+            raise ValueError(f"H must have shape (n_samples, {width}), got {np.shape(H)}")
+        if not np.all(np.isfinite(h)):
+            raise ValueError("H contains NaN or inf")
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        return self._down(h, start, mode, rng)
+
+    def reconstruct(self, X, *, layer=None, mode="mean-field", seed=None):
+        """Up to ``layer`` (default: the top) with the mean-field pass, then down again.
+
+        This is the reconstruction of Mehta & Schwab (2014, Fig. 5): the visible configuration
+        the network associates with the coarse representation of ``X``.
+
+        Returns
+        -------
+        ndarray, shape (n_samples, n_visible), float64 (means, or states for "stochastic")
+        """
+        self._check_fitted()
+        stop = self._check_layer(layer)
+        return self.inverse_transform(self.transform(X, stop), stop, mode=mode, seed=seed)
+
+    def sample(self, n_samples, n_gibbs=1000, seed=None, mode="stochastic"):
+        """Generate visible configurations from the DBN.
+
+        Block Gibbs sampling for ``n_gibbs`` steps in the top RBM (:meth:`rbm.RBM.sample`, from
+        uniformly random states), then a down-pass through the lower RBMs' conditionals
+        p(v | h) (Hinton, Osindero & Teh 2006).
+
+        Parameters
+        ----------
+        n_samples : int
+        n_gibbs : int, default 1000
+        seed : None, int or SeedSequence
+        mode : {"stochastic", "mean-field"}
+            "stochastic": sample every layer on the way down. "mean-field": pass the means
+            E[v | h] down through the hidden layers and draw only the visible layer from its
+            conditional (a smoother generator). Either way visible *states* are returned.
+
+        Returns
+        -------
+        ndarray, shape (n_samples, n_visible), int8, values in the unit set of RBM 1
+        """
+        self._check_fitted()
+        if mode not in _MODES:
+            raise ValueError(f"mode must be 'stochastic' or 'mean-field', got {mode!r}")
+        n_samples = _check_int("n_samples", n_samples, 1)
+        n_gibbs = _check_int("n_gibbs", n_gibbs, 0)
+        if isinstance(seed, np.random.Generator):
+            raise ValueError("seed must be None, an int or a SeedSequence")
+        root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+        top = self.layers_[-1]
+        x = top.sample(n_samples, n_gibbs, seed=self._child_seed(root, 0)).astype(np.float64)
+        n = len(self.layers_)
+        if n == 1:
+            return x.astype(np.int8)
+        rng = np.random.default_rng(self._child_seed(root, 1))
+        x = _convert(x, top.units, self.layers_[-2].units)
+        return self._down(x, n - 1, mode, rng, sample_visible=True).astype(np.int8)
+
+    def receptive_fields(self, layer=None):
+        """Effective receptive fields r^(l) = r^(l-1) W^(l), r^(1) = W^(1).
+
+        Column j of r^(l) is the linear map from the visible spins to hidden unit j of layer l
+        composed through the weight matrices (Mehta & Schwab 2014, Fig. 4).
+
+        Parameters
+        ----------
+        layer : int, optional
+            1-based layer (default: the top).
+
+        Returns
+        -------
+        ndarray, shape (n_visible, layer_sizes[layer - 1]), float64
+        """
+        self._check_fitted()
+        stop = self._check_layer(layer)
+        r = self.layers_[0].weights_.astype(np.float64)
+        for i in range(1, stop):
+            r = r @ self.layers_[i].weights_.astype(np.float64)
+        return r
+
+    # ------------------------------------------------------------------------------------------
+    # persistence
+    # ------------------------------------------------------------------------------------------
+    def save(self, path, meta=None):
+        """Write the DBN to a versioned ``.npz`` atomically (:func:`rbm.io.save_layers`).
+
+        ``meta`` (JSON-serialisable, default ``metadata_``) is stored with the hyperparameters
+        and comes back as ``metadata_`` from :meth:`load`.
+        """
+        from rbm.io import save_layers
+
+        self._check_fitted()
+        record = {"params": _jsonable_params(self.get_params()),
+                  "metadata": meta if meta is not None else getattr(self, "metadata_", {})}
+        save_layers(path, self.layers_, record, kind="dbn")
+
+    @classmethod
+    def load(cls, path):
+        """Load a DBN (or a single RBM, as a one-layer DBN) saved with :func:`rbm.io`."""
+        from rbm.io import load_layers
+
+        layers, meta = load_layers(path)
+        return cls.from_layers(layers, meta)
+
+    @classmethod
+    def from_layers(cls, layers, meta=None):
+        """Build a fitted DBN from fitted RBMs (RBM 1 first) and saved metadata."""
+        layers = list(layers)
+        if not layers:
+            raise ValueError("a DBN needs at least one layer")
+        for i in range(1, len(layers)):
+            if layers[i].weights_.shape[0] != layers[i - 1].weights_.shape[1]:
+                raise ValueError(f"layer {i + 1} does not stack on layer {i}")
+        meta = dict(meta or {})
+        params = meta.get("params") or {}
+        try:
+            params = _params_from_json(params)
+            dbn = cls(**{k: v for k, v in params.items() if k in cls._param_names()})
+        except (TypeError, KeyError) as exc:
+            raise ValueError(f"invalid DBN metadata: {exc}") from None
+        dbn.layer_sizes = [int(rbm.weights_.shape[1]) for rbm in layers]
+        if meta.get("kind") == "rbm" or not params:
+            dbn.units = layers[0].units if len({r.units for r in layers}) == 1 \
+                else [r.units for r in layers]
+        dbn.layers_ = layers
+        dbn.n_features_in_ = int(layers[0].weights_.shape[0])
+        dbn.history_ = [getattr(rbm, "history_", {}) for rbm in layers]
+        dbn.metadata_ = dict(meta.get("metadata") or {})
+        return dbn
