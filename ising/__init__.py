@@ -1,1 +1,35 @@
-"""ising package (see README)."""
+"""Numba Monte Carlo for the periodic 1D and 2D Ising model, exact results, block spins, datasets.
+
+Conventions (written once, docs/CONTRACTS.md): H = -J Σ_<ij> s_i s_j - h Σ_i s_i, Boltzmann
+weight exp(-H/T), K = J/T; spins int8 in {-1, +1}; energies and magnetizations per spin;
+burn-in, thinning and autocorrelation times in sweeps (N = L^d attempted spin updates).
+
+Public API
+----------
+sample, MonteCarloSampler, calibrate, SampleResult, ALGORITHMS
+    Samplers (:mod:`ising.samplers`): checkerboard Metropolis, heat-bath, Wolff, Swendsen-Wang.
+generate_dataset
+    Calibrated, chunked, atomic, resumable HDF5 datasets (:mod:`ising.dataset`).
+read_dataset, write_dataset
+    The HDF5 schema of docs/ARCHITECTURE.md (:mod:`ising.io`).
+summarize, integrated_autocorr_time, binning_error, jackknife
+    Estimators with error bars (:mod:`ising.observables`).
+energy_per_spin, magnetization_per_spin
+    Per-configuration observables (:mod:`ising.lattice`).
+exact, blockspin
+    Onsager/Kaufman/1D transfer-matrix results; majority-rule and decimation block spins.
+"""
+
+from ising import blockspin, exact
+from ising.dataset import generate_dataset
+from ising.io import read_dataset, write_dataset
+from ising.lattice import energy_per_spin, magnetization_per_spin
+from ising.observables import binning_error, integrated_autocorr_time, jackknife, summarize
+from ising.samplers import ALGORITHMS, MonteCarloSampler, SampleResult, calibrate, sample
+
+__all__ = [
+    "sample", "MonteCarloSampler", "calibrate", "SampleResult", "ALGORITHMS",
+    "generate_dataset", "read_dataset", "write_dataset",
+    "summarize", "integrated_autocorr_time", "binning_error", "jackknife",
+    "energy_per_spin", "magnetization_per_spin", "exact", "blockspin",
+]
