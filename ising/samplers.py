@@ -1,0 +1,637 @@
+"""Monte Carlo samplers for the periodic 1D and 2D Ising model.
+
+Public API (docs/CONTRACTS.md):
+
+- :class:`MonteCarloSampler`: many independent chains advanced by Numba kernels
+  (:mod:`ising._kernels`), with exact save/restore of the full state.
+- :func:`calibrate`: pilot run measuring the integrated autocorrelation time and choosing
+  burn-in and thinning from it.
+- :func:`sample`: one call from parameters to decorrelated configurations with energy,
+  magnetization and the metadata of the HDF5 schema (docs/ARCHITECTURE.md).
+
+Conventions: H = -J sum_<ij> s_i s_j - h sum_i s_i, weight exp(-H/T), K = J/T; periodic
+boundaries; spins int8 in {-1, +1}. A sweep is N = L^d attempted single-spin updates
+(Metropolis, heat-bath), one full Swendsen-Wang update, or a fixed number of Wolff clusters
+n_c = max(1, round(N / <|C|>)) flipping N spins on average, where the mean cluster size <|C|>
+is measured once per sampler by a deterministic pilot on copies of the chains (see
+:meth:`MonteCarloSampler.sweep`).
+
+Growing Wolff clusters *until* N spins are flipped would bias the samples: the cluster that
+ends such a sweep is size-biased, and the state after a large cluster flip is not
+Boltzmann-distributed (on a 16-spin chain at K = 1 this shifts <E>/N by about 10 %). The
+number of clusters per sweep therefore never depends on the current trajectory.
+
+References
+----------
+N. Metropolis et al., J. Chem. Phys. 21, 1087 (1953).
+R. J. Glauber, J. Math. Phys. 4, 294 (1963) (heat-bath / Glauber dynamics).
+U. Wolff, Phys. Rev. Lett. 62, 361 (1989).
+R. H. Swendsen and J.-S. Wang, Phys. Rev. Lett. 58, 86 (1987).
+A. D. Sokal, "Monte Carlo methods in statistical mechanics", Cargese lectures (1996).
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import math
+import os
+from dataclasses import dataclass, field as dc_field
+
+import numpy as np
+
+from . import _kernels
+from .lattice import energy_per_spin, magnetization_per_spin, neighbour_table
+
+__all__ = ["ALGORITHMS", "MonteCarloSampler", "SampleResult", "calibrate", "sample"]
+
+logger = logging.getLogger(__name__)
+
+ALGORITHMS = ("metropolis", "heatbath", "wolff", "swendsen-wang")
+LOCAL_ALGORITHMS = ("metropolis", "heatbath")
+CLUSTER_ALGORITHMS = ("wolff", "swendsen-wang")
+
+#: 2D lattices with at least this linear size, simulated as a single chain, use the
+#: parallel row mode (rows of each colour split over threads, one RNG stream per row).
+ROW_MODE_MIN_SIZE = 128
+
+#: Calls with fewer single-spin updates than this (n_chains * N * n_sweeps) run the serial
+#: build of a kernel: starting threads would cost more than it saves. Serial and parallel
+#: builds give identical bytes.
+PARALLEL_MIN_WORK = 100_000
+
+_TWO53 = 1 << 53
+_STATE_VERSION = 1
+
+
+def _probability_threshold(p: float) -> int:
+    """floor(p * 2**53) for p in [0, 1]: the integer acceptance threshold of the kernels."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"probability out of range: {p}")
+    return int(math.floor(p * _TWO53))
+
+
+def flip_probabilities(algorithm: str, dimension: int, temperature: float,
+                       coupling: float, field: float) -> np.ndarray:
+    """Flip probability of a spin s given its neighbour sum nb, for the local algorithms.
+
+    Flipping s costs dE = 2 s (J nb + h). Metropolis accepts with min(1, exp(-dE/T));
+    heat-bath (Glauber) sets the spin from its conditional distribution, which is the same
+    as flipping with probability 1 / (1 + exp(dE/T)).
+
+    Returns
+    -------
+    ndarray of float64, shape (2, 2*dimension + 1)
+        Row 0 is s = -1, row 1 is s = +1; column k is nb = 2k - 2*dimension.
+    """
+    z = 2 * dimension
+    out = np.empty((2, z + 1))
+    for si, s in enumerate((-1, 1)):
+        for k in range(z + 1):
+            nb = 2 * k - z
+            d_e = 2.0 * s * (coupling * nb + field)
+            x = d_e / temperature
+            if algorithm == "metropolis":
+                out[si, k] = 1.0 if x <= 0 else math.exp(-x)
+            else:
+                # 1/(1+e^x), written to avoid overflow for large |x|
+                out[si, k] = 1.0 / (1.0 + math.exp(x)) if x <= 0 else \
+                    math.exp(-x) / (1.0 + math.exp(-x))
+    return out
+
+
+def _check_real(name, value, *, positive=False):
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a real number, got {value!r}") from None
+    if isinstance(value, bool) or not math.isfinite(v):
+        raise ValueError(f"{name} must be a finite real number, got {value!r}")
+    if positive and v <= 0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+    return v
+
+
+def _check_int(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _resolve_seed(seed) -> int:
+    if seed is None:
+        # fresh OS entropy, recorded so that the run can be repeated
+        return int(np.random.SeedSequence().entropy % (1 << 63))
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
+    return int(seed)
+
+
+def _oversubscribed():
+    """True when the 1-minute load average exceeds the number of CPUs.
+
+    The row-parallel mode synchronises its threads twice per sweep; on an oversubscribed
+    machine each barrier waits for a descheduled thread (milliseconds), so the serial build
+    (which gives identical bytes) is then much faster.
+    """
+    try:
+        return os.getloadavg()[0] > (os.cpu_count() or 1)
+    except OSError:  # not available on this platform
+        return False
+
+
+def _threshold_table(p, dimension):
+    """Kernel lookup table of floor(P * 2**53), indexed 5 s + nb + 9 (2D) or 3 s + nb + 5 (1D)."""
+    z = 2 * dimension
+    a, off = (5, 9) if dimension == 2 else (3, 5)
+    table = np.zeros(a + z + off + 1, dtype=np.uint64)
+    for si, s in enumerate((-1, 1)):
+        for k in range(z + 1):
+            table[a * s + (2 * k - z) + off] = _probability_threshold(p[si, k])
+    return table
+
+
+class MonteCarloSampler:
+    """Independent Markov chains for the periodic Ising model.
+
+    Parameters
+    ----------
+    dimension : {1, 2}
+        1: periodic chain of ``size`` spins; 2: periodic ``size`` x ``size`` square lattice.
+    size : int
+        Linear size L >= 2 (even for the checkerboard algorithms).
+    temperature : float
+        T > 0 (k_B = 1).
+    coupling : float, default 1.0
+        J; cluster algorithms need J >= 0.
+    field : float, default 0.0
+        h; cluster algorithms need h = 0.
+    algorithm : {"metropolis", "heatbath", "wolff", "swendsen-wang"}
+    n_chains : int, default 1
+        Number of independent chains, run in parallel (prange over chains).
+    seed : int or None
+        Root seed; chain (and row) streams are spawned from ``SeedSequence(seed)``. ``None``
+        draws fresh entropy and records it in :attr:`seed`.
+    initial : {"random", "up"}
+        Initial configuration: independent fair coins (from the chain's own stream) or all +1.
+    row_parallel : bool or None
+        Local algorithms in 2D: split the rows of each lattice over threads with one RNG
+        stream per row. ``None`` (default) turns it on for a single chain with
+        L >= ROW_MODE_MIN_SIZE (128). The choice never depends on the thread count, so the same
+        seed gives the same bytes at any ``NUMBA_NUM_THREADS``.
+
+    Notes
+    -----
+    H = -J sum_<ij> s_i s_j - h sum_i s_i with weight exp(-H/T) (docs/CONTRACTS.md).
+    Local algorithms use a two-colour checkerboard sweep, exact only for even L (odd L is
+    refused with ValueError). Sweep definitions: see the module docstring.
+    """
+
+    def __init__(self, dimension, size, temperature, coupling=1.0, field=0.0,
+                 algorithm="metropolis", n_chains=1, seed=None, initial="random",
+                 *, row_parallel=None):
+        if isinstance(dimension, bool) or dimension not in (1, 2):
+            raise ValueError(f"dimension must be 1 or 2, got {dimension!r}")
+        self.dimension = int(dimension)
+        self.size = _check_int("size", size, 2)
+        self.temperature = _check_real("temperature", temperature, positive=True)
+        self.coupling = _check_real("coupling", coupling)
+        self.field = _check_real("field", field)
+        if algorithm not in ALGORITHMS:
+            raise ValueError(f"unknown algorithm {algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
+        self.algorithm = algorithm
+        self.n_chains = _check_int("n_chains", n_chains, 1)
+        if initial not in ("random", "up"):
+            raise ValueError(f"initial must be 'random' or 'up', got {initial!r}")
+        self.initial = initial
+        L = self.size
+        if algorithm in LOCAL_ALGORITHMS and L % 2:
+            what = "L" if self.dimension == 2 else "N"
+            raise ValueError(
+                f"{algorithm} uses a checkerboard sweep, which needs an even size; got {what} = {L} "
+                "(use an even size or a cluster algorithm)")
+        if algorithm in CLUSTER_ALGORITHMS:
+            if self.field != 0.0:
+                raise ValueError(f"{algorithm} is implemented for field = 0 only, got field = {self.field}; "
+                                 "use metropolis or heatbath")
+            if self.coupling < 0.0:
+                raise ValueError(f"{algorithm} needs a ferromagnetic coupling >= 0, got {self.coupling}")
+        if row_parallel is None:
+            row_parallel = (algorithm in LOCAL_ALGORITHMS and self.dimension == 2
+                            and self.n_chains == 1 and L >= ROW_MODE_MIN_SIZE)
+        elif row_parallel and not (algorithm in LOCAL_ALGORITHMS and self.dimension == 2):
+            raise ValueError("row_parallel is available for metropolis/heatbath in 2D only")
+        self.row_parallel = bool(row_parallel)
+        self.seed = _resolve_seed(seed)
+        self.n_spins = L ** self.dimension
+        self._shape = (self.n_chains,) + (L,) * self.dimension
+
+        # acceptance tables / bond probability
+        if algorithm in LOCAL_ALGORITHMS:
+            p = flip_probabilities(algorithm, self.dimension, self.temperature, self.coupling, self.field)
+            self._thr = _threshold_table(p, self.dimension)
+        else:
+            k = self.coupling / self.temperature
+            self._p_thr = np.uint64(_probability_threshold(-math.expm1(-2.0 * k)))
+            self._nbr = neighbour_table(L, self.dimension).astype(np.int32)
+
+        # RNG streams: chain c owns SeedSequence(seed).spawn(n_chains)[c]; in row mode the
+        # chain's sequence is spawned again into one child per row.
+        n_streams = L if self.row_parallel else 1
+        self._rng = np.empty((self.n_chains, n_streams, 4), dtype=np.uint64)
+        self._spins = np.empty((self.n_chains, self.n_spins), dtype=np.int8)
+        for c, ss in enumerate(np.random.SeedSequence(self.seed).spawn(self.n_chains)):
+            init_ss, run_ss = ss.spawn(2)
+            if initial == "random":
+                bits = np.random.default_rng(init_ss).integers(0, 2, self.n_spins, dtype=np.int8)
+                self._spins[c] = 2 * bits - 1
+            else:
+                self._spins[c] = 1
+            if self.row_parallel:
+                for i, rs in enumerate(run_ss.spawn(n_streams)):
+                    self._rng[c, i] = self._stream_state(rs)
+            else:
+                self._rng[c, 0] = self._stream_state(run_ss)
+        # local algorithms in 2D keep the lattice in the kernels' checkerboard layout
+        self._perm = (_kernels.checkerboard_permutation(L)
+                      if algorithm in LOCAL_ALGORITHMS and self.dimension == 2 else None)
+        if self._perm is not None:
+            self._spins = np.ascontiguousarray(self._spins[:, self._perm])
+        self._counts = np.zeros((self.n_chains, 2), dtype=np.int64)
+        self.sweeps_done = 0
+        #: Wolff clusters per sweep (0 until measured by the pilot at the first sweep).
+        self.clusters_per_sweep = 0
+
+    @staticmethod
+    def _stream_state(ss):
+        st = ss.generate_state(4, dtype=np.uint64)
+        if not st.any():  # xoshiro's only forbidden state; probability 2**-256
+            st[0] = 1
+        return st
+
+    # ------------------------------------------------------------------ running
+    def sweep(self, n_sweeps=1):
+        """Advance every chain by ``n_sweeps`` sweeps (see the module docstring).
+
+        Returns
+        -------
+        self
+        """
+        n = _check_int("n_sweeps", n_sweeps, 0)
+        if n == 0:
+            return self
+        L, d = self.size, self.dimension
+        if self.row_parallel:
+            # one barrier per half-sweep: worth it for large lattices on an idle machine only
+            par = (self.n_spins >= 16384 and self.n_spins * n >= PARALLEL_MIN_WORK
+                   and not _oversubscribed())
+        else:
+            par = self.n_chains > 1 and self.n_chains * self.n_spins * n >= PARALLEL_MIN_WORK
+        if self.algorithm in LOCAL_ALGORITHMS:
+            if d == 2:
+                kern = self._kernel("local_2d_rows" if self.row_parallel else "local_2d_chains", par)
+                kern(self._spins, L, self._rng, self._thr, n)
+            else:
+                self._kernel("local_1d_chains", par)(self._spins, L, self._rng, self._thr, n)
+        elif self.algorithm == "wolff":
+            if self.clusters_per_sweep == 0:
+                self.clusters_per_sweep = self._wolff_pilot()
+            self._kernel("wolff_chains", par)(self._spins, self._nbr, self._rng, self._p_thr, 0,
+                                              n * self.clusters_per_sweep, self._counts)
+        else:
+            self._kernel("sw_chains", par)(self._spins, self._nbr, self._rng, self._p_thr, n)
+        self.sweeps_done += n
+        return self
+
+    @staticmethod
+    def _kernel(name, parallel):
+        return getattr(_kernels, name if parallel else name + "_serial")
+
+    def _wolff_pilot(self, n_warm=20, n_measure=20):
+        """Mean Wolff cluster size -> clusters per sweep, from copies of the chains.
+
+        The pilot grows clusters until N spins flip per pilot sweep, on copies of the current
+        configurations with streams spawned from the seed (child ``n_chains`` of
+        ``SeedSequence(seed)``), so the sampler's own chains and streams are untouched and the
+        result is deterministic.
+        """
+        spins = self._spins.copy()
+        pilot = np.random.SeedSequence(self.seed).spawn(self.n_chains + 1)[-1]
+        rng = np.empty((self.n_chains, 1, 4), dtype=np.uint64)
+        for c, ss in enumerate(pilot.spawn(self.n_chains)):
+            rng[c, 0] = self._stream_state(ss)
+        counts = np.zeros((self.n_chains, 2), dtype=np.int64)
+        args = (spins, self._nbr, rng, self._p_thr)
+        kern = self._kernel("wolff_chains", self.n_chains > 1
+                            and self.n_chains * self.n_spins * n_warm >= PARALLEL_MIN_WORK)
+        kern(*args, n_warm, 0, counts)
+        counts[...] = 0
+        kern(*args, n_measure, 0, counts)
+        mean_size = counts[:, 0].sum() / counts[:, 1].sum()
+        n_c = max(1, int(round(self.n_spins / mean_size)))
+        logger.info("Wolff pilot: mean cluster size %.1f of N = %d -> %d clusters per sweep",
+                    mean_size, self.n_spins, n_c)
+        return n_c
+
+    def cluster_steps(self, n_clusters):
+        """Grow exactly ``n_clusters`` Wolff clusters in every chain (for benchmarks).
+
+        Does not count as sweeps. Returns the number of spins flipped per chain.
+        """
+        if self.algorithm != "wolff":
+            raise ValueError("cluster_steps needs algorithm='wolff'")
+        n = _check_int("n_clusters", n_clusters, 1)
+        before = self._counts[:, 0].copy()
+        self._kernel("wolff_chains", self.n_chains > 1)(self._spins, self._nbr, self._rng,
+                                                        self._p_thr, 0, n, self._counts)
+        return self._counts[:, 0] - before
+
+    @property
+    def mean_cluster_size(self):
+        """Mean Wolff cluster size so far (NaN before the first cluster or for other algorithms)."""
+        k = self._counts[:, 1].sum()
+        return float(self._counts[:, 0].sum() / k) if k else float("nan")
+
+    # -------------------------------------------------------------- observables
+    @property
+    def spins(self):
+        """Copy of the configurations, int8 of shape (n_chains, L) or (n_chains, L, L)."""
+        return self._flat_spins().reshape(self._shape)
+
+    def _flat_spins(self, chains=None):
+        """Row-major configurations (a new array), shape (n_chains, N); ``chains`` slices."""
+        x = self._spins if chains is None else self._spins[chains]
+        if self._perm is None:
+            return x.copy()
+        out = np.empty_like(x)
+        out[:, self._perm] = x
+        return out
+
+    def energy(self):
+        """Energy per spin of every chain, float64 (n_chains,)."""
+        return energy_per_spin(self.spins, self.coupling, self.field,
+                               self.dimension)
+
+    def magnetization(self):
+        """Magnetization per spin (signed) of every chain, float64 (n_chains,)."""
+        return magnetization_per_spin(self._spins, 1)
+
+    # -------------------------------------------------------------------- state
+    def get_state(self):
+        """Everything needed for a bit-exact resume, as a dict of numpy arrays.
+
+        Keys: ``spins`` (int8), ``rng`` (uint64 xoshiro256** states), ``sweeps``,
+        ``counts`` and ``clusters_per_sweep`` (Wolff bookkeeping) and ``version``.
+        """
+        return {
+            "spins": self.spins,
+            "rng": self._rng.copy(),
+            "sweeps": np.array(self.sweeps_done, dtype=np.int64),
+            "counts": self._counts.copy(),
+            "clusters_per_sweep": np.array(self.clusters_per_sweep, dtype=np.int64),
+            "version": np.array(_STATE_VERSION, dtype=np.int64),
+        }
+
+    def set_state(self, state):
+        """Restore a state returned by :meth:`get_state` of an identically built sampler.
+
+        Raises
+        ------
+        ValueError
+            If a key is missing or an array does not match this sampler's shape.
+        """
+        for key in ("spins", "rng", "sweeps"):
+            if key not in state:
+                raise ValueError(f"sampler state lacks {key!r}")
+        version = int(np.asarray(state.get("version", _STATE_VERSION)))
+        if version != _STATE_VERSION:
+            raise ValueError(f"sampler state version {version} is not supported (expected {_STATE_VERSION})")
+        spins = np.asarray(state["spins"])
+        rng = np.asarray(state["rng"])
+        if spins.shape != self._shape:
+            raise ValueError(f"state spins have shape {spins.shape}, sampler expects {self._shape}")
+        if rng.shape != self._rng.shape:
+            raise ValueError(f"state rng has shape {rng.shape}, sampler expects {self._rng.shape}")
+        if not np.all((spins == 1) | (spins == -1)):
+            raise ValueError("state spins must all be -1 or +1")
+        if rng.dtype != np.uint64:
+            raise ValueError(f"state rng must be uint64, got {rng.dtype}")
+        flat = spins.reshape(self._spins.shape).astype(np.int8)
+        self._spins[...] = flat if self._perm is None else flat[:, self._perm]
+        self._rng[...] = rng
+        self.sweeps_done = int(np.asarray(state["sweeps"]))
+        if "counts" in state:
+            self._counts[...] = np.asarray(state["counts"])
+        if "clusters_per_sweep" in state:
+            self.clusters_per_sweep = int(np.asarray(state["clusters_per_sweep"]))
+        return self
+
+    def __repr__(self):
+        return (f"MonteCarloSampler(dimension={self.dimension}, size={self.size}, "
+                f"temperature={self.temperature!r}, coupling={self.coupling!r}, field={self.field!r}, "
+                f"algorithm={self.algorithm!r}, n_chains={self.n_chains}, seed={self.seed})")
+
+
+# ---------------------------------------------------------------- calibration
+def _tau(series):
+    from .observables import integrated_autocorr_time
+    return float(integrated_autocorr_time(series)[0])
+
+
+def calibrate(sampler, *, min_sweeps=200, max_sweeps=100_000, min_burn_in=100,
+              burn_in_factor=20.0, min_length_factor=50.0):
+    """Choose burn-in and thinning from the measured integrated autocorrelation time.
+
+    Runs pilot sweeps (advancing ``sampler``), recording the energy and |M| of every chain
+    after every sweep. The first half of the record is discarded as equilibration;
+    τ_int (Sokal's automatic windowing, :func:`ising.observables.integrated_autocorr_time`,
+    all chains together) is measured on the second half, for both series, and the larger
+    one is kept. The pilot doubles until the kept half is at least ``min_length_factor``
+    τ_int long (and at most ``max_sweeps`` sweeps, with a warning).
+
+    Parameters
+    ----------
+    sampler : MonteCarloSampler
+    min_sweeps : int
+        Length of the first pilot.
+    max_sweeps : int
+        Upper bound on the pilot length.
+    min_burn_in : int
+        Lower bound of the returned burn-in.
+    burn_in_factor : float
+        burn_in = max(min_burn_in, ceil(burn_in_factor * τ_int)).
+    min_length_factor : float
+        Required pilot length in units of τ_int.
+
+    Returns
+    -------
+    burn_in : int
+        Sweeps to discard before sampling.
+    thin : int
+        Sweeps between samples, ceil(2 τ_int) >= 1.
+    tau_int : float
+        max(τ_int(E), τ_int(|M|)) in sweeps.
+    """
+    min_sweeps = _check_int("min_sweeps", min_sweeps, 20)
+    max_sweeps = _check_int("max_sweeps", max_sweeps, min_sweeps)
+    min_burn_in = _check_int("min_burn_in", min_burn_in, 0)
+    energies, mags = [], []
+
+    def run(n):
+        for _ in range(n):
+            sampler.sweep(1)
+            energies.append(sampler.energy())
+            mags.append(np.abs(sampler.magnetization()))
+
+    run(min_sweeps)
+    while True:
+        n = len(energies)
+        e = np.asarray(energies).T[:, n // 2:]
+        m = np.asarray(mags).T[:, n // 2:]
+        taus = []
+        obs_logger = logging.getLogger("ising.observables")
+        level = obs_logger.level
+        obs_logger.setLevel(logging.ERROR)  # "series too short" is expected while the pilot grows
+        try:
+            for x in (e, m):
+                if np.ptp(x) == 0:  # frozen observable (e.g. ground state): nothing measurable
+                    taus.append(0.5)
+                else:
+                    taus.append(_tau(x))
+        finally:
+            obs_logger.setLevel(level)
+        tau = max(taus)
+        if e.shape[1] >= min_length_factor * tau:
+            break
+        if n >= max_sweeps:
+            logger.warning("calibrate: pilot of %d sweeps is shorter than %.0f tau_int (tau_int = %.1f); "
+                           "estimates may be unreliable", n, min_length_factor, tau)
+            break
+        run(min(n, max_sweeps - n))
+    burn_in = max(min_burn_in, int(math.ceil(burn_in_factor * tau)))
+    thin = max(1, int(math.ceil(2.0 * tau)))
+    logger.info("calibrate: %d pilot sweeps, tau_int = %.2f sweeps (E %.2f, |M| %.2f) -> burn_in %d, thin %d",
+                len(energies), tau, taus[0], taus[1], burn_in, thin)
+    return burn_in, thin, tau
+
+
+# --------------------------------------------------------------------- sample
+@dataclass
+class SampleResult:
+    """Configurations and per-sample observables returned by :func:`sample`.
+
+    Attributes
+    ----------
+    spins : ndarray of int8, shape (n_samples, L) or (n_samples, L, L)
+        Samples in round-major order: after each thinning interval every chain emits one
+        sample, in chain order.
+    energy, magnetization : ndarray of float64, shape (n_samples,)
+        Per spin.
+    burn_in, thin : int
+        In sweeps.
+    tau_int : float
+        Measured integrated autocorrelation time in sweeps (NaN if it could not be measured).
+    metadata : dict
+        The root attributes of the HDF5 schema (docs/ARCHITECTURE.md).
+    """
+
+    spins: np.ndarray
+    energy: np.ndarray
+    magnetization: np.ndarray
+    burn_in: int
+    thin: int
+    tau_int: float
+    metadata: dict = dc_field(default_factory=dict)
+
+
+def _package_version():
+    try:
+        from importlib.metadata import version
+        return version("rgdl")
+    except Exception:  # not installed: metadata is informative only
+        return "unknown"
+
+
+def metadata_for(sampler, burn_in, thin, tau_int):
+    """HDF5 root attributes (docs/ARCHITECTURE.md) describing a run of ``sampler``."""
+    return {
+        "dimension": sampler.dimension,
+        "size": sampler.size,
+        "temperature": sampler.temperature,
+        "coupling": sampler.coupling,
+        "field": sampler.field,
+        "algorithm": sampler.algorithm,
+        "seed": sampler.seed,
+        "burn_in": int(burn_in),
+        "thin": int(thin),
+        "tau_int": float(tau_int),
+        "n_chains": sampler.n_chains,
+        "rgdl_version": _package_version(),
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def sample(dimension, size, temperature, *, coupling=1.0, field=0.0, algorithm="metropolis",
+           n_samples, n_chains=1, burn_in=None, thin=None, seed=None, progress=None):
+    """Draw decorrelated Ising configurations.
+
+    Parameters
+    ----------
+    dimension, size, temperature, coupling, field, algorithm, n_chains, seed
+        As for :class:`MonteCarloSampler`.
+    n_samples : int
+        Number of configurations (> 0).
+    burn_in, thin : int or None
+        Sweeps discarded before sampling and sweeps between samples of one chain. ``None``
+        chooses them with :func:`calibrate` (burn_in >= 20 τ_int, thin = ceil(2 τ_int)).
+    progress : callable or None
+        Called as ``progress(n_done, n_samples)`` after each round of samples.
+
+    Returns
+    -------
+    SampleResult
+        Samples are ordered round-major: after each ``thin`` sweeps every chain emits one
+        sample, in chain order (the last round may use only the first chains).
+    """
+    n_samples = _check_int("n_samples", n_samples, 1)
+    if burn_in is not None:
+        burn_in = _check_int("burn_in", burn_in, 0)
+    if thin is not None:
+        thin = _check_int("thin", thin, 1)
+    sampler = MonteCarloSampler(dimension, size, temperature, coupling=coupling, field=field,
+                                algorithm=algorithm, n_chains=n_chains, seed=seed)
+    tau = float("nan")
+    if burn_in is None or thin is None:
+        b, t, tau = calibrate(sampler)
+        burn_in = b if burn_in is None else burn_in
+        thin = t if thin is None else thin
+    sampler.sweep(burn_in)
+    n_rounds = -(-n_samples // sampler.n_chains)
+    out = np.empty((n_samples,) + sampler._shape[1:], dtype=np.int8)
+    k = 0
+    for _ in range(n_rounds):
+        sampler.sweep(thin)
+        take = min(sampler.n_chains, n_samples - k)
+        out[k:k + take] = sampler._flat_spins(slice(0, take)).reshape((take,) + sampler._shape[1:])
+        k += take
+        if progress is not None:
+            progress(k, n_samples)
+    energy = energy_per_spin(out, sampler.coupling, sampler.field, sampler.dimension)
+    mag = magnetization_per_spin(out, sampler.dimension)
+    if not math.isfinite(tau):
+        tau = _tau_from_samples(energy, mag, sampler.n_chains, n_rounds, thin)
+    return SampleResult(out, energy, mag, burn_in, thin, tau, metadata_for(sampler, burn_in, thin, tau))
+
+
+def _tau_from_samples(energy, mag, n_chains, n_rounds, thin):
+    """τ_int in sweeps from the thinned output (used when burn_in and thin were given)."""
+    full = n_rounds if len(energy) == n_chains * n_rounds else n_rounds - 1
+    if full < 20:
+        return float("nan")
+    taus = []
+    for x in (energy, np.abs(mag)):
+        series = x[: full * n_chains].reshape(full, n_chains).T
+        taus.append(0.5 if np.ptp(series) == 0 else _tau(series))
+    return thin * max(taus)

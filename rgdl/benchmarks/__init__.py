@@ -1,0 +1,1 @@
+"""Benchmarks of rgdl (each module returns rows: name, ours, peer, unit, ratio)."""

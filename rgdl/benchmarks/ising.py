@@ -1,0 +1,209 @@
+"""Ising Monte Carlo benchmark: our Numba kernels against peers on the same work, in one run.
+
+Rows (dicts: ``name``, ``ours``, ``peer``, ``peer_name``, ``unit``, ``ratio`` = ours/peer,
+``note``), targets from issue 2:
+
+* ``metropolis_L256_vs_numpy`` / ``metropolis_L256_vs_pyising``: spin-flip attempts/s on one
+  256x256 lattice at K = 0.408 (our parallel row mode) against a vectorised-NumPy checkerboard
+  Metropolis written here and against ``pyising.Ising2D`` (C++, random-site Metropolis, the
+  flips of its ``equ_N`` phase, which measure nothing). Target >= 4e8/s and >= 15x NumPy.
+* ``metropolis_64xL40_vs_numpy`` / ``metropolis_64xL40_vs_pyising``: the same for 64 chains of
+  40x40 (our prange over chains; NumPy on the stacked array; pyising one Ising2D per chain, in
+  turn, as its Python API runs one lattice per object).
+* ``wolff_L64_Tc_vs_pyising``: Wolff cluster steps/s at T_c on 64x64 against
+  ``Ising2D.do_step_wolff`` (its 200 thermalisation clusters, no measurements). Target >= 5x.
+* ``paper_dataset_seconds``: wall time of a fresh Python process that imports ``ising`` and calls
+  :func:`ising.samplers.sample` for the paper's data set (20,000 samples of 40x40 at coupling 0.408,
+  T = 1, burn-in and thinning from the measured tau_int), compile or cache load included;
+  peer = the 30 s target, ratio = ours/target (<= 1 meets it).
+
+Ours and the peers alternate within each repeat so that load from other processes affects both
+alike; each figure is the median over repeats. Throughputs are wall-clock rates.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+__all__ = ["run_ising_benchmarks", "numpy_checkerboard_metropolis"]
+
+logger = logging.getLogger(__name__)
+
+K_PAPER = 0.408
+T_PAPER = 1.0 / K_PAPER  # coupling 1 at T = 1/0.408 is K = 0.408 (docs/CONTRACTS.md)
+T_C = 2.0 / math.log(1.0 + math.sqrt(2.0))
+PAPER_TARGET_S = 30.0
+
+
+def numpy_checkerboard_metropolis(spins, temperature, n_sweeps, rng, coupling=1.0):
+    """Vectorised-NumPy checkerboard Metropolis on ``spins`` (n_chains, L, L) int8, in place.
+
+    The peer of the benchmark: per colour, neighbour sums by ``np.roll``, one uniform per site,
+    acceptance min(1, exp(-dE/T)) with dE = 2 J s nb, all chains at once. L must be even.
+    """
+    L = spins.shape[-1]
+    colour = (np.indices((L, L)).sum(axis=0) % 2).astype(bool)
+    masks = (~colour, colour)
+    table = np.exp(-2.0 * coupling * np.arange(-4, 5) / temperature)  # index s*nb + 4
+    for _ in range(n_sweeps):
+        for mask in masks:
+            nb = (np.roll(spins, 1, -1) + np.roll(spins, -1, -1)
+                  + np.roll(spins, 1, -2) + np.roll(spins, -1, -2))
+            p = table[spins * nb + 4]
+            flip = (rng.random(spins.shape) < p) & mask
+            spins[flip] *= -1
+    return spins
+
+
+def _median_rate(fn, work, repeats):
+    rates = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        rates.append(work / (time.perf_counter() - t))
+    return statistics.median(rates)
+
+
+def _row(name, ours, peer, peer_name, unit, note=""):
+    ratio = ours / peer if peer and math.isfinite(peer) and peer > 0 else float("nan")
+    try:  # wall-clock rates depend on what else runs: record the machine's load with them
+        note += f"; 1-min load {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    except OSError:
+        pass
+    return {"name": name, "ours": ours, "peer": peer, "peer_name": peer_name, "unit": unit,
+            "ratio": ratio, "note": note}
+
+
+def _metropolis_rows(n_chains, L, sweeps, numpy_sweeps, pyising_sweeps, repeats, label):
+    from ising.samplers import MonteCarloSampler
+
+    smp = MonteCarloSampler(2, L, T_PAPER, n_chains=n_chains, seed=1)
+    smp.sweep(2)  # compile / load the cache, leave the random start
+    work = n_chains * L * L
+    np_spins = smp.spins
+    np_rng = np.random.default_rng(1)
+    numpy_checkerboard_metropolis(np_spins, T_PAPER, 1, np_rng)
+    try:
+        import pyising
+        models = [pyising.Ising2D(L, 1000 + c) for c in range(n_chains)]
+        for m in models:
+            m.initialize_spins()
+            m.compute_neighbors()
+    except Exception as exc:  # optional peer (the `bench` extra)
+        logger.warning("pyising unavailable (%s); skipping that peer", exc)
+        models = None
+
+    def run_pyising():
+        for m in models:
+            # N = 0 measured sweeps: only the equ_N random-site flips run
+            m.do_step_metropolis(T_PAPER, 0, pyising_sweeps * L * L, 1 << 30)
+
+    ours, peer_np, peer_py = [], [], []
+    for _ in range(repeats):
+        ours.append(_median_rate(lambda: smp.sweep(sweeps), work * sweeps, 1))
+        peer_np.append(_median_rate(
+            lambda: numpy_checkerboard_metropolis(np_spins, T_PAPER, numpy_sweeps, np_rng),
+            work * numpy_sweeps, 1))
+        if models is not None:
+            peer_py.append(_median_rate(run_pyising, work * pyising_sweeps, 1))
+    mode = "row-parallel" if smp.row_parallel else "prange over chains"
+    rows = [_row(f"metropolis_{label}_vs_numpy", statistics.median(ours), statistics.median(peer_np),
+                 "numpy checkerboard", "spin-flip attempts/s",
+                 f"{n_chains}x{L}x{L}, K=0.408, ours {mode}; target ours >= 4e8/s and >= 15x numpy")]
+    if models is not None:
+        rows.append(_row(f"metropolis_{label}_vs_pyising", statistics.median(ours),
+                         statistics.median(peer_py), "pyising Ising2D (1 thread)",
+                         "spin-flip attempts/s", f"{n_chains}x{L}x{L}, K=0.408"))
+    return rows
+
+
+def _wolff_row(L, clusters, repeats):
+    from ising.samplers import MonteCarloSampler
+
+    smp = MonteCarloSampler(2, L, T_C, algorithm="wolff", seed=1)
+    smp.sweep(20)  # equilibrate at T_c
+    try:
+        import pyising
+        model = pyising.Ising2D(L, 1234)
+        model.initialize_spins()
+        model.compute_neighbors()
+        model.do_step_wolff(T_C, 0, 1 << 30)  # warm up
+    except Exception as exc:
+        logger.warning("pyising unavailable (%s); skipping the Wolff peer", exc)
+        return []
+    ours, peer = [], []
+    for _ in range(repeats):
+        ours.append(_median_rate(lambda: smp.cluster_steps(clusters), clusters, 1))
+        # do_step_wolff(T, N=0) grows its 200 thermalisation clusters only
+        n_calls = max(1, clusters // 200)
+        peer.append(_median_rate(lambda: [model.do_step_wolff(T_C, 0, 1 << 30)
+                                          for _ in range(n_calls)], 200 * n_calls, 1))
+    return [_row(f"wolff_L{L}_Tc_vs_pyising", statistics.median(ours), statistics.median(peer),
+                 "pyising Ising2D.do_step_wolff", "cluster steps/s",
+                 f"{L}x{L} at T_c; mean cluster {smp.mean_cluster_size:.0f} spins; target >= 5x")]
+
+
+_PAPER_SCRIPT = """
+import time
+t0 = time.perf_counter()
+from ising.samplers import sample
+r = sample(2, 40, 1.0, coupling=0.408, n_samples={n}, n_chains={chains}, seed=0)
+print(time.perf_counter() - t0, r.burn_in, r.thin, r.tau_int)
+"""
+
+
+def _paper_row(n_samples, n_chains):
+    env = dict(os.environ)
+    t = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", _PAPER_SCRIPT.format(n=n_samples, chains=n_chains)],
+                         env=env, capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - t
+    _, burn_in, thin, tau = out.stdout.split()
+    note = (f"{n_samples} samples 40x40, coupling 0.408, T=1, metropolis, {n_chains} chains; "
+            f"tau_int={float(tau):.1f} sweeps, burn_in={burn_in}, thin={thin}; fresh process, "
+            "imports and compile/cache load included")
+    return _row("paper_dataset_seconds", wall, PAPER_TARGET_S, "target", "s", note)
+
+
+def run_ising_benchmarks(quick=False):
+    """Run the Ising benchmarks and return their rows (see the module docstring).
+
+    Parameters
+    ----------
+    quick : bool
+        Shorter runs (for smoke tests); the paper data set then has 2,000 samples.
+
+    Returns
+    -------
+    list of dict
+        Keys ``name``, ``ours``, ``peer``, ``peer_name``, ``unit``, ``ratio``, ``note``.
+    """
+    repeats = 3 if quick else 5
+    rows = []
+    rows += _metropolis_rows(1, 256, 20 if quick else 100, 2 if quick else 5,
+                             2 if quick else 10, repeats, "L256")
+    rows += _metropolis_rows(64, 40, 20 if quick else 100, 2 if quick else 10,
+                             2 if quick else 10, repeats, "64xL40")
+    rows += _wolff_row(64, 2000 if quick else 20000, repeats)
+    rows.append(_paper_row(2000 if quick else 20000, 32))
+    return rows
+
+
+def _format(rows):
+    lines = [f"{'benchmark':30s} {'ours':>12s} {'peer':>12s} {'ratio':>8s}  unit / peer"]
+    for r in rows:
+        lines.append(f"{r['name']:30s} {r['ours']:12.4g} {r['peer']:12.4g} {r['ratio']:8.3g}  "
+                     f"{r['unit']} / {r['peer_name']}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # python -m rgdl.benchmarks.ising [--quick]
+    print(_format(run_ising_benchmarks(quick="--quick" in sys.argv)))

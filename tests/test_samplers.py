@@ -1,0 +1,371 @@
+"""Tests of the Ising Monte Carlo kernels and samplers (issue 2).
+
+Three layers: (1) every kernel reproduces a slow pure-Python reference fed the same random
+numbers, byte for byte; (2) every algorithm agrees with exact results (enumeration, Kaufman,
+1D transfer matrix) within 3 of the error bars that ``ising.observables.summarize`` reports;
+(3) API guarantees: thread-count independence, exact resume, input validation.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from ising import _kernels
+from ising.lattice import energy_per_spin, magnetization_per_spin, neighbour_table
+from ising.observables import binning_error, summarize
+from ising.samplers import MonteCarloSampler, SampleResult, calibrate, flip_probabilities, sample
+from tests import reference_ising as ref
+
+ALGS = ["metropolis", "heatbath", "wolff", "swendsen-wang"]
+TC = 2.0 / math.log(1.0 + math.sqrt(2.0))
+
+
+def _state(sampler):
+    return sampler._rng.copy()
+
+
+# ------------------------------------------------------------------ RNG
+def test_xoshiro_matches_reference_and_known_vector():
+    state = np.array([1, 2, 3, 4], dtype=np.uint64)
+    out = np.empty(1000, dtype=np.uint64)
+    _kernels.xoshiro_fill(state, out)
+    py = ref.Xoshiro256StarStar([1, 2, 3, 4])
+    expected = [py.next() for _ in range(1000)]
+    assert out.tolist() == expected
+    assert np.array_equal(state, py.state())
+    # published first outputs of xoshiro256** from state {1, 2, 3, 4}
+    assert expected[:4] == [11520, 0, 1509978240, 1215971899390074240]
+
+
+# ------------------------------------------------------------ lattice module
+def test_lattice_energy_and_magnetization_match_loops():
+    rng = np.random.default_rng(0)
+    for dim, L in ((1, 2), (1, 7), (2, 2), (2, 5), (2, 6)):
+        spins = rng.choice(np.array([-1, 1], dtype=np.int8), size=(3,) + (L,) * dim)
+        e = energy_per_spin(spins, 0.7, -0.3, dim)
+        m = magnetization_per_spin(spins, dim)
+        for k in range(3):
+            assert e[k] == pytest.approx(ref.energy_loops(spins[k], 0.7, -0.3) / L**dim, abs=1e-12)
+            assert m[k] == pytest.approx(spins[k].mean(), abs=1e-12)
+    nt = neighbour_table(3, 2)
+    assert sorted(nt[4].tolist()) == [1, 3, 5, 7]
+    with pytest.raises(ValueError):
+        energy_per_spin(np.ones((3, 4), np.int8), 1.0, 0.0, 3)
+
+
+@pytest.mark.parametrize("algorithm", ["metropolis", "heatbath"])
+def test_flip_tables_match_reference(algorithm):
+    for dim in (1, 2):
+        p = flip_probabilities(algorithm, dim, 1.7, 0.9, 0.35)
+        for si, s in enumerate((-1, 1)):
+            for k in range(2 * dim + 1):
+                nb = 2 * k - 2 * dim
+                assert p[si, k] == pytest.approx(
+                    ref.flip_probability(algorithm, s, nb, 1.7, 0.9, 0.35), rel=1e-13)
+
+
+# ------------------------------------------------ kernels vs reference, bit-exact
+@pytest.mark.parametrize("algorithm", ["metropolis", "heatbath"])
+@pytest.mark.parametrize("row_parallel", [False, True])
+def test_local_2d_kernel_matches_reference(algorithm, row_parallel):
+    T, J, h, L = 2.1, 1.0, 0.3, 6
+    smp = MonteCarloSampler(2, L, T, J, h, algorithm, n_chains=2, seed=11, row_parallel=row_parallel)
+    lat = smp.spins
+    streams = _state(smp)
+    smp.sweep(5)
+    for c in range(2):
+        if row_parallel:
+            rngs = [ref.Xoshiro256StarStar(streams[c, i]) for i in range(L)]
+        else:
+            rngs = ref.Xoshiro256StarStar(streams[c, 0])
+        x = lat[c].copy()
+        for _ in range(5):
+            ref.local_sweep_2d(x, algorithm, T, J, h, rngs)
+        assert np.array_equal(x, smp.spins[c])
+        got = rngs if isinstance(rngs, list) else [rngs]
+        for i, r in enumerate(got):
+            assert np.array_equal(r.state(), smp._rng[c, i])
+
+
+@pytest.mark.parametrize("algorithm", ["metropolis", "heatbath"])
+def test_local_1d_kernel_matches_reference(algorithm):
+    T, J, h, L = 0.8, 1.0, -0.2, 10
+    smp = MonteCarloSampler(1, L, T, J, h, algorithm, n_chains=3, seed=5)
+    lat, streams = smp.spins, _state(smp)
+    smp.sweep(7)
+    for c in range(3):
+        r = ref.Xoshiro256StarStar(streams[c, 0])
+        x = lat[c].copy()
+        for _ in range(7):
+            ref.local_sweep_1d(x, algorithm, T, J, h, r)
+        assert np.array_equal(x, smp.spins[c])
+        assert np.array_equal(r.state(), smp._rng[c, 0])
+
+
+@pytest.mark.parametrize("dimension,L", [(1, 9), (2, 5), (2, 6)])
+def test_wolff_kernel_matches_reference(dimension, L):
+    T = 2.4 if dimension == 2 else 0.9
+    smp = MonteCarloSampler(dimension, L, T, algorithm="wolff", n_chains=2, seed=3)
+    lat, streams = smp.spins.reshape(2, -1), _state(smp)
+    flips = smp.cluster_steps(25)
+    for c in range(2):
+        r = ref.Xoshiro256StarStar(streams[c, 0])
+        x = lat[c].copy()
+        nf = ref.wolff_clusters(x, L, dimension, T, 1.0, 25, r)
+        assert nf == flips[c]
+        assert np.array_equal(x, smp.spins[c].ravel())
+        assert np.array_equal(r.state(), smp._rng[c, 0])
+
+
+@pytest.mark.parametrize("dimension,L", [(1, 9), (2, 5), (2, 6)])
+def test_swendsen_wang_kernel_matches_reference(dimension, L):
+    T = 2.4 if dimension == 2 else 0.9
+    smp = MonteCarloSampler(dimension, L, T, algorithm="swendsen-wang", n_chains=2, seed=4)
+    lat, streams = smp.spins.reshape(2, -1), _state(smp)
+    smp.sweep(6)
+    for c in range(2):
+        r = ref.Xoshiro256StarStar(streams[c, 0])
+        x = lat[c].copy()
+        for _ in range(6):
+            ref.swendsen_wang_sweep(x, L, dimension, T, 1.0, r)
+        assert np.array_equal(x, smp.spins[c].ravel())
+        assert np.array_equal(r.state(), smp._rng[c, 0])
+
+
+# ------------------------------------------------------- physics vs exact results
+def _run(sampler, n_burn, n_meas):
+    sampler.sweep(n_burn)
+    e = np.empty((sampler.n_chains, n_meas))
+    m = np.empty((sampler.n_chains, n_meas))
+    for k in range(n_meas):
+        sampler.sweep(1)
+        e[:, k] = sampler.energy()
+        m[:, k] = sampler.magnetization()
+    return summarize(e, m, sampler.n_spins, sampler.temperature)
+
+
+def _check(est, exact, n_sigma=3.0):
+    assert abs(est.value - exact) <= n_sigma * est.error, (est, exact)
+    assert est.error > 0
+
+
+@pytest.mark.parametrize("algorithm", ALGS)
+@pytest.mark.parametrize("temperature", [1.8, TC, 3.2])
+def test_energy_and_specific_heat_4x4_vs_enumeration(algorithm, temperature):
+    exact = ref.brute_force(4, 2, temperature)
+    smp = MonteCarloSampler(2, 4, temperature, algorithm=algorithm, n_chains=32, seed=2025)
+    s = _run(smp, 200, 1500)
+    _check(s.energy, exact["energy"])
+    _check(s.specific_heat, exact["specific_heat"])
+    _check(s.abs_magnetization, exact["abs_magnetization"])
+
+
+@pytest.mark.parametrize("algorithm", ["metropolis", "heatbath"])
+@pytest.mark.parametrize("field", [0.4, -0.25])
+def test_field_vs_enumeration(algorithm, field):
+    T = 2.5
+    exact = ref.brute_force(4, 2, T, 1.0, field)
+    smp = MonteCarloSampler(2, 4, T, 1.0, field, algorithm, n_chains=32, seed=7)
+    s = _run(smp, 200, 1500)
+    _check(s.energy, exact["energy"])
+    _check(s.magnetization, exact["magnetization"])
+    _check(s.specific_heat, exact["specific_heat"])
+    # 1D chain in a field, N = 12 (and antiferromagnetic coupling)
+    for J in (1.0, -0.7):
+        exact = ref.brute_force(12, 1, 1.1, J, field)
+        smp = MonteCarloSampler(1, 12, 1.1, J, field, algorithm, n_chains=32, seed=8)
+        s = _run(smp, 200, 1500)
+        _check(s.energy, exact["energy"])
+        _check(s.magnetization, exact["magnetization"])
+
+
+@pytest.mark.parametrize("algorithm", ALGS)
+def test_8x8_vs_kaufman(algorithm):
+    exact = pytest.importorskip("ising.exact")
+    for T in (2.0, TC, 2.8):
+        smp = MonteCarloSampler(2, 8, T, algorithm=algorithm, n_chains=16, seed=99)
+        s = _run(smp, 300, 1200)
+        _check(s.energy, exact.energy_per_spin_2d(8, 8, T, 1.0))
+        _check(s.specific_heat, exact.specific_heat_per_spin_2d(8, 8, T, 1.0))
+
+
+@pytest.mark.parametrize("algorithm", ALGS)
+def test_1d_correlations_vs_transfer_matrix(algorithm):
+    N, T = 16, 1.0 / 0.7
+    smp = MonteCarloSampler(1, N, T, algorithm=algorithm, n_chains=32, seed=13)
+    smp.sweep(100)
+    n_meas = 600
+    corr = np.empty((n_meas, smp.n_chains, N // 2 + 1))
+    for k in range(n_meas):
+        smp.sweep(1)
+        x = smp.spins.astype(np.float64)
+        for r in range(N // 2 + 1):
+            corr[k, :, r] = (x * np.roll(x, -r, axis=1)).mean(axis=1)
+    for r in range(1, N // 2 + 1):
+        series = corr[:, :, r].T  # (n_chains, n)
+        res = binning_error(series)
+        exact = ref.correlation_1d_periodic(N, 0.7, r)
+        assert abs(series.mean() - exact) <= 3.0 * res.error, (r, series.mean(), exact, res.error)
+
+
+# -------------------------------------------------------------------- API
+def test_sweep_chunking_is_irrelevant():
+    for alg in ALGS:
+        a = MonteCarloSampler(2, 6, 2.3, algorithm=alg, n_chains=2, seed=1)
+        b = MonteCarloSampler(2, 6, 2.3, algorithm=alg, n_chains=2, seed=1)
+        a.sweep(10)
+        for _ in range(10):
+            b.sweep(1)
+        assert np.array_equal(a.spins, b.spins), alg
+        assert a.sweeps_done == b.sweeps_done == 10
+
+
+@pytest.mark.parametrize("algorithm", ALGS)
+def test_get_set_state_resume_is_bit_exact(algorithm):
+    kw = dict(algorithm=algorithm, n_chains=3, seed=21)
+    a = MonteCarloSampler(2, 8, 2.3, **kw)
+    a.sweep(5)
+    st = a.get_state()
+    a.sweep(7)
+    b = MonteCarloSampler(2, 8, 2.3, **kw)
+    b.set_state(st)
+    b.sweep(7)
+    assert np.array_equal(a.spins, b.spins)
+    assert np.array_equal(a.get_state()["rng"], b.get_state()["rng"])
+    assert b.sweeps_done == 12
+    st["spins"] = st["spins"][:2]
+    with pytest.raises(ValueError):
+        b.set_state(st)
+
+
+def test_different_seeds_and_chains_differ():
+    a = MonteCarloSampler(2, 8, 2.3, n_chains=4, seed=1).sweep(3).spins
+    b = MonteCarloSampler(2, 8, 2.3, n_chains=4, seed=2).sweep(3).spins
+    assert not np.array_equal(a, b)
+    assert len({x.tobytes() for x in a}) == 4
+    up = MonteCarloSampler(2, 8, 2.3, n_chains=2, seed=1, initial="up")
+    assert np.all(up.spins == 1) and np.all(up.energy() == -2.0) and np.all(up.magnetization() == 1.0)
+
+
+_THREAD_SCRIPT = textwrap.dedent("""
+    import hashlib
+    import ising.samplers
+    from ising.samplers import MonteCarloSampler
+    ising.samplers._oversubscribed = lambda: False  # exercise the parallel row mode under load too
+    h = hashlib.sha256()
+    # sizes chosen so that the parallel builds run (work >= PARALLEL_MIN_WORK, row mode L >= 128)
+    for kw in (dict(algorithm="metropolis", n_chains=4, size=64),
+               dict(algorithm="heatbath", n_chains=1, size=128),
+               dict(algorithm="metropolis", n_chains=2, size=128, row_parallel=True),
+               dict(algorithm="wolff", n_chains=4, size=64),
+               dict(algorithm="swendsen-wang", n_chains=4, size=64)):
+        s = MonteCarloSampler(2, temperature=2.3, seed=17, **kw)
+        s.sweep(10)
+        h.update(s.spins.tobytes())
+        h.update(s.get_state()["rng"].tobytes())
+    print(h.hexdigest())
+""")
+
+
+def test_same_bytes_at_one_and_two_threads():
+    digests = []
+    for n in ("1", "2"):
+        env = dict(os.environ, NUMBA_NUM_THREADS=n)
+        out = subprocess.run([sys.executable, "-c", _THREAD_SCRIPT], env=env, check=True,
+                             capture_output=True, text=True, timeout=120)
+        digests.append(out.stdout.strip())
+    assert digests[0] == digests[1] and len(digests[0]) == 64
+
+
+def test_serial_and_parallel_builds_agree():
+    rng0 = MonteCarloSampler(2, 16, 2.3, n_chains=3, seed=1)
+    nbr = neighbour_table(16, 2).astype(np.int32)
+    for name, args in (("local_2d_chains", (16, None, rng0._thr, 4)),
+                       ("local_2d_rows", (16, None, rng0._thr, 4)),
+                       ("sw_chains", (nbr, None, np.uint64(1 << 52), 3)),
+                       ("wolff_chains", (nbr, None, np.uint64(1 << 52), 2, 0, np.zeros((3, 2), np.int64)))):
+        outs = []
+        for suffix in ("", "_serial"):
+            rows = 16 if name == "local_2d_rows" else 1
+            st = np.random.SeedSequence(5).generate_state(3 * rows * 4, dtype=np.uint64).reshape(3, rows, 4)
+            spins = rng0._spins.copy()
+            a = [st if x is None else x for x in args]
+            getattr(_kernels, name + suffix)(spins, *a)
+            outs.append((spins, st))
+        assert np.array_equal(outs[0][0], outs[1][0]) and np.array_equal(outs[0][1], outs[1][1]), name
+        assert not np.array_equal(outs[0][0], rng0._spins), name
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(temperature=0.0), "temperature"),
+    (dict(temperature=-1.0), "temperature"),
+    (dict(temperature=float("nan")), "temperature"),
+    (dict(size=1), "size"),
+    (dict(size=2.5), "size"),
+    (dict(size=7), "even"),
+    (dict(algorithm="glauber"), "unknown algorithm"),
+    (dict(algorithm="wolff", field=0.1), "field"),
+    (dict(algorithm="swendsen-wang", coupling=-1.0), "coupling"),
+    (dict(dimension=3), "dimension"),
+    (dict(n_chains=0), "n_chains"),
+    (dict(seed=-1), "seed"),
+    (dict(seed=1.5), "seed"),
+    (dict(initial="down"), "initial"),
+    (dict(coupling=float("inf")), "coupling"),
+    (dict(algorithm="wolff", row_parallel=True), "row_parallel"),
+])
+def test_bad_input_raises(kwargs, match):
+    args = dict(dimension=2, size=8, temperature=2.0)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        MonteCarloSampler(**args)
+
+
+def test_odd_size_cluster_algorithms_allowed():
+    for alg in ("wolff", "swendsen-wang"):
+        MonteCarloSampler(2, 7, 2.0, algorithm=alg, seed=0).sweep(2)
+    with pytest.raises(ValueError, match="even"):
+        MonteCarloSampler(1, 9, 2.0, algorithm="heatbath")
+
+
+def test_sample_round_major_and_metadata():
+    res = sample(2, 6, 2.5, n_samples=7, n_chains=3, burn_in=4, thin=2, seed=5)
+    assert isinstance(res, SampleResult)
+    assert res.spins.shape == (7, 6, 6) and res.spins.dtype == np.int8
+    manual = MonteCarloSampler(2, 6, 2.5, n_chains=3, seed=5)
+    manual.sweep(4)
+    expected = []
+    for _ in range(3):
+        manual.sweep(2)
+        expected.extend(manual.spins)
+    assert np.array_equal(res.spins, np.array(expected[:7]))
+    assert np.allclose(res.energy, energy_per_spin(res.spins, 1.0, 0.0, 2))
+    assert np.allclose(res.magnetization, magnetization_per_spin(res.spins, 2))
+    md = res.metadata
+    for key in ("dimension", "size", "temperature", "coupling", "field", "algorithm", "seed",
+                "burn_in", "thin", "tau_int", "n_chains", "rgdl_version", "created"):
+        assert key in md
+    assert (md["burn_in"], md["thin"], md["seed"], md["n_chains"]) == (4, 2, 5, 3)
+    for bad in (dict(n_samples=0), dict(n_samples=3, thin=0), dict(n_samples=3, burn_in=-1)):
+        with pytest.raises(ValueError):
+            sample(2, 6, 2.5, **bad)
+
+
+def test_calibrate_and_auto_sample():
+    smp = MonteCarloSampler(2, 16, 2.6, n_chains=8, seed=3)
+    burn_in, thin, tau = calibrate(smp)
+    assert 0.5 <= tau < 50
+    assert thin == max(1, math.ceil(2 * tau))
+    assert burn_in >= max(100, math.ceil(20 * tau))
+    res = sample(2, 16, 2.6, n_samples=400, n_chains=8, seed=3)
+    assert (res.burn_in, res.thin) == (burn_in, thin) and res.tau_int == pytest.approx(tau)
+    # thinning by 2 tau leaves nearly independent samples: tau of the output is about 1/2..1
+    s = summarize(res.energy, np.abs(res.magnetization), 256, 2.6, res.thin, n_chains=8)
+    assert s.tau_int / res.thin < 1.5
