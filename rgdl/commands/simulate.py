@@ -74,7 +74,7 @@ def _format_summary(result, wall: float) -> str:
 @click.option("--field", type=float, default=0.0, show_default=True,
               help="h in H (cluster algorithms need h = 0).")
 @click.option("--algorithm", type=click.Choice(_ALGORITHMS), default="metropolis", show_default=True,
-              help="Update; one sweep = L^d spin attempts (wolff: clusters until >= L^d flips; "
+              help="Update; one sweep = L^d spin attempts (wolff: a fixed number of clusters flipping L^d spins on average; "
                    "swendsen-wang: one full update).")
 @click.option("--samples", "n_samples", type=int, required=True,
               help="Configurations to store (> 0); energy and magnetization are stored per spin.")
