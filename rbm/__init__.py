@@ -1,1 +1,33 @@
-"""rbm package (see README)."""
+"""Restricted Boltzmann machines and deep belief nets trained by contrastive divergence.
+
+Energy convention (Mehta & Schwab 2014, docs/CONTRACTS.md): E(v, h) = b.h + v W h + c.v,
+p(v, h) = exp(-E)/Z, with binary {0, 1} or spin {-1, +1} units.
+
+Public API
+----------
+RBM
+    The model (scikit-learn estimator conventions), trained by CD-k or persistent CD.
+TrainingDivergedError
+    Raised when training produces NaN/inf (a ValueError).
+DBN
+    Greedy layer-wise stack of RBMs (:mod:`rbm.dbn`, imported on first use).
+save_model, load_model, save_layers, load_layers
+    Versioned ``.npz`` persistence (:mod:`rbm.io`).
+log_partition_exact, ais_log_partition
+    Partition functions (:mod:`rbm.partition`).
+"""
+
+from rbm.io import load_layers, load_model, save_layers, save_model
+from rbm.model import RBM, TrainingDivergedError
+from rbm.partition import ais_log_partition, log_partition_exact
+
+__all__ = ["RBM", "TrainingDivergedError", "DBN", "save_model", "load_model", "save_layers",
+           "load_layers", "log_partition_exact", "ais_log_partition"]
+
+
+def __getattr__(name):
+    if name == "DBN":
+        from rbm.dbn import DBN
+
+        return DBN
+    raise AttributeError(f"module 'rbm' has no attribute {name!r}")

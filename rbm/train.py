@@ -1,0 +1,265 @@
+"""Contrastive-divergence training engine (CD-k and persistent CD) used by :class:`rbm.RBM`.
+
+One mini-batch step of CD-k (Hinton 2002) in the sign convention of docs/CONTRACTS.md
+(E = b.h + v W h + c.v, so d log p(v) / dW = <v h>_model - <v h>_data):
+
+1. ``A = v0 W`` (BLAS); h0 ~ p(h | v0) and the scaled means E[h | v0] / B (one fused kernel);
+2. k times: ``v W^T`` (BLAS), sample v; ``v W`` (BLAS), sample h (the last step keeps the
+   scaled means -E[h | v_k] / C instead);
+3. ``S = [v0; v_k]^T [E[h|v0]/B; -E[h|v_k]/C]`` = <v h>_data - <v h>_model (one BLAS product
+   over the stacked batch, the same FLOPs as the usual two);
+4. fused momentum / L2 / L1 update of W (Hinton 2010, "A practical guide to training RBMs").
+
+With ``persistent=True`` (PCD, Tieleman 2008) the negative chain starts from persistent hidden
+states instead of h0, and its final hidden sample is kept for the next step.
+
+CD-1 therefore costs exactly the five matrix products of the textbook step (two v.W, one h.W^T,
+two v^T.h); everything else is O(B (V + H) + V H) memory-bound work writing into preallocated
+buffers: NumPy's SIMD ``tanh`` for the conditionals (:func:`field_tanh`), Numba kernels for
+sampling, means and the parameter update, NumPy axis sums for the bias statistics. Uniform random
+numbers are drawn by NumPy into buffers so results do not depend on the Numba thread count.
+(OpenBLAS float32 products can change in the last bits with *its* thread count; resume a
+checkpoint with the same ``OPENBLAS_NUM_THREADS`` for bit-identical results.)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rbm import _kernels as K
+
+__all__ = ["CDTrainer", "field_tanh", "sample_layer"]
+
+
+class CDTrainer:
+    """Stateful CD-k / PCD-k optimiser acting in place on an RBM's parameter arrays.
+
+    Parameters
+    ----------
+    weights, visible_bias, hidden_bias : ndarray
+        The parameters (modified in place), all of the same float dtype.
+    units : {"binary", "spin"}
+    batch_size, cd_k : int
+    persistent : bool
+    n_chains : int
+        Number of persistent chains (ignored unless ``persistent``).
+    flip_augmentation : bool
+        Multiply each sample by an independent random global sign every epoch (spin units).
+    rng : numpy.random.Generator
+        The training stream (shuffling, augmentation, Gibbs uniforms).
+    """
+
+    def __init__(self, weights, visible_bias, hidden_bias, *, units, batch_size, cd_k, persistent,
+                 n_chains, flip_augmentation, rng):
+        self.weights = weights
+        self.visible_bias = visible_bias
+        self.hidden_bias = hidden_bias
+        self.spin = units == "spin"
+        self.batch_size = int(batch_size)
+        self.cd_k = int(cd_k)
+        self.persistent = bool(persistent)
+        self.n_chains = int(n_chains) if persistent else int(batch_size)
+        self.flip_augmentation = bool(flip_augmentation)
+        self.rng = rng
+        dtype = weights.dtype
+        self.dtype = dtype
+        n_visible, n_hidden = weights.shape
+        rows = max(self.batch_size, self.n_chains)
+        self.velocity_weights = np.zeros_like(weights)
+        self.velocity_visible = np.zeros_like(visible_bias)
+        self.velocity_hidden = np.zeros_like(hidden_bias)
+        self.chains = np.zeros((self.n_chains, n_hidden), dtype) if self.persistent else None
+        # buffers
+        self._vstack = np.empty((self.batch_size + self.n_chains, n_visible), dtype)
+        self._hstack = np.empty((self.batch_size + self.n_chains, n_hidden), dtype)
+        self._act_h = np.empty((rows, n_hidden), dtype)
+        self._act_v = np.empty((rows, n_visible), dtype)
+        self._h_sample = np.empty((rows, n_hidden), dtype)
+        self._u_h = np.empty((rows, n_hidden), dtype)
+        self._u_v = np.empty((rows, n_visible), dtype)
+        self._stat = np.empty_like(weights)
+        self._stat_v = np.empty_like(visible_bias)
+        self._sum_v = np.empty_like(visible_bias)
+        self._stat_h = np.empty_like(hidden_bias)
+        self._row_error = np.empty(rows, dtype)
+        self._signs = None
+
+    # ------------------------------------------------------------------------------------------
+    def init_chains(self, data):
+        """Start the persistent chains at h ~ p(h | v) for randomly chosen training rows."""
+        if not self.persistent:
+            return
+        rows = self.rng.integers(0, data.shape[0], size=self.n_chains)
+        v = np.ascontiguousarray(data[rows], dtype=self.dtype)
+        self.chains[...] = sample_layer(v @ self.weights, self.hidden_bias,
+                                        "spin" if self.spin else "binary", self.rng)
+
+    def get_state(self):
+        """The optimiser state (copies): velocities, persistent chains and the RNG state."""
+        state = {
+            "velocity_weights": self.velocity_weights.copy(),
+            "velocity_visible": self.velocity_visible.copy(),
+            "velocity_hidden": self.velocity_hidden.copy(),
+            "rng_state": self.rng.bit_generator.state,
+        }
+        if self.persistent:
+            state["chains"] = self.chains.copy()
+        return state
+
+    def set_state(self, state):
+        """Restore a state produced by :meth:`get_state` (shapes are checked)."""
+        for name in ("velocity_weights", "velocity_visible", "velocity_hidden"):
+            target = getattr(self, name)
+            value = np.asarray(state[name])
+            if value.shape != target.shape:
+                raise ValueError(f"checkpoint {name} has shape {value.shape}, expected {target.shape}")
+            target[...] = value
+        if self.persistent:
+            chains = np.asarray(state.get("chains", np.empty((0,))))
+            if chains.shape != self.chains.shape:
+                raise ValueError(f"checkpoint persistent chains have shape {chains.shape}, "
+                                 f"expected {self.chains.shape}")
+            self.chains[...] = chains
+        self.rng.bit_generator.state = state["rng_state"]
+
+    # ------------------------------------------------------------------------------------------
+    def run_epoch(self, data, learning_rate, momentum, weight_decay, l1):
+        """One pass over ``data`` (C-contiguous, the parameters' dtype) in shuffled mini-batches.
+
+        Returns
+        -------
+        float or None
+            Mean squared reconstruction error per visible unit, sum_i (v_i - E[v_i | h0])^2 / V
+            averaged over samples (CD only; ``None`` for PCD, whose chain does not start at the
+            data).
+        """
+        n = data.shape[0]
+        rng = self.rng
+        perm = rng.permutation(n)
+        if self.flip_augmentation:
+            signs = np.where(rng.random(n) < 0.5, -1.0, 1.0).astype(self.dtype)
+        total_error = 0.0
+        for start in range(0, n, self.batch_size):
+            idx = perm[start:start + self.batch_size]
+            b = idx.shape[0]
+            v0 = self._vstack[:b]
+            np.take(data, idx, axis=0, out=v0)
+            if self.flip_augmentation:
+                K.flip_rows(v0, signs[idx])
+            err = self.step(b, learning_rate, momentum, weight_decay, l1)
+            if err is not None:
+                total_error += err
+        if self.persistent:
+            return None
+        return total_error / (n * data.shape[1])
+
+    def step(self, b, learning_rate, momentum, weight_decay, l1):
+        """One CD-k / PCD-k update from the batch already in ``self._vstack[:b]``.
+
+        Returns the summed squared reconstruction error of the batch (CD) or ``None`` (PCD).
+        """
+        W = self.weights
+        hb = self.hidden_bias
+        vb = self.visible_bias
+        binary = not self.spin
+        rng = self.rng
+        dtype = self.dtype
+        typed = dtype.type
+        one = typed(1.0)
+        off = typed(0.0 if binary else -1.0)
+        c = self.n_chains if self.persistent else b
+        vstack = self._vstack[:b + c]
+        hstack = self._hstack[:b + c]
+        v0 = vstack[:b]
+        vk = vstack[b:]
+        h_pos = hstack[:b]
+        h_neg = hstack[b:]
+        lo_pos, hi_pos = _mean_coefficients(binary, 1.0 / b, typed)
+        lo_neg, hi_neg = _mean_coefficients(binary, -1.0 / c, typed)
+
+        # positive phase: t = tanh(s (v0 W + b)), scaled means and (CD) the h0 sample
+        act = self._act_h[:b]
+        np.dot(v0, W, out=act)
+        field_tanh(act, hb, binary)
+        error = None
+        if self.persistent:
+            K.layer_mean(act, lo_pos, hi_pos, h_pos)
+            h_state = self.chains
+        else:
+            u = self._u_h[:b]
+            rng.random(out=u, dtype=dtype)
+            h_state = self._h_sample[:b]
+            K.layer_mean_sample(act, u, lo_pos, hi_pos, one, off, h_pos, h_state)
+
+        # negative phase: k steps of block Gibbs sampling
+        act_v = self._act_v[:c]
+        act_h = self._act_h[:c]
+        u_v = self._u_v[:c]
+        u_h = self._u_h[:c]
+        for step in range(self.cd_k):
+            np.dot(h_state, W.T, out=act_v)
+            field_tanh(act_v, vb, binary)
+            rng.random(out=u_v, dtype=dtype)
+            if step == 0 and not self.persistent:
+                row_error = self._row_error[:b]
+                lo, hi = _mean_coefficients(binary, 1.0, typed)
+                K.visible_sample_recon(act_v, u_v, lo, hi, one, off, v0, vk, row_error)
+                error = float(row_error.sum(dtype=np.float64))
+            else:
+                K.layer_sample(act_v, u_v, one, off, vk)
+            np.dot(vk, W, out=act_h)
+            field_tanh(act_h, hb, binary)
+            if step < self.cd_k - 1:
+                rng.random(out=u_h, dtype=dtype)
+                h_state = self._h_sample[:c]
+                K.layer_sample(act_h, u_h, one, off, h_state)
+            elif self.persistent:
+                rng.random(out=u_h, dtype=dtype)
+                K.layer_mean_sample(act_h, u_h, lo_neg, hi_neg, one, off, h_neg, self.chains)
+            else:
+                K.layer_mean(act_h, lo_neg, hi_neg, h_neg)
+
+        # statistics <.>_data - <.>_model and the update
+        np.dot(vstack.T, hstack, out=self._stat)
+        # bias statistics: NumPy's contiguous axis-0 sums (deterministic, vectorised)
+        np.sum(hstack, axis=0, out=self._stat_h)
+        np.sum(v0, axis=0, out=self._stat_v)
+        np.sum(vk, axis=0, out=self._sum_v)
+        self._stat_v *= typed(1.0 / b)
+        self._sum_v *= typed(1.0 / c)
+        self._stat_v -= self._sum_v
+        K.momentum_update_weights(W, self.velocity_weights, self._stat, typed(learning_rate),
+                                  typed(momentum), typed(weight_decay), typed(l1))
+        K.momentum_update_bias(hb, self.velocity_hidden, self._stat_h, learning_rate, momentum)
+        K.momentum_update_bias(vb, self.velocity_visible, self._stat_v, learning_rate, momentum)
+        return error
+
+
+def _mean_coefficients(binary, scale, typed):
+    """(lo, hi) with scale * E[u] = lo + hi * t for t = tanh(s x) (see :mod:`rbm._kernels`)."""
+    if binary:
+        return typed(0.5 * scale), typed(-0.5 * scale)
+    return typed(0.0), typed(-scale)
+
+
+def field_tanh(act, bias, binary):
+    """In place: ``act <- tanh(s * (act + bias))`` with s = 1/2 (binary) or 1 (spin).
+
+    NumPy's SIMD ``tanh`` is far faster than a scalar libm call in a Numba loop; with this t,
+    P(on) = (1 - t)/2 for both unit types (:mod:`rbm._kernels`).
+    """
+    np.add(act, bias, out=act)
+    if binary:
+        np.multiply(act, 0.5, out=act)
+    np.tanh(act, out=act)
+    return act
+
+
+def sample_layer(act, bias, units, rng):
+    """Sample a layer from its input ``act`` (copied): u ~ p(u | field act + bias)."""
+    t = field_tanh(np.array(act, order="C"), bias, units == "binary")
+    typed = t.dtype.type
+    uniforms = rng.random(t.shape, dtype=t.dtype)
+    out = np.empty_like(t)
+    K.layer_sample(t, uniforms, typed(1.0), typed(0.0 if units == "binary" else -1.0), out)
+    return out
