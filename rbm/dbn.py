@@ -294,7 +294,8 @@ class DBN:
             ckpt = None if checkpoint is None else f"{os.fspath(checkpoint)}.layer{layer}"
             logger.info("training layer %d/%d: %d -> %d %s units", layer, n_layers,
                         data.shape[1], sizes[i], units[i])
-            rbm.fit(data, checkpoint=ckpt, resume=resume, callback=wrapped, layer=layer)
+            rbm.fit(data, checkpoint=ckpt, resume=resume, callback=wrapped, layer=layer,
+                    allow_fractional=layer > 1 and self.propagate == "mean")
             layers.append(rbm)
             if layer < n_layers:
                 data = self._propagate_up(rbm, data, units[i + 1],

@@ -38,6 +38,7 @@ import zlib
 import numpy as np
 
 from rbm import _kernels as K
+from rbm.partition import unit_log_partition as _g
 from rbm.train import CDTrainer, field_tanh, sample_layer
 
 __all__ = ["RBM", "TrainingDivergedError"]
@@ -70,14 +71,6 @@ def _as_rng(seed):
     if isinstance(seed, np.random.Generator):
         return seed
     return np.random.default_rng(_check_seed(seed, "seed"))
-
-
-def _g(x, units):
-    """One unit's log-partition log sum_u exp(-x u): softplus(-x) (binary), log 2cosh x (spin)."""
-    if units == "binary":
-        return np.logaddexp(0.0, -x)
-    a = np.abs(x)
-    return a + np.log1p(np.exp(-2.0 * a))
 
 
 class RBM:

@@ -270,10 +270,5 @@ def test_propagate_mean_option():
     data = _small_data(2)
     dbn = DBN([6, 3], propagate="mean", rbm_params=dict(n_epochs=1, monitor_size=0),
               random_state=0)
-    try:
-        dbn.fit(data)
-    except ValueError as exc:
-        if "must contain only" in str(exc):
-            pytest.skip("rbm.RBM does not accept fractional (mean-field) training data yet")
-        raise
+    dbn.fit(data)
     assert dbn.transform(data).shape == (200, 3)
