@@ -4,27 +4,50 @@ Nothing here validates its input: :mod:`ising.samplers` does that. Conventions a
 docs/CONTRACTS.md (H = -J sum_<ij> s_i s_j - h sum_i s_i, periodic, int8 spins).
 
 Random numbers
-    xoshiro256** (Blackman & Vigna, "Scrambled linear pseudorandom number generators",
-    ACM TOMS 47, 2021), one independent stream per chain (or per lattice row in the
-    parallel single-lattice mode), stored as ``uint64[n_chains, n_streams, 4]`` and seeded
-    from :class:`numpy.random.SeedSequence` on the Python side. Because every stream is
-    owned by exactly one chain or row, results do not depend on the number of threads.
+    Two generators, both with one stream per chain seeded from
+    :class:`numpy.random.SeedSequence` on the Python side and stored as
+    ``uint64[n_chains, 1, 4]``; the draws of a chain never depend on which thread runs it, so
+    results are independent of the thread count.
+
+    * Counter-based SplitMix64 (2D Metropolis/heat-bath and Wolff): the m-th draw of a chain
+      with key k is d(m) = mix64(k + m * GAMMA) mod 2**64, GAMMA = 0x9E3779B97F4A7C15, with
+      mix64 the SplitMix64 output function (Steele, Lea & Flood, "Fast splittable
+      pseudorandom number generators", OOPSLA 2014; the finaliser is Stafford's Mix13; the
+      sequence d(1), d(2), ... is exactly Vigna's splitmix64.c seeded with k, which passes
+      TestU01 BigCrush). State ``[k, counter, 0, 0]``. Being a pure function of (k, m), a
+      draw can be computed for every site at once (SIMD, any order, any thread). The chains'
+      streams are windows of one 2**64-periodic Weyl sequence at random offsets k / GAMMA:
+      M chains of n draws each overlap with probability below M**2 n / 2**64 (64 chains of
+      2**40 draws: 2**-12; the paper's data set uses fewer than 2**30 per chain).
+    * xoshiro256** (Blackman & Vigna, "Scrambled linear pseudorandom number generators",
+      ACM TOMS 47, 2021), state ``uint64[4]`` (1D local updates and Swendsen-Wang).
+
     A draw ``r`` is compared through its top 53 bits: a move of probability ``P`` is
-    accepted iff ``(r >> 11) < floor(P * 2**53)`` (exact to 2**-53). Moves with ``P == 1``
-    (threshold ``2**53``) and ``P == 0`` (threshold 0) consume no random number.
+    accepted iff ``(r >> 11) < floor(P * 2**53)`` (exact to 2**-53; P = 1 always accepts,
+    P = 0 never). Wolff compares 32-bit halves with floor(p * 2**32) (p exact to 2**-32).
 
 Local updates (Metropolis and heat-bath)
     Both flip spin s with a probability tabulated per (s, neighbour sum):
     Metropolis min(1, exp(-dE/T)), heat-bath (Glauber) 1/(1 + exp(dE/T)), with
-    dE = 2 s (J nb + h). A sweep updates colour 0 (coordinate sum even) then colour 1,
-    rows in order, sites left to right, i.e. N attempts; random numbers are consumed in that
-    site order, only by sites with 0 < P < 1. This is a valid checkerboard decomposition only
-    for even L; the samplers refuse odd L for local algorithms. 2D lattices are stored in a
-    checkerboard layout (:func:`checkerboard_permutation`) so that neighbours are contiguous.
+    dE = 2 s (J nb + h). A sweep updates colour 0 (coordinate sum even) then colour 1, i.e. N
+    attempts. This is a valid checkerboard decomposition only for even L; the samplers refuse
+    odd L for local algorithms.
+
+    2D: lattices are stored in a checkerboard layout (:func:`checkerboard_permutation`) so
+    that neighbours are contiguous; in sweep number w (counted per chain from 0) the site at
+    layout index x draws d(w N + x + 1) and flips iff its top 53 bits are below the threshold.
+    Every site draws, used or not, so the update is branch-free and vectorises (AVX-512 here),
+    and since sites of one colour do not interact, the result does not depend on the order
+    of the sites: the three drivers (:func:`local_2d_chains`, one thread per chain;
+    :func:`local_2d_rows`, rows of one lattice over threads; :func:`local_2d_lanes`, blocks of
+    chains stored site-major with the innermost loop over chains) give identical bytes.
+
+    1D: xoshiro256**, sites left to right per colour; a number is drawn only for 0 < P < 1.
 
 Cluster updates (h = 0, J >= 0)
-    Wolff (PRL 62, 361, 1989): single clusters with bond probability p = 1 - exp(-2K); the
-    driver grows a fixed number of clusters (a sweep's worth is chosen by the sampler) or, for
+    Wolff (PRL 62, 361, 1989): single clusters with bond probability p = 1 - exp(-2K), grown
+    breadth first with counter-based draws (:func:`_wolff_run`); the driver grows a fixed
+    number of clusters (a sweep's worth is chosen by the sampler) or, for
     the sampler's pilot only, clusters until N spins flipped. Swendsen-Wang (PRL 58, 86,
     1987): one sweep activates every satisfied bond with probability p, labels clusters by
     union-find (the root of a cluster is its smallest site index) and flips each cluster
@@ -49,7 +72,6 @@ U57 = np.uint64(57)
 U19 = np.uint64(19)
 U63 = np.uint64(63)
 ONE53 = np.uint64(1 << 53)
-ONE53_M1 = np.uint64((1 << 53) - 1)
 U1 = np.uint64(1)
 
 
@@ -83,64 +105,76 @@ def xoshiro_fill(state, out):
 
 
 # ------------------------------------------------------------ local updates, 2D
-@njit(cache=True, boundscheck=False)
-def _draw_candidates(lat, cand, cand_thr, cnt, s0, s1, s2, s3):
-    """Second pass of a half-row update: one draw per candidate site, in site order.
+GAMMA = np.uint64(0x9E3779B97F4A7C15)
+M1 = np.uint64(0xBF58476D1CE4E5B9)
+M2 = np.uint64(0x94D049BB133111EB)
+U27 = np.uint64(27)
+U30 = np.uint64(30)
+U31 = np.uint64(31)
 
-    Candidates are the sites whose flip probability is strictly between 0 and 1; sites of one
-    colour do not interact, so deciding them after the deterministic flips of the first pass
-    gives exactly the result of the one-site-at-a-time loop.
+
+@njit(cache=True, inline="always")
+def _mix64(z):
+    """SplitMix64 output function (Steele, Lea & Flood, OOPSLA 2014; Stafford's Mix13)."""
+    z = (z ^ (z >> U30)) * M1
+    z = (z ^ (z >> U27)) * M2
+    return z ^ (z >> U31)
+
+
+@njit(cache=True)
+def counter_draws(key, start, out):
+    """``out[m] = mix64(key + (start + m + 1) * GAMMA)``: the counter-based draws, for tests."""
+    for m in range(out.shape[0]):
+        out[m] = _mix64(key + (start + np.uint64(m) + U1) * GAMMA)
+
+
+@njit(cache=True, boundscheck=False, inline="always")
+def _select_threshold(nb, s, t):
+    """``t[5 (s + 1) / 2 + (nb + 4) / 2]`` by selects (no table gather, so loops vectorise).
+
+    ``t`` holds the 10 thresholds of s = -1 (nb = -4, -2, 0, 2, 4) then of s = +1.
     """
-    for k in range(cnt):
-        r, s0, s1, s2, s3 = _next(s0, s1, s2, s3)
-        x = cand[k]
-        flip = np.int64((r >> U11) < cand_thr[k])
-        lat[x] = lat[x] * (1 - 2 * flip)
-    return s0, s1, s2, s3
+    lt_m3 = nb < -3
+    lt_m1 = nb < -1
+    lt_1 = nb < 1
+    lt_3 = nb < 3
+    lo = t[0] if lt_m3 else t[1]
+    hi = t[2] if lt_1 else (t[3] if lt_3 else t[4])
+    minus = lo if lt_m1 else hi
+    lo = t[5] if lt_m3 else t[6]
+    hi = t[7] if lt_1 else (t[8] if lt_3 else t[9])
+    plus = lo if lt_m1 else hi
+    return plus if s > 0 else minus
 
 
 @njit(cache=True, boundscheck=False)
-def _classify(lat, x, nb, thr, cand, cand_thr, cnt):
-    """First pass for one site: deterministic flip or queue as a candidate; returns cnt."""
-    s = np.int64(lat[x])
-    t = thr[5 * s + nb + 9]
-    lat[x] = s * (1 - 2 * np.int64(t >= ONE53))
-    cand[cnt] = x
-    cand_thr[cnt] = t
-    return cnt + np.int64((t - U1) < ONE53_M1)
+def _update_run(cur, a, b, c, e, t, base):
+    """Metropolis/heat-bath decision for a run of same-colour sites with neighbour runs a-e.
+
+    Site k of ``cur`` draws r = mix64(base + k GAMMA) and flips iff (r >> 11) < threshold.
+    Branch-free over separate views, so LLVM vectorises it (AVX-512 on this machine).
+    """
+    for k in range(cur.shape[0]):
+        nb = np.int64(a[k]) + b[k] + c[k] + e[k]
+        s = np.int64(cur[k])
+        r = _mix64(base + np.uint64(k) * GAMMA)
+        flip = np.int64((r >> U11) < _select_threshold(nb, s, t))
+        cur[k] = s - 2 * s * flip
 
 
 @njit(cache=True, boundscheck=False)
-def _local_row_2d(lat, L, i, colour, thr, cand, cand_thr, s0, s1, s2, s3):
-    """Update the sites of one colour in row ``i`` (see :func:`_classify_row_2d`)."""
-    cnt = _classify_row_2d(lat, L, i, colour, thr, cand, cand_thr, 0)
-    return _draw_candidates(lat, cand, cand_thr, cnt, s0, s1, s2, s3)
-
-
-@njit(cache=True, boundscheck=False)
-def _local_colour_2d(lat, L, colour, thr, cand, cand_thr, s0, s1, s2, s3):
-    """Update all sites of one colour from one stream: first passes of every row, then the
-    draws of all candidates (same site order, hence the same bytes as row by row, with
-    longer loops). ``cand``/``cand_thr`` need L * L // 2 entries."""
-    cnt = 0
-    for i in range(L):
-        cnt = _classify_row_2d(lat, L, i, colour, thr, cand, cand_thr, cnt)
-    return _draw_candidates(lat, cand, cand_thr, cnt, s0, s1, s2, s3)
-
-
-@njit(cache=True, boundscheck=False)
-def _classify_row_2d(lat, L, i, colour, thr, cand, cand_thr, cnt):
-    """First pass over the sites of one colour in row ``i`` of a lattice in checkerboard layout.
+def _half_row_2d(lat, L, i, colour, t, base, side):
+    """Update the sites of one colour in row ``i`` of a lattice in checkerboard layout.
 
     Layout (see :func:`checkerboard_permutation`): ``lat[(c * L + i) * H + k]`` with
     H = L // 2 holds the spin of colour c in row i, column j = 2k + ((i + c) & 1). Its
     neighbours are entry k of the other colour in rows i - 1 and i + 1 and entries k and
     k - 1 (if (i + c) is even) or k + 1 (if odd) of the other colour in row i.
 
-    Branch-free: look up each site's threshold t (indexed ``5 s + nb + 9``), flip it at once
-    when t = 2**53 (always accepted: no random number), and queue it as a candidate (from
-    position ``cnt`` on) when 0 < t < 2**53; the second pass (:func:`_draw_candidates`) draws
-    one number per candidate in site order. Returns the new candidate count.
+    Every site x (its layout index) draws r = mix64(base + x * GAMMA) and flips iff
+    ``(r >> 11) < threshold(s, nb)`` (``t``: see :func:`_select_threshold`). Sites of one
+    colour do not interact, so the order of the updates within a row is irrelevant.
+    ``side`` is int8 scratch of at least H entries.
     """
     H = L // 2
     up = i - 1 if i > 0 else L - 1
@@ -150,20 +184,124 @@ def _classify_row_2d(lat, L, i, colour, thr, cand, cand_thr, cnt):
     u = (ob + up) * H
     d = (ob + dn) * H
     o = (ob + i) * H
+    # the horizontal neighbour of entry k, copied into ``side`` (H entries) with its wrap, so
+    # that one run covers the whole half-row (a run of H - 1 would leave LLVM a scalar tail)
     if (i + colour) & 1 == 0:
-        nb = np.int64(lat[u]) + lat[d] + lat[o] + lat[o + H - 1]
-        cnt = _classify(lat, p, nb, thr, cand, cand_thr, cnt)
-        for k in range(1, H):
-            nb = np.int64(lat[u + k]) + lat[d + k] + lat[o + k] + lat[o + k - 1]
-            cnt = _classify(lat, p + k, nb, thr, cand, cand_thr, cnt)
+        side[0] = lat[o + H - 1]  # k = 0: left neighbour wraps to entry H - 1; k >= 1: k - 1
+        side[1:H] = lat[o:o + H - 1]
     else:
-        for k in range(H - 1):
-            nb = np.int64(lat[u + k]) + lat[d + k] + lat[o + k] + lat[o + k + 1]
-            cnt = _classify(lat, p + k, nb, thr, cand, cand_thr, cnt)
-        k = H - 1
-        nb = np.int64(lat[u + k]) + lat[d + k] + lat[o + k] + lat[o]
-        cnt = _classify(lat, p + k, nb, thr, cand, cand_thr, cnt)
-    return cnt
+        side[0:H - 1] = lat[o + 1:o + H]  # k <= H - 2: right neighbour k + 1; H - 1 wraps to 0
+        side[H - 1] = lat[o]
+    _update_run(lat[p:p + H], lat[u:u + H], lat[d:d + H], lat[o:o + H], side[:H], t,
+                base + np.uint64(p) * GAMMA)
+
+
+@njit(cache=True, boundscheck=False)
+def _colour_2d(lat, L, colour, t, base, ext, side):
+    """Update all sites of one colour as a single run (same draws and bytes as row by row).
+
+    In the checkerboard layout the L half-rows of a colour are contiguous, so with the other
+    colour copied into ``ext`` (L + 2 half-rows: row L - 1, rows 0..L-1, row 0) the up, own-row
+    and down neighbours of the whole colour are the contiguous views ``ext[0:N/2]``,
+    ``ext[H:H+N/2]``, ``ext[2H:2H+N/2]``, and the horizontal ones are gathered row by row (with
+    their wrap) into ``side`` (N/2 entries). One long vectorised run then has no per-row
+    scalar tails. ``ext`` needs (L + 2) H entries.
+    """
+    H = L // 2
+    half = L * H
+    p = colour * half
+    o = (1 - colour) * half
+    ext[0:H] = lat[o + half - H:o + half]
+    ext[H:H + half] = lat[o:o + half]
+    ext[H + half:2 * H + half] = lat[o:o + H]
+    for i in range(L):
+        r = o + i * H
+        q = i * H
+        if (i + colour) & 1 == 0:
+            side[q] = lat[r + H - 1]
+            side[q + 1:q + H] = lat[r:r + H - 1]
+        else:
+            side[q:q + H - 1] = lat[r + 1:r + H]
+            side[q + H - 1] = lat[r]
+    _update_run(lat[p:p + half], ext[0:half], ext[2 * H:2 * H + half], ext[H:H + half],
+                side[0:half], t, base + np.uint64(p) * GAMMA)
+
+
+@njit(cache=True)
+def thresholds_2d(thr):
+    """The 10 thresholds of :func:`_select_threshold` from the ``5 s + nb + 9`` table."""
+    return (thr[0], thr[2], thr[4], thr[6], thr[8], thr[10], thr[12], thr[14], thr[16], thr[18])
+
+
+@njit(cache=True, boundscheck=False)
+def _sweep_lanes(buf, B, L, t, bases):
+    """One checkerboard sweep of a block of ``B`` chains stored site-major in the flat buffer
+    ``buf[x * B + j]`` (x the checkerboard layout index, j the chain in the block): lane j of
+    site x draws mix64(bases[j] + x GAMMA), with bases[j] = key + (sweeps N + 1) GAMMA of
+    chain j, as in :func:`_half_row_2d`.
+
+    The innermost loop runs over the chains (unsigned offsets, so Numba emits no negative-index
+    wraparound and LLVM vectorises it).
+    """
+    H = L // 2
+    b = np.uint64(B)
+    for colour in range(2):
+        ob = (1 - colour) * L
+        for i in range(L):
+            up = i - 1 if i > 0 else L - 1
+            dn = i + 1 if i < L - 1 else 0
+            p = (colour * L + i) * H
+            side = -1 if (i + colour) & 1 == 0 else 1
+            for k in range(H):
+                kk = k + side
+                kk = kk + H if kk < 0 else (kk - H if kk >= H else kk)
+                x = np.uint64(p + k)
+                off = x * GAMMA
+                xs = x * b
+                us = np.uint64((ob + up) * H + k) * b
+                ds = np.uint64((ob + dn) * H + k) * b
+                os_ = np.uint64((ob + i) * H + k) * b
+                es = np.uint64((ob + i) * H + kk) * b
+                for j in range(B):
+                    jj = np.uint64(j)
+                    nb = np.int64(buf[us + jj]) + buf[ds + jj] + buf[os_ + jj] + buf[es + jj]
+                    s = np.int64(buf[xs + jj])
+                    r = _mix64(bases[j] + off)
+                    flip = np.int64((r >> U11) < _select_threshold(nb, s, t))
+                    buf[xs + jj] = s - 2 * s * flip
+
+
+def _local_2d_lanes_py(spins, L, rng, thr, n_sweeps, block):
+    """Checkerboard sweeps of many chains, vectorised across chains.
+
+    Same arguments and the same bytes as :func:`local_2d_chains`; chains are processed in
+    blocks of ``block`` (one thread per block), each copied into a site-major buffer so that
+    the innermost loop runs over the chains of the block (long, vectorisable runs even for
+    small L).
+    """
+    n_chains = spins.shape[0]
+    n = L * L
+    nu = np.uint64(n)
+    t = thresholds_2d(thr)
+    n_blocks = (n_chains + block - 1) // block
+    for bi in prange(n_blocks):
+        c0 = bi * block
+        c1 = min(n_chains, c0 + block)
+        nb_ = c1 - c0
+        buf = np.empty(n * nb_, dtype=np.int8)
+        bases = np.empty(nb_, dtype=np.uint64)
+        for j in range(nb_):
+            bases[j] = rng[c0 + j, 0, 0] + (rng[c0 + j, 0, 1] * nu + U1) * GAMMA
+            for x in range(n):
+                buf[x * nb_ + j] = spins[c0 + j, x]
+        for _ in range(n_sweeps):
+            _sweep_lanes(buf, nb_, L, t, bases)
+            for j in range(nb_):
+                bases[j] += nu * GAMMA
+        for j in range(nb_):
+            rng[c0 + j, 0, 1] += np.uint64(n_sweeps)
+            for x in range(n):
+                spins[c0 + j, x] = buf[x * nb_ + j]
 
 
 def checkerboard_permutation(L):
@@ -179,7 +317,8 @@ def checkerboard_permutation(L):
 
 
 def _local_2d_chains_py(spins, L, rng, thr, n_sweeps):
-    """Checkerboard sweeps of many L*L lattices, one thread per chain.
+    """Checkerboard sweeps of many L*L lattices, one thread per chain, each colour updated as
+    one vectorised run (:func:`_colour_2d`).
 
     Parameters
     ----------
@@ -189,40 +328,48 @@ def _local_2d_chains_py(spins, L, rng, thr, n_sweeps):
     L : int
         Linear size (even).
     rng : uint64[n_chains, 1, 4]
-        One xoshiro256** stream per chain, advanced in place.
+        Counter-based stream of each chain: ``[key, sweeps, 0, 0]``; sweep n of the chain
+        draws mix64(key + (n N + x + 1) GAMMA) at layout index x. ``sweeps`` advances.
     thr : uint64[19]
         Flip thresholds indexed ``5 s + nb + 9`` (entries between are unused).
     n_sweeps : int
     """
+    n = np.uint64(L * L)
+    t = thresholds_2d(thr)
     for c in prange(spins.shape[0]):
         lat = spins[c]
-        cand = np.empty(L * L // 2 + 1, dtype=np.int64)
-        cand_thr = np.empty(L * L // 2 + 1, dtype=np.uint64)
-        s0, s1, s2, s3 = rng[c, 0, 0], rng[c, 0, 1], rng[c, 0, 2], rng[c, 0, 3]
+        ext = np.empty((L + 2) * (L // 2), dtype=np.int8)
+        side = np.empty(L * (L // 2), dtype=np.int8)
+        key = rng[c, 0, 0]
+        sw = rng[c, 0, 1]
         for _ in range(n_sweeps):
+            base = key + (sw * n + U1) * GAMMA
             for colour in range(2):
-                s0, s1, s2, s3 = _local_colour_2d(lat, L, colour, thr, cand, cand_thr,
-                                                  s0, s1, s2, s3)
-        rng[c, 0, 0], rng[c, 0, 1], rng[c, 0, 2], rng[c, 0, 3] = s0, s1, s2, s3
+                _colour_2d(lat, L, colour, t, base, ext, side)
+            sw += U1
+        rng[c, 0, 1] = sw
 
 
 def _local_2d_rows_py(spins, L, rng, thr, n_sweeps):
     """Checkerboard sweeps with the rows of each lattice split over threads.
 
-    Same as :func:`local_2d_chains` but ``rng`` is ``uint64[n_chains, L, 4]``: row ``i``
-    always draws from stream ``i``, so the result is independent of the thread count.
+    Same arguments and the same bytes as :func:`local_2d_chains` (the draws depend only on
+    the chain's key, its sweep count and the site), with a barrier after each colour.
     """
-    cand = np.empty((L, L // 2 + 1), dtype=np.int64)
-    cand_thr = np.empty((L, L // 2 + 1), dtype=np.uint64)
+    n = np.uint64(L * L)
+    t = thresholds_2d(thr)
+    side = np.empty((L, L // 2), dtype=np.int8)
     for c in range(spins.shape[0]):
         lat = spins[c]
+        key = rng[c, 0, 0]
+        sw = rng[c, 0, 1]
         for _ in range(n_sweeps):
+            base = key + (sw * n + U1) * GAMMA
             for colour in range(2):
                 for i in prange(L):
-                    s0, s1, s2, s3 = rng[c, i, 0], rng[c, i, 1], rng[c, i, 2], rng[c, i, 3]
-                    s0, s1, s2, s3 = _local_row_2d(lat, L, i, colour, thr, cand[i], cand_thr[i],
-                                                   s0, s1, s2, s3)
-                    rng[c, i, 0], rng[c, i, 1], rng[c, i, 2], rng[c, i, 3] = s0, s1, s2, s3
+                    _half_row_2d(lat, L, i, colour, t, base, side[i])
+            sw += U1
+        rng[c, 0, 1] = sw
 
 
 # ------------------------------------------------------------ local updates, 1D
@@ -261,16 +408,27 @@ def _local_1d_chains_py(spins, L, rng, thr, n_sweeps):
 
 
 # ------------------------------------------------------------------------ Wolff
+M32 = np.uint64(0xFFFFFFFF)
+U2 = np.uint64(2)
+
+
 @njit(cache=True, boundscheck=False)
-def _wolff_run(lat, nbr, p_thr, min_flips, max_clusters, stack, s0, s1, s2, s3):
+def _wolff_run(lat, nbr, p32, min_flips, max_clusters, queue, key, ctr):
     """Grow Wolff clusters until ``min_flips`` spins flipped or ``max_clusters`` grown.
 
-    ``nbr`` (int32[N, 2d]) lists the neighbours of each site in the order right, left
-    (, down, up) (:func:`ising.lattice.neighbour_table`). The seed site is
-    ``((r >> 32) * N) >> 32``; spins join the cluster (and flip) when pushed on the LIFO
-    ``stack``; every neighbour visit draws one number (branch-free: a neighbour joins iff it has the
-    cluster's original sign and the number is below the threshold). ``stack`` needs N + 1 entries.
-    Returns ``(flips, clusters, s0, s1, s2, s3)``.
+    ``nbr`` (int32[N, z], z = 2 or 4) lists the neighbours of each site in the order right,
+    left (, down, up) (:func:`ising.lattice.neighbour_table`). Draws are counter-based,
+    d(m) = mix64(key + m GAMMA), with ``ctr`` the last counter used. A cluster takes
+    d(ctr + 1) for its seed site ``((r >> 32) N) >> 32``; the spin at queue position q then
+    takes D = z / 2 draws d(ctr + 1 + D q + 1 ... D), whose low and high 32-bit halves decide
+    its neighbours 2m and 2m + 1: a neighbour joins (flips, and is appended to the FIFO
+    ``queue``, breadth first) iff it has the cluster's original sign and the half is below
+    ``p32`` = floor(p 2**32). The cluster then advances ``ctr`` by 1 + D |C|.
+
+    The FIFO order makes the address of the next spin independent of the current joins
+    (a LIFO stack serialises them), and the update is branch-free. ``queue`` needs N + 1
+    entries.
+    Returns ``(flips, clusters, ctr)``.
     """
     n = lat.shape[0]
     n_u = np.uint64(n)
@@ -278,54 +436,92 @@ def _wolff_run(lat, nbr, p_thr, min_flips, max_clusters, stack, s0, s1, s2, s3):
     flips = 0
     clusters = 0
     while flips < min_flips and clusters < max_clusters:
-        r, s0, s1, s2, s3 = _next(s0, s1, s2, s3)
+        ctr += U1
+        r = _mix64(key + ctr * GAMMA)
         seed_site = np.int64(((r >> U32) * n_u) >> U32)
-        s = np.int64(lat[seed_site])
-        lat[seed_site] = -s
-        stack[0] = seed_site
-        top = 1
-        flips += 1
+        s = lat[seed_site]
+        flipped = -s
+        lat[seed_site] = flipped
+        queue[0] = seed_site
+        head = 0
+        tail = 1
+        if z == 4:
+            while head < tail:
+                x = queue[head]
+                c2 = ctr + U2 * np.uint64(head)
+                ra = _mix64(key + (c2 + U1) * GAMMA)
+                rb = _mix64(key + (c2 + U2) * GAMMA)
+                head += 1
+                y0 = nbr[x, 0]
+                y1 = nbr[x, 1]
+                y2 = nbr[x, 2]
+                y3 = nbr[x, 3]
+                j0 = (lat[y0] == s) & ((ra & M32) < p32)
+                lat[y0] = flipped if j0 else lat[y0]
+                queue[tail] = y0
+                tail += np.int64(j0)
+                j1 = (lat[y1] == s) & ((ra >> U32) < p32)
+                lat[y1] = flipped if j1 else lat[y1]
+                queue[tail] = y1
+                tail += np.int64(j1)
+                j2 = (lat[y2] == s) & ((rb & M32) < p32)
+                lat[y2] = flipped if j2 else lat[y2]
+                queue[tail] = y2
+                tail += np.int64(j2)
+                j3 = (lat[y3] == s) & ((rb >> U32) < p32)
+                lat[y3] = flipped if j3 else lat[y3]
+                queue[tail] = y3
+                tail += np.int64(j3)
+            ctr += U2 * np.uint64(tail)
+        else:
+            while head < tail:
+                x = queue[head]
+                ra = _mix64(key + (ctr + np.uint64(head) + U1) * GAMMA)
+                head += 1
+                y0 = nbr[x, 0]
+                y1 = nbr[x, 1]
+                j0 = (lat[y0] == s) & ((ra & M32) < p32)
+                lat[y0] = flipped if j0 else lat[y0]
+                queue[tail] = y0
+                tail += np.int64(j0)
+                j1 = (lat[y1] == s) & ((ra >> U32) < p32)
+                lat[y1] = flipped if j1 else lat[y1]
+                queue[tail] = y1
+                tail += np.int64(j1)
+            ctr += np.uint64(tail)
+        flips += tail
         clusters += 1
-        while top > 0:
-            top -= 1
-            x = stack[top]
-            for k in range(z):
-                y = nbr[x, k]
-                r, s0, s1, s2, s3 = _next(s0, s1, s2, s3)
-                ly = np.int64(lat[y])
-                join = np.int64(ly == s) & np.int64((r >> U11) < p_thr)
-                lat[y] = ly * (1 - 2 * join)
-                stack[top] = y  # kept only if it joined
-                top += join
-                flips += join
-    return flips, clusters, s0, s1, s2, s3
+    return flips, clusters, ctr
 
 
 def _wolff_chains_py(spins, nbr, rng, p_thr, n_sweeps, max_clusters, counts):
     """Wolff updates of many chains, one thread per chain.
 
-    With ``max_clusters <= 0`` each of the ``n_sweeps`` sweeps grows clusters until at least
-    N spins flipped (the sweep of docs/CONTRACTS.md); otherwise exactly ``max_clusters``
-    clusters are grown in total and ``n_sweeps`` is ignored. ``counts[c, 0]`` and
-    ``counts[c, 1]`` accumulate flipped spins and clusters of chain ``c``.
+    ``rng`` is ``uint64[n_chains, 1, 4]`` holding ``[key, ctr, 0, 0]`` of each chain's
+    counter-based stream (:func:`_wolff_run`); ``p_thr`` = floor(p 2**53), of which the kernel
+    uses the top 32 bits, floor(p 2**32). With ``max_clusters <= 0`` each of the ``n_sweeps``
+    sweeps grows clusters until at least N spins flipped (used only by the sampler's pilot);
+    otherwise exactly ``max_clusters`` clusters are grown in total and ``n_sweeps`` is
+    ignored. ``counts[c, 0]`` and ``counts[c, 1]`` accumulate flipped spins and clusters of
+    chain ``c``.
     """
     n = spins.shape[1]
+    p32 = p_thr >> np.uint64(21)
     for c in prange(spins.shape[0]):
         lat = spins[c]
-        stack = np.empty(n + 1, dtype=np.int64)
-        s0, s1, s2, s3 = rng[c, 0, 0], rng[c, 0, 1], rng[c, 0, 2], rng[c, 0, 3]
+        queue = np.empty(n + 1, dtype=np.int64)
+        key = rng[c, 0, 0]
+        ctr = rng[c, 0, 1]
         if max_clusters > 0:
-            f, k, s0, s1, s2, s3 = _wolff_run(lat, nbr, p_thr, np.int64(1) << 62,
-                                              max_clusters, stack, s0, s1, s2, s3)
+            f, k, ctr = _wolff_run(lat, nbr, p32, np.int64(1) << 62, max_clusters, queue, key, ctr)
             counts[c, 0] += f
             counts[c, 1] += k
         else:
             for _ in range(n_sweeps):
-                f, k, s0, s1, s2, s3 = _wolff_run(lat, nbr, p_thr, n,
-                                                  np.int64(1) << 62, stack, s0, s1, s2, s3)
+                f, k, ctr = _wolff_run(lat, nbr, p32, n, np.int64(1) << 62, queue, key, ctr)
                 counts[c, 0] += f
                 counts[c, 1] += k
-        rng[c, 0, 0], rng[c, 0, 1], rng[c, 0, 2], rng[c, 0, 3] = s0, s1, s2, s3
+        rng[c, 0, 1] = ctr
 
 
 # ---------------------------------------------------------------- Swendsen-Wang
@@ -399,6 +595,7 @@ def _both(func):
 
 local_2d_chains, local_2d_chains_serial = _both(_local_2d_chains_py)
 local_2d_rows, local_2d_rows_serial = _both(_local_2d_rows_py)
+local_2d_lanes, local_2d_lanes_serial = _both(_local_2d_lanes_py)
 local_1d_chains, local_1d_chains_serial = _both(_local_1d_chains_py)
 wolff_chains, wolff_chains_serial = _both(_wolff_chains_py)
 sw_chains, sw_chains_serial = _both(_sw_chains_py)

@@ -35,7 +35,6 @@ from __future__ import annotations
 import datetime
 import logging
 import math
-import os
 from dataclasses import dataclass, field as dc_field
 
 import numpy as np
@@ -51,9 +50,18 @@ ALGORITHMS = ("metropolis", "heatbath", "wolff", "swendsen-wang")
 LOCAL_ALGORITHMS = ("metropolis", "heatbath")
 CLUSTER_ALGORITHMS = ("wolff", "swendsen-wang")
 
-#: 2D lattices with at least this linear size, simulated as a single chain, use the
-#: parallel row mode (rows of each colour split over threads, one RNG stream per row).
-ROW_MODE_MIN_SIZE = 128
+#: 2D lattices with at least this linear size, simulated as fewer than LANES_MIN_CHAINS
+#: chains, use the parallel row mode (rows of each colour split over threads, two barriers
+#: per sweep). Below it the serial build runs: a barrier waits for the slowest thread, and on
+#: a shared machine a descheduled thread stalls it for a scheduler time slice (at L = 256 on
+#: 2 busy cores the 2-thread row mode ran 34 M updates/s against 494 M/s serially).
+ROW_MODE_MIN_SIZE = 1024
+
+#: 2D local algorithms with at least this many chains run the chain-vectorised driver
+#: (``_kernels.local_2d_lanes``): blocks of LANES_BLOCK chains stored site-major, the innermost
+#: loop over the chains of a block, one thread per block.
+LANES_MIN_CHAINS = 8
+LANES_BLOCK = 16
 
 #: Calls with fewer single-spin updates than this (n_chains * N * n_sweeps) run the serial
 #: build of a kernel: starting threads would cost more than it saves. Serial and parallel
@@ -61,7 +69,7 @@ ROW_MODE_MIN_SIZE = 128
 PARALLEL_MIN_WORK = 100_000
 
 _TWO53 = 1 << 53
-_STATE_VERSION = 1
+_STATE_VERSION = 2  # 2: counter-based streams (1: xoshiro everywhere, per-row streams)
 
 
 def _probability_threshold(p: float) -> int:
@@ -129,19 +137,6 @@ def _resolve_seed(seed) -> int:
     return int(seed)
 
 
-def _oversubscribed():
-    """True when the 1-minute load average exceeds the number of CPUs.
-
-    The row-parallel mode synchronises its threads twice per sweep; on an oversubscribed
-    machine each barrier waits for a descheduled thread (milliseconds), so the serial build
-    (which gives identical bytes) is then much faster.
-    """
-    try:
-        return os.getloadavg()[0] > (os.cpu_count() or 1)
-    except OSError:  # not available on this platform
-        return False
-
-
 def _threshold_table(p, dimension):
     """Kernel lookup table of floor(P * 2**53), indexed 5 s + nb + 9 (2D) or 3 s + nb + 5 (1D)."""
     z = 2 * dimension
@@ -177,13 +172,21 @@ class MonteCarloSampler:
     initial : {"random", "up"}
         Initial configuration: independent fair coins (from the chain's own stream) or all +1.
     row_parallel : bool or None
-        Local algorithms in 2D: split the rows of each lattice over threads with one RNG
-        stream per row. ``None`` (default) turns it on for a single chain with
-        L >= ROW_MODE_MIN_SIZE (128). The choice never depends on the thread count, so the same
-        seed gives the same bytes at any ``NUMBA_NUM_THREADS``.
+        Local algorithms in 2D with fewer than LANES_MIN_CHAINS (8) chains: split the rows of
+        each lattice over threads (a barrier per colour). ``None`` (default) turns it on for a
+        single chain with L >= ROW_MODE_MIN_SIZE (1024). The draws are counter-based (a pure
+        function of chain key, sweep and site, see :mod:`ising._kernels`), so this choice, the
+        chain-vectorised driver used for >= 8 chains, and the thread count never change the
+        bytes: the same seed gives the same samples in every mode at any ``NUMBA_NUM_THREADS``.
 
     Notes
     -----
+    Which compiled driver runs depends only on the problem size, never on the machine's load:
+    >= 8 chains of a 2D local algorithm use the chain-vectorised driver (blocks of
+    LANES_BLOCK chains, one thread per block); calls with fewer than PARALLEL_MIN_WORK spin
+    updates, a single block, or a lattice below ROW_MODE_MIN_SIZE in row mode run the serial
+    build. Serial and parallel builds give identical bytes.
+
     H = -J sum_<ij> s_i s_j - h sum_i s_i with weight exp(-H/T) (docs/CONTRACTS.md).
     Local algorithms use a two-colour checkerboard sweep, exact only for even L (odd L is
     refused with ValueError). Sweep definitions: see the module docstring.
@@ -237,10 +240,11 @@ class MonteCarloSampler:
             self._p_thr = np.uint64(_probability_threshold(-math.expm1(-2.0 * k)))
             self._nbr = neighbour_table(L, self.dimension).astype(np.int32)
 
-        # RNG streams: chain c owns SeedSequence(seed).spawn(n_chains)[c]; in row mode the
-        # chain's sequence is spawned again into one child per row.
-        n_streams = L if self.row_parallel else 1
-        self._rng = np.empty((self.n_chains, n_streams, 4), dtype=np.uint64)
+        # RNG streams: chain c owns SeedSequence(seed).spawn(n_chains)[c] (child 0 draws the
+        # initial state, child 1 seeds the chain's stream).
+        counter_based = ((algorithm in LOCAL_ALGORITHMS and self.dimension == 2)
+                         or algorithm == "wolff")
+        self._rng = np.zeros((self.n_chains, 1, 4), dtype=np.uint64)
         self._spins = np.empty((self.n_chains, self.n_spins), dtype=np.int8)
         for c, ss in enumerate(np.random.SeedSequence(self.seed).spawn(self.n_chains)):
             init_ss, run_ss = ss.spawn(2)
@@ -249,9 +253,9 @@ class MonteCarloSampler:
                 self._spins[c] = 2 * bits - 1
             else:
                 self._spins[c] = 1
-            if self.row_parallel:
-                for i, rs in enumerate(run_ss.spawn(n_streams)):
-                    self._rng[c, i] = self._stream_state(rs)
+            if counter_based:
+                # [key, sweeps done, 0, 0] of the counter-based generator (ising._kernels)
+                self._rng[c, 0, 0] = run_ss.generate_state(1, dtype=np.uint64)[0]
             else:
                 self._rng[c, 0] = self._stream_state(run_ss)
         # local algorithms in 2D keep the lattice in the kernels' checkerboard layout
@@ -283,18 +287,26 @@ class MonteCarloSampler:
         if n == 0:
             return self
         L, d = self.size, self.dimension
-        if self.row_parallel:
-            # one barrier per half-sweep: worth it for large lattices on an idle machine only
-            par = (self.n_spins >= 16384 and self.n_spins * n >= PARALLEL_MIN_WORK
-                   and not _oversubscribed())
-        else:
-            par = self.n_chains > 1 and self.n_chains * self.n_spins * n >= PARALLEL_MIN_WORK
-        if self.algorithm in LOCAL_ALGORITHMS:
-            if d == 2:
-                kern = self._kernel("local_2d_rows" if self.row_parallel else "local_2d_chains", par)
-                kern(self._spins, L, self._rng, self._thr, n)
+        work = self.n_chains * self.n_spins * n
+        if self.algorithm in LOCAL_ALGORITHMS and d == 2:
+            # counter-based draws: all three drivers give identical bytes (see _kernels)
+            if self.n_chains >= LANES_MIN_CHAINS:
+                n_blocks = -(-self.n_chains // LANES_BLOCK)
+                par = n_blocks > 1 and work >= PARALLEL_MIN_WORK
+                self._kernel("local_2d_lanes", par)(self._spins, L, self._rng, self._thr, n,
+                                                    LANES_BLOCK)
+            elif self.row_parallel:
+                # two barriers per sweep: only for very large lattices
+                par = L >= ROW_MODE_MIN_SIZE and work >= PARALLEL_MIN_WORK
+                self._kernel("local_2d_rows", par)(self._spins, L, self._rng, self._thr, n)
             else:
-                self._kernel("local_1d_chains", par)(self._spins, L, self._rng, self._thr, n)
+                par = self.n_chains > 1 and work >= PARALLEL_MIN_WORK
+                self._kernel("local_2d_chains", par)(self._spins, L, self._rng, self._thr, n)
+            self.sweeps_done += n
+            return self
+        par = self.n_chains > 1 and work >= PARALLEL_MIN_WORK
+        if self.algorithm in LOCAL_ALGORITHMS:
+            self._kernel("local_1d_chains", par)(self._spins, L, self._rng, self._thr, n)
         elif self.algorithm == "wolff":
             if self.clusters_per_sweep == 0:
                 self.clusters_per_sweep = self._wolff_pilot()
@@ -319,9 +331,9 @@ class MonteCarloSampler:
         """
         spins = self._spins.copy()
         pilot = np.random.SeedSequence(self.seed).spawn(self.n_chains + 1)[-1]
-        rng = np.empty((self.n_chains, 1, 4), dtype=np.uint64)
+        rng = np.zeros((self.n_chains, 1, 4), dtype=np.uint64)
         for c, ss in enumerate(pilot.spawn(self.n_chains)):
-            rng[c, 0] = self._stream_state(ss)
+            rng[c, 0, 0] = ss.generate_state(1, dtype=np.uint64)[0]
         counts = np.zeros((self.n_chains, 2), dtype=np.int64)
         args = (spins, self._nbr, rng, self._p_thr)
         kern = self._kernel("wolff_chains", self.n_chains > 1
@@ -382,7 +394,9 @@ class MonteCarloSampler:
     def get_state(self):
         """Everything needed for a bit-exact resume, as a dict of numpy arrays.
 
-        Keys: ``spins`` (int8), ``rng`` (uint64 xoshiro256** states), ``sweeps``,
+        Keys: ``spins`` (int8), ``rng`` (uint64[n_chains, 1, 4]: ``[key, counter, 0, 0]`` of
+        the counter-based generator for 2D local algorithms and Wolff, xoshiro256** states
+        otherwise), ``sweeps``,
         ``counts`` and ``clusters_per_sweep`` (Wolff bookkeeping) and ``version``.
         """
         return {
@@ -435,21 +449,33 @@ class MonteCarloSampler:
 
 
 # ---------------------------------------------------------------- calibration
-def _tau(series):
+#: Window constant of Sokal's automatic windowing used by :func:`calibrate` (conservative end
+#: of Sokal's 5-10: a short window truncates the slow tail of |M| near T_c and underestimates
+#: tau_int).
+CALIBRATION_WINDOW = 8.0
+
+
+def _tau(series, c=CALIBRATION_WINDOW):
     from .observables import integrated_autocorr_time
-    return float(integrated_autocorr_time(series)[0])
+    return float(integrated_autocorr_time(series, c)[0])
 
 
 def calibrate(sampler, *, min_sweeps=200, max_sweeps=100_000, min_burn_in=100,
-              burn_in_factor=20.0, min_length_factor=50.0):
+              burn_in_factor=20.0, min_length_factor=200.0, window=CALIBRATION_WINDOW):
     """Choose burn-in and thinning from the measured integrated autocorrelation time.
 
     Runs pilot sweeps (advancing ``sampler``), recording the energy and |M| of every chain
     after every sweep. The first half of the record is discarded as equilibration;
-    τ_int (Sokal's automatic windowing, :func:`ising.observables.integrated_autocorr_time`,
-    all chains together) is measured on the second half, for both series, and the larger
-    one is kept. The pilot doubles until the kept half is at least ``min_length_factor``
-    τ_int long (and at most ``max_sweeps`` sweeps, with a warning).
+    τ_int (Sokal's automatic windowing with window constant ``window``,
+    :func:`ising.observables.integrated_autocorr_time`, all chains together) is measured on
+    the second half, for both series, and the larger one is kept. The pilot doubles until the
+    kept half is at least ``min_length_factor`` τ_int long (and at most ``max_sweeps`` sweeps,
+    with a warning).
+
+    A short pilot or a small window underestimates τ_int (the truncated tail of the |M|
+    autocorrelation near T_c), which would make ``thin < 2 τ_int``; the defaults (pilot half
+    >= 200 τ_int, window 8 τ_int) keep the bias below the statistical error of the estimate,
+    about sqrt(2 (2 window + 1) / (min_length_factor n_chains)) relative.
 
     Parameters
     ----------
@@ -463,20 +489,30 @@ def calibrate(sampler, *, min_sweeps=200, max_sweeps=100_000, min_burn_in=100,
     burn_in_factor : float
         burn_in = max(min_burn_in, ceil(burn_in_factor * τ_int)).
     min_length_factor : float
-        Required pilot length in units of τ_int.
+        Required length of the kept half of the pilot in units of τ_int.
+    window : float
+        Sokal window constant c (window M >= c τ_int(M)).
 
     Returns
     -------
     burn_in : int
         Sweeps to discard before sampling.
     thin : int
-        Sweeps between samples, ceil(2 τ_int) >= 1.
+        Sweeps between samples, ceil(2 τ_high) >= 1, where τ_high = τ_int (1 + 2 σ) is the
+        estimate plus two of its relative standard errors σ = sqrt(2 (2M + 1) / n) (Madras &
+        Sokal 1988; M the window, n the number of pilot values used), so that thin >= 2 τ_int
+        holds with about 98 % confidence rather than 50 %.
     tau_int : float
         max(τ_int(E), τ_int(|M|)) in sweeps.
     """
     min_sweeps = _check_int("min_sweeps", min_sweeps, 20)
     max_sweeps = _check_int("max_sweeps", max_sweeps, min_sweeps)
     min_burn_in = _check_int("min_burn_in", min_burn_in, 0)
+    window = _check_real("window", window, positive=True)
+    min_length_factor = _check_real("min_length_factor", min_length_factor, positive=True)
+    burn_in_factor = _check_real("burn_in_factor", burn_in_factor)
+    from .observables import integrated_autocorr_time
+
     energies, mags = [], []
 
     def run(n):
@@ -490,7 +526,7 @@ def calibrate(sampler, *, min_sweeps=200, max_sweeps=100_000, min_burn_in=100,
         n = len(energies)
         e = np.asarray(energies).T[:, n // 2:]
         m = np.asarray(mags).T[:, n // 2:]
-        taus = []
+        taus, highs = [], []
         obs_logger = logging.getLogger("ising.observables")
         level = obs_logger.level
         obs_logger.setLevel(logging.ERROR)  # "series too short" is expected while the pilot grows
@@ -498,11 +534,17 @@ def calibrate(sampler, *, min_sweeps=200, max_sweeps=100_000, min_burn_in=100,
             for x in (e, m):
                 if np.ptp(x) == 0:  # frozen observable (e.g. ground state): nothing measurable
                     taus.append(0.5)
+                    highs.append(0.5)
                 else:
-                    taus.append(_tau(x))
+                    t, w = integrated_autocorr_time(x, window)
+                    # Madras-Sokal variance of the windowed estimator: 2 (2M + 1) / n tau^2
+                    rel = math.sqrt(2.0 * (2 * w + 1) / x.size)
+                    taus.append(float(t))
+                    highs.append(float(t) * (1.0 + 2.0 * rel))
         finally:
             obs_logger.setLevel(level)
         tau = max(taus)
+        tau_high = max(highs)
         if e.shape[1] >= min_length_factor * tau:
             break
         if n >= max_sweeps:
@@ -511,9 +553,9 @@ def calibrate(sampler, *, min_sweeps=200, max_sweeps=100_000, min_burn_in=100,
             break
         run(min(n, max_sweeps - n))
     burn_in = max(min_burn_in, int(math.ceil(burn_in_factor * tau)))
-    thin = max(1, int(math.ceil(2.0 * tau)))
-    logger.info("calibrate: %d pilot sweeps, tau_int = %.2f sweeps (E %.2f, |M| %.2f) -> burn_in %d, thin %d",
-                len(energies), tau, taus[0], taus[1], burn_in, thin)
+    thin = max(1, int(math.ceil(2.0 * tau_high)))
+    logger.info("calibrate: %d pilot sweeps, tau_int = %.2f sweeps (E %.2f, |M| %.2f; upper bound %.2f) "
+                "-> burn_in %d, thin %d", len(energies), tau, taus[0], taus[1], tau_high, burn_in, thin)
     return burn_in, thin, tau
 
 
@@ -585,7 +627,7 @@ def sample(dimension, size, temperature, *, coupling=1.0, field=0.0, algorithm="
         Number of configurations (> 0).
     burn_in, thin : int or None
         Sweeps discarded before sampling and sweeps between samples of one chain. ``None``
-        chooses them with :func:`calibrate` (burn_in >= 20 τ_int, thin = ceil(2 τ_int)).
+        chooses them with :func:`calibrate` (burn_in >= 20 τ_int, thin >= 2 τ_int with margin).
     progress : callable or None
         Called as ``progress(n_done, n_samples)`` after each round of samples.
 

@@ -43,6 +43,23 @@ class Xoshiro256StarStar:
         return np.array(self.s, dtype=np.uint64)
 
 
+# ----------------------------------------------------- counter-based draws
+SPLITMIX_GAMMA = 0x9E3779B97F4A7C15
+
+
+def splitmix64_mix(z):
+    """SplitMix64's output function (Steele, Lea & Flood 2014; Vigna's splitmix64.c)."""
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+    return z ^ (z >> 31)
+
+
+def counter_draw(key, sweep, n_spins, x):
+    """Draw of the site at checkerboard-layout index x in sweep ``sweep`` of a chain with ``key``:
+    SplitMix64 output number sweep * N + x + 1 of the state ``key``."""
+    return splitmix64_mix((key + (sweep * n_spins + x + 1) * SPLITMIX_GAMMA) & MASK)
+
+
 # ------------------------------------------------------------ local updates
 def flip_probability(algorithm, s, nb, temperature, coupling, field):
     """Probability to flip spin s with neighbour sum nb (dE = 2 s (J nb + h))."""
@@ -69,22 +86,26 @@ def _try_flip(lat, idx, nb, algorithm, temperature, coupling, field, rng):
             lat[idx] = -s
 
 
-def local_sweep_2d(lat, algorithm, temperature, coupling, field, rngs):
-    """One checkerboard sweep of an (L, L) lattice in place.
+def local_sweep_2d_counter(lat, algorithm, temperature, coupling, field, key, sweep):
+    """One checkerboard sweep of an (L, L) lattice in place with the counter-based draws.
 
-    ``rngs`` is one generator (chain mode) or a list of L generators, one per row (row mode).
-    Colour 0 (i + j even) first, then colour 1; rows in order, sites left to right.
+    Colour 0 (i + j even) first, then colour 1. Every site draws ``counter_draw`` at its
+    checkerboard-layout index x = (c L + i) (L/2) + j // 2 and flips iff (r >> 11) < floor(P 2**53).
     """
     L = lat.shape[0]
+    H = L // 2
     for colour in (0, 1):
         for i in range(L):
-            rng = rngs[i] if isinstance(rngs, list) else rngs
             for j in range(L):
                 if (i + j) % 2 != colour:
                     continue
                 nb = int(lat[(i - 1) % L, j]) + int(lat[(i + 1) % L, j]) + \
                     int(lat[i, (j - 1) % L]) + int(lat[i, (j + 1) % L])
-                _try_flip(lat, (i, j), nb, algorithm, temperature, coupling, field, rng)
+                s = int(lat[i, j])
+                t = threshold(flip_probability(algorithm, s, nb, temperature, coupling, field))
+                r = counter_draw(key, sweep, L * L, (colour * L + i) * H + j // 2)
+                if (r >> 11) < t:
+                    lat[i, j] = -s
 
 
 def local_sweep_1d(lat, algorithm, temperature, coupling, field, rng):
@@ -105,32 +126,42 @@ def neighbours(site, L, dimension):
     return [i * L + (j + 1) % L, i * L + (j - 1) % L, ((i + 1) % L) * L + j, ((i - 1) % L) * L + j]
 
 
-def wolff_clusters(flat, L, dimension, temperature, coupling, n_clusters, rng):
-    """Grow ``n_clusters`` Wolff clusters on a flattened lattice in place (LIFO stack).
+def wolff_clusters_counter(flat, L, dimension, temperature, coupling, n_clusters, key, ctr):
+    """Grow ``n_clusters`` Wolff clusters in place, breadth first, with counter-based draws.
 
-    Each visit of a neighbour of a cluster spin draws one random number; the neighbour joins
-    (and flips) iff it has the seed's original sign and the number is below p = 1 - exp(-2K).
+    d(m) = splitmix64_mix(key + m GAMMA). A cluster draws d(ctr + 1) for its seed site
+    ((d >> 32) N) >> 32; the spin at queue position q draws D = 2 (2D) or 1 (1D) numbers
+    d(ctr + 1 + D q + m + 1), m < D, whose low and high 32-bit halves decide its neighbours
+    2m and 2m + 1 (order right, left, down, up): join iff same sign as the seed's original
+    and half < floor(p 2**32). Afterwards ctr += 1 + D |C|.
 
-    Returns the number of flipped spins.
+    Returns ``(flips, ctr)``.
     """
-    p_thr = threshold(1.0 - math.exp(-2.0 * coupling / temperature))
+    p32 = threshold(1.0 - math.exp(-2.0 * coupling / temperature)) >> 21
     n = flat.shape[0]
+    per_spin = dimension  # draws per cluster spin: 2 neighbours per 64-bit draw
     flips = 0
     for _ in range(n_clusters):
-        seed = ((rng.next() >> 32) * n) >> 32
+        ctr += 1
+        seed = ((splitmix64_mix((key + ctr * SPLITMIX_GAMMA) & MASK) >> 32) * n) >> 32
         s = int(flat[seed])
         flat[seed] = -s
-        stack = [seed]
-        flips += 1
-        while stack:
-            x = stack.pop()
-            for y in neighbours(x, L, dimension):
-                u = rng.next()  # one number per neighbour visit, used or not
-                if flat[y] == s and (u >> 11) < p_thr:
+        queue = [seed]
+        q = 0
+        while q < len(queue):
+            x = queue[q]
+            halves = []
+            for m in range(per_spin):
+                d = splitmix64_mix((key + (ctr + per_spin * q + m + 1) * SPLITMIX_GAMMA) & MASK)
+                halves += [d & 0xFFFFFFFF, d >> 32]
+            for y, u in zip(neighbours(x, L, dimension), halves):
+                if flat[y] == s and u < p32:
                     flat[y] = -s
-                    stack.append(y)
-                    flips += 1
-    return flips
+                    queue.append(y)
+            q += 1
+        ctr += per_spin * len(queue)
+        flips += len(queue)
+    return flips, ctr
 
 
 def swendsen_wang_sweep(flat, L, dimension, temperature, coupling, rng):

@@ -4,11 +4,14 @@ Rows (dicts: ``name``, ``ours``, ``peer``, ``peer_name``, ``unit``, ``ratio`` = 
 ``note``), targets from issue 2:
 
 * ``metropolis_L256_vs_numpy`` / ``metropolis_L256_vs_pyising``: spin-flip attempts/s on one
-  256x256 lattice at K = 0.408 (our parallel row mode) against a vectorised-NumPy checkerboard
+  256x256 lattice at K = 0.408 (ours: serial build, each colour one SIMD run; the parallel row
+  mode starts at L = 1024, see :data:`ising.samplers.ROW_MODE_MIN_SIZE`) against a
+  vectorised-NumPy checkerboard
   Metropolis written here and against ``pyising.Ising2D`` (C++, random-site Metropolis, the
   flips of its ``equ_N`` phase, which measure nothing). Target >= 4e8/s and >= 15x NumPy.
 * ``metropolis_64xL40_vs_numpy`` / ``metropolis_64xL40_vs_pyising``: the same for 64 chains of
-  40x40 (our prange over chains; NumPy on the stacked array; pyising one Ising2D per chain, in
+  40x40 (ours: chain-vectorised driver, blocks of chains over threads; NumPy on the stacked
+  array; pyising one Ising2D per chain, in
   turn, as its Python API runs one lattice per object).
 * ``wolff_L64_Tc_vs_pyising``: Wolff cluster steps/s at T_c on 64x64 against
   ``Ising2D.do_step_wolff`` (its 200 thermalisation clusters, no measurements). Target >= 5x.
@@ -114,7 +117,13 @@ def _metropolis_rows(n_chains, L, sweeps, numpy_sweeps, pyising_sweeps, repeats,
             work * numpy_sweeps, 1))
         if models is not None:
             peer_py.append(_median_rate(run_pyising, work * pyising_sweeps, 1))
-    mode = "row-parallel" if smp.row_parallel else "prange over chains"
+    from ising.samplers import LANES_BLOCK, LANES_MIN_CHAINS, ROW_MODE_MIN_SIZE
+    if n_chains >= LANES_MIN_CHAINS:
+        mode = f"chain-vectorised, blocks of {LANES_BLOCK} chains over threads"
+    elif smp.row_parallel and L >= ROW_MODE_MIN_SIZE:
+        mode = "row-parallel"
+    else:
+        mode = "serial (1 core), SIMD over each row"
     rows = [_row(f"metropolis_{label}_vs_numpy", statistics.median(ours), statistics.median(peer_np),
                  "numpy checkerboard", "spin-flip attempts/s",
                  f"{n_chains}x{L}x{L}, K=0.408, ours {mode}; target ours >= 4e8/s and >= 15x numpy")]
@@ -188,9 +197,10 @@ def run_ising_benchmarks(quick=False):
     """
     repeats = 3 if quick else 5
     rows = []
-    rows += _metropolis_rows(1, 256, 20 if quick else 100, 2 if quick else 5,
+    # ours runs 400 sweeps per timing (7-40 ms): shorter timings are dominated by time slices
+    rows += _metropolis_rows(1, 256, 20 if quick else 400, 2 if quick else 5,
                              2 if quick else 10, repeats, "L256")
-    rows += _metropolis_rows(64, 40, 20 if quick else 100, 2 if quick else 10,
+    rows += _metropolis_rows(64, 40, 20 if quick else 400, 2 if quick else 10,
                              2 if quick else 10, repeats, "64xL40")
     rows += _wolff_row(64, 2000 if quick else 20000, repeats)
     rows.append(_paper_row(2000 if quick else 20000, 32))
