@@ -26,11 +26,12 @@ Deep Learning", arXiv:1410.3831 (2014).
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
 
 import numpy as np
+
+from rbm._params import ParamsMixin
 
 from rbm.model import RBM, _jsonable_params, _params_from_json
 
@@ -79,7 +80,7 @@ def _check_int(name, value, low):
     return int(value)
 
 
-class DBN:
+class DBN(ParamsMixin):
     """Deep belief net: a greedy layer-wise stack of :class:`rbm.RBM`.
 
     Parameters
@@ -129,27 +130,6 @@ class DBN:
         self.propagate = propagate
         self.propagate_repeats = propagate_repeats
         self.random_state = random_state
-
-    # ------------------------------------------------------------------------------------------
-    # scikit-learn parameter protocol
-    # ------------------------------------------------------------------------------------------
-    @classmethod
-    def _param_names(cls):
-        sig = inspect.signature(cls.__init__)
-        return sorted(p.name for p in sig.parameters.values() if p.name != "self")
-
-    def get_params(self, deep=True):
-        """Hyperparameters as a dict (scikit-learn protocol)."""
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params):
-        """Set hyperparameters; unknown names raise ValueError."""
-        valid = set(self._param_names())
-        for name, value in params.items():
-            if name not in valid:
-                raise ValueError(f"invalid parameter {name!r} for DBN; valid: {sorted(valid)}")
-            setattr(self, name, value)
-        return self
 
     def __repr__(self):
         return (f"DBN(layer_sizes={list(self.layer_sizes)!r}, units={self.units!r}, "

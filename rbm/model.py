@@ -37,6 +37,8 @@ import zlib
 
 import numpy as np
 
+from rbm._params import ParamsMixin
+
 from rbm import _kernels as K
 from rbm.partition import unit_log_partition as _g
 from rbm.train import CDTrainer, field_tanh, sample_layer
@@ -73,7 +75,7 @@ def _as_rng(seed):
     return np.random.default_rng(_check_seed(seed, "seed"))
 
 
-class RBM:
+class RBM(ParamsMixin):
     """Restricted Boltzmann machine trained by contrastive divergence (CD-k or PCD-k).
 
     Parameters
@@ -182,27 +184,6 @@ class RBM:
         self.monitor_pll = monitor_pll
         self.monitor_exact_max_units = monitor_exact_max_units
         self.random_state = random_state
-
-    # ------------------------------------------------------------------------------------------
-    # scikit-learn parameter protocol (without depending on scikit-learn)
-    # ------------------------------------------------------------------------------------------
-    @classmethod
-    def _param_names(cls):
-        sig = inspect.signature(cls.__init__)
-        return sorted(p.name for p in sig.parameters.values() if p.name != "self")
-
-    def get_params(self, deep=True):
-        """Hyperparameters as a dict (scikit-learn protocol; ``deep`` is accepted and ignored)."""
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params):
-        """Set hyperparameters (scikit-learn protocol); unknown names raise ValueError."""
-        valid = set(self._param_names())
-        for name, value in params.items():
-            if name not in valid:
-                raise ValueError(f"invalid parameter {name!r} for RBM; valid: {sorted(valid)}")
-            setattr(self, name, value)
-        return self
 
     def __repr__(self):
         defaults = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()
