@@ -1,0 +1,336 @@
+"""Publication figures for the layer <-> block-spin comparison (matplotlib, Agg, PNG + PDF).
+
+Every function takes already-computed arrays, draws one figure without touching pyplot's global
+state (``matplotlib.figure.Figure``), writes ``<stem>.png`` (200 dpi) and ``<stem>.pdf`` and
+returns the two paths. Colours come from the Okabe-Ito palette (colour-blind safe); signed
+fields use the diverging ``RdBu_r`` map with a symmetric range, spins a grey scale. Lengths are in
+lattice spacings, temperatures and energies in units of the coupling ``J`` (k_B = 1).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+__all__ = [
+    "OKABE_ITO",
+    "plot_receptive_fields",
+    "plot_localization",
+    "plot_reconstructions",
+    "plot_fidelity",
+    "plot_correlation_lengths",
+    "plot_correlation_functions",
+    "plot_thermodynamics",
+    "plot_flow",
+    "plot_generative_check",
+    "plot_temperature_study",
+]
+
+log = logging.getLogger(__name__)
+
+#: Okabe & Ito (2008) colour-blind-safe palette.
+OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+_STYLE = {"font.size": 9, "axes.titlesize": 9, "axes.labelsize": 9, "legend.fontsize": 8,
+          "xtick.labelsize": 8, "ytick.labelsize": 8}
+
+
+def _figure(width, height):
+    import matplotlib
+
+    matplotlib.rcParams.update(_STYLE)
+    return Figure(figsize=(width, height), constrained_layout=True)
+
+
+def _save(fig, stem):
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for ext in ("png", "pdf"):
+        path = stem.with_suffix(f".{ext}")
+        tmp = path.with_name(f".{path.name}.tmp")
+        fig.savefig(tmp, dpi=200, format=ext)
+        tmp.replace(path)
+        paths.append(path)
+    log.info("wrote %s (.png, .pdf)", stem)
+    return paths
+
+
+def plot_receptive_fields(fields_per_layer, shape, stem, *, n_units=6, titles=None):
+    """Receptive fields ``r^(l)`` of the first ``n_units`` units of every layer (rows = layers).
+
+    Units are shown in index order (not selected), each with its own symmetric colour range.
+    """
+    n_layers = len(fields_per_layer)
+    n_cols = max(1, min(n_units, min(f.shape[1] for f in fields_per_layer)))
+    fig = _figure(1.3 * n_cols + 0.6, 1.35 * n_layers + 0.3)
+    axes = fig.subplots(n_layers, n_cols, squeeze=False)
+    for l, fields in enumerate(fields_per_layer):
+        for j in range(n_cols):
+            ax = axes[l, j]
+            r = np.asarray(fields[:, j]).reshape(shape)
+            if r.ndim == 1:
+                r = r[None, :]
+            vmax = float(np.max(np.abs(r))) or 1.0
+            ax.imshow(r, cmap="RdBu_r", vmin=-vmax, vmax=vmax, interpolation="nearest")
+            ax.set_xticks([]); ax.set_yticks([])
+            if j == 0:
+                ax.set_ylabel(titles[l] if titles else f"layer {l + 1}")
+            if l == 0:
+                ax.set_title(f"unit {j}")
+    fig.suptitle(r"Receptive fields $r^{(l)} = r^{(l-1)}W^{(l)}$ on the visible lattice (blue < 0 < red)")
+    return _save(fig, stem)
+
+
+def plot_localization(trained, untrained, stem, *, key="radius", ylabel="core radius of gyration of $r^2$ (lattice spacings)"):
+    """Per-layer distributions of a localisation measure, trained vs the same stack untrained.
+
+    Parameters
+    ----------
+    trained, untrained : list of ndarray
+        Per-layer per-unit values (e.g. ``Localization.radius``).
+    """
+    n = len(trained)
+    fig = _figure(1.2 * n + 2.0, 2.8)
+    ax = fig.subplots()
+    pos = np.arange(1, n + 1)
+    for offset, data, colour, label in ((-0.18, trained, OKABE_ITO[0], "trained"),
+                                        (0.18, untrained, OKABE_ITO[1], "untrained")):
+        if data is None:
+            continue
+        bp = ax.boxplot([np.asarray(d) for d in data], positions=pos + offset, widths=0.3,
+                        patch_artist=True, showfliers=False)
+        for patch in bp["boxes"]:
+            patch.set_facecolor(colour); patch.set_alpha(0.6)
+        for med in bp["medians"]:
+            med.set_color("black")
+        ax.plot([], [], color=colour, lw=6, alpha=0.6, label=label)
+    ax.set_xticks(pos, [f"layer {l}" for l in pos])
+    ax.set_ylabel(ylabel)
+    ax.legend(frameon=False)
+    ax.set_title(f"Receptive-field localisation ({key})")
+    return _save(fig, stem)
+
+
+def plot_reconstructions(originals, reconstructions, stem, *, n_samples=5, labels=None):
+    """Input configurations and their reconstructions (paper's Fig. 3), rows = samples.
+
+    Parameters
+    ----------
+    originals : ndarray (n, L, L)
+    reconstructions : list of ndarray (n, L, L)
+        One per column after the first (e.g. from layers 1, 2, 3).
+    """
+    n = min(n_samples, len(originals))
+    cols = 1 + len(reconstructions)
+    fig = _figure(1.25 * cols + 0.2, 1.25 * n + 0.4)
+    axes = fig.subplots(n, cols, squeeze=False)
+    names = ["input"] + list(labels or [f"recon. {k + 1}" for k in range(len(reconstructions))])
+    for i in range(n):
+        for c, data in enumerate([originals] + list(reconstructions)):
+            ax = axes[i, c]
+            ax.imshow(np.asarray(data[i], dtype=float), cmap="gray", vmin=-1, vmax=1,
+                      interpolation="nearest")
+            ax.set_xticks([]); ax.set_yticks([])
+            if i == 0:
+                ax.set_title(names[c])
+    fig.suptitle("Configurations (white = +1) and reconstructions (mean of P(v|h))")
+    return _save(fig, stem)
+
+
+def plot_fidelity(scans, stem, *, nulls=None):
+    """Block-spin fidelity vs block size per layer, with nulls and the linear ceiling.
+
+    Parameters
+    ----------
+    scans : list of dict
+        Per layer ``FidelityScan.to_dict()``.
+    nulls : dict[str, list of dict], optional
+        Same structure for null networks (e.g. ``"untrained"``, ``"shuffled data"``).
+    """
+    n = len(scans)
+    fig = _figure(2.3 * n + 0.4, 2.6)
+    axes = fig.subplots(1, n, squeeze=False, sharey=True)[0]
+    for l, scan in enumerate(scans):
+        ax = axes[l]
+        b = np.array(scan["block_sizes"])
+        ax.plot(b, scan["ceiling"], color="0.4", ls=":", marker="_", label="linear block sum (ceiling)")
+        ax.errorbar(b, scan["fidelity"], yerr=scan["fidelity_error"], color=OKABE_ITO[0],
+                    marker="o", capsize=2, label="trained")
+        for k, (name, null_scans) in enumerate((nulls or {}).items()):
+            ns = null_scans[l]
+            ax.errorbar(np.array(ns["block_sizes"]), ns["fidelity"], yerr=ns["fidelity_error"],
+                        color=OKABE_ITO[1 + k], marker="s^v"[k % 3], ls="--", capsize=2, label=name)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(b, [str(x) for x in b])
+        ax.set_xlabel("block size b (lattice spacings)")
+        ax.set_title(f"layer {l + 1}: best b = {scan['best_block_size']}")
+        ax.set_ylim(0, 1.05)
+    axes[0].set_ylabel("mean best |corr| with block spin")
+    axes[0].legend(frameon=False, loc="upper right", fontsize=7)
+    return _save(fig, stem)
+
+
+def plot_correlation_lengths(xi_layers, xi_layers_error, xi0, xi0_error, spacings, stem, *,
+                             block_xi=None):
+    """Correlation length per layer (activations at receptive-field centres) vs ``xi_0 / b^l``.
+
+    Parameters
+    ----------
+    xi_layers, xi_layers_error : sequence of float
+        ``xi`` of each hidden layer in units of that layer's spacing.
+    xi0, xi0_error : float
+        ``xi`` of the Monte Carlo data.
+    spacings : sequence of float
+        Lattice spacing ``a_l`` of each layer (visible units).
+    block_xi : dict[int, Estimate], optional
+        ``xi`` of majority block spins for block sizes ``b`` (plotted at depth ``log2 b``).
+    """
+    fig = _figure(3.6, 2.8)
+    ax = fig.subplots()
+    depth = np.arange(len(xi_layers) + 1)
+    spacing = np.concatenate([[1.0], np.asarray(spacings, float)])
+    ax.plot(depth, xi0 / spacing, color="0.4", ls=":", label=r"RG: $\xi_0 / a_l$")
+    ax.errorbar(depth, np.concatenate([[xi0], xi_layers]),
+                yerr=np.concatenate([[xi0_error], xi_layers_error]), color=OKABE_ITO[0],
+                marker="o", capsize=2, label="data / hidden layers")
+    if block_xi:
+        bs = sorted(block_xi)
+        ax.errorbar(np.log2(bs), [block_xi[b].value for b in bs], yerr=[block_xi[b].error for b in bs],
+                    color=OKABE_ITO[1], marker="s", ls="--", capsize=2, label="majority block spins (depth log2 b)")
+    ax.set_xticks(depth)
+    ax.set_xlabel("layer l (0 = visible)")
+    ax.set_ylabel(r"$\xi_{2nd}$ (units of the layer's spacing)")
+    ax.set_yscale("log")
+    ax.legend(frameon=False)
+    return _save(fig, stem)
+
+
+def plot_correlation_functions(curves, stem):
+    """``G(r)`` curves on a log scale.
+
+    Parameters
+    ----------
+    curves : dict[str, tuple]
+        ``label -> (r, G)`` or ``(r, G, G_error)``; ``r`` in visible lattice spacings.
+    """
+    fig = _figure(3.6, 2.8)
+    ax = fig.subplots()
+    for k, (label, data) in enumerate(curves.items()):
+        r, g = np.asarray(data[0], float), np.asarray(data[1], float)
+        keep = g > 0
+        err = np.asarray(data[2], float)[keep] if len(data) > 2 else None
+        ax.errorbar(r[keep], g[keep], yerr=err, color=OKABE_ITO[k % len(OKABE_ITO)],
+                    marker="os^vD<>p"[k % 8], ms=3, capsize=2, label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("distance r (visible lattice spacings)")
+    ax.set_ylabel("G(r) (connected)")
+    ax.legend(frameon=False)
+    return _save(fig, stem)
+
+
+def plot_thermodynamics(comparisons, stem):
+    """Relative deviation of generated-sample observables from Monte Carlo, with error bars.
+
+    Parameters
+    ----------
+    comparisons : dict[str, dict[str, dict]]
+        ``model label -> observable -> relative_error dict`` (``value``, ``error``).
+    """
+    fig = _figure(4.2, 2.8)
+    ax = fig.subplots()
+    labels = list(comparisons)
+    observables = list(next(iter(comparisons.values()))) if comparisons else []
+    x = np.arange(len(observables))
+    width = 0.8 / max(1, len(labels))
+    for k, label in enumerate(labels):
+        vals = [comparisons[label][o]["value"] for o in observables]
+        errs = [comparisons[label][o]["error"] for o in observables]
+        ax.errorbar(x + (k - (len(labels) - 1) / 2) * width, vals, yerr=errs, fmt="o",
+                    color=OKABE_ITO[k % len(OKABE_ITO)], capsize=2, label=label)
+    ax.axhline(0.0, color="0.4", lw=0.8)
+    ax.set_xticks(x, [o.replace("_", " ") for o in observables], rotation=15)
+    ax.set_ylabel("(generated - Monte Carlo) / |Monte Carlo|")
+    ax.legend(frameon=False)
+    ax.set_title("Thermodynamics of generated samples")
+    return _save(fig, stem)
+
+
+def plot_flow(steps, effective_temperatures, start_temperatures, stem, *, critical_temperature=None,
+              errors=None, training_temperature=None):
+    """Effective temperature of RBM-flow samples vs flow step, one curve per start temperature."""
+    fig = _figure(3.6, 2.8)
+    ax = fig.subplots()
+    for k, (t0, curve) in enumerate(zip(start_temperatures, effective_temperatures)):
+        err = None if errors is None else errors[k]
+        ax.errorbar(steps, curve, yerr=err, color=OKABE_ITO[k % len(OKABE_ITO)], marker="o", ms=3,
+                    capsize=2, label=f"start T = {t0:.3g}")
+    if critical_temperature is not None:
+        ax.axhline(critical_temperature, color="0.3", ls=":", label=r"$T_c$ (Onsager)")
+    if training_temperature is not None:
+        ax.axhline(training_temperature, color="0.6", ls="--", label="training data")
+    ax.set_xlabel(r"RBM flow step ($v \to h \to v$)")
+    ax.set_ylabel(r"$T_{eff}/J$ (energy-matched)")
+    ax.legend(frameon=False, fontsize=7)
+    return _save(fig, stem)
+
+
+def plot_generative_check(temperatures, mc, generated, stem, *, ylabels=None):
+    """Observables of generated samples vs Monte Carlo as functions of temperature.
+
+    Parameters
+    ----------
+    temperatures : sequence of float
+    mc, generated : dict[str, list of (value, error)]
+        ``observable -> per-temperature (value, error)``.
+    """
+    names = list(mc)
+    fig = _figure(3.0 * len(names) + 0.3, 2.7)
+    axes = fig.subplots(1, len(names), squeeze=False)[0]
+    t = np.asarray(temperatures, float)
+    for ax, name in zip(axes, names):
+        for data, colour, marker, label in ((mc, OKABE_ITO[0], "o", "Monte Carlo"),
+                                            (generated, OKABE_ITO[1], "s", "RBM samples")):
+            v = np.array([x[0] for x in data[name]]); e = np.array([x[1] for x in data[name]])
+            ax.errorbar(t, v, yerr=e, color=colour, marker=marker, capsize=2, ls="none", label=label)
+        ax.set_xlabel("temperature T/J")
+        ax.set_ylabel((ylabels or {}).get(name, name.replace("_", " ")))
+    axes[0].legend(frameon=False)
+    return _save(fig, stem)
+
+
+def plot_temperature_study(rows, stem, *, critical_temperature=2.269185314213022):
+    """Fidelity per layer (with nulls) and KL per spin vs temperature (rows of the study script).
+
+    Parameters
+    ----------
+    rows : list of dict
+        Each with ``temperature``, ``layers`` (``block_fidelity``, ``block_fidelity_error``,
+        ``block_fidelity_null`` dict, ``block_fidelity_ceiling``) and ``kl_per_spin_layer1``.
+    """
+    t = np.array([r["temperature"] for r in rows], float)
+    n_layers = len(rows[0]["layers"])
+    fig = _figure(6.4, 2.8)
+    ax, ax2 = fig.subplots(1, 2)
+    for l in range(n_layers):
+        colour = OKABE_ITO[l % len(OKABE_ITO)]
+        ax.errorbar(t, [r["layers"][l]["block_fidelity"] for r in rows],
+                    yerr=[r["layers"][l].get("block_fidelity_error", 0.0) for r in rows],
+                    color=colour, marker="o", capsize=2, label=f"layer {l + 1}")
+        for k, name in enumerate(rows[0]["layers"][l]["block_fidelity_null"]):
+            ax.plot(t, [r["layers"][l]["block_fidelity_null"][name] for r in rows], color=colour,
+                    ls=["--", ":"][k % 2], marker="s^"[k % 2], ms=3, alpha=0.7,
+                    label=f"layer {l + 1} null: {name}" if l == 0 else None)
+    ax.axvline(critical_temperature, color="0.5", lw=0.8, ls=":")
+    ax.set_xlabel("temperature T/J")
+    ax.set_ylabel("block-spin fidelity (best b)")
+    ax.legend(frameon=False, fontsize=6)
+    kl = [r["kl_per_spin_layer1"] for r in rows]
+    ax2.errorbar(t, [k["value"] for k in kl], yerr=[k["error"] for k in kl], color=OKABE_ITO[0],
+                 marker="o", capsize=2)
+    ax2.axvline(critical_temperature, color="0.5", lw=0.8, ls=":")
+    ax2.set_xlabel("temperature T/J")
+    ax2.set_ylabel(r"KL$(P_{Ising}\,\|\,p_{RBM1})/N$ (nats)")
+    return _save(fig, stem)

@@ -1,0 +1,242 @@
+"""Thermodynamics of generated samples against Monte Carlo, chain convergence, and KL divergence.
+
+* :func:`thermodynamic_estimates` -- ``<E>/N``, ``<|M|>/N``, specific heat and susceptibility per
+  spin with jackknife error bars over contiguous blocks (Torlai & Melko, PRB 94, 165134 (2016)
+  compare RBM samples with Monte Carlo in exactly these observables).
+* :func:`relative_error` -- ``(x - x_ref) / |x_ref|`` with its propagated error and z-score.
+* :func:`gelman_rubin` -- the potential scale reduction ``R-hat`` (Gelman & Rubin, Stat. Sci. 7,
+  457 (1992); split chains as in Gelman et al., *Bayesian Data Analysis*, 3rd ed., 2013): chains
+  started from noise and from data must agree before a generated number is a result.
+* :func:`kl_per_spin` -- ``KL(P_Ising || p_RBM) / N`` from the exact Ising ``ln Z`` (Kaufman 1949)
+  and the RBM's AIS ``ln Z`` (Salakhutdinov & Murray 2008).
+
+Conventions (docs/CONTRACTS.md): ``H = -J sum s_i s_j - h sum s_i`` with weight ``exp(-H/T)``;
+energies and magnetizations are per spin; the RBM's ``p(v) = exp(-F(v)) / Z_RBM``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "Estimate",
+    "jackknife",
+    "thermodynamic_estimates",
+    "relative_error",
+    "gelman_rubin",
+    "kl_per_spin",
+]
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A value with a one-standard-error bar."""
+
+    value: float
+    error: float
+
+    def to_dict(self):
+        return {"value": float(self.value), "error": float(self.error)}
+
+
+def jackknife(func, stats, n_blocks=20):
+    """Jackknife estimate of ``func(mean of stats)`` over contiguous blocks of samples.
+
+    Parameters
+    ----------
+    func : callable
+        Maps the vector of column means ``(k,)`` to a scalar.
+    stats : ndarray (n_samples, k) or (n_samples,)
+        Per-sample quantities, in sampling order (blocks absorb residual autocorrelation).
+    n_blocks : int
+        Number of blocks (at least 2, at most ``n_samples``).
+
+    Returns
+    -------
+    Estimate
+        ``value = func(full mean)``, ``error`` the jackknife standard error.
+    """
+    stats = np.asarray(stats, dtype=np.float64)
+    if stats.ndim == 1:
+        stats = stats[:, None]
+    n = stats.shape[0]
+    n_blocks = int(n_blocks)
+    if n < 2:
+        raise ValueError("need at least 2 samples for a jackknife error")
+    n_blocks = min(n_blocks, n)
+    if n_blocks < 2:
+        raise ValueError(f"n_blocks must be at least 2, got {n_blocks}")
+    blocks = np.array_split(np.arange(n), n_blocks)
+    total = stats.sum(axis=0)
+    value = float(func(total / n))
+    thetas = np.array([float(func((total - stats[idx].sum(axis=0)) / (n - len(idx))))
+                       for idx in blocks])
+    error = float(np.sqrt((n_blocks - 1) / n_blocks * np.sum((thetas - thetas.mean()) ** 2)))
+    return Estimate(value, error)
+
+
+def _check_series(x, name):
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 1 or x.size < 2:
+        raise ValueError(f"{name} must be a 1-D series with at least 2 values, got shape {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return x
+
+
+def thermodynamic_estimates(energy, magnetization, n_spins, temperature, *, n_blocks=20):
+    """Per-spin thermodynamics with jackknife errors.
+
+    Parameters
+    ----------
+    energy, magnetization : ndarray (n_samples,)
+        Energy and magnetization **per spin** of each configuration.
+    n_spins : int
+        ``N`` (sites).
+    temperature : float
+        ``T`` of the Boltzmann weight ``exp(-H/T)``.
+    n_blocks : int
+        Jackknife blocks.
+
+    Returns
+    -------
+    dict of Estimate
+        ``energy`` = ``<e>``; ``abs_magnetization`` = ``<|m|>``;
+        ``specific_heat`` = ``N (<e^2> - <e>^2) / T^2``;
+        ``susceptibility`` = ``N (<m^2> - <|m|>^2) / T`` (the finite-lattice convention).
+    """
+    e = _check_series(energy, "energy")
+    m = _check_series(magnetization, "magnetization")
+    if e.size != m.size:
+        raise ValueError(f"energy and magnetization lengths differ ({e.size} != {m.size})")
+    n_spins = int(n_spins)
+    if n_spins < 1:
+        raise ValueError(f"n_spins must be positive, got {n_spins}")
+    temperature = float(temperature)
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    am = np.abs(m)
+    stats = np.column_stack([e, e * e, am, m * m])
+    return {
+        "energy": jackknife(lambda s: s[0], stats, n_blocks),
+        "abs_magnetization": jackknife(lambda s: s[2], stats, n_blocks),
+        "specific_heat": jackknife(lambda s: n_spins * (s[1] - s[0] ** 2) / temperature ** 2,
+                                   stats, n_blocks),
+        "susceptibility": jackknife(lambda s: n_spins * (s[3] - s[2] ** 2) / temperature,
+                                    stats, n_blocks),
+    }
+
+
+def relative_error(estimate, reference):
+    """Relative deviation ``(x - x_ref) / |x_ref|`` of two independent estimates.
+
+    Returns
+    -------
+    dict
+        ``value``, ``error`` (first-order propagation of both error bars) and ``z``
+        (``(x - x_ref) / sqrt(err_x^2 + err_ref^2)``; ``inf`` if both errors vanish).
+    """
+    x, ex = float(estimate.value), float(estimate.error)
+    r, er = float(reference.value), float(reference.error)
+    if r == 0:
+        raise ValueError("reference value is zero: the relative error is undefined")
+    rel = (x - r) / abs(r)
+    err = np.sqrt(ex ** 2 + (x / r * er) ** 2) / abs(r)
+    sigma = np.sqrt(ex ** 2 + er ** 2)
+    z = (x - r) / sigma if sigma > 0 else (0.0 if x == r else np.inf)
+    return {"value": float(rel), "error": float(err), "z": float(z)}
+
+
+def gelman_rubin(chains, *, split=True):
+    """Potential scale reduction factor ``R-hat`` of several Markov chains.
+
+    Parameters
+    ----------
+    chains : ndarray (n_chains, n_steps)
+        One scalar observable (e.g. energy, ``|M|``) per chain and step, after any burn-in.
+    split : bool
+        Split each chain into halves first (detects drift within chains).
+
+    Returns
+    -------
+    float
+        ``sqrt(var_plus / W)`` with ``var_plus = (n-1)/n W + B/n``; close to 1 when the chains
+        sample the same distribution, well above 1 (e.g. > 1.1) when they disagree. ``1.0`` if
+        every chain is constant at the same value, ``inf`` if the chains are constant at
+        different values.
+
+    References
+    ----------
+    Gelman & Rubin, Statistical Science 7, 457 (1992); Gelman et al., Bayesian Data Analysis
+    (3rd ed., 2013), Sec. 11.4.
+    """
+    x = np.asarray(chains, dtype=np.float64)
+    if x.ndim != 2:
+        raise ValueError(f"chains must have shape (n_chains, n_steps), got {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("chains contain NaN or infinite values")
+    if split:
+        half = x.shape[1] // 2
+        x = np.concatenate([x[:, :half], x[:, x.shape[1] - half:]], axis=0)
+    m, n = x.shape
+    if m < 2 or n < 2:
+        raise ValueError("need at least 2 chains with at least 2 steps each (4 steps when split)")
+    means = x.mean(axis=1)
+    w = x.var(axis=1, ddof=1).mean()
+    b = n * means.var(ddof=1)
+    if w == 0:
+        return 1.0 if b == 0 else float("inf")
+    var_plus = (n - 1) / n * w + b / n
+    return float(np.sqrt(var_plus / w))
+
+
+def kl_per_spin(energy, free_energy, temperature, n_spins, log_z_ising, log_z_rbm,
+                log_z_rbm_error=0.0, *, n_blocks=20):
+    """``KL(P_Ising || p_RBM)`` per spin, estimated on samples of ``P_Ising``.
+
+    .. math::
+        \\frac{1}{N} KL = \\frac{1}{N}\\Big( -\\frac{\\langle H\\rangle}{T} - \\ln Z_{Ising}
+        + \\langle F_{RBM}(v)\\rangle + \\ln Z_{RBM} \\Big),
+
+    since ``ln P(v) = -H(v)/T - ln Z_Ising`` and ``ln p(v) = -F(v) - ln Z_RBM``.
+
+    Parameters
+    ----------
+    energy : ndarray (n_samples,)
+        Ising energy **per spin** of each Monte Carlo configuration.
+    free_energy : ndarray (n_samples,)
+        RBM free energy ``F(v)`` of the same configurations (docs/CONTRACTS.md).
+    temperature : float
+    n_spins : int
+    log_z_ising : float
+        Exact ``ln Z`` of the periodic lattice (Kaufman; ``ising.exact.log_partition_2d``).
+    log_z_rbm, log_z_rbm_error : float
+        The RBM's ``ln Z`` and its standard error (AIS, ``rbm.partition.ais_log_partition``).
+
+    Returns
+    -------
+    Estimate
+        Per-spin KL; the error combines the jackknife error of ``<-H/T + F>`` (one series, so
+        the correlation of the two terms is kept) with the AIS error in quadrature.
+    """
+    e = _check_series(energy, "energy")
+    f = _check_series(free_energy, "free_energy")
+    if e.size != f.size:
+        raise ValueError(f"energy and free_energy lengths differ ({e.size} != {f.size})")
+    temperature = float(temperature)
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    n_spins = int(n_spins)
+    if n_spins < 1:
+        raise ValueError(f"n_spins must be positive, got {n_spins}")
+    for name, value in (("log_z_ising", log_z_ising), ("log_z_rbm", log_z_rbm),
+                        ("log_z_rbm_error", log_z_rbm_error)):
+        if not np.isfinite(value):
+            raise ValueError(f"{name} must be finite, got {value}")
+    per_sample = -e * n_spins / temperature + f
+    mean = jackknife(lambda s: s[0], per_sample, n_blocks)
+    value = (mean.value - float(log_z_ising) + float(log_z_rbm)) / n_spins
+    error = np.hypot(mean.error, float(log_z_rbm_error)) / n_spins
+    return Estimate(float(value), float(error))
