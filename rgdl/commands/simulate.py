@@ -76,13 +76,13 @@ def _format_summary(result, wall: float) -> str:
 @click.option("--algorithm", type=click.Choice(_ALGORITHMS), default="metropolis", show_default=True,
               help="Update; one sweep = L^d spin attempts (wolff: a fixed number of clusters flipping L^d spins on average; "
                    "swendsen-wang: one full update).")
-@click.option("--samples", "n_samples", type=int, required=True,
+@click.option("--samples", "n_samples", type=click.IntRange(min=1), required=True,
               help="Configurations to store (> 0); energy and magnetization are stored per spin.")
-@click.option("--chains", "n_chains", type=int, default=1, show_default=True,
+@click.option("--chains", "n_chains", type=click.IntRange(min=1), default=1, show_default=True,
               help="Independent chains run in parallel; samples are stored round-major.")
-@click.option("--burn-in", type=int, default=None,
+@click.option("--burn-in", type=click.IntRange(min=0), default=None,
               help="Sweeps discarded before sampling [default: >= 20 tau_int from a pilot run].")
-@click.option("--thin", type=int, default=None,
+@click.option("--thin", type=click.IntRange(min=1), default=None,
               help="Sweeps between samples of a chain [default: ceil(2 tau_int) from a pilot run].")
 @click.option("--seed", type=int, default=None,
               help="Root seed; same seed => same spins at any thread count [default: random, recorded].")
