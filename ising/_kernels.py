@@ -412,6 +412,15 @@ M32 = np.uint64(0xFFFFFFFF)
 U2 = np.uint64(2)
 
 
+@njit(cache=True, inline="always")
+def _wolff_join(lat, y, s, flipped, u, p32, queue, tail):
+    """Branch-free join test of neighbour ``y`` with the 32-bit draw ``u`` (see _wolff_run)."""
+    j = (lat[y] == s) & (u < p32)
+    lat[y] = flipped if j else lat[y]
+    queue[tail] = y
+    return tail + np.uint64(j)
+
+
 @njit(cache=True, boundscheck=False)
 def _wolff_run(lat, nbr, p32, min_flips, max_clusters, queue, key, ctr):
     """Grow Wolff clusters until ``min_flips`` spins flipped or ``max_clusters`` grown.
@@ -425,71 +434,84 @@ def _wolff_run(lat, nbr, p32, min_flips, max_clusters, queue, key, ctr):
     ``queue``, breadth first) iff it has the cluster's original sign and the half is below
     ``p32`` = floor(p 2**32). The cluster then advances ``ctr`` by 1 + D |C|.
 
-    The FIFO order makes the address of the next spin independent of the current joins
-    (a LIFO stack serialises them), and the update is branch-free. ``queue`` needs N + 1
-    entries.
+    Flipping a spin when it joins makes "aligned and not yet in the cluster" one comparison
+    with the original sign (no visited array, no second pass). The FIFO order makes the
+    address of the next spin independent of the current joins (a LIFO stack serialises
+    them), and the update is branch-free. Site indices and queue positions are unsigned, so
+    the compiled loop carries no negative-index wraparound code (that alone is ~30 % of the
+    time). For a 2D lattice whose side L is a power of two (L = ``nbr[0, 2]``, the down
+    neighbour of site 0) the neighbours are computed with bit masks instead of loaded from
+    ``nbr`` (the int32 table of 64x64 is 64 KiB, more than L1); both give the same sites, so
+    the result is the same bytes. ``queue`` (any integer dtype holding N) needs N + 1 entries.
     Returns ``(flips, clusters, ctr)``.
     """
     n = lat.shape[0]
     n_u = np.uint64(n)
     z = nbr.shape[1]
+    side = np.uint64(nbr[0, 2]) if z == 4 else n_u
+    pow2 = z == 4 and side * side == n_u and (side & (side - U1)) == 0
+    col = side - U1  # column mask (pow2 only)
+    row = ~col  # row-start mask
+    wrap = n_u - U1  # site mask (pow2 only)
+    g2 = GAMMA + GAMMA
     flips = 0
     clusters = 0
     while flips < min_flips and clusters < max_clusters:
         ctr += U1
         r = _mix64(key + ctr * GAMMA)
-        seed_site = np.int64(((r >> U32) * n_u) >> U32)
+        seed_site = ((r >> U32) * n_u) >> U32
         s = lat[seed_site]
         flipped = -s
         lat[seed_site] = flipped
         queue[0] = seed_site
-        head = 0
-        tail = 1
-        if z == 4:
+        head = np.uint64(0)
+        tail = U1
+        w = key + (ctr + U1) * GAMMA  # key + (counter of the next draw) GAMMA
+        if pow2:
             while head < tail:
-                x = queue[head]
-                c2 = ctr + U2 * np.uint64(head)
-                ra = _mix64(key + (c2 + U1) * GAMMA)
-                rb = _mix64(key + (c2 + U2) * GAMMA)
-                head += 1
-                y0 = nbr[x, 0]
-                y1 = nbr[x, 1]
-                y2 = nbr[x, 2]
-                y3 = nbr[x, 3]
-                j0 = (lat[y0] == s) & ((ra & M32) < p32)
-                lat[y0] = flipped if j0 else lat[y0]
-                queue[tail] = y0
-                tail += np.int64(j0)
-                j1 = (lat[y1] == s) & ((ra >> U32) < p32)
-                lat[y1] = flipped if j1 else lat[y1]
-                queue[tail] = y1
-                tail += np.int64(j1)
-                j2 = (lat[y2] == s) & ((rb & M32) < p32)
-                lat[y2] = flipped if j2 else lat[y2]
-                queue[tail] = y2
-                tail += np.int64(j2)
-                j3 = (lat[y3] == s) & ((rb >> U32) < p32)
-                lat[y3] = flipped if j3 else lat[y3]
-                queue[tail] = y3
-                tail += np.int64(j3)
-            ctr += U2 * np.uint64(tail)
+                x = np.uint64(queue[head])
+                ra = _mix64(w)
+                rb = _mix64(w + GAMMA)
+                w += g2
+                head += U1
+                xr = x & row
+                tail = _wolff_join(lat, xr | ((x + U1) & col), s, flipped, ra & M32, p32,
+                                   queue, tail)
+                tail = _wolff_join(lat, xr | ((x - U1) & col), s, flipped, ra >> U32, p32,
+                                   queue, tail)
+                tail = _wolff_join(lat, (x + side) & wrap, s, flipped, rb & M32, p32,
+                                   queue, tail)
+                tail = _wolff_join(lat, (x - side) & wrap, s, flipped, rb >> U32, p32,
+                                   queue, tail)
+            ctr += U2 * tail
+        elif z == 4:
+            while head < tail:
+                x = np.uint64(queue[head])
+                ra = _mix64(w)
+                rb = _mix64(w + GAMMA)
+                w += g2
+                head += U1
+                tail = _wolff_join(lat, np.uint64(nbr[x, 0]), s, flipped, ra & M32, p32,
+                                   queue, tail)
+                tail = _wolff_join(lat, np.uint64(nbr[x, 1]), s, flipped, ra >> U32, p32,
+                                   queue, tail)
+                tail = _wolff_join(lat, np.uint64(nbr[x, 2]), s, flipped, rb & M32, p32,
+                                   queue, tail)
+                tail = _wolff_join(lat, np.uint64(nbr[x, 3]), s, flipped, rb >> U32, p32,
+                                   queue, tail)
+            ctr += U2 * tail
         else:
             while head < tail:
-                x = queue[head]
-                ra = _mix64(key + (ctr + np.uint64(head) + U1) * GAMMA)
-                head += 1
-                y0 = nbr[x, 0]
-                y1 = nbr[x, 1]
-                j0 = (lat[y0] == s) & ((ra & M32) < p32)
-                lat[y0] = flipped if j0 else lat[y0]
-                queue[tail] = y0
-                tail += np.int64(j0)
-                j1 = (lat[y1] == s) & ((ra >> U32) < p32)
-                lat[y1] = flipped if j1 else lat[y1]
-                queue[tail] = y1
-                tail += np.int64(j1)
-            ctr += np.uint64(tail)
-        flips += tail
+                x = np.uint64(queue[head])
+                ra = _mix64(w)
+                w += GAMMA
+                head += U1
+                tail = _wolff_join(lat, np.uint64(nbr[x, 0]), s, flipped, ra & M32, p32,
+                                   queue, tail)
+                tail = _wolff_join(lat, np.uint64(nbr[x, 1]), s, flipped, ra >> U32, p32,
+                                   queue, tail)
+            ctr += tail
+        flips += np.int64(tail)
         clusters += 1
     return flips, clusters, ctr
 

@@ -138,7 +138,8 @@ def test_local_1d_kernel_matches_reference(algorithm):
         assert np.array_equal(r.state(), smp._rng[c, 0])
 
 
-@pytest.mark.parametrize("dimension,L", [(1, 2), (1, 9), (2, 2), (2, 5), (2, 6)])
+# L = 2, 8, 16: the kernel's bit-mask neighbours (power-of-two side); 5, 6: its table
+@pytest.mark.parametrize("dimension,L", [(1, 2), (1, 9), (2, 2), (2, 5), (2, 6), (2, 8), (2, 16)])
 def test_wolff_kernel_matches_reference(dimension, L):
     T = 2.4 if dimension == 2 else 0.9
     smp = MonteCarloSampler(dimension, L, T, algorithm="wolff", n_chains=2, seed=3)
