@@ -24,7 +24,8 @@ Figures are imported lazily (``analysis.figures``) so that importing the package
 """
 
 from analysis.blockspin_fidelity import (FidelityScan, block_correlations, fidelity_scan,
-                                         linear_ceiling, unit_fidelity, window_block_spins)
+                                         fidelity_scans, linear_ceiling, unit_fidelity,
+                                         window_block_spins)
 from analysis.correlations import (activation_correlation_length, block_spin_correlation_lengths,
                                    correlation_length, correlation_map, radial_correlation,
                                    second_moment_length)
@@ -38,7 +39,7 @@ from analysis.thermodynamics import (Estimate, gelman_rubin, jackknife, kl_per_s
 __all__ = [
     "receptive_fields", "Localization", "localization", "layer_localization", "uniform_core_radius",
     "window_block_spins", "block_correlations", "unit_fidelity", "linear_ceiling", "FidelityScan",
-    "fidelity_scan",
+    "fidelity_scan", "fidelity_scans",
     "correlation_map", "radial_correlation", "second_moment_length", "correlation_length",
     "block_spin_correlation_lengths", "activation_correlation_length",
     "Estimate", "jackknife", "thermodynamic_estimates", "relative_error", "gelman_rubin",

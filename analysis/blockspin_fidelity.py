@@ -34,6 +34,7 @@ __all__ = [
     "linear_ceiling",
     "FidelityScan",
     "fidelity_scan",
+    "fidelity_scans",
 ]
 
 _CHUNK = 2048
@@ -199,7 +200,13 @@ def linear_ceiling(spins, b, *, tie="coin", seed=None, control=None):
     if control is not None:
         design = _design(control, n)
         s, m = _residualize(s, design), _residualize(m, design)
-    s -= s.mean(0); m -= m.mean(0)
+    return _mean_column_corr(s, m)
+
+
+def _mean_column_corr(s, m):
+    """Mean over columns of the Pearson correlation of ``s[:, k]`` with ``m[:, k]``."""
+    s = s - s.mean(0)
+    m = m - m.mean(0)
     denom = np.sqrt((s * s).sum(0) * (m * m).sum(0))
     corr = np.where(denom > 0, (s * m).sum(0) / np.where(denom > 0, denom, 1.0), 0.0)
     return float(corr.mean())
@@ -215,9 +222,16 @@ def _design(control, n):
 
 
 def _residualize(x, design):
-    """Residuals of the least-squares regression of every column of x on the design matrix."""
-    coef, *_ = np.linalg.lstsq(design, x, rcond=None)
-    return x - design @ coef
+    """Residuals of the least-squares regression of every column of x on the design matrix.
+
+    Projects out the column space of ``design`` through an orthonormal basis from its thin SVD
+    (rank-revealing like ``numpy.linalg.lstsq``, but one small SVD instead of a solve per
+    column block).
+    """
+    u, sv, _ = np.linalg.svd(design, full_matrices=False)
+    basis = u[:, sv > sv[0] * max(design.shape) * np.finfo(np.float64).eps]
+    x = np.asarray(x, dtype=np.float64)
+    return x - basis @ (basis.T @ x)
 
 
 @dataclass
@@ -290,32 +304,89 @@ def fidelity_scan(activations, spins, block_sizes=(1, 2, 4, 8), *, tie="coin", s
     Returns
     -------
     FidelityScan
+
+    See Also
+    --------
+    fidelity_scans : several layers or networks on the same data (block spins computed once).
+    """
+    return fidelity_scans([activations], spins, block_sizes, tie=tie, seed=seed, control=control)[0]
+
+
+def _standardize(x):
+    """Columns centred and scaled to unit variance (population), float32; constant columns 0."""
+    x = x - x.mean(axis=0)
+    sd = np.sqrt((x * x).mean(axis=0))
+    ok = sd > 1e-12
+    return (x * np.where(ok, 1.0 / np.where(ok, sd, 1.0), 0.0)).astype(np.float32)
+
+
+def fidelity_scans(activations, spins, block_sizes=(1, 2, 4, 8), *, tie="coin", seed=None,
+                   control=None):
+    """:func:`fidelity_scan` of several activation sets on the same configurations.
+
+    The majority-rule block spins (one coin stream per block size, spawned from ``seed``), their
+    residuals on ``control`` and the linear ceiling are computed once per ``b`` and shared, so
+    every layer and every null network is compared against the *same* block spins. Each
+    returned scan equals ``fidelity_scan(a, spins, block_sizes, tie=tie, seed=seed,
+    control=control)`` up to float32 rounding of the correlations (relative ~1e-6, far below
+    their statistical error ~1/sqrt(n_samples)).
+
+    Parameters
+    ----------
+    activations : sequence of ndarray (n_samples, n_units_k)
+    spins, block_sizes, tie, seed, control
+        See :func:`fidelity_scan`.
+
+    Returns
+    -------
+    list of FidelityScan
+        One per activation set, in order.
     """
     spins = _check_spins(spins)
-    activations = _check_activations(activations, spins.shape[0])
+    n = spins.shape[0]
+    if isinstance(activations, np.ndarray) and activations.ndim == 2:
+        raise ValueError("activations must be a sequence of 2-D arrays (use fidelity_scan for one)")
+    activations = [_check_activations(a, n) for a in activations]
+    if not activations:
+        raise ValueError("activations must not be empty")
     block_sizes = np.array([_check_block(b, spins.shape[1]) for b in block_sizes], dtype=np.int64)
     if block_sizes.size == 0:
         raise ValueError("block_sizes must not be empty")
+    if tie not in ("coin", "first"):
+        raise ValueError(f"tie must be 'coin' or 'first', got {tie!r}")
     seeds = np.random.SeedSequence(seed).spawn(len(block_sizes)) if not isinstance(
         seed, np.random.SeedSequence) else seed.spawn(len(block_sizes))
-    fidelity, error, per_unit, ceiling, signs, positions = [], [], [], [], [], []
-    n_units = activations.shape[1]
-    design = None if control is None else _design(control, spins.shape[0])
+    design = None if control is None else _design(control, n)
     if design is not None:
-        activations = _residualize(activations, design)
+        activations = [_residualize(a, design) for a in activations]
+    standardized = [_standardize(a) for a in activations]
+    results = [dict(fidelity=[], error=[], per_unit=[], signs=[], positions=[])
+               for _ in activations]
+    ceiling = []
     for b, ss in zip(block_sizes, seeds):
-        blocks = window_block_spins(spins, b, tie=tie, seed=ss).reshape(spins.shape[0], -1)
+        blocks, sums = window_block_spins(spins, b, tie=tie, seed=ss, return_sums=True)
+        blocks = blocks.reshape(n, -1).astype(np.float64)
+        sums = sums.reshape(n, -1).astype(np.float64)
         if design is not None:
-            blocks = _residualize(blocks.astype(np.float64), design)
-        best, pos, sign = _best(_corr_accumulate(activations, blocks))
-        per_unit.append(best)
-        signs.append(sign)
-        positions.append(pos)
-        fidelity.append(best.mean())
-        error.append(best.std(ddof=1) / np.sqrt(n_units) if n_units > 1 else 0.0)
-        ceiling.append(linear_ceiling(spins, b, tie=tie, seed=ss, control=control))
-    fidelity = np.array(fidelity)
-    return FidelityScan(block_sizes=block_sizes, fidelity=fidelity, fidelity_error=np.array(error),
-                        unit_fidelity=np.array(per_unit), ceiling=np.array(ceiling),
-                        best_block_size=int(block_sizes[int(np.argmax(fidelity))]),
-                        unit_sign=np.array(signs), unit_position=np.array(positions))
+            blocks, sums = _residualize(blocks, design), _residualize(sums, design)
+        ceiling.append(_mean_column_corr(sums, blocks))
+        ys = _standardize(blocks)
+        for xs, res in zip(standardized, results):
+            corr = np.clip((xs.T @ ys).astype(np.float64) / n, -1.0, 1.0)
+            best, pos, sign = _best(corr)
+            res["per_unit"].append(best)
+            res["signs"].append(sign)
+            res["positions"].append(pos)
+            res["fidelity"].append(best.mean())
+            res["error"].append(best.std(ddof=1) / np.sqrt(best.size) if best.size > 1 else 0.0)
+    ceiling = np.array(ceiling)
+    scans = []
+    for res in results:
+        fidelity = np.array(res["fidelity"])
+        scans.append(FidelityScan(block_sizes=block_sizes, fidelity=fidelity,
+                                  fidelity_error=np.array(res["error"]),
+                                  unit_fidelity=np.array(res["per_unit"]), ceiling=ceiling.copy(),
+                                  best_block_size=int(block_sizes[int(np.argmax(fidelity))]),
+                                  unit_sign=np.array(res["signs"]),
+                                  unit_position=np.array(res["positions"])))
+    return scans

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from analysis.blockspin_fidelity import window_block_spins
-from analysis.thermodynamics import Estimate, jackknife
+from analysis.thermodynamics import jackknife
 
 __all__ = [
     "correlation_map",

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
-from analysis.blockspin_fidelity import (block_correlations, fidelity_scan, linear_ceiling,
+from analysis.blockspin_fidelity import (block_correlations, fidelity_scan, fidelity_scans,
+                                         linear_ceiling,
                                          unit_fidelity, window_block_spins)
 from tests.reference_analysis import window_majority_loops
 
@@ -145,3 +146,44 @@ def test_window_majority_agrees_with_ising_blockspin():
     for b in (2, 4):
         ours = window_block_spins(s, b, tie="first")[:, ::b, ::b]
         np.testing.assert_array_equal(ours, majority(s, b, 2, tie="first"))
+
+
+@pytest.mark.parametrize("with_control", [False, True])
+def test_fidelity_scans_match_slow_reference(with_control):
+    """The batched scan shares block spins and ceilings; each set scores as a slow reference."""
+    rng = np.random.default_rng(11)
+    s = np.where(rng.random((600, 8, 8)) < 0.6, 1, -1).astype(np.int8)
+    flat = s.reshape(600, -1).astype(np.float64)
+    acts = [np.tanh(flat @ rng.normal(0, 0.3, (64, k))) for k in (7, 3)]
+    m = flat.mean(axis=1)
+    control = np.column_stack([m, m ** 3]) if with_control else None
+    sizes = (1, 2, 4)
+    batched = fidelity_scans(acts, s, sizes, seed=5, control=control)
+    assert len(batched) == 2
+    design = np.column_stack([np.ones(600), m, m ** 3])
+
+    def resid(x):  # slow reference: numpy least squares, column by column
+        x = np.asarray(x, np.float64)
+        if control is None:
+            return x
+        return np.column_stack([x[:, j] - design @ np.linalg.lstsq(design, x[:, j], rcond=None)[0]
+                                for j in range(x.shape[1])])
+
+    coins = np.random.SeedSequence(5).spawn(len(sizes))
+    for a, scan in zip(acts, batched):
+        ra = resid(a)
+        for k, b in enumerate(sizes):
+            blocks = resid(window_block_spins(s, b, seed=coins[k]).reshape(600, -1))
+            best = [max(abs(np.corrcoef(ra[:, j], blocks[:, p])[0, 1])
+                        if blocks[:, p].std() > 1e-9 else 0.0 for p in range(blocks.shape[1]))
+                    for j in range(a.shape[1])]
+            np.testing.assert_allclose(scan.unit_fidelity[k], best, atol=1e-5)
+        single = fidelity_scan(a, s, sizes, seed=5, control=control)
+        np.testing.assert_allclose(scan.fidelity, single.fidelity, atol=1e-12)
+        np.testing.assert_allclose(scan.ceiling, [linear_ceiling(s, b, seed=coins[k], control=control)
+                                                  for k, b in enumerate(sizes)], atol=1e-12)
+        assert scan.best_block_size == single.best_block_size
+    with pytest.raises(ValueError):
+        fidelity_scans(acts[0], s)
+    with pytest.raises(ValueError):
+        fidelity_scans([], s)

@@ -62,6 +62,16 @@ def test_outputs(finished):
         assert (out / "figures" / f"{name}.pdf").stat().st_size > 0
     report = (out / "report.md").read_text()
     assert "R̂" in report
+    # per-stage and per-analysis-sub-stage wall times
+    timings = summary["timings"]
+    assert {"simulate", "train", "analyse", "figures"} <= set(timings)
+    assert {"localization", "fidelity", "correlations", "generation", "kl_ais",
+            "rbm_flow"} <= set(timings["analyse_substages"])
+    assert all(v >= 0 for v in timings["analyse_substages"].values())
+    # AIS bias is stated, and its schedule check is reported
+    assert "lower bound" in report and "biased low" in report
+    assert "kl_ais_schedule_shift_per_spin" in summary
+    assert "epochs per layer" in report  # the null's training budget
     if not summary["generation_equilibrated"]:
         assert "not equilibrated" in report
     assert not list(out.rglob(".*.tmp*"))
@@ -82,8 +92,9 @@ def test_rerun_skips_finished_stages(finished):
     after = _stage_mtimes(out)
     for name in ("simulate.json", "analyse.json", "figures.json"):
         assert after[name] == before[name]
-    assert {k: v for k, v in again.items() if k != "stage_seconds"} == \
-        {k: v for k, v in summary.items() if k != "stage_seconds"}
+    volatile = ("stage_seconds", "timings")
+    assert {k: v for k, v in again.items() if k not in volatile} == \
+        {k: v for k, v in summary.items() if k not in volatile}
 
 
 def test_killed_run_resumes_to_identical_models(finished, tmp_path):

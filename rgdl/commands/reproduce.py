@@ -96,10 +96,15 @@ def reproduce(mode, out, seed, epochs, samples, force, quiet):
                      "no generation numbers reported")
     kl = summary["kl_per_spin_layer1"]
     if kl and kl.get("value") is not None:
-        lines.append(f"KL/N:      {kl['value']:.4f} ± {kl['error']:.4f} nats (first RBM)")
+        lines.append(f"KL/N:      {kl['value']:.4f} ± {kl['error']:.4f} nats (first RBM; AIS lower-bounds "
+                     "ln Z, so biased low)")
     fp = summary["rbm_flow_fixed_point_T"]
     if fp and fp.get("value") is not None:
         lines.append(f"RBM flow:  fixed point T/J = {fp['value']:.3f} (spread {fp['error']:.3f}); "
                      f"T_c/J = {summary['rbm_flow_critical_T']:.3f}")
+    timings = summary.get("timings") or {}
+    stages = ", ".join(f"{k} {v:.1f} s" for k, v in timings.items() if isinstance(v, (int, float)))
+    if stages:
+        lines.append(f"stages:    {stages}")
     lines.append(f"wall time: {wall:.1f} s")
     click.echo("\n".join(lines))
