@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ising import observables
+
 __all__ = [
     "Estimate",
     "jackknife",
@@ -56,25 +58,21 @@ def jackknife(func, stats, n_blocks=20):
     Returns
     -------
     Estimate
-        ``value = func(full mean)``, ``error`` the jackknife standard error.
+        ``value = func(mean)`` over the whole blocks, ``error`` the jackknife standard error
+        (delegates to :func:`ising.observables.jackknife`, without bias correction).
     """
     stats = np.asarray(stats, dtype=np.float64)
     if stats.ndim == 1:
         stats = stats[:, None]
     n = stats.shape[0]
-    n_blocks = int(n_blocks)
     if n < 2:
         raise ValueError("need at least 2 samples for a jackknife error")
-    n_blocks = min(n_blocks, n)
+    n_blocks = min(int(n_blocks), n)
     if n_blocks < 2:
         raise ValueError(f"n_blocks must be at least 2, got {n_blocks}")
-    blocks = np.array_split(np.arange(n), n_blocks)
-    total = stats.sum(axis=0)
-    value = float(func(total / n))
-    thetas = np.array([float(func((total - stats[idx].sum(axis=0)) / (n - len(idx))))
-                       for idx in blocks])
-    error = float(np.sqrt((n_blocks - 1) / n_blocks * np.sum((thetas - thetas.mean()) ** 2)))
-    return Estimate(value, error)
+    value, error = observables.jackknife(lambda *means: func(np.array(means)), *stats.T,
+                                         n_blocks=n_blocks, bias_correction=False)
+    return Estimate(float(value), float(error))
 
 
 def _check_series(x, name):
