@@ -32,14 +32,13 @@ A. D. Sokal, "Monte Carlo methods in statistical mechanics", Cargese lectures (1
 
 from __future__ import annotations
 
-import datetime
 import logging
 import math
 from dataclasses import dataclass, field as dc_field
 
 import numpy as np
 
-from . import _kernels
+from . import _kernels, io
 from .lattice import energy_per_spin, magnetization_per_spin, neighbour_table
 
 __all__ = ["ALGORITHMS", "MonteCarloSampler", "SampleResult", "calibrate", "sample"]
@@ -588,14 +587,6 @@ class SampleResult:
     metadata: dict = dc_field(default_factory=dict)
 
 
-def _package_version():
-    try:
-        from importlib.metadata import version
-        return version("rgdl")
-    except Exception:  # not installed: metadata is informative only
-        return "unknown"
-
-
 def metadata_for(sampler, burn_in, thin, tau_int):
     """HDF5 root attributes (docs/ARCHITECTURE.md) describing a run of ``sampler``."""
     return {
@@ -610,8 +601,8 @@ def metadata_for(sampler, burn_in, thin, tau_int):
         "thin": int(thin),
         "tau_int": float(tau_int),
         "n_chains": sampler.n_chains,
-        "rgdl_version": _package_version(),
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "rgdl_version": io.package_version(),
+        "created": io.utc_now(),
     }
 
 
