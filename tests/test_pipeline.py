@@ -167,6 +167,9 @@ def test_cli(finished, tmp_path, monkeypatch):
     assert (out / "summary.json").exists()
     bad = runner.invoke(cli, ["reproduce", "--out", str(tmp_path / "x"), "--seed", "-1"])
     assert bad.exit_code != 0
+    both = runner.invoke(cli, ["reproduce", "--quick", "--paper", "--out", str(tmp_path / "y")])
+    assert both.exit_code == 2 and "mutually exclusive" in both.output
+    assert not (tmp_path / "y").exists()
 
 
 def _script(name):

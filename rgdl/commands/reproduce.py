@@ -43,9 +43,10 @@ class _StageProgress:
 
 
 @click.command(context_settings={"max_content_width": 100})
-@click.option("--quick", "mode", flag_value="quick", default=True,
-              help="Small version (16x16, 256-64-16-4, 20 epochs): a first look in under a minute.")
-@click.option("--paper", "mode", flag_value="paper",
+@click.option("--quick", is_flag=True,
+              help="Small version (16x16, 256-64-16-4, 20 epochs): a first look in under a "
+                   "minute (the default).")
+@click.option("--paper", is_flag=True,
               help="The paper's setting: 40x40 at coupling 0.408, 20,000 samples, 1600-400-100-25, "
                    "CD-1, 200 epochs, L1 2e-4.")
 @click.option("--out", "out", type=click.Path(file_okay=False), default="rgdl-results",
@@ -57,7 +58,7 @@ class _StageProgress:
               help="Recompute the analysis and figures even if cached (data and models whose "
                    "parameters match are reused).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
-def reproduce(mode, out, seed, epochs, samples, force, quiet):
+def reproduce(quick, paper, out, seed, epochs, samples, force, quiet):
     """Reproduce Mehta & Schwab (arXiv:1410.3831) and measure it.
 
     Simulates the 2D Ising model, trains a stack of RBMs layer by layer with contrastive
@@ -69,6 +70,9 @@ def reproduce(mode, out, seed, epochs, samples, force, quiet):
     """
     from rgdl.pipeline import preset, run_pipeline
 
+    if quick and paper:
+        raise click.UsageError("--quick and --paper are mutually exclusive")
+    mode = "paper" if paper else "quick"
     if seed < 0:
         raise click.BadParameter("must be >= 0", param_hint="--seed")
     config = preset(mode, seed=seed, n_epochs=epochs, n_samples=samples)
