@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 
+from tests.reference_rbm import energy as rbm_energy  # noqa: F401 (one brute-force RBM energy)
+
 
 def configs(n, units="spin"):
     """All configurations, unit i = bit i of the index (same order as the library)."""
@@ -39,15 +41,6 @@ def square_energy(s, L, M, K=0.0, h=0.0, K2=0.0, K4=0.0):
     return e
 
 
-def rbm_energy(v, h, W, c, b):
-    e = 0.0
-    for j in range(len(h)):
-        e += b[j] * h[j]
-    for i in range(len(v)):
-        e += c[i] * v[i]
-        for j in range(len(h)):
-            e += v[i] * W[i][j] * h[j]
-    return e
 
 
 def coarse_grain(H, T, n_v, n_h):
