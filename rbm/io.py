@@ -7,7 +7,8 @@ File layout (``FORMAT_VERSION`` = 1), one uncompressed ``.npz`` archive, no pick
   hyperparameters, ``units``, ``n_features_in``, ``n_epochs_done``, ``dtype``, ``history``) and
   ``meta`` (free-form JSON from the caller, e.g. the DBN's own hyperparameters or the lattice).
   Checkpoints add ``epoch``, ``fingerprint`` (data identity), ``seed_entropy``/``seed_spawn_key``
-  and ``rng_state`` (numpy ``bit_generator.state``).
+  ``rng_state`` (numpy ``bit_generator.state``) and ``uniform_stream`` ([key, counter] of the
+  trainer's counter-based Gibbs uniforms).
 * ``format_version``: int64 scalar (also checked against the JSON).
 * ``layer{i}_weights``, ``layer{i}_visible_bias``, ``layer{i}_hidden_bias`` for i = 0..n-1
   (sign convention of docs/CONTRACTS.md); checkpoints add ``velocity_weights``,
@@ -276,7 +277,7 @@ def save_checkpoint(path, rbm, *, fingerprint=None):
               "epoch": int(rbm.n_epochs_done_), "fingerprint": fingerprint,
               "seed_entropy": _jsonable_entropy(root.entropy),
               "seed_spawn_key": [int(k) for k in root.spawn_key],
-              "rng_state": state["rng_state"]}
+              "rng_state": state["rng_state"], "uniform_stream": state["uniform_stream"]}
     arrays = _layer_arrays([rbm])
     arrays["velocity_weights"] = state["velocity_weights"]
     arrays["velocity_visible"] = state["velocity_visible"]
@@ -305,7 +306,8 @@ def load_checkpoint(path):
         trainer = {"velocity_weights": arrays["velocity_weights"],
                    "velocity_visible": arrays["velocity_visible"],
                    "velocity_hidden": arrays["velocity_hidden"],
-                   "rng_state": record["rng_state"]}
+                   "rng_state": record["rng_state"],
+                   "uniform_stream": record["uniform_stream"]}
         if arrays["chains"].size:
             trainer["chains"] = arrays["chains"]
         meta = {"params": layer["params"], "history": layer["history"], "epoch": record["epoch"],

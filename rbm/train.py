@@ -16,8 +16,10 @@ states instead of h0, and its final hidden sample is kept for the next step.
 CD-1 therefore costs exactly the five matrix products of the textbook step (two v.W, one h.W^T,
 two v^T.h); everything else is O(B (V + H) + V H) memory-bound work writing into preallocated
 buffers: NumPy's SIMD ``tanh`` for the conditionals (:func:`field_tanh`), Numba kernels for
-sampling, means and the parameter update, NumPy axis sums for the bias statistics. Uniform random
-numbers are drawn by NumPy into buffers so results do not depend on the Numba thread count.
+the mini-batch gather, sampling, means and the parameter updates. The Gibbs
+uniforms come from a counter-based SplitMix64 stream (:func:`rbm._kernels.uniform_fill`, keyed
+from the training generator; serial, so results do not depend on the Numba thread count); the
+shuffles and flip signs come from the NumPy generator itself.
 (OpenBLAS float32 products can change in the last bits with *its* thread count; resume a
 checkpoint with the same ``OPENBLAS_NUM_THREADS`` for bit-identical results.)
 """
@@ -46,7 +48,8 @@ class CDTrainer:
     flip_augmentation : bool
         Multiply each sample by an independent random global sign every epoch (spin units).
     rng : numpy.random.Generator
-        The training stream (shuffling, augmentation, Gibbs uniforms).
+        The training stream: shuffling, augmentation, persistent-chain starts, and the key of
+        the counter-based stream of Gibbs uniforms (drawn from it here).
     """
 
     def __init__(self, weights, visible_bias, hidden_bias, *, units, batch_size, cd_k, persistent,
@@ -61,6 +64,8 @@ class CDTrainer:
         self.n_chains = int(n_chains) if persistent else int(batch_size)
         self.flip_augmentation = bool(flip_augmentation)
         self.rng = rng
+        self.uniform_key = int(rng.integers(0, 2 ** 64, dtype=np.uint64))
+        self.uniform_counter = 0
         dtype = weights.dtype
         self.dtype = dtype
         n_visible, n_hidden = weights.shape
@@ -79,8 +84,10 @@ class CDTrainer:
         self._u_v = np.empty((rows, n_visible), dtype)
         self._stat = np.empty_like(weights)
         self._stat_v = np.empty_like(visible_bias)
-        self._sum_v = np.empty_like(visible_bias)
         self._stat_h = np.empty_like(hidden_bias)
+        self._scratch_v = np.empty_like(visible_bias)
+        self._scratch_h = np.empty_like(hidden_bias)
+        self._no_flips = np.empty(0, dtype)
         self._row_error = np.empty(rows, dtype)
         self._signs = None
 
@@ -101,6 +108,7 @@ class CDTrainer:
             "velocity_visible": self.velocity_visible.copy(),
             "velocity_hidden": self.velocity_hidden.copy(),
             "rng_state": self.rng.bit_generator.state,
+            "uniform_stream": [self.uniform_key, self.uniform_counter],
         }
         if self.persistent:
             state["chains"] = self.chains.copy()
@@ -121,10 +129,18 @@ class CDTrainer:
                                  f"expected {self.chains.shape}")
             self.chains[...] = chains
         self.rng.bit_generator.state = state["rng_state"]
+        self.uniform_key, self.uniform_counter = (int(x) for x in state["uniform_stream"])
+
+    def _uniforms(self, out):
+        """Fill ``out`` with the next uniforms of the Gibbs stream."""
+        self.uniform_counter = K.uniform_fill(self.uniform_key, self.uniform_counter, out)
 
     # ------------------------------------------------------------------------------------------
     def run_epoch(self, data, learning_rate, momentum, weight_decay, l1):
-        """One pass over ``data`` (C-contiguous, the parameters' dtype) in shuffled mini-batches.
+        """One pass over ``data`` in shuffled mini-batches.
+
+        ``data``: C-contiguous, int8 (unit values; gathered and converted per mini-batch) or
+        the parameters' float dtype (fractional means).
 
         Returns
         -------
@@ -136,16 +152,14 @@ class CDTrainer:
         n = data.shape[0]
         rng = self.rng
         perm = rng.permutation(n)
+        signs = self._no_flips
         if self.flip_augmentation:
             signs = np.where(rng.random(n) < 0.5, -1.0, 1.0).astype(self.dtype)
         total_error = 0.0
         for start in range(0, n, self.batch_size):
             idx = perm[start:start + self.batch_size]
             b = idx.shape[0]
-            v0 = self._vstack[:b]
-            np.take(data, idx, axis=0, out=v0)
-            if self.flip_augmentation:
-                K.flip_rows(v0, signs[idx])
+            K.gather_rows(data, idx, signs, self._vstack[:b])
             err = self.step(b, learning_rate, momentum, weight_decay, l1)
             if err is not None:
                 total_error += err
@@ -162,9 +176,7 @@ class CDTrainer:
         hb = self.hidden_bias
         vb = self.visible_bias
         binary = not self.spin
-        rng = self.rng
-        dtype = self.dtype
-        typed = dtype.type
+        typed = self.dtype.type
         one = typed(1.0)
         off = typed(0.0 if binary else -1.0)
         c = self.n_chains if self.persistent else b
@@ -187,7 +199,7 @@ class CDTrainer:
             h_state = self.chains
         else:
             u = self._u_h[:b]
-            rng.random(out=u, dtype=dtype)
+            self._uniforms(u)
             h_state = self._h_sample[:b]
             K.layer_mean_sample(act, u, lo_pos, hi_pos, one, off, h_pos, h_state)
 
@@ -199,7 +211,7 @@ class CDTrainer:
         for step in range(self.cd_k):
             np.dot(h_state, W.T, out=act_v)
             field_tanh(act_v, vb, binary)
-            rng.random(out=u_v, dtype=dtype)
+            self._uniforms(u_v)
             if step == 0 and not self.persistent:
                 row_error = self._row_error[:b]
                 lo, hi = _mean_coefficients(binary, 1.0, typed)
@@ -210,28 +222,26 @@ class CDTrainer:
             np.dot(vk, W, out=act_h)
             field_tanh(act_h, hb, binary)
             if step < self.cd_k - 1:
-                rng.random(out=u_h, dtype=dtype)
+                self._uniforms(u_h)
                 h_state = self._h_sample[:c]
                 K.layer_sample(act_h, u_h, one, off, h_state)
             elif self.persistent:
-                rng.random(out=u_h, dtype=dtype)
+                self._uniforms(u_h)
                 K.layer_mean_sample(act_h, u_h, lo_neg, hi_neg, one, off, h_neg, self.chains)
             else:
                 K.layer_mean(act_h, lo_neg, hi_neg, h_neg)
 
         # statistics <.>_data - <.>_model and the update
         np.dot(vstack.T, hstack, out=self._stat)
-        # bias statistics: NumPy's contiguous axis-0 sums (deterministic, vectorised)
-        np.sum(hstack, axis=0, out=self._stat_h)
-        np.sum(v0, axis=0, out=self._stat_v)
-        np.sum(vk, axis=0, out=self._sum_v)
-        self._stat_v *= typed(1.0 / b)
-        self._sum_v *= typed(1.0 / c)
-        self._stat_v -= self._sum_v
-        K.momentum_update_weights(W, self.velocity_weights, self._stat, typed(learning_rate),
-                                  typed(momentum), typed(weight_decay), typed(l1))
-        K.momentum_update_bias(hb, self.velocity_hidden, self._stat_h, learning_rate, momentum)
-        K.momentum_update_bias(vb, self.velocity_visible, self._stat_v, learning_rate, momentum)
+        lr = typed(learning_rate)
+        mom = typed(momentum)
+        K.momentum_update_weights(W, self.velocity_weights, self._stat, lr, mom,
+                                  typed(weight_decay), typed(l1))
+        # bias statistics (the hidden rows are already scaled by 1/B and -1/C) and updates
+        K.bias_step(hb, self.velocity_hidden, hstack, hstack[:0], one, one, lr, mom,
+                    self._stat_h, self._scratch_h)
+        K.bias_step(vb, self.velocity_visible, v0, vk, typed(1.0 / b), typed(-1.0 / c), lr, mom,
+                    self._stat_v, self._scratch_v)
         return error
 
 

@@ -12,6 +12,47 @@ import math
 import numpy as np
 
 
+class SplitMixUniforms:
+    """The trainer's Gibbs uniforms (:func:`rbm._kernels.uniform_fill`) in plain Python integers.
+
+    Draw m = 1, 2, ... of the stream with key k is splitmix64's output mix64(k + m * GAMMA)
+    (Vigna's splitmix64.c seeded with k). float32: a buffer of n values takes n // 2 draws, draw
+    m giving element m - 1 from bits 40-63 and element n // 2 + m - 1 from bits 8-31, times
+    2**-24 (odd n: one more draw, bits 40-63); float64: one draw per element, top 53 bits.
+    ``random(shape, dtype)`` mimics ``numpy.random.Generator.random``.
+    """
+
+    MASK = (1 << 64) - 1
+    GAMMA = 0x9E3779B97F4A7C15
+
+    def __init__(self, key):
+        self.key = int(key)
+        self.counter = 0
+
+    def draw(self):
+        self.counter += 1
+        z = (self.key + self.counter * self.GAMMA) & self.MASK
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & self.MASK
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & self.MASK
+        return z ^ (z >> 31)
+
+    def random(self, shape, dtype=np.float64):
+        n = int(np.prod(shape))
+        out = np.empty(n, dtype=np.float64)
+        if np.dtype(dtype) == np.float32:
+            half = n // 2
+            for m in range(half):
+                r = self.draw()
+                out[m] = (r >> 40) * 2.0 ** -24
+                out[half + m] = ((r >> 8) & 0xFFFFFF) * 2.0 ** -24
+            if n % 2:
+                out[n - 1] = (self.draw() >> 40) * 2.0 ** -24
+        else:
+            for m in range(n):
+                out[m] = (self.draw() >> 11) * 2.0 ** -53
+        return out.astype(dtype).reshape(shape)
+
+
 def states(n, units):
     """All 2^n configurations of n units, shape (2^n, n), float64."""
     values = (0.0, 1.0) if units == "binary" else (-1.0, 1.0)

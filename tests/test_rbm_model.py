@@ -329,3 +329,23 @@ def test_transform_accepts_means_but_not_out_of_range():
         m.transform(means + 1)
     with pytest.raises(ValueError, match="only -1 and"):
         m.free_energy(means)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int64, np.bool_, np.float32, np.float64])
+@pytest.mark.parametrize("units", ["binary", "spin"])
+def test_unit_set_check_matches_elementwise_reference(dtype, units):
+    """The temporary-free reductions of the data check agree with the elementwise definition."""
+    from rbm.model import _in_unit_set
+
+    rng = np.random.default_rng(0)
+    for values in ([0, 1], [-1, 1], [-1, 0, 1], [1], [0], [2, 1], [-2, -1, 1], [1, 3]):
+        arr = rng.choice(values, size=(7, 5))
+        if dtype == np.bool_:
+            if min(values) < 0 or max(values) > 1:
+                continue
+        elif dtype == np.uint8 and min(values) < 0:
+            continue
+        arr = arr.astype(dtype)
+        allowed = (0, 1) if units == "binary" else (-1, 1)
+        expected = bool(np.all(np.isin(arr.astype(np.int64), allowed)))
+        assert _in_unit_set(arr, units) == expected, (values, dtype, units)

@@ -49,7 +49,7 @@ def test_step_matches_reference_with_same_random_numbers(units, k, persistent):
     if persistent:
         chains = ref.states(4, units)[[1, 5, 9, 14, 3]].copy()
         trainer.chains[...] = chains
-    ref_rng = np.random.default_rng(42)
+    ref_rng = ref.SplitMixUniforms(trainer.uniform_key)
     vel_w = np.zeros_like(W)
     vel_c = np.zeros_like(c)
     vel_b = np.zeros_like(b)
@@ -83,8 +83,7 @@ def test_reconstruction_error_matches_reference(units):
                         rng=np.random.default_rng(3))
     trainer._vstack[:9] = v0
     err = trainer.step(9, 0.0, 0.0, 0.0, 0.0)
-    rng = np.random.default_rng(3)
-    h0 = ref._sample(v0 @ W + b, rng.random((9, 4)), units)
+    h0 = ref._sample(v0 @ W + b, ref.SplitMixUniforms(trainer.uniform_key).random((9, 4)), units)
     expected = np.sum((v0 - ref.mean_visible(h0, W, c, units)) ** 2)
     assert err == pytest.approx(expected, rel=1e-12)
 
@@ -100,7 +99,8 @@ def test_float32_step_close_to_float64_reference():
     trainer.step(16, 0.1, 0.0, 0.0, 0.0)
     dW, dc, db, _, _ = ref.cd_step(v0.astype(np.float64), W.astype(np.float64),
                                    c.astype(np.float64), b.astype(np.float64), units, 1,
-                                   np.random.default_rng(5), uniform_dtype=np.float32)
+                                   ref.SplitMixUniforms(trainer.uniform_key),
+                                   uniform_dtype=np.float32)
     # uniforms are float32 in both; sampling decisions identical unless u ~ p within 1e-7
     np.testing.assert_allclose(trainer.weights, W - 0.1 * dW, atol=2e-6)
 
@@ -380,7 +380,7 @@ def test_allow_fractional_data(units, low):
                         rng=np.random.default_rng(1))
     trainer._vstack[:60] = X
     trainer.step(60, 0.1, 0.0, 0.0, 0.0)
-    dW, _, _, _, _ = ref.cd_step(X, W, c, b, units, 1, np.random.default_rng(1))
+    dW, _, _, _, _ = ref.cd_step(X, W, c, b, units, 1, ref.SplitMixUniforms(trainer.uniform_key))
     np.testing.assert_allclose(trainer.weights, W - 0.1 * dW, rtol=1e-12, atol=1e-13)
 
 
@@ -409,3 +409,45 @@ def test_pcd_statistic_converges_to_exact_gradient(units):
         mean = blocks.mean(axis=0)
         sem = blocks.std(axis=0, ddof=1) / np.sqrt(20)
         assert np.all(np.abs(mean - exact) < 4 * sem + 1e-12), np.max(np.abs(mean - exact) / sem)
+
+
+def test_gibbs_uniform_stream_matches_splitmix64_reference():
+    """The trainer's counter-based uniforms: known SplitMix64 outputs, the slow reference for
+    odd/even float32 buffers and float64, and the counter carried from fill to fill."""
+    from rbm._kernels import uniform_fill
+
+    reference = ref.SplitMixUniforms(1234567)
+    # SplitMix64 seeded with 1234567 (Rosetta Code "Pseudo-random numbers/Splitmix64")
+    assert [reference.draw() for _ in range(3)] == [6457827717110365317, 3203168211198807973,
+                                                    9817491932198370423]
+    key = 0xDEADBEEF12345678
+    reference = ref.SplitMixUniforms(key)
+    counter = 0
+    for shape, dtype in (((3, 5), np.float32), ((4, 6), np.float32), ((7,), np.float64),
+                         ((2, 3), np.float32)):
+        out = np.empty(shape, dtype)
+        counter = uniform_fill(key, counter, out)
+        np.testing.assert_array_equal(out, reference.random(shape, dtype))
+        assert counter == reference.counter
+    with pytest.raises(ValueError, match="C-contiguous"):
+        uniform_fill(key, 0, np.empty((4, 4), np.float32)[:, ::2])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gibbs_uniforms_are_uniform(dtype):
+    """Moments and a chi-square histogram test of 10^6 uniforms in [0, 1)."""
+    from scipy import stats
+
+    from rbm._kernels import uniform_fill
+
+    u = np.empty(1_000_000, dtype)
+    uniform_fill(2024, 0, u)
+    assert u.min() >= 0.0 and u.max() < 1.0
+    n = u.size
+    assert abs(u.mean() - 0.5) < 5 * np.sqrt(1 / 12 / n)
+    assert abs(np.mean((u - 0.5) ** 2) - 1 / 12) < 5 * np.sqrt(1 / 180 / n)
+    counts = np.histogram(u, bins=100, range=(0.0, 1.0))[0]
+    assert stats.chisquare(counts).pvalue > 1e-4
+    # neighbouring values (the two halves of one draw in float32) are uncorrelated
+    half = n // 2
+    assert abs(np.corrcoef(u[:half], u[half:])[0, 1]) < 5 / np.sqrt(half)

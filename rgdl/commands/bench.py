@@ -57,6 +57,10 @@ def bench(suite, quick, as_json):
     training samples/s vs scikit-learn's BernoulliRBM and vs the BLAS ceiling of the step's five
     matrix products; the paper's layer-1 training time) or 'all'. Peers come with
     `pip install -e '.[bench]'`; a missing peer leaves its column empty with a note.
+
+    The first line names the CPU, NumPy's BLAS and the kernel family it runs (OpenBLAS may be
+    forced to AVX2 'Haswell' kernels by OPENBLAS_CORETYPE, which moves every BLAS-bound figure).
+    --json prints {"environment": ..., "rows": [...]}.
     """
     import json
 
@@ -69,7 +73,13 @@ def bench(suite, quick, as_json):
         from rgdl.benchmarks.rbm import run_rbm_benchmarks
 
         rows += run_rbm_benchmarks(quick=quick)
+    from rgdl.benchmarks import describe_environment
+
+    environment = describe_environment()
     if as_json:
-        click.echo(json.dumps(rows, indent=2, default=float))
+        click.echo(json.dumps({"environment": environment, "rows": rows}, indent=2,
+                              default=float))
     else:
+        click.echo(environment)
+        click.echo("")
         click.echo(format_table(rows))
