@@ -215,6 +215,14 @@ def _momentum_update_weights(weights, velocity, stat, learning_rate, momentum, w
             weights[i, j] = w + vel
 
 
+def _shift_scale(act, bias, scale):
+    """In place: ``act[r, j] <- scale * (act[r, j] + bias[j])`` (binary units' field / 2)."""
+    n, m = act.shape
+    for r in range(n):
+        for j in range(m):
+            act[r, j] = scale * (act[r, j] + bias[j])
+
+
 def _gather_rows(data, rows, signs, out):
     """``out[r] = signs[rows[r]] * data[rows[r]]``, converted to ``out``'s float dtype.
 
@@ -310,5 +318,6 @@ layer_mean_sample = njit(cache=True, fastmath=_FAST)(_layer_mean_sample)
 visible_sample_recon = njit(cache=True, fastmath=_FAST)(_visible_sample_recon)
 momentum_update_weights = njit(cache=True, fastmath=_FAST)(_momentum_update_weights)
 gather_rows = njit(cache=True)(_gather_rows)
+shift_scale = njit(cache=True)(_shift_scale)
 bias_step = njit(cache=True)(_bias_step)
 pseudo_log_likelihood_all_sites = _dual(_pseudo_log_likelihood_all_sites)

@@ -258,9 +258,10 @@ def field_tanh(act, bias, binary):
     NumPy's SIMD ``tanh`` is far faster than a scalar libm call in a Numba loop; with this t,
     P(on) = (1 - t)/2 for both unit types (:mod:`rbm._kernels`).
     """
-    np.add(act, bias, out=act)
     if binary:
-        np.multiply(act, 0.5, out=act)
+        K.shift_scale(act, bias, act.dtype.type(0.5))  # one pass: act <- (act + bias) / 2
+    else:
+        np.add(act, bias, out=act)
     np.tanh(act, out=act)
     return act
 
