@@ -37,10 +37,10 @@ def augment_translations(spins, copies, rng):
     return np.concatenate(out)
 
 
-def check_temperature(size, temperature, *, n_samples=5000, n_hidden=128, cd_k=10, n_epochs=200,
+def check_temperature(size, temperature, *, n_samples=20000, n_hidden=128, cd_k=10, n_epochs=200,
                       learning_rate=0.05, final_learning_rate=5e-4, batch_size=100,
                       flip_augmentation=True, translation_copies=0, n_chains=100,
-                      n_gibbs=2000, n_records=20, seed=0, spins=None):
+                      n_gibbs=4000, n_records=20, seed=0, spins=None):
     """Train one RBM at ``temperature`` and compare its Gibbs samples with Monte Carlo.
 
     Parameters
@@ -118,7 +118,7 @@ def main(argv=None):
     parser.add_argument("--size", type=int, default=8, help="lattice size L (default 8)")
     parser.add_argument("--temperatures", type=float, nargs="+", default=[2.0, 2.27, 3.0],
                         help="temperatures T/J (default 2.0 2.27 3.0)")
-    parser.add_argument("--samples", type=int, default=5000, help="Monte Carlo samples per T")
+    parser.add_argument("--samples", type=int, default=20000, help="Monte Carlo samples per T")
     parser.add_argument("--hidden", type=int, default=128, help="hidden units (default 128)")
     parser.add_argument("--cd-k", type=int, default=10, help="Gibbs steps of CD (default 10)")
     parser.add_argument("--epochs", type=int, default=200, help="training epochs (default 200)")
@@ -126,7 +126,7 @@ def main(argv=None):
                         help="randomly translated copies of each sample to add (default 0)")
     parser.add_argument("--no-flip", action="store_true", help="no global spin-flip augmentation")
     parser.add_argument("--chains", type=int, default=100, help="Gibbs chains (half from noise)")
-    parser.add_argument("--gibbs", type=int, default=2000, help="Gibbs steps per chain")
+    parser.add_argument("--gibbs", type=int, default=4000, help="Gibbs steps per chain")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="generative_check", help="output folder")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every training epoch")
