@@ -339,9 +339,12 @@ class RBM(ParamsMixin):
         n_visible = data.shape[1]
         dtype = p["dtype"]
         weights = (0.01 * rng.standard_normal((n_visible, p["n_hidden"]))).astype(dtype)
-        mean = data.mean(axis=0, dtype=np.float64)
         if p["flip_augmentation"]:
-            mean = np.zeros_like(mean)  # the augmented (symmetrised) data have zero means
+            mean = np.zeros(n_visible)  # the augmented (symmetrised) data have zero means
+        elif data.dtype == np.int8:
+            mean = K.column_means(data)
+        else:
+            mean = data.mean(axis=0, dtype=np.float64)
         eps = 1e-3
         if p["units"] == "binary":
             q = np.clip(mean, eps, 1.0 - eps)

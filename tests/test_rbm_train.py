@@ -451,3 +451,12 @@ def test_gibbs_uniforms_are_uniform(dtype):
     # neighbouring values (the two halves of one draw in float32) are uncorrelated
     half = n // 2
     assert abs(np.corrcoef(u[:half], u[half:])[0, 1]) < 5 / np.sqrt(half)
+
+
+def test_column_means_equal_numpy_mean_bit_for_bit():
+    from rbm._kernels import column_means
+
+    rng = np.random.default_rng(3)
+    for values in ([-1, 1], [0, 1]):
+        x = rng.choice(values, size=(1001, 13), p=[0.3, 0.7]).astype(np.int8)
+        np.testing.assert_array_equal(column_means(x), x.mean(axis=0, dtype=np.float64))
