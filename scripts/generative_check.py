@@ -5,7 +5,10 @@ RBM trained with rgdl's best recipe (CD-k, decaying learning rate, optional symm
 augmentation: global spin flip and lattice translations), then Gibbs chains of the model started
 from noise and from data. The Gelman-Rubin R-hat of the chains decides whether the model has
 equilibrated; only then are <E>/N and <|M|>/N compared with Monte Carlo (Torlai & Melko,
-PRB 94, 165134 (2016)). Writes ``generative_check.json`` and a figure (PNG + PDF).
+PRB 94, 165134 (2016)). With ``--models N`` every temperature is repeated with N seeds (new
+data, new model) and the summary's error bar includes the model-to-model spread, which at 8 x 8
+is larger than the sampling errors of one model. Writes ``generative_check.json`` (per
+temperature: the runs and their summary) and a figure (PNG + PDF; the first seed's model).
 
 Example: ``python scripts/generative_check.py --size 8 --temperatures 2.0 2.27 3.0 --out gen8``
 """
@@ -112,6 +115,28 @@ def check_temperature(size, temperature, *, n_samples=20000, n_hidden=128, cd_k=
     }
 
 
+def summarize_models(runs):
+    """Combine independent repetitions (own Monte Carlo data, own model) at one temperature.
+
+    The relative errors of the runs are averaged; with two or more runs the error of the mean is
+    their standard deviation over sqrt(n) (it contains sampling, data and training variance; the
+    per-run error bars contain only the first), and ``spread`` is that standard deviation. With
+    one run the error is the run's own error bar and ``spread`` is None.
+    """
+    summary = {"n_models": len(runs), "equilibrated": all(r["equilibrated"] for r in runs)}
+    for obs in ("energy", "abs_magnetization"):
+        values = np.array([r["relative_error"][obs]["value"] for r in runs])
+        if len(runs) == 1:
+            summary[obs] = {"value": float(values[0]),
+                            "error": float(runs[0]["relative_error"][obs]["error"]),
+                            "spread": None}
+        else:
+            spread = float(values.std(ddof=1))
+            summary[obs] = {"value": float(values.mean()),
+                            "error": spread / np.sqrt(len(values)), "spread": spread}
+    return summary
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -128,6 +153,10 @@ def main(argv=None):
     parser.add_argument("--chains", type=int, default=100, help="Gibbs chains (half from noise)")
     parser.add_argument("--gibbs", type=int, default=4000, help="Gibbs steps per chain")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--models", type=int, default=1,
+                        help="independent repetitions (data and model) per T, seeds seed, seed+1, "
+                             "...; with 2 or more the summary error includes the model-to-model "
+                             "spread (default 1)")
     parser.add_argument("--out", default="generative_check", help="output folder")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every training epoch")
     args = parser.parse_args(argv)
@@ -136,24 +165,38 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     results = []
     for t in args.temperatures:
-        res = check_temperature(args.size, t, n_samples=args.samples, n_hidden=args.hidden,
-                                cd_k=args.cd_k, n_epochs=args.epochs,
-                                flip_augmentation=not args.no_flip,
-                                translation_copies=args.translations, n_chains=args.chains,
-                                n_gibbs=args.gibbs, seed=args.seed)
-        results.append(res)
-        rel = res["relative_error"]
-        verdict = "equilibrated" if res["equilibrated"] else "NOT equilibrated (numbers not results)"
-        print(f"T = {t:g}: R-hat {max(res['rhat'].values()):.3f} ({verdict}); "
-              f"<E>/N rel. error {rel['energy']['value']:+.4f} ± {rel['energy']['error']:.4f}; "
-              f"<|M|>/N rel. error {rel['abs_magnetization']['value']:+.4f} ± "
-              f"{rel['abs_magnetization']['error']:.4f}; training {res['train_seconds']:.0f} s")
+        runs = []
+        for k in range(args.models):
+            res = check_temperature(args.size, t, n_samples=args.samples, n_hidden=args.hidden,
+                                    cd_k=args.cd_k, n_epochs=args.epochs,
+                                    flip_augmentation=not args.no_flip,
+                                    translation_copies=args.translations, n_chains=args.chains,
+                                    n_gibbs=args.gibbs, seed=args.seed + k)
+            runs.append(res)
+            rel = res["relative_error"]
+            verdict = "equilibrated" if res["equilibrated"] else "NOT equilibrated (numbers not results)"
+            print(f"T = {t:g}, seed {args.seed + k}: R-hat {max(res['rhat'].values()):.3f} "
+                  f"({verdict}); <E>/N rel. error {rel['energy']['value']:+.4f} ± "
+                  f"{rel['energy']['error']:.4f}; <|M|>/N rel. error "
+                  f"{rel['abs_magnetization']['value']:+.4f} ± "
+                  f"{rel['abs_magnetization']['error']:.4f}; training {res['train_seconds']:.0f} s")
+        summary = summarize_models(runs)
+        if args.models > 1:
+            print(f"T = {t:g}, {args.models} models: <E>/N rel. error "
+                  f"{summary['energy']['value']:+.4f} ± {summary['energy']['error']:.4f} "
+                  f"(model spread {summary['energy']['spread']:.4f}); <|M|>/N rel. error "
+                  f"{summary['abs_magnetization']['value']:+.4f} ± "
+                  f"{summary['abs_magnetization']['error']:.4f} "
+                  f"(spread {summary['abs_magnetization']['spread']:.4f}); all equilibrated: "
+                  f"{summary['equilibrated']}")
+        results.append({"temperature": t, "models": runs, "summary": summary})
     (out / "generative_check.json").write_text(json.dumps(results, indent=1))
     from analysis.figures import plot_generative_check
 
     obs = ("energy", "abs_magnetization")
-    mc = {o: [(r["monte_carlo"][o]["value"], r["monte_carlo"][o]["error"]) for r in results] for o in obs}
-    gen = {o: [(r["generated"][o]["value"], r["generated"][o]["error"]) for r in results] for o in obs}
+    first = [r["models"][0] for r in results]  # the figure shows the first seed's model
+    mc = {o: [(r["monte_carlo"][o]["value"], r["monte_carlo"][o]["error"]) for r in first] for o in obs}
+    gen = {o: [(r["generated"][o]["value"], r["generated"][o]["error"]) for r in first] for o in obs}
     plot_generative_check(args.temperatures, mc, gen, out / "generative_check",
                           ylabels={"energy": "<E>/N (units of J)", "abs_magnetization": "<|M|>/N"})
     return 0

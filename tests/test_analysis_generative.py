@@ -58,3 +58,21 @@ def test_translation_augmentation_is_a_symmetry():
     np.testing.assert_array_equal(aug[:50], spins)
     np.testing.assert_allclose(energy_per_spin(aug[50:100], 1.0, 0.0, 2), energy_per_spin(spins, 1.0, 0.0, 2))
     np.testing.assert_allclose(np.sort(aug[100:].reshape(50, -1), 1), np.sort(spins.reshape(50, -1), 1))
+
+
+def test_summary_of_repeated_models_uses_their_spread():
+    gc = _load_script()
+
+    def run(e, m, eq=True):
+        return {"equilibrated": eq,
+                "relative_error": {"energy": {"value": e, "error": 0.001},
+                                   "abs_magnetization": {"value": m, "error": 0.002}}}
+
+    one = gc.summarize_models([run(0.01, -0.02)])
+    assert one["energy"] == {"value": 0.01, "error": 0.001, "spread": None}
+    three = gc.summarize_models([run(0.02, 0.0), run(-0.01, 0.03), run(0.02, 0.03, eq=False)])
+    values = np.array([0.02, -0.01, 0.02])
+    assert three["energy"]["value"] == pytest.approx(values.mean())
+    assert three["energy"]["spread"] == pytest.approx(values.std(ddof=1))
+    assert three["energy"]["error"] == pytest.approx(values.std(ddof=1) / np.sqrt(3))
+    assert three["n_models"] == 3 and three["equilibrated"] is False
