@@ -460,3 +460,19 @@ def test_column_means_equal_numpy_mean_bit_for_bit():
     for values in ([-1, 1], [0, 1]):
         x = rng.choice(values, size=(1001, 13), p=[0.3, 0.7]).astype(np.int8)
         np.testing.assert_array_equal(column_means(x), x.mean(axis=0, dtype=np.float64))
+
+
+@pytest.mark.parametrize("source_dtype", [np.int8, np.float32, np.float64])
+@pytest.mark.parametrize("out_dtype", [np.float32, np.float64])
+def test_gather_rows_matches_numpy_take_with_flips(source_dtype, out_dtype):
+    from rbm._kernels import gather_rows
+
+    rng = np.random.default_rng(5)
+    data = rng.choice([-1, 1], size=(50, 9)).astype(source_dtype)
+    rows = rng.permutation(50)[:12]
+    out = np.empty((12, 9), out_dtype)
+    gather_rows(data, rows, np.empty(0, out_dtype), out)
+    np.testing.assert_array_equal(out, data[rows].astype(out_dtype))
+    signs = np.where(rng.random(50) < 0.5, -1.0, 1.0).astype(out_dtype)
+    gather_rows(data, rows, signs, out)
+    np.testing.assert_array_equal(out, (signs[rows, None] * data[rows]).astype(out_dtype))
