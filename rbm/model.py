@@ -677,14 +677,16 @@ class RBM(ParamsMixin):
         u_h = np.empty_like(act_h)
         act_v = np.empty_like(v)
         u_v = np.empty_like(v)
+        # uniforms from the counter-based stream of the training loop, keyed from ``rng``
+        key, counter = int(rng.integers(0, 2 ** 64, dtype=np.uint64)), 0
         for _ in range(n_steps):
             np.dot(v, W, out=act_h)
             field_tanh(act_h, b, binary)
-            rng.random(out=u_h, dtype=dtype)
+            counter = K.uniform_fill(key, counter, u_h)
             K.layer_sample(act_h, u_h, one, off, h)
             np.dot(h, W.T, out=act_v)
             field_tanh(act_v, c, binary)
-            rng.random(out=u_v, dtype=dtype)
+            counter = K.uniform_fill(key, counter, u_v)
             K.layer_sample(act_v, u_v, one, off, v)
         return v
 
