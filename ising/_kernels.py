@@ -114,7 +114,7 @@ U31 = np.uint64(31)
 
 
 @njit(cache=True, inline="always")
-def _mix64(z):
+def mix64(z):
     """SplitMix64 output function (Steele, Lea & Flood, OOPSLA 2014; Stafford's Mix13)."""
     z = (z ^ (z >> U30)) * M1
     z = (z ^ (z >> U27)) * M2
@@ -125,7 +125,7 @@ def _mix64(z):
 def counter_draws(key, start, out):
     """``out[m] = mix64(key + (start + m + 1) * GAMMA)``: the counter-based draws, for tests."""
     for m in range(out.shape[0]):
-        out[m] = _mix64(key + (start + np.uint64(m) + U1) * GAMMA)
+        out[m] = mix64(key + (start + np.uint64(m) + U1) * GAMMA)
 
 
 @njit(cache=True, boundscheck=False, inline="always")
@@ -157,7 +157,7 @@ def _update_run(cur, a, b, c, e, t, base):
     for k in range(cur.shape[0]):
         nb = np.int64(a[k]) + b[k] + c[k] + e[k]
         s = np.int64(cur[k])
-        r = _mix64(base + np.uint64(k) * GAMMA)
+        r = mix64(base + np.uint64(k) * GAMMA)
         flip = np.int64((r >> U11) < _select_threshold(nb, s, t))
         cur[k] = s - 2 * s * flip
 
@@ -266,7 +266,7 @@ def _sweep_lanes(buf, B, L, t, bases):
                     jj = np.uint64(j)
                     nb = np.int64(buf[us + jj]) + buf[ds + jj] + buf[os_ + jj] + buf[es + jj]
                     s = np.int64(buf[xs + jj])
-                    r = _mix64(bases[j] + off)
+                    r = mix64(bases[j] + off)
                     flip = np.int64((r >> U11) < _select_threshold(nb, s, t))
                     buf[xs + jj] = s - 2 * s * flip
 
@@ -458,7 +458,7 @@ def _wolff_run(lat, nbr, p32, min_flips, max_clusters, queue, key, ctr):
     clusters = 0
     while flips < min_flips and clusters < max_clusters:
         ctr += U1
-        r = _mix64(key + ctr * GAMMA)
+        r = mix64(key + ctr * GAMMA)
         seed_site = ((r >> U32) * n_u) >> U32
         s = lat[seed_site]
         flipped = -s
@@ -470,8 +470,8 @@ def _wolff_run(lat, nbr, p32, min_flips, max_clusters, queue, key, ctr):
         if pow2:
             while head < tail:
                 x = np.uint64(queue[head])
-                ra = _mix64(w)
-                rb = _mix64(w + GAMMA)
+                ra = mix64(w)
+                rb = mix64(w + GAMMA)
                 w += g2
                 head += U1
                 xr = x & row
@@ -487,8 +487,8 @@ def _wolff_run(lat, nbr, p32, min_flips, max_clusters, queue, key, ctr):
         elif z == 4:
             while head < tail:
                 x = np.uint64(queue[head])
-                ra = _mix64(w)
-                rb = _mix64(w + GAMMA)
+                ra = mix64(w)
+                rb = mix64(w + GAMMA)
                 w += g2
                 head += U1
                 tail = _wolff_join(lat, np.uint64(nbr[x, 0]), s, flipped, ra & M32, p32,
@@ -503,7 +503,7 @@ def _wolff_run(lat, nbr, p32, min_flips, max_clusters, queue, key, ctr):
         else:
             while head < tail:
                 x = np.uint64(queue[head])
-                ra = _mix64(w)
+                ra = mix64(w)
                 w += GAMMA
                 head += U1
                 tail = _wolff_join(lat, np.uint64(nbr[x, 0]), s, flipped, ra & M32, p32,

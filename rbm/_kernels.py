@@ -27,6 +27,8 @@ import types
 import numpy as np
 from numba import njit, prange
 
+from ising._kernels import GAMMA, mix64  # the one SplitMix64 primitive of the project
+
 #: Arrays with fewer elements than this run in the serial build of a dual kernel (only the
 #: all-sites pseudo-likelihood, which is not interleaved with BLAS): a parallel launch costs tens
 #: of microseconds on an idle machine and far more when the cores are oversubscribed.
@@ -73,27 +75,14 @@ def _dual(func, size_arg=0, fastmath=False):
 # LLVM vectorises (AVX-512: ~20x NumPy's ``Generator.random`` for float32, which dominated the
 # non-BLAS time of a CD-1 step). float32 uniforms take 24 bits each, two per draw (bits 40-63
 # then bits 8-31: the same resolution 2**-24 as NumPy's float32 ``random``); float64 uniforms
-# take the top 53 bits of one draw.
+# take the top 53 bits of one draw. The mixer and GAMMA are those of the Monte Carlo kernels
+# (:mod:`ising._kernels`), defined once there.
 # ----------------------------------------------------------------------------------------------
-GAMMA = np.uint64(0x9E3779B97F4A7C15)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
 _U1 = np.uint64(1)
 _U8 = np.uint64(8)
 _U11 = np.uint64(11)
-_U27 = np.uint64(27)
-_U30 = np.uint64(30)
-_U31 = np.uint64(31)
 _U40 = np.uint64(40)
 _LOW24 = np.uint64(0xFFFFFF)
-
-
-@njit(cache=True, inline="always")
-def _mix64(z):
-    """SplitMix64 output function (Stafford's Mix13)."""
-    z = (z ^ (z >> _U30)) * _M1
-    z = (z ^ (z >> _U27)) * _M2
-    return z ^ (z >> _U31)
 
 
 @njit(cache=True, boundscheck=False)
@@ -102,13 +91,13 @@ def _uniform_fill_f32(key, counter, flat):
     scale = np.float32(2.0 ** -24)
     base = key + counter * GAMMA
     for m in range(half):
-        r = _mix64(base + (np.uint64(m) + _U1) * GAMMA)
+        r = mix64(base + (np.uint64(m) + _U1) * GAMMA)
         flat[m] = np.float32(np.int64(r >> _U40)) * scale
         flat[half + m] = np.float32(np.int64((r >> _U8) & _LOW24)) * scale
     used = np.uint64(half)
     if flat.shape[0] % 2:
         used += _U1
-        r = _mix64(base + used * GAMMA)
+        r = mix64(base + used * GAMMA)
         flat[flat.shape[0] - 1] = np.float32(np.int64(r >> _U40)) * scale
     return counter + used
 
@@ -118,7 +107,7 @@ def _uniform_fill_f64(key, counter, flat):
     scale = 2.0 ** -53
     base = key + counter * GAMMA
     for m in range(flat.shape[0]):
-        r = _mix64(base + (np.uint64(m) + _U1) * GAMMA)
+        r = mix64(base + (np.uint64(m) + _U1) * GAMMA)
         flat[m] = np.float64(np.int64(r >> _U11)) * scale
     return counter + np.uint64(flat.shape[0])
 

@@ -89,7 +89,6 @@ class CDTrainer:
         self._scratch_h = np.empty_like(hidden_bias)
         self._no_flips = np.empty(0, dtype)
         self._row_error = np.empty(rows, dtype)
-        self._signs = None
 
     # ------------------------------------------------------------------------------------------
     def init_chains(self, data):

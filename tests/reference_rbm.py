@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from tests.reference_ising import MASK, SPLITMIX_GAMMA, splitmix64_mix
+
 
 class SplitMixUniforms:
     """The trainer's Gibbs uniforms (:func:`rbm._kernels.uniform_fill`) in plain Python integers.
@@ -22,19 +24,13 @@ class SplitMixUniforms:
     ``random(shape, dtype)`` mimics ``numpy.random.Generator.random``.
     """
 
-    MASK = (1 << 64) - 1
-    GAMMA = 0x9E3779B97F4A7C15
-
     def __init__(self, key):
         self.key = int(key)
         self.counter = 0
 
     def draw(self):
         self.counter += 1
-        z = (self.key + self.counter * self.GAMMA) & self.MASK
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & self.MASK
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & self.MASK
-        return z ^ (z >> 31)
+        return splitmix64_mix((self.key + self.counter * SPLITMIX_GAMMA) & MASK)
 
     def random(self, shape, dtype=np.float64):
         n = int(np.prod(shape))
