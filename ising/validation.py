@@ -360,9 +360,10 @@ class PointReport:
         return bad + (["R-hat"] if self.rhat_energy > RHAT_THRESHOLD
                       or self.rhat_abs_magnetization > RHAT_THRESHOLD else [])
 
-    def zscores(self) -> np.ndarray:
-        """Signed z-scores of the mean-type checks (for the rms aggregate)."""
-        return np.array([c.result.z for c in self.checks if "hist" not in c.quantity])
+    def zscores(self, quantity: str = "<E>/N") -> np.ndarray:
+        """Signed z-scores of one check per chain (default <E>/N): independent across chains
+        and points, so their squares add up to a chi-square variable (the rms aggregate)."""
+        return np.array([c.result.z for c in self.checks if c.quantity == quantity])
 
 
 def record(sampler, n_samples: int, *, burn_in: int, thin: int = 1, correlations=()):
