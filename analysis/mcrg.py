@@ -98,7 +98,7 @@ class Operator:
 
     @property
     def span(self) -> int:
-        """Largest extent of a shape along any axis (the lattice must be larger than this)."""
+        """Largest extent of a shape along any axis (the lattice side must exceed twice this)."""
         return max(max(o[a] for o in s) - min(o[a] for o in s)
                    for s in self.shapes for a in range(self.dimension))
 
@@ -187,9 +187,10 @@ def _check_operators(operators, spins):
     for op in operators:
         if op.dimension != d:
             raise ValueError(f"operator {op.name!r} is {op.dimension}D, spins are {d}D")
-        if op.span >= spins.shape[1]:
+        if 2 * op.span >= spins.shape[1]:
+            # below this, different placements (or operators) wrap onto the same spin product
             raise ValueError(f"lattice side {spins.shape[1]} too small for operator {op.name!r} "
-                             f"(span {op.span}); use a larger lattice or fewer levels")
+                             f"(needs L > {2 * op.span}); use a larger lattice or fewer levels")
 
 
 class _Shifts:
