@@ -61,7 +61,7 @@ from ising.blockspin import decimate, majority
 from ising.observables import jackknife
 
 __all__ = [
-    "Operator", "operator", "EVEN_2D", "ODD_2D", "EVEN_1D", "ODD_1D", "operator_sums",
+    "Operator", "operator", "check_configurations", "check_operators", "EVEN_2D", "ODD_2D", "EVEN_1D", "ODD_1D", "operator_sums",
     "local_fields", "majority_transform", "decimation_transform", "block_levels",
     "rg_matrix", "MCRGLevel", "MCRGResult", "mcrg",
 ]
@@ -164,7 +164,8 @@ EVEN_1D = (operator("nn", [(0,), (1,)]), operator("d2", [(0,), (2,)]),
 ODD_1D = (operator("m", [(0,)]), operator("line3", [(0,), (1,), (2,)]))
 
 
-def _check_spins(spins, dimension=None):
+def check_configurations(spins, dimension=None):
+    """Validate a stack of periodic +-1 configurations, shape (n, L) or (n, L, L); return it."""
     s = np.asarray(spins)
     if s.ndim not in (2, 3):
         raise ValueError(f"spins must have shape (n_samples, L) or (n_samples, L, L), got {s.shape}")
@@ -180,7 +181,8 @@ def _check_spins(spins, dimension=None):
     return s
 
 
-def _check_operators(operators, spins):
+def check_operators(operators, spins):
+    """Raise ValueError unless every operator fits the dimension and the side of ``spins``."""
     if len(operators) == 0:
         raise ValueError("need at least one operator")
     d = spins.ndim - 1
@@ -225,8 +227,8 @@ def operator_sums(spins, operators):
     ndarray of float64, shape (n_samples, n_operators)
         ``S_alpha`` of every configuration (exact integers held as floats).
     """
-    s = _check_spins(spins)
-    _check_operators(operators, s)
+    s = check_configurations(spins)
+    check_operators(operators, s)
     shift = _Shifts(s.astype(np.int8, copy=False))
     out = np.empty((s.shape[0], len(operators)), dtype=np.float64)
     axes = tuple(range(1, s.ndim))
@@ -254,8 +256,8 @@ def local_fields(spins, operators):
     -------
     ndarray of int16, shape (n_samples, n_operators, L) or (n_samples, n_operators, L, L)
     """
-    s = _check_spins(spins)
-    _check_operators(operators, s)
+    s = check_configurations(spins)
+    check_operators(operators, s)
     shift = _Shifts(s.astype(np.int16))
     out = np.zeros((s.shape[0], len(operators)) + s.shape[1:], dtype=np.int16)
     for k, op in enumerate(operators):
@@ -332,12 +334,12 @@ def block_levels(spins, transform, levels, *, seed=None):
     """
     if isinstance(levels, bool) or int(levels) != levels or levels < 1:
         raise ValueError(f"levels must be an integer >= 1, got {levels!r}")
-    s = _check_spins(spins).astype(np.int8, copy=False)
+    s = check_configurations(spins).astype(np.int8, copy=False)
     seeds = np.random.SeedSequence(seed).spawn(int(levels)) if not isinstance(
         seed, np.random.SeedSequence) else seed.spawn(int(levels))
     out = [s]
     for n in range(int(levels)):
-        coarse = _check_spins(transform(out[-1], seeds[n])).astype(np.int8, copy=False)
+        coarse = check_configurations(transform(out[-1], seeds[n])).astype(np.int8, copy=False)
         if coarse.shape[0] != s.shape[0] or coarse.ndim != s.ndim:
             raise ValueError(f"transform changed the number of samples or the dimension: "
                              f"{out[-1].shape} -> {coarse.shape}")
@@ -545,7 +547,7 @@ def mcrg(spins, transform, levels, *, even=None, odd=None, n_blocks=20, seed=Non
     R. H. Swendsen, Phys. Rev. Lett. 42, 859 (1979); Swendsen in *Real-Space Renormalization*
     (Springer, 1982).
     """
-    s = _check_spins(spins)
+    s = check_configurations(spins)
     d = s.ndim - 1
     even = tuple(even) if even is not None else (EVEN_2D if d == 2 else EVEN_1D)
     odd = tuple(odd) if odd is not None else (ODD_2D if d == 2 else ODD_1D)
@@ -554,7 +556,7 @@ def mcrg(spins, transform, levels, *, even=None, odd=None, n_blocks=20, seed=Non
                          f"got n_blocks={n_blocks} for {s.shape[0]} samples")
     configs = block_levels(s, transform, levels, seed=seed)
     for c in configs[1:]:
-        _check_operators(even + odd, c)
+        check_operators(even + odd, c)
     sums = [(operator_sums(c, even), operator_sums(c, odd)) for c in configs]
     out = []
     for n in range(1, len(configs)):
