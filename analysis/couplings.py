@@ -223,8 +223,9 @@ def flow_critical_point(starts, flows, *, level=0, coupling=0):
     Returns
     -------
     dict
-        ``{"level", "K0_star", "K0_star_err", "fixed_point", "fixed_point_err", "names"}``;
-        NaN where the steps do not change sign within the fitted line's reach.
+        ``{"level", "K0_star", "K0_star_err", "fixed_point", "fixed_point_err", "names",
+        "bracketed"}``; ``bracketed`` is False when the measured steps do not change sign over the
+        starts (then the root is an extrapolation and should not be trusted).
     """
     starts = np.asarray(starts, dtype=np.float64)
     if starts.size < 2 or len(flows) != starts.size:
@@ -254,5 +255,6 @@ def flow_critical_point(starts, flows, *, level=0, coupling=0):
         near = int(np.argmin(np.abs(starts - root)))
         fixed_err.append(float(math.hypot(El[near, c] if np.isfinite(El[near, c]) else 0.0,
                                           p[0] * root_err)))
-    return {"level": int(level), "K0_star": float(root), "K0_star_err": root_err,
+    bracketed = bool(np.any(d > 0) and np.any(d < 0))
+    return {"level": int(level), "K0_star": float(root), "K0_star_err": root_err, "bracketed": bracketed,
             "names": list(flows[0][level].names), "fixed_point": fixed, "fixed_point_err": fixed_err}

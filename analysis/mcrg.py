@@ -229,17 +229,19 @@ def operator_sums(spins, operators):
     """
     s = check_configurations(spins)
     check_operators(operators, s)
-    shift = _Shifts(s.astype(np.int8, copy=False))
     out = np.empty((s.shape[0], len(operators)), dtype=np.float64)
     axes = tuple(range(1, s.ndim))
-    for k, op in enumerate(operators):
-        total = np.zeros(s.shape[0], dtype=np.int64)
-        for shape in op.shapes:
-            prod = shift(shape[0]).copy()
-            for o in shape[1:]:
-                prod *= shift(o)
-            total += prod.sum(axis=axes, dtype=np.int64)
-        out[:, k] = total
+    chunk = max(1, 2 ** 20 // int(np.prod(s.shape[1:])))  # bounds the cache of shifted copies
+    for start in range(0, s.shape[0], chunk):
+        shift = _Shifts(s[start:start + chunk].astype(np.int8, copy=False))
+        for k, op in enumerate(operators):
+            total = np.zeros(shift.s.shape[0], dtype=np.int64)
+            for shape in op.shapes:
+                prod = shift(shape[0]).copy()
+                for o in shape[1:]:
+                    prod *= shift(o)
+                total += prod.sum(axis=axes, dtype=np.int64)
+            out[start:start + chunk, k] = total
     return out
 
 

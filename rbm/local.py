@@ -191,9 +191,15 @@ class LocalRBM:
         # P(+1) = sigmoid(-2 act) = (1 - tanh act) / 2
         return np.where(u < 0.5 * (1.0 - np.tanh(act)), 1, -1).astype(np.int8)
 
-    def sample_hidden(self, V, seed=None):
-        """Draw ``h ~ P(h | v)``: the stochastic coarse-graining, int8 (n, L/b, L/b)."""
-        return self._sample(self.hidden_input(V), _rng(seed))
+    def sample_hidden(self, V, seed=None, *, chunk=256):
+        """Draw ``h ~ P(h | v)``: the stochastic coarse-graining, int8 (n, L/b, L/b).
+
+        Processed ``chunk`` samples at a time (the uniforms are consumed in sample order, so the
+        result does not depend on ``chunk``)."""
+        rng = _rng(seed)
+        V = np.asarray(V)
+        parts = [self._sample(self.hidden_input(V[i:i + chunk]), rng) for i in range(0, V.shape[0], chunk)]
+        return np.concatenate(parts) if parts else np.empty((0,) + V.shape[1:], np.int8)
 
     def sample_visible(self, H, seed=None):
         return self._sample(self.visible_input(H), _rng(seed))

@@ -103,6 +103,8 @@ def test_training_is_seeded_and_gauge_fixed(tmp_path):
     for la, lc in zip(a.layers_, c.layers_):
         np.testing.assert_array_equal(la.kernel_, lc.kernel_)
         assert la.hidden_bias_ == lc.hidden_bias_
+    layer = a.layers_[0]
+    np.testing.assert_array_equal(layer.sample_hidden(X, seed=1, chunk=7), layer.sample_hidden(X, seed=1))
     t = a.mcrg_transform(8)
     assert t(X[:3], 1).shape == (3, 4, 4) and t(X[:3, :4, :4], 1).shape == (3, 2, 2)
 
