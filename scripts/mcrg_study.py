@@ -35,6 +35,14 @@ def log(msg):
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
+def _r(levels, key):
+    return [None if x[key] is None else round(x[key], 3) for x in levels]
+
+
+def _f(value, fmt=".4f"):
+    return "nan" if value is None else format(value, fmt)
+
+
 def wolff(size, coupling, n, seed):
     t = time.perf_counter()
     r = ising.sample(2, size, 1.0, coupling=coupling, algorithm="wolff", n_samples=n, seed=seed)
@@ -69,7 +77,7 @@ def table(rows):
     for r in rows:
         for lv in r["levels"]:
             lines.append(f"| {r['size']} | {r['label']} | {r['samples']} | {lv['level']} | {lv['size']} | "
-                         f"{lv['y_T']:.4f} ± {lv['y_T_err']:.4f} | {lv['y_h']:.4f} ± {lv['y_h_err']:.4f} |")
+                         f"{_f(lv['y_T'])} ± {_f(lv['y_T_err'])} | {_f(lv['y_h'])} ± {_f(lv['y_h_err'])} |")
     return "\n".join(lines)
 
 
@@ -84,6 +92,9 @@ def main(argv=None):
     p.add_argument("--flow-size", type=int, default=64)
     p.add_argument("--flow-samples", type=int, default=4000)
     p.add_argument("--flow-starts", type=float, nargs="+", default=[0.40, 0.42, K_C, 0.46, 0.48])
+    p.add_argument("--b3-size", type=int, default=81,
+                   help="lattice side of the majority-rule b=3 run (0 skips it)")
+    p.add_argument("--b3-levels", type=int, default=2)
     p.add_argument("--seed", type=int, default=2026)
     p.add_argument("--overwrite", action="store_true")
     a = p.parse_args(argv)
@@ -112,8 +123,8 @@ def main(argv=None):
                          "seconds_mcrg": dt, "seconds_sampling": t_samp, "thin": r.thin,
                          "tau_int": r.tau_int})
             figure_levels[f"{label}, L={size}"] = lv
-            log(f"  {label}: {dt:.1f} s; y_T {[round(x['y_T'], 3) for x in lv]}, "
-                f"y_h {[round(x['y_h'], 3) for x in lv]}")
+            log(f"  {label}: {dt:.1f} s; y_T {_r(lv, 'y_T')}, "
+                f"y_h {_r(lv, 'y_h')}")
         t = time.perf_counter()
         stack = LocalRBMStack(levels, rbm_params={"block": 2, "kernel_size": 4, "n_epochs": a.epochs,
                                                   "learning_rate": 0.1}, random_state=s_train)
@@ -126,13 +137,25 @@ def main(argv=None):
                      "kernels": [layer.kernel_.tolist() for layer in stack.layers_],
                      "biases": [[layer.hidden_bias_, layer.visible_bias_] for layer in stack.layers_]})
         figure_levels[f"learned b=2, L={size}"] = lv
-        log(f"  learned: training {t_train:.1f} s, MCRG {dt:.1f} s; y_T {[round(x['y_T'], 3) for x in lv]}, "
-            f"y_h {[round(x['y_h'], 3) for x in lv]}")
+        log(f"  learned: training {t_train:.1f} s, MCRG {dt:.1f} s; y_T {_r(lv, 'y_T')}, "
+            f"y_h {_r(lv, 'y_h')}")
         if size == a.flow_size or stack64 is None:
             stack64 = stack
             for i, layer in enumerate(stack.layers_):
                 kernels_fig[f"learned layer {i + 1}"] = layer.kernel_
         save_local_stack(out / f"local_rbm_stack_L{size}.npz", stack, meta={"size": size, "coupling": K_C})
+
+    if a.b3_size:
+        ss = root.spawn(1)[0]
+        s_sample, s_maj = (int(x) for x in ss.generate_state(2))
+        log(f"L={a.b3_size}: sampling (majority b=3)")
+        r, t_samp = wolff(a.b3_size, K_C, a.samples, s_sample)
+        lv, dt = exponents(r.spins, majority_transform(3), a.b3_levels, s_maj)
+        rows.append({"size": a.b3_size, "label": "majority b=3", "samples": a.samples, "levels": lv,
+                     "seconds_mcrg": dt, "seconds_sampling": t_samp, "thin": r.thin, "tau_int": r.tau_int})
+        figure_levels[f"majority b=3, L={a.b3_size}"] = lv
+        log(f"  majority b=3: {dt:.1f} s; y_T {_r(lv, 'y_T')}, "
+            f"y_h {_r(lv, 'y_h')}")
 
     # coupling flows from several starting couplings
     log(f"coupling flows L={a.flow_size}, starts {a.flow_starts}")
@@ -179,12 +202,17 @@ def main(argv=None):
           table(rows), ""]
     for r in rows:
         bt, bh = best_level(r["levels"], "y_T", 1.0), best_level(r["levels"], "y_h", 1.875)
-        md.append(f"- L={r['size']} {r['label']}: best y_T = {bt['y_T']:.4f} ± {bt['y_T_err']:.4f} "
-                  f"(level {bt['level']}), best y_h = {bh['y_h']:.4f} ± {bh['y_h_err']:.4f} (level {bh['level']})")
+        md.append(f"- L={r['size']} {r['label']}: best y_T = {_f(bt['y_T'])} ± {_f(bt['y_T_err'])} "
+                  f"(level {bt['level']}), best y_h = {_f(bh['y_h'])} ± {_f(bh['y_h_err'])} (level {bh['level']})")
+    md += ["", "Run times (s; shared 2-core machine, noisy): " + "; ".join(
+        f"L={r['size']} {r['label']}: " + ", ".join(
+            f"{k.replace('seconds_', '')} {r[k]:.0f}" for k in ("seconds_sampling", "seconds_training",
+                                                                "seconds_mcrg") if k in r)
+        for r in rows) + "."]
     md += ["", f"## Coupling flows (L={a.flow_size}, {a.flow_samples} Wolff samples per start; "
                "pseudo-likelihood couplings nn, nnn, plaquette)", "",
            "K0* is the starting coupling where the level-to-level change of K_nn changes sign (straight "
-           "line through the steps of the five starts); the fixed point is the couplings of the step's "
+           "line through the steps of all starts); the fixed point is the couplings of the step's "
            "first level interpolated to K0*. 'no' = the steps do not change sign over the starts (the "
            "root is then an extrapolation, not a measurement).", "",
            "| transform | step | sign change | K0* (critical start) | fixed point (K_nn, K_nnn, K_plaq) |",
