@@ -33,7 +33,7 @@ from scipy.optimize import minimize
 from analysis.mcrg import EVEN_2D, block_levels, check_configurations, check_operators, local_fields
 from ising.observables import jackknife
 
-__all__ = ["CouplingFit", "fit_couplings", "coupling_flow", "flow_critical_point"]
+__all__ = ["FLOW_OPERATORS", "CouplingFit", "fit_couplings", "coupling_flow", "flow_critical_point"]
 
 #: default operator set of the flow diagram: nn, nnn, plaquette
 FLOW_OPERATORS = (EVEN_2D[0], EVEN_2D[1], EVEN_2D[3])

@@ -50,7 +50,6 @@ T. W. Burkhardt and J. M. J. van Leeuwen, Topics in Current Physics 30 (Springer
 
 from __future__ import annotations
 
-import itertools
 import logging
 import math
 from dataclasses import dataclass, field

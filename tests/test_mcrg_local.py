@@ -118,3 +118,14 @@ def test_checks():
         LocalRBM().fit(np.zeros((4, 8, 8)))
     with pytest.raises(ValueError, match="not fitted"):
         LocalRBM().hidden_input(np.ones((1, 8, 8)))
+
+
+def test_persistent_cd_seeded():
+    rng = np.random.default_rng(3)
+    blocks = rng.choice([-1, 1], size=(64, 4, 4)).astype(np.int8)
+    X = np.repeat(np.repeat(blocks, 2, axis=1), 2, axis=2)
+    fits = [LocalRBM(block=2, kernel_size=4, n_epochs=2, batch_size=16, persistent=True, cd_k=2,
+                     random_state=9).fit(X) for _ in range(2)]
+    np.testing.assert_array_equal(fits[0].kernel_, fits[1].kernel_)
+    assert fits[0].history_["reconstruction_error"] == [None, None]
+    assert np.all(np.isfinite(fits[0].kernel_)) and fits[0].kernel_.sum() < 0
