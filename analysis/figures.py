@@ -368,7 +368,8 @@ def plot_mcrg_exponents(results, stem, *, exact=(1.0, 15 / 8)):
     return _save(fig, stem)
 
 
-def plot_coupling_flow(flows, stem, *, x=0, y=1, names=("K_nn", "K_nnn"), fixed_points=None):
+def plot_coupling_flow(flows, stem, *, x=0, y=1, names=("K_nn", "K_nnn"), fixed_points=None,
+                       max_error=0.05):
     """RG flow of effective couplings: (K_x, K_y) at every level, one trajectory per start.
 
     Parameters
@@ -377,6 +378,10 @@ def plot_coupling_flow(flows, stem, *, x=0, y=1, names=("K_nn", "K_nnn"), fixed_
         ``panel title -> trajectories``; ``couplings``/``errors`` arrays (n_levels + 1, n_ops).
     fixed_points : dict[str, (couplings, errors)], optional
         A fixed point to mark per panel.
+    max_error : float
+        The axis limits enclose the points whose errors are below this (fits of nearly ordered
+        configurations deep in the low-temperature phase are ill-determined and can lie far
+        outside); the number of points left outside the view is written in the panel.
     """
     panels = list(flows)
     fig = _figure(3.2 * len(panels) + 0.2, 3.0)
@@ -394,6 +399,16 @@ def plot_coupling_flow(flows, stem, *, x=0, y=1, names=("K_nn", "K_nnn"), fixed_
             fp, fe = fixed_points[panel]
             ax.errorbar([fp[x]], [fp[y]], xerr=[fe[x]], yerr=[fe[y]], color="k", marker="*", ms=9,
                         ls="none", label="fixed point")
+        pts = np.concatenate([np.asarray(K)[:, [x, y]] for _, K, _ in flows[panel]])
+        errs = np.concatenate([np.asarray(E)[:, [x, y]] for _, _, E in flows[panel]])
+        good = np.all(np.nan_to_num(errs, nan=0.0) < max_error, axis=1) & np.all(np.isfinite(pts), axis=1)
+        if good.any() and not good.all():
+            lo, hi = pts[good].min(axis=0), pts[good].max(axis=0)
+            pad = 0.1 * np.maximum(hi - lo, 1e-3)
+            ax.set_xlim(lo[0] - pad[0], hi[0] + pad[0])
+            ax.set_ylim(lo[1] - pad[1], hi[1] + pad[1])
+            ax.text(0.98, 0.02, f"{int((~good).sum())} point(s) with error > {max_error:g} outside view",
+                    transform=ax.transAxes, ha="right", va="bottom", fontsize=6, color="0.3")
         ax.set_xlabel(names[0])
         ax.set_ylabel(names[1])
         ax.set_title(panel)
