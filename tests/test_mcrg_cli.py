@@ -59,3 +59,10 @@ def test_learned_json(capsys, tmp_path):
 def test_bad_input_one_line(capsys, args, msg):
     code, out, err = run(capsys, "mcrg", *args)
     assert code == 2 and err.startswith("Error: ") and err.count("\n") == 1 and msg in err
+
+
+def test_default_coupling_is_onsager():
+    import ising
+    from rgdl.commands.mcrg import K_CRITICAL
+
+    assert K_CRITICAL == pytest.approx(float(ising.exact.critical_coupling()), abs=1e-15)

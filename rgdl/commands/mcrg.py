@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 TRANSFORMS = ("majority", "decimation", "learned")
+K_CRITICAL = 0.5 * math.log(1 + math.sqrt(2))  # Onsager (same as ising.exact.critical_coupling())
 
 
 def check_arguments(size, coupling, transform, block, levels, samples):
@@ -170,7 +171,7 @@ def format_table(summary):
 @click.command()
 @click.option("--size", "-L", type=int, default=64, show_default=True,
               help="Lattice side L of the 2D periodic Ising model (multiple of block**levels).")
-@click.option("--coupling", "-K", type=float, default=0.44068679350977147, show_default="K_c",
+@click.option("--coupling", "-K", type=float, default=K_CRITICAL, show_default="K_c",
               help="Nearest-neighbour coupling K = J/T of the Wolff samples (default: Onsager's K_c).")
 @click.option("--transform", type=click.Choice(TRANSFORMS), default="majority", show_default=True,
               help="Block transform: majority rule (coin ties), decimation, or a learned local RBM stack.")
