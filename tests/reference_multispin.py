@@ -29,11 +29,13 @@ def lane_threshold(p):
     return None if p >= 1.0 else int(math.ldexp(p, 64))
 
 
-def multispin_sweep(spins, temperatures, couplings, keys, sweep):
+def multispin_sweep(spins, temperatures, couplings, keys, sweep, deep=8):
     """One checkerboard sweep of every replica of ``spins`` (n_replicas, L, L) in place.
 
     Replica c uses ``keys[c // 64]`` and lane c % 64; ``sweep`` is the sweep number (from 0).
+    Returns the number of decisions that needed more than ``deep`` bits.
     """
+    n_deep = 0
     n, L, _ = spins.shape
     N = L * L
     for c in range(n):
@@ -64,6 +66,72 @@ def multispin_sweep(spins, temperatures, couplings, keys, sweep):
                         t = (thr >> (63 - m)) & 1
                         if r != t:
                             accept = r < t
+                            n_deep += m >= deep
                             break
                     if accept:
                         lat[i, j] = -s
+    return n_deep
+
+
+# ------------------------------------------------ bit-sliced NumPy reference
+M1 = np.uint64(0xBF58476D1CE4E5B9)
+M2 = np.uint64(0x94D049BB133111EB)
+GAMMA = np.uint64(SPLITMIX_GAMMA)
+
+
+def mix64_array(z):
+    """SplitMix64's output function on a uint64 array (wrapping arithmetic)."""
+    z = np.asarray(z, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        z = (z ^ (z >> np.uint64(30))) * M1
+        z = (z ^ (z >> np.uint64(27))) * M2
+    return z ^ (z >> np.uint64(31))
+
+
+def bitsliced_sweep(words, keys, sweep, t4, t8, sure4, sure8, afm, shared=False):
+    """One sweep of the bit-sliced update on row-major words (n_groups, L, L), in place.
+
+    Written with whole-lattice NumPy operations (neighbours by ``np.roll``, the four one-bit
+    numbers added with the textbook full adder), independently of the Numba kernel.
+    ``t4``, ``t8`` (n_groups, 64), ``sure4``, ``sure8``, ``afm`` (n_groups,) are the lane
+    words of :class:`ising.multispin.MultiSpinMetropolis`. With ``shared=True`` every plane
+    word is replaced by bit 0 of itself broadcast to all lanes, so the 64 lanes of a word share
+    one uniform per site: the deliberately broken variant of the cross-replica test.
+    """
+    G, L, _ = words.shape
+    H = L // 2
+    i, j = np.indices((L, L))
+    col = (i + j) % 2
+    x = ((col * L + i) * H + j // 2).astype(np.uint64)  # checkerboard layout index
+    n = np.uint64(L * L)
+    ones = np.uint64(0xFFFFFFFFFFFFFFFF)
+    with np.errstate(over="ignore"):
+        for colour in (0, 1):
+            sel = col == colour
+            s = words[:, sel]
+            nb = [np.roll(words, 1, 1)[:, sel], np.roll(words, -1, 1)[:, sel],
+                  np.roll(words, 1, 2)[:, sel], np.roll(words, -1, 2)[:, sel]]
+            xs = [s ^ v ^ afm[:, None] for v in nb]
+            # a = xs0 + xs1 + xs2 + xs3 as a three-bit number (two half adders, one full adder)
+            lo1, hi1 = xs[0] ^ xs[1], xs[0] & xs[1]
+            lo2, hi2 = xs[2] ^ xs[3], xs[2] & xs[3]
+            bit0 = lo1 ^ lo2
+            carry = lo1 & lo2
+            bit1 = hi1 ^ hi2 ^ carry
+            bit2 = (hi1 & hi2) | (hi1 & carry) | (hi2 & carry)
+            ge2 = bit1 | bit2
+            is1 = bit0 & ~ge2
+            is0 = ~(bit0 | ge2)
+            acc = ge2 | (is1 & sure4[:, None]) | (is0 & sure8[:, None])
+            und = acc ^ ones
+            ctr = (np.uint64(sweep) * n + x[sel]) * np.uint64(64) + np.uint64(1)
+            for m in range(64):
+                if not und.any():
+                    break
+                r = mix64_array(keys[:, None] + (ctr[None, :] + np.uint64(m)) * GAMMA)
+                if shared:
+                    r = np.uint64(0) - (r & np.uint64(1))
+                t = (is1 & t4[:, m:m + 1]) | (~is1 & t8[:, m:m + 1])
+                acc |= und & t & ~r
+                und &= ~(r ^ t)
+            words[:, sel] = s ^ acc
