@@ -100,6 +100,8 @@ PLANES = 64
 ROWS_MIN_SIZE = 32
 #: Row blocks (threads) of a single group in the row-parallel mode.
 ROW_BLOCKS = 2
+#: Sweeps between the threads' meetings in the row-parallel mode (temporal blocking).
+ROW_DEPTH = 4
 #: Calls with fewer word updates than this (n_groups * L^2 * n_sweeps) run serially.
 PARALLEL_MIN_WORK = 20_000
 
@@ -195,27 +197,31 @@ def _tail(cur, t4, t8, w0, und, a1):
 
 
 @njit(cache=True, boundscheck=False)
-def _colour_block(wg, L, colour, i0, i1, afm, t4, t8, sure4, sure8, key, sweep, ext, side,
-                  und, a1):
-    """Update the sites of one colour in rows ``i0 <= i < i1`` of one group's words ``wg``
-    (checkerboard layout, :func:`ising._kernels.checkerboard_permutation`).
+def _colour_block(wg, R, L, g0, colour, i0, i1, afm, t4, t8, sure4, sure8, key, sweep, ext,
+                  side, und, a1):
+    """Update the sites of one colour in rows ``i0 <= i < i1`` of a strip ``wg`` of ``R``
+    rows of one group's lattice, in checkerboard layout.
 
-    Layout index x = (c L + i) H + k (H = L / 2) holds the site of colour c in row i at
-    column 2k + ((i + c) & 1); its neighbours are entry k of the other colour in rows i - 1
-    and i + 1 and entries k and k - 1 (if i + c is even) or k + 1 (odd) of the other colour
-    in row i. The other colour's rows i0 - 1 ... i1 (with wrap) are copied into ``ext`` and
-    the horizontal neighbours (with wrap) into ``side``, so that the block is one run of
-    contiguous views. Site x of sweep ``sweep`` uses the counters 64 (sweep N + x) + 1 + j.
-    ``ext`` needs (L + 2) H words, ``side``, ``und`` and ``a1`` L H.
+    Layout (:func:`ising._kernels.checkerboard_permutation`, here for R rows): index
+    (c R + i) H + k (H = L / 2) holds the site of colour c in strip row i at column
+    2k + ((i + c) & 1); its neighbours are entry k of the other colour in rows i - 1 and
+    i + 1 and entries k and k - 1 (if i + c is even) or k + 1 (odd) of the other colour in
+    row i. Strip row i is lattice row (g0 + i) mod L (``g0`` even, so parities agree); the
+    whole lattice is the strip R = L, g0 = 0, whose rows wrap (rows -1 and R are R - 1 and
+    0). The other colour's rows i0 - 1 ... i1 are copied into ``ext`` and the horizontal
+    neighbours (with their wrap) into ``side``, so that the block is a run of contiguous
+    views. The site at lattice layout index x = (c L + i) H + k uses, in sweep ``sweep``,
+    the counters 64 (sweep N + x) + 1 + j. ``ext`` needs (i1 - i0 + 2) H words, ``side``,
+    ``und`` and ``a1`` (i1 - i0) H.
     """
     H = L // 2
-    half = L * H
+    half = R * H
     p = colour * half
     o = (1 - colour) * half
     nr = i1 - i0
     for r in range(nr + 2):
         src = i0 - 1 + r
-        src = src + L if src < 0 else (src - L if src >= L else src)
+        src = src + R if src < 0 else (src - R if src >= R else src)
         ext[r * H:(r + 1) * H] = wg[o + src * H:o + (src + 1) * H]
     for i in range(i0, i1):
         r = o + i * H
@@ -226,13 +232,21 @@ def _colour_block(wg, L, colour, i0, i1, afm, t4, t8, sure4, sure8, key, sweep, 
         else:
             side[q:q + H - 1] = wg[r + 1:r + H]
             side[q + H - 1] = wg[r]
-    n = nr * H
-    x0 = np.uint64(p + i0 * H)
-    w0 = key + (((sweep * np.uint64(L * L) + x0) << _U6) + _U1) * GAMMA
-    cur = wg[p + i0 * H:p + i1 * H]
-    _run(cur, ext[0:n], ext[2 * H:2 * H + n], ext[H:H + n], side[0:n], afm, t4, t8, sure4,
-         sure8, w0, und, a1)
-    _tail(cur, t4, t8, w0, und[0:n], a1[0:n])
+    # one run per stretch of rows that is contiguous in the lattice's layout (two if the
+    # strip wraps around row L - 1)
+    a = i0
+    while a < i1:
+        ga = (g0 + a) % L
+        b = min(i1, a + L - ga)
+        q0 = (a - i0) * H
+        n = (b - a) * H
+        x0 = np.uint64((colour * L + ga) * H)
+        w0 = key + (((sweep * np.uint64(L * L) + x0) << _U6) + _U1) * GAMMA
+        cur = wg[p + a * H:p + b * H]
+        _run(cur, ext[q0:q0 + n], ext[q0 + 2 * H:q0 + 2 * H + n], ext[q0 + H:q0 + H + n],
+             side[q0:q0 + n], afm, t4, t8, sure4, sure8, w0, und, a1)
+        _tail(cur, t4, t8, w0, und[0:n], a1[0:n])
+        a = b
 
 
 @njit(cache=True, boundscheck=False)
@@ -253,8 +267,8 @@ def _group_sweeps(wg, L, rng_g, afm, t4, t8, sure4, sure8, n_sweeps, b):
     sw = rng_g[1]
     for _ in range(n_sweeps):
         for colour in range(2):
-            _colour_block(wg, L, colour, 0, L, afm, t4, t8, sure4, sure8, rng_g[0], sw, b[0],
-                          b[1], b[2], b[3])
+            _colour_block(wg, L, L, 0, colour, 0, L, afm, t4, t8, sure4, sure8, rng_g[0], sw,
+                          b[0], b[1], b[2], b[3])
         sw += _U1
     rng_g[1] = sw
 
@@ -268,21 +282,60 @@ def _sweeps_groups(words, L, rng, afm, t4, t8, sure4, sure8, n_sweeps, buf):
                       buf[g])
 
 
+@njit(cache=True, boundscheck=False)
+def _strip_sweeps(src, dst, L, r0, r1, d, afm, t4, t8, sure4, sure8, key, sw, loc, b):
+    """Advance lattice rows ``r0 <= i < r1`` by d / 2 sweeps from ``src`` into ``dst``.
+
+    The rows r0 - d ... r1 + d - 1 (mod L) are copied into the strip ``loc``; half-sweep h
+    (colour h % 2, sweep sw + h // 2) updates strip rows h + 1 ... R - h - 2, the rows whose
+    neighbours are still exact, so after d half-sweeps the own rows are exactly what the
+    whole-lattice update gives (the draws depend on the site and sweep only).
+    """
+    H = L // 2
+    R = r1 - r0 + 2 * d
+    g0 = (r0 - d) % L
+    for c in range(2):
+        for i in range(R):
+            gi = (g0 + i) % L
+            loc[(c * R + i) * H:(c * R + i + 1) * H] = src[(c * L + gi) * H:(c * L + gi + 1) * H]
+    for h in range(d):
+        _colour_block(loc, R, L, g0, h & 1, h + 1, R - h - 1, afm, t4, t8, sure4, sure8, key,
+                      sw + np.uint64(h // 2), b[0], b[1], b[2], b[3])
+    for c in range(2):
+        dst[(c * L + r0) * H:(c * L + r1) * H] = loc[(c * R + d) * H:(c * R + d + r1 - r0) * H]
+
+
 @njit(cache=True, boundscheck=False, parallel=True)
-def _sweeps_rows(words, L, rng, afm, t4, t8, sure4, sure8, n_sweeps, buf):
-    """``n_sweeps`` sweeps, the rows of each colour split into ``buf.shape[0]`` blocks over
-    threads (a barrier per colour; same bytes as the serial driver)."""
-    n_blocks = buf.shape[0]
+def _sweeps_rows(words, L, rng, afm, t4, t8, sure4, sure8, n_sweeps, buf, strips, other,
+                 depth):
+    """``n_sweeps`` sweeps of each group, its rows split into ``strips.shape[0]`` blocks over
+    threads, with temporal blocking: each thread advances its rows by ``depth`` sweeps from
+    a private strip with a halo of 2 ``depth`` rows (recomputing the halo, about
+    (2 depth - 1) / rows-per-block extra work), so threads meet once per ``depth`` sweeps
+    instead of twice per sweep. Old and new lattices alternate between ``words`` and
+    ``other`` (n_groups, L*L). Same bytes as the serial driver for any block count and depth.
+    ``strips`` is (n_blocks, >= 2 (L / n_blocks + 4 depth + 2) L / 2), ``buf`` (n_blocks, 4,
+    >= (L / n_blocks + 4 depth + 2) L / 2).
+    """
+    n_blocks = strips.shape[0]
     for g in range(words.shape[0]):
         sw = rng[g, 1]
-        for _ in range(n_sweeps):
-            for colour in range(2):
-                for bi in prange(n_blocks):
-                    b = buf[bi]
-                    _colour_block(words[g], L, colour, (bi * L) // n_blocks,
-                                  ((bi + 1) * L) // n_blocks, afm[g], t4[g], t8[g], sure4[g],
-                                  sure8[g], rng[g, 0], sw, b[0], b[1], b[2], b[3])
-            sw += _U1
+        done = 0
+        flip = False
+        while done < n_sweeps:
+            k = min(depth, n_sweeps - done)
+            src = other[g] if flip else words[g]
+            dst = words[g] if flip else other[g]
+            for bi in prange(n_blocks):
+                r0 = 2 * ((bi * (L // 2)) // n_blocks)
+                r1 = 2 * (((bi + 1) * (L // 2)) // n_blocks)
+                _strip_sweeps(src, dst, L, r0, r1, 2 * k, afm[g], t4[g], t8[g], sure4[g],
+                              sure8[g], rng[g, 0], sw, strips[bi], buf[bi])
+            sw += np.uint64(k)
+            done += k
+            flip = not flip
+        if flip:
+            words[g][:] = other[g]
         rng[g, 1] = sw
 
 
@@ -414,6 +467,13 @@ class MultiSpinMetropolis:
     initial : {"random", "up"}
         Independent fair coins per replica (from its own stream; redrawn in the rare case
         that they fall in the closed set of :func:`in_zero_cost_set`) or all +1.
+    row_parallel : bool or None
+        Split the rows of each lattice over ROW_BLOCKS threads, meeting every ROW_DEPTH
+        sweeps (temporal blocking: each thread recomputes a halo of 2 ROW_DEPTH rows).
+        ``None`` (default) turns it on for a single group (n_replicas <= 64) of
+        L >= ROWS_MIN_SIZE; several groups run one thread per group. A thread meeting waits
+        for the slowest thread, so on a machine busier than its core count this mode can be
+        much slower than ``False`` (serial). The bytes never depend on this choice.
 
     Notes
     -----
@@ -421,8 +481,8 @@ class MultiSpinMetropolis:
     ``init.spawn(n_replicas)[c]`` and group g takes its key from
     ``run.spawn(n_groups)[g]``, so replica c is the same chain whatever ``n_replicas`` and
     whatever the other replicas' parameters (see the module docstring for what holds).
-    Groups (or, for a single group of L >= ROWS_MIN_SIZE, rows of one colour) run on
-    separate threads; the bytes never depend on the thread count.
+    Groups (or, with ``row_parallel``, strips of rows) run on separate threads; the bytes
+    never depend on the thread count or the mode.
 
     Examples
     --------
@@ -432,7 +492,7 @@ class MultiSpinMetropolis:
     """
 
     def __init__(self, size, temperature, coupling=1.0, field=0.0, n_replicas=64, seed=None,
-                 initial="random"):
+                 initial="random", *, row_parallel=None):
         if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 4 \
                 or size % 2:
             raise ValueError(f"size must be an even integer >= 4 for the multi-spin engine, "
@@ -463,6 +523,9 @@ class MultiSpinMetropolis:
         self.n_groups = -(-n // LANES)
         self.n_spins = L * L
         self.sweeps_done = 0
+        if row_parallel is None:
+            row_parallel = self.n_groups == 1 and L >= ROWS_MIN_SIZE
+        self.row_parallel = bool(row_parallel)
 
         # per-lane acceptance: p4 = exp(-4|J|/T), p8 = p4^2 (dE = 4|J| and 8|J|); padding
         # lanes always flip (p = 1), so they never keep a word's comparison loop running
@@ -491,8 +554,11 @@ class MultiSpinMetropolis:
         self._perm = checkerboard_permutation(L)
         self._words = np.empty((self.n_groups, L * L), dtype=np.uint64)
         self._set_words(spins)
-        self._buf = np.empty((max(self.n_groups, ROW_BLOCKS), 4, (L + 2) * (L // 2)),
-                             dtype=np.uint64)
+        rows = L // ROW_BLOCKS + 4 * ROW_DEPTH + 2  # most strip rows of the row mode
+        self._buf = np.empty((max(self.n_groups, ROW_BLOCKS), 4,
+                              max(L + 2, rows) * (L // 2)), dtype=np.uint64)
+        self._strips = np.empty((ROW_BLOCKS, 2 * rows * (L // 2)), dtype=np.uint64)
+        self._other = np.empty_like(self._words)
         self._rng = np.zeros((self.n_groups, 2), dtype=np.uint64)  # [key, sweeps done]
         for g, ss in enumerate(run_ss.spawn(self.n_groups)):
             self._rng[g, 0] = ss.generate_state(1, dtype=np.uint64)[0]
@@ -516,10 +582,10 @@ class MultiSpinMetropolis:
         work = self.n_groups * self.n_spins * n
         if work < PARALLEL_MIN_WORK:
             _sweeps_serial(*args, self._buf)
+        elif self.row_parallel:
+            _sweeps_rows(*args, self._buf[:ROW_BLOCKS], self._strips, self._other, ROW_DEPTH)
         elif self.n_groups > 1:
             _sweeps_groups(*args, self._buf)
-        elif self.size >= ROWS_MIN_SIZE:
-            _sweeps_rows(*args, self._buf[:ROW_BLOCKS])
         else:
             _sweeps_serial(*args, self._buf)
         self.sweeps_done += n
@@ -594,4 +660,4 @@ class MultiSpinMetropolis:
 
     def __repr__(self):
         return (f"MultiSpinMetropolis(size={self.size}, n_replicas={self.n_replicas}, "
-                f"seed={self.seed})")
+                f"seed={self.seed}, row_parallel={self.row_parallel})")

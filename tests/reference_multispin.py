@@ -2,12 +2,12 @@
 
 Written from the definition, one replica and one site at a time, with no bit-slicing: the
 spin s of replica c at site (i, j) has a = number of unsatisfied bonds (s_i s_j J < 0); it
-flips if a >= 2, and otherwise iff its uniform U = 0.R_1 R_2 ... (R_m = bit c % 64 of the
-m-th counter-based draw of the site, d(64 (w N + x) + m) in sweep w
-at checkerboard-layout index x = (colour L + i) L/2 + j // 2) satisfies floor(U 2**64) < floor(p 2**64), p =
-exp(-4 (2 - a) |J| / T) (p = 1 always flips). The bits R_m are read one at a time until they
-differ from the threshold's bits, which is the same decision as comparing the whole 64-bit
-integers.
+flips if a >= 2, and otherwise iff its uniform U = 0.R_1 R_2 ... satisfies
+floor(U 2**64) < floor(p 2**64), p = exp(-4 (2 - a) |J| / T) (p = 1 always flips). R_m is
+bit c % 64 of the m-th counter-based draw of the site, d(64 (w N + x) + m) in sweep w at
+checkerboard-layout index x = (colour L + i) L/2 + j // 2. The bits R_m are read one at a
+time until they differ from the threshold's bits, which is the same decision as comparing
+the whole 64-bit integers.
 """
 
 from __future__ import annotations

@@ -132,17 +132,24 @@ def test_replica_does_not_depend_on_its_word_mates():
 
 
 def test_drivers_give_identical_bytes():
-    m = MultiSpinMetropolis(32, 1.0 / 0.408, n_replicas=130, seed=2)
+    """Serial, group-parallel and row-parallel drivers (the latter with 1-3 blocks and halo
+    depths 1-3, including strips that wrap around the lattice) give the same bytes."""
+    L = 32
+    m = MultiSpinMetropolis(L, 1.0 / 0.408, n_replicas=130, seed=2)
     outs = []
-    for driver in ("serial", "groups", "rows"):
+    for driver in ("serial", "groups", (1, 1), (2, 3), (3, 2), (3, 1)):
         w, r = m._words.copy(), m._rng.copy()
-        args = (w, 32, r, m._afm, m._t4, m._t8, m._sure4, m._sure8, 7)
+        args = (w, L, r, m._afm, m._t4, m._t8, m._sure4, m._sure8, 7)
         if driver == "serial":
             ms._sweeps_serial(*args, m._buf)
         elif driver == "groups":
             ms._sweeps_groups(*args, m._buf)
         else:
-            ms._sweeps_rows(*args, m._buf[:3])
+            blocks, depth = driver
+            rows = L // blocks + 4 * depth + 4
+            buf = np.empty((blocks, 4, rows * L // 2), dtype=np.uint64)
+            strips = np.empty((blocks, 2 * rows * L // 2), dtype=np.uint64)
+            ms._sweeps_rows(*args, buf, strips, np.empty_like(w), depth)
         outs.append((w, r))
     for w, r in outs[1:]:
         assert np.array_equal(w, outs[0][0]) and np.array_equal(r, outs[0][1])
@@ -349,11 +356,14 @@ def test_same_bytes_at_one_and_two_threads():
         out = subprocess.run([sys.executable, "-c", _THREAD_SCRIPT], env=env,
                              capture_output=True, text=True, check=True)
         digests.append(out.stdout.strip())
-    h = hashlib.sha256()
+    h = hashlib.sha256()  # here without the row mode: (64, 64) then runs serially
     for L, n in ((64, 130), (64, 64), (6, 3)):
-        m = MultiSpinMetropolis(L, np.linspace(2.0, 3.0, n), n_replicas=n, seed=7).sweep(12)
+        m = MultiSpinMetropolis(L, np.linspace(2.0, 3.0, n), n_replicas=n, seed=7,
+                                row_parallel=False).sweep(12)
+        assert not m.row_parallel
         h.update(m.words.tobytes())
         h.update(m.get_state()["rng"].tobytes())
+    assert MultiSpinMetropolis(64, 2.0, n_replicas=64, seed=7).row_parallel
     assert digests[0] == digests[1] == h.hexdigest()
 
 
