@@ -179,16 +179,30 @@ def _run(cur, n1, n2, n3, n4, afm, t4, t8, sure4, sure8, w0, und_out, a1_out):
 
 
 @njit(cache=True, boundscheck=False)
-def _tail(cur, t4, t8, w0, und, a1):
-    """Planes PLANES_INLINE ... 63 for the sites of a run with undecided lanes."""
+def _tail(cur, t4, t8, w0, und, a1, idx):
+    """Planes PLANES_INLINE ... 63 for the sites of a run that still have undecided lanes.
+
+    The sites are first gathered into ``idx`` (branch-free), then each takes four more
+    planes branch-free and only the rare remaining ones loop until decided.
+    """
+    cnt = 0
     for k in range(cur.shape[0]):
+        idx[cnt] = np.uint64(k)
+        cnt += und[k] != 0
+    for q in range(cnt):
+        k = idx[q]
         u = und[k]
-        if u == 0:
-            continue
         a = a1[k]
+        w = w0 + k * _G64 + np.uint64(PLANES_INLINE) * GAMMA
         acc = np.uint64(0)
-        w = w0 + np.uint64(k) * _G64 + np.uint64(PLANES_INLINE) * GAMMA
-        j = PLANES_INLINE
+        acc, u = _plane(acc, u, a, t4[PLANES_INLINE], t8[PLANES_INLINE], w)
+        acc, u = _plane(acc, u, a, t4[PLANES_INLINE + 1], t8[PLANES_INLINE + 1], w + GAMMA)
+        acc, u = _plane(acc, u, a, t4[PLANES_INLINE + 2], t8[PLANES_INLINE + 2],
+                        w + _U2 * GAMMA)
+        acc, u = _plane(acc, u, a, t4[PLANES_INLINE + 3], t8[PLANES_INLINE + 3],
+                        w + _U3 * GAMMA)
+        j = PLANES_INLINE + 4
+        w += _U4 * GAMMA
         while u != 0 and j < PLANES:
             acc, u = _plane(acc, u, a, t4[j], t8[j], w)
             w += GAMMA
@@ -198,7 +212,7 @@ def _tail(cur, t4, t8, w0, und, a1):
 
 @njit(cache=True, boundscheck=False)
 def _colour_block(wg, R, L, g0, colour, i0, i1, afm, t4, t8, sure4, sure8, key, sweep, ext,
-                  side, und, a1):
+                  side, und, a1, idx):
     """Update the sites of one colour in rows ``i0 <= i < i1`` of a strip ``wg`` of ``R``
     rows of one group's lattice, in checkerboard layout.
 
@@ -212,7 +226,7 @@ def _colour_block(wg, R, L, g0, colour, i0, i1, afm, t4, t8, sure4, sure8, key, 
     neighbours (with their wrap) into ``side``, so that the block is a run of contiguous
     views. The site at lattice layout index x = (c L + i) H + k uses, in sweep ``sweep``,
     the counters 64 (sweep N + x) + 1 + j. ``ext`` needs (i1 - i0 + 2) H words, ``side``,
-    ``und`` and ``a1`` (i1 - i0) H.
+    ``und``, ``a1`` and ``idx`` (i1 - i0) H.
     """
     H = L // 2
     half = R * H
@@ -245,7 +259,7 @@ def _colour_block(wg, R, L, g0, colour, i0, i1, afm, t4, t8, sure4, sure8, key, 
         cur = wg[p + a * H:p + b * H]
         _run(cur, ext[q0:q0 + n], ext[q0 + 2 * H:q0 + 2 * H + n], ext[q0 + H:q0 + H + n],
              side[q0:q0 + n], afm, t4, t8, sure4, sure8, w0, und, a1)
-        _tail(cur, t4, t8, w0, und[0:n], a1[0:n])
+        _tail(cur, t4, t8, w0, und[0:n], a1[0:n], idx)
         a = b
 
 
@@ -255,7 +269,7 @@ def _sweeps_serial(words, L, rng, afm, t4, t8, sure4, sure8, n_sweeps, buf):
 
     ``words`` (n_groups, L*L) in checkerboard layout, ``rng`` (n_groups, 2) = [key, sweeps],
     ``afm``, ``sure4``, ``sure8`` (n_groups,) lane masks, ``t4``, ``t8`` (n_groups, PLANES)
-    threshold bit-planes, ``buf`` uint64 scratch (>= 1, 4, (L + 2) L/2).
+    threshold bit-planes, ``buf`` uint64 scratch (>= 1, 5, (L + 2) L/2).
     """
     for g in range(words.shape[0]):
         _group_sweeps(words[g], L, rng[g], afm[g], t4[g], t8[g], sure4[g], sure8[g], n_sweeps,
@@ -268,7 +282,7 @@ def _group_sweeps(wg, L, rng_g, afm, t4, t8, sure4, sure8, n_sweeps, b):
     for _ in range(n_sweeps):
         for colour in range(2):
             _colour_block(wg, L, L, 0, colour, 0, L, afm, t4, t8, sure4, sure8, rng_g[0], sw,
-                          b[0], b[1], b[2], b[3])
+                          b[0], b[1], b[2], b[3], b[4])
         sw += _U1
     rng_g[1] = sw
 
@@ -276,7 +290,7 @@ def _group_sweeps(wg, L, rng_g, afm, t4, t8, sure4, sure8, n_sweeps, b):
 @njit(cache=True, boundscheck=False, parallel=True)
 def _sweeps_groups(words, L, rng, afm, t4, t8, sure4, sure8, n_sweeps, buf):
     """``n_sweeps`` sweeps, groups split over threads (same bytes as the serial driver);
-    ``buf`` is uint64 (n_groups, 4, (L+2) L/2)."""
+    ``buf`` is uint64 (n_groups, 5, (L+2) L/2)."""
     for g in prange(words.shape[0]):
         _group_sweeps(words[g], L, rng[g], afm[g], t4[g], t8[g], sure4[g], sure8[g], n_sweeps,
                       buf[g])
@@ -300,7 +314,7 @@ def _strip_sweeps(src, dst, L, r0, r1, d, afm, t4, t8, sure4, sure8, key, sw, lo
             loc[(c * R + i) * H:(c * R + i + 1) * H] = src[(c * L + gi) * H:(c * L + gi + 1) * H]
     for h in range(d):
         _colour_block(loc, R, L, g0, h & 1, h + 1, R - h - 1, afm, t4, t8, sure4, sure8, key,
-                      sw + np.uint64(h // 2), b[0], b[1], b[2], b[3])
+                      sw + np.uint64(h // 2), b[0], b[1], b[2], b[3], b[4])
     for c in range(2):
         dst[(c * L + r0) * H:(c * L + r1) * H] = loc[(c * R + d) * H:(c * R + d + r1 - r0) * H]
 
@@ -314,7 +328,7 @@ def _sweeps_rows(words, L, rng, afm, t4, t8, sure4, sure8, n_sweeps, buf, strips
     (2 depth - 1) / rows-per-block extra work), so threads meet once per ``depth`` sweeps
     instead of twice per sweep. Old and new lattices alternate between ``words`` and
     ``other`` (n_groups, L*L). Same bytes as the serial driver for any block count and depth.
-    ``strips`` is (n_blocks, >= 2 (L / n_blocks + 4 depth + 2) L / 2), ``buf`` (n_blocks, 4,
+    ``strips`` is (n_blocks, >= 2 (L / n_blocks + 4 depth + 2) L / 2), ``buf`` (n_blocks, 5,
     >= (L / n_blocks + 4 depth + 2) L / 2).
     """
     n_blocks = strips.shape[0]
@@ -555,7 +569,7 @@ class MultiSpinMetropolis:
         self._words = np.empty((self.n_groups, L * L), dtype=np.uint64)
         self._set_words(spins)
         rows = L // ROW_BLOCKS + 4 * ROW_DEPTH + 2  # most strip rows of the row mode
-        self._buf = np.empty((max(self.n_groups, ROW_BLOCKS), 4,
+        self._buf = np.empty((max(self.n_groups, ROW_BLOCKS), 5,
                               max(L + 2, rows) * (L // 2)), dtype=np.uint64)
         self._strips = np.empty((ROW_BLOCKS, 2 * rows * (L // 2)), dtype=np.uint64)
         self._other = np.empty_like(self._words)

@@ -147,7 +147,7 @@ def test_drivers_give_identical_bytes():
         else:
             blocks, depth = driver
             rows = L // blocks + 4 * depth + 4
-            buf = np.empty((blocks, 4, rows * L // 2), dtype=np.uint64)
+            buf = np.empty((blocks, 5, rows * L // 2), dtype=np.uint64)
             strips = np.empty((blocks, 2 * rows * L // 2), dtype=np.uint64)
             ms._sweeps_rows(*args, buf, strips, np.empty_like(w), depth)
         outs.append((w, r))
