@@ -34,23 +34,27 @@ Independent acceptance per lane (bit-sliced Bernoulli)
     64 planes (U and p agree on 64 bits) are rejected. The acceptance probability is
     therefore exactly floor(p 2**64) / 2**64, within 2**-64 of p (for p >= 2**-11 it is
     the float64 p itself, which then has no bits beyond 2**-64). A lane is decided after
-    2 planes on average; the words are computed only while some lane of the word is
-    undecided (about log2(64) + 1.3 words per site and sweep).
+    2 planes on average. Every site computes the first PLANES_INLINE (8) words branch-free
+    (vectorised over the sites of a run), the sites with lanes still undecided four more,
+    and the rare rest one word at a time until all their lanes are decided.
 
 Ergodicity
     Within the configurations where every site has exactly two unsatisfied bonds, every move
     costs nothing and is taken, so a checkerboard sweep moves such a state deterministically
     within that set, which no other state can reach (:func:`in_zero_cost_set`). Random starts
     are drawn outside it; the chains then sample the Boltzmann distribution conditioned on
-    its complement, a bias below the set's Boltzmann weight (at most 1.2e-4 on 4 x 4 for
-    T <= 3.5J, exponentially small in L^2). This holds for the scalar checkerboard kernels
-    of :mod:`ising._kernels` alike.
+    its complement, at total-variation distance equal to the set's Boltzmann weight (at
+    most 1.2e-4 on 4 x 4 for T <= 3.5J, exponentially small in L^2). This holds for the
+    scalar checkerboard kernels of :mod:`ising._kernels` alike. J = 0 is refused: every
+    move would be free and the chain deterministic.
 
 Random streams (counter-based, thread-count independent)
-    Group g has a key k_g and a sweep counter w_g. In its sweep w the site x = i L + j
-    (row-major) uses the words d(64 (w N + x) + j + 1), j = 0 ... 63, with
+    Group g has a key k_g and a sweep counter w_g. In its sweep w the site with
+    checkerboard-layout index x = (c L + i) L/2 + j // 2 (colour c = (i + j) mod 2, the
+    layout of :func:`ising._kernels.checkerboard_permutation`) uses the words
+    d(64 (w N + x) + m + 1), m = 0 ... 63 (plane m), with
     d(m) = mix64(k_g + m GAMMA) the counter-based SplitMix64 stream of
-    :mod:`ising._kernels`. The j-th word of a site is a fixed function of (k_g, w, x, j)
+    :mod:`ising._kernels`. The m-th word of a site is a fixed function of (k_g, w, x, m)
     whether or not it is computed, and lane r reads only bit r of it: a lane's decision
     depends on its own bits at fixed positions and on its own spins only. Hence
 
@@ -115,7 +119,6 @@ _U6 = np.uint64(6)
 _U7 = np.uint64(7)
 #: Planes computed branch-free for every site (the rest only where lanes are undecided).
 PLANES_INLINE = 8
-_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
 # ----------------------------------------------------------------------- kernels
@@ -427,7 +430,7 @@ def in_zero_cost_set(spins):
     checkerboard Metropolis sweep moves a state of Z deterministically within Z. Each
     half-sweep is reversible with respect to the Boltzmann distribution pi, so no state
     outside Z can reach Z either: a chain started outside Z samples pi conditioned on the
-    complement of Z, a relative bias of at most pi(Z) (for 4 x 4, |Z| = 36 of 2**16 states,
+    complement of Z, at total-variation distance pi(Z) from pi (for 4 x 4, |Z| = 36 of 2**16 states,
     with pi(Z) = 1.7e-5 at T = 2.5J and 1.2e-4 at T = 3.5J; Z is non-empty whenever 4
     divides L, e.g. stripes ++-- along the diagonal, and pi(Z) falls exponentially with
     L^2). :class:`MultiSpinMetropolis` redraws random starts that fall in Z.
@@ -470,7 +473,8 @@ class MultiSpinMetropolis:
     temperature : float or array_like of shape (n_replicas,)
         T > 0 of all replicas or of each (k_B = 1).
     coupling : float or array_like of shape (n_replicas,), default 1.0
-        J of all replicas or of each (any sign; J = 0 flips every spin every sweep).
+        J != 0 of all replicas or of each (either sign; J = 0 would make every move free and
+        the checkerboard chain deterministic).
     field : float, default 0.0
         Must be 0: the bit-sliced update implements h = 0 only. Use
         :class:`ising.samplers.MonteCarloSampler` (the scalar engine) for h != 0.
@@ -534,6 +538,9 @@ class MultiSpinMetropolis:
         self.initial = initial
         self.temperatures = _per_replica("temperature", temperature, n, positive=True)
         self.couplings = _per_replica("coupling", coupling, n, positive=False)
+        if np.any(self.couplings == 0):
+            raise ValueError("coupling must be nonzero: at J = 0 every Metropolis move is free "
+                             "and the checkerboard chain deterministic (not ergodic)")
         self.n_groups = -(-n // LANES)
         self.n_spins = L * L
         self.sweeps_done = 0

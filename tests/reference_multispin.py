@@ -51,7 +51,7 @@ def multispin_sweep(spins, temperatures, couplings, keys, sweep, deep=8):
                     nbrs = (lat[(i - 1) % L, j], lat[(i + 1) % L, j], lat[i, (j - 1) % L],
                             lat[i, (j + 1) % L])
                     a = sum(1 for t in nbrs if J * s * int(t) < 0)  # unsatisfied bonds
-                    if a >= 2 or J == 0:  # dE = 4 |J| (2 - a) <= 0
+                    if a >= 2:  # dE = 4 |J| (2 - a) <= 0
                         lat[i, j] = -s
                         continue
                     thr = lane_threshold(math.exp(-4.0 * (2 - a) * abs(J) / T))

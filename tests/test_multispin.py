@@ -92,7 +92,7 @@ def test_zero_cost_set_is_closed_and_avoided_by_random_starts():
 def test_kernel_matches_per_lane_reference(L, n):
     rng = np.random.default_rng(L)
     T = rng.uniform(0.8, 4.0, n)
-    J = rng.choice([1.0, -0.7, 0.0, 2.0, 0.3], n)
+    J = rng.choice([1.0, -0.7, 2.0, 0.3, -1e-17], n)  # |J| = 1e-17: p = 1 (always accept)
     m = MultiSpinMetropolis(L, T, J, n_replicas=n, seed=11)
     spins = m.spins
     keys = m.get_state()["rng"][:, 0]
@@ -392,6 +392,7 @@ def test_energy_and_magnetization_match_lattice_functions():
     (dict(size=8, temperature=0.0), "temperature"),
     (dict(size=8, temperature=[2.0, 3.0], n_replicas=3), "shape"),
     (dict(size=8, temperature=2.0, n_replicas=0), "n_replicas"),
+    (dict(size=8, temperature=2.0, coupling=[1.0, 0.0], n_replicas=2), "nonzero"),
     (dict(size=8, temperature=2.0, seed=-1), "seed"),
 ])
 def test_invalid_arguments(kwargs, match):
