@@ -100,8 +100,12 @@ __all__ = ["MultiSpinMetropolis", "pack_spins", "unpack_spins", "acceptance_plan
 LANES = 64
 #: Bit-planes of the acceptance thresholds (precision of the bit-sliced comparison).
 PLANES = 64
-#: 2D lattices of one group with at least this linear size split their rows over threads.
-ROWS_MIN_SIZE = 32
+#: A single group (n_replicas <= 64) of at least this linear size splits its rows over threads
+#: by default (``row_parallel=None``). Each meeting of the threads waits for the slowest one,
+#: and on a machine with more runnable threads than cores a descheduled thread stalls it for
+#: a scheduler time slice: 2 threads on 64 x 64 ran 40x slower than serially at a load of 7
+#: on 2 cores. Large lattices give each meeting enough work to absorb that.
+ROWS_MIN_SIZE = 256
 #: Row blocks (threads) of a single group in the row-parallel mode.
 ROW_BLOCKS = 2
 #: Sweeps between the threads' meetings in the row-parallel mode (temporal blocking).
@@ -489,9 +493,10 @@ class MultiSpinMetropolis:
         Split the rows of each lattice over ROW_BLOCKS threads, meeting every ROW_DEPTH
         sweeps (temporal blocking: each thread recomputes a halo of 2 ROW_DEPTH rows).
         ``None`` (default) turns it on for a single group (n_replicas <= 64) of
-        L >= ROWS_MIN_SIZE; several groups run one thread per group. A thread meeting waits
-        for the slowest thread, so on a machine busier than its core count this mode can be
-        much slower than ``False`` (serial). The bytes never depend on this choice.
+        L >= ROWS_MIN_SIZE (256); several groups run one thread per group. A thread meeting
+        waits for the slowest thread, so on a machine busier than its core count this mode
+        can be much slower than serial: ``True`` for smaller lattices pays off on an idle
+        machine only. The bytes never depend on this choice.
 
     Notes
     -----
