@@ -362,10 +362,18 @@ def _sweeps_rows(words, L, rng, afm, t4, t8, sure4, sure8, n_sweeps, buf, strips
 
 # ------------------------------------------------------------------ bit packing
 def pack_spins(spins):
-    """Pack int8 spins (n_replicas, L, L) into words (n_groups, L, L) uint64.
+    """Pack spins into 64-replica words.
 
-    Replica c goes to bit ``c % 64`` of group ``c // 64`` (bit 1 = spin +1); lanes beyond
-    ``n_replicas`` in the last group are 0.
+    Parameters
+    ----------
+    spins : array_like, shape (n_replicas, L, L)
+        Configurations in {-1, +1}.
+
+    Returns
+    -------
+    ndarray of uint64, shape (ceil(n_replicas / 64), L, L)
+        Replica c in bit ``c % 64`` of group ``c // 64`` (bit 1 = spin +1), row-major sites;
+        lanes beyond ``n_replicas`` in the last group are 0.
     """
     s = np.asarray(spins)
     if s.ndim != 3 or s.shape[1] != s.shape[2]:
@@ -380,7 +388,18 @@ def pack_spins(spins):
 
 
 def unpack_spins(words, n_replicas):
-    """Inverse of :func:`pack_spins`: int8 spins (n_replicas, L, L) from the words."""
+    """Inverse of :func:`pack_spins`.
+
+    Parameters
+    ----------
+    words : array_like of uint64, shape (n_groups, L, L)
+    n_replicas : int
+        Number of replicas to unpack, at most 64 n_groups.
+
+    Returns
+    -------
+    ndarray of int8, shape (n_replicas, L, L)
+    """
     w = np.ascontiguousarray(np.asarray(words, dtype=np.uint64)).astype("<u8")
     n_groups, L = w.shape[0], w.shape[1]
     if not 0 < n_replicas <= n_groups * LANES:
