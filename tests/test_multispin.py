@@ -408,3 +408,16 @@ def test_set_state_rejects_mismatched_state():
     state["spins"] = np.zeros_like(state["spins"])
     with pytest.raises(ValueError, match="-1 or \\+1"):
         m.set_state(state)
+
+
+def test_benchmark_rows_are_consistent():
+    """`rgdl bench ising` multi-spin rows: names, ratios ours/peer and target verdicts (speed
+    itself is not tested)."""
+    from rgdl.benchmarks.ising import _multispin_rows
+
+    rows = _multispin_rows(64, 16, 2, 1, 1, 1)
+    assert [r["name"] for r in rows] == ["multispin_64xL16_vs_scalar", "multispin_64xL16_vs_numpy"]
+    for r in rows:
+        assert r["ours"] > 0 and r["peer"] > 0
+        assert math.isclose(r["ratio"], r["ours"] / r["peer"])
+        assert "flips/ns" in r["note"] and ("met" in r["note"]) and "rows over threads" in r["note"]
