@@ -20,33 +20,33 @@ Update (checkerboard Metropolis, bit-sliced)
 
         dE = 2 J s nb = 4 |J| (2 - a)  (a = number of unsatisfied bonds),
 
-    so lanes with a >= 2 flip always (dE <= 0) and lanes with a = 1 (dE = 4|J|) or a = 0
-    (dE = 8|J|) flip with probability p_4 = exp(-4|J_r|/T_r) or p_8 = exp(-8|J_r|/T_r)
-    (Metropolis et al. 1953).
+    so Metropolis accepts min(1, exp(-dE/T)) = 1 for a >= 2 and p_4 = exp(-4|J_r|/T_r) or
+    p_8 = exp(-8|J_r|/T_r) for a = 1 or a = 0 (Metropolis et al. 1953). The update is *lazy*,
+    exactly like the scalar 2D checkerboard kernels (:mod:`ising.samplers`): each site is
+    left alone with probability 2**-LAZY_BITS (2**-11) and otherwise accepted as above, so a
+    lane flips with probability (1 - 2**-11) min(1, exp(-dE/T)).
+
+Ergodicity
+    Every site of the colour flips with a probability strictly between 0 and 1, independently
+    of the others, so one sweep reaches every configuration (irreducible and aperiodic), and
+    the lazy single-site kernel q M + (1 - q) 1 is reversible like M. Without laziness
+    zero-cost moves would always be taken, and the configurations in which every site has
+    exactly two unsatisfied bonds (36 of them on 4 x 4, stripes ++-- along the diagonal
+    whenever 4 divides L) would form a closed class moved deterministically within itself.
 
 Independent acceptance per lane (bit-sliced Bernoulli)
     Each lane decides with its own uniform U = 0.R_1 R_2 R_3 ... (binary), whose bit j is
-    bit r of the j-th random word of the site. The integer threshold of a lane is
-    t = floor(p 2**64) (so U < p is decided from the first 64 bits: the lane flips iff
-    floor(U 2**64) < t), and bit-plane j of the thresholds is the word whose bit r is bit
-    64 - j of lane r's t. Comparing MSB first, a lane is decided at the first j where R_j
-    differs from its threshold bit (accept iff R_j = 0 < 1); lanes still undecided after
-    64 planes (U and p agree on 64 bits) are rejected. The acceptance probability is
-    therefore exactly floor(p 2**64) / 2**64, within 2**-64 of p (for p >= 2**-11 it is
-    the float64 p itself, which then has no bits beyond 2**-64). A lane is decided after
-    2 planes on average. Every site computes the first PLANES_INLINE (8) words branch-free
-    (vectorised over the sites of a run), the sites with lanes still undecided four more,
-    and the rare rest one word at a time until all their lanes are decided.
-
-Ergodicity
-    Within the configurations where every site has exactly two unsatisfied bonds, every move
-    costs nothing and is taken, so a checkerboard sweep moves such a state deterministically
-    within that set, which no other state can reach (:func:`in_zero_cost_set`). Random starts
-    are drawn outside it; the chains then sample the Boltzmann distribution conditioned on
-    its complement, at total-variation distance equal to the set's Boltzmann weight (at
-    most 1.2e-4 on 4 x 4 for T <= 3.5J, exponentially small in L^2). This holds for the
-    scalar checkerboard kernels of :mod:`ising._kernels` alike. J = 0 is refused: every
-    move would be free and the chain deterministic.
+    bit r of the j-th random word of the site. The integer threshold of a lane with flip
+    probability p is t = floor((1 - 2**-11) floor(p 2**64)) (:func:`acceptance_planes`;
+    t < 2**64 even for p = 1), and bit-plane j of the thresholds is the word whose bit r is
+    bit 64 - j of lane r's t (the plane of the lane's class a >= 2, 1 or 0, selected
+    bitwise). Comparing MSB first, a lane is decided at the first j where R_j differs from
+    its threshold bit (accept iff R_j = 0 < 1); lanes still undecided after 64 planes
+    (floor(U 2**64) = t) are rejected. A lane therefore flips with probability exactly
+    t / 2**64, within 2**-63 of (1 - 2**-11) p. A lane is decided after 2 planes on
+    average. Every site computes the first PLANES_INLINE (8) words branch-free (vectorised
+    over the sites of a run), the sites with lanes still undecided four more, and the rare
+    rest one word at a time until all their lanes are decided.
 
 Random streams (counter-based, thread-count independent)
     Group g has a key k_g and a sweep counter w_g. In its sweep w the site with
@@ -94,7 +94,7 @@ from ._kernels import GAMMA, checkerboard_permutation, mix64
 from .lattice import energy_per_spin, magnetization_per_spin
 
 __all__ = ["MultiSpinMetropolis", "pack_spins", "unpack_spins", "acceptance_planes",
-           "in_zero_cost_set", "LANES", "PLANES"]
+           "LANES", "PLANES", "LAZY_BITS"]
 
 #: Replicas per word.
 LANES = 64
@@ -123,6 +123,9 @@ _U6 = np.uint64(6)
 _U7 = np.uint64(7)
 #: Planes computed branch-free for every site (the rest only where lanes are undecided).
 PLANES_INLINE = 8
+#: Lazy Metropolis: a site is left alone with probability 2**-LAZY_BITS (as in the scalar 2D
+#: kernels, :mod:`ising.samplers`).
+LAZY_BITS = 11
 
 
 # ----------------------------------------------------------------------- kernels
@@ -130,27 +133,31 @@ _G64 = np.uint64((int(GAMMA) * 64) % (1 << 64))  # counter step between consecut
 
 
 @njit(cache=True, boundscheck=False, inline="always")
-def _plane(acc, und, a1, t4j, t8j, w):
+def _plane(acc, und, g2, a1, a0, t2j, t4j, t8j, w):
     """One bit-plane of the comparison: lanes still undecided (``und``) accept where their
-    random bit (of ``mix64(w)``) is 0 and their threshold bit 1, reject where 1 and 0."""
+    random bit (of ``mix64(w)``) is 0 and their threshold bit (plane of their class: a >= 2,
+    a = 1 or a = 0) is 1, and reject where 1 and 0."""
     r = mix64(w)
-    t = (a1 & t4j) | (~a1 & t8j)
+    t = (g2 & t2j) | (a1 & t4j) | (a0 & t8j)
     return acc | (und & t & ~r), und & ~(r ^ t)
 
 
 @njit(cache=True, boundscheck=False)
-def _run(cur, n1, n2, n3, n4, afm, t4, t8, sure4, sure8, w0, und_out, a1_out):
+def _run(cur, n1, n2, n3, n4, afm, tp, sure, w0, und_out, g2_out, a1_out):
     """Metropolis on a run of same-colour site words ``cur`` with neighbour runs n1..n4.
 
-    Site k uses the draws mix64(w0 + k 64 GAMMA + j GAMMA) for planes j. The first
-    PLANES_INLINE planes of every site are computed branch-free (the loop vectorises); lanes
-    still undecided are left in ``und_out`` (with their class a = 1 in ``a1_out``) for
-    :func:`_tail`. Returns nothing; ``cur`` is updated in place.
+    ``tp`` (3, PLANES) holds the threshold planes of the classes a >= 2, a = 1, a = 0 and
+    ``sure`` the lanes that always flip. Site k uses the draws mix64(w0 + k 64 GAMMA +
+    j GAMMA) for planes j. The first PLANES_INLINE planes of every site are computed
+    branch-free (the loop vectorises); lanes still undecided are left in ``und_out`` (with
+    their class in ``g2_out``, ``a1_out``) for :func:`_tail`. ``cur`` is updated in place.
     """
-    p40, p41, p42, p43 = t4[0], t4[1], t4[2], t4[3]
-    p44, p45, p46, p47 = t4[4], t4[5], t4[6], t4[7]
-    p80, p81, p82, p83 = t8[0], t8[1], t8[2], t8[3]
-    p84, p85, p86, p87 = t8[4], t8[5], t8[6], t8[7]
+    q0, q1, q2, q3 = tp[0, 0], tp[0, 1], tp[0, 2], tp[0, 3]
+    q4, q5, q6, q7 = tp[0, 4], tp[0, 5], tp[0, 6], tp[0, 7]
+    p40, p41, p42, p43 = tp[1, 0], tp[1, 1], tp[1, 2], tp[1, 3]
+    p44, p45, p46, p47 = tp[1, 4], tp[1, 5], tp[1, 6], tp[1, 7]
+    p80, p81, p82, p83 = tp[2, 0], tp[2, 1], tp[2, 2], tp[2, 3]
+    p84, p85, p86, p87 = tp[2, 4], tp[2, 5], tp[2, 6], tp[2, 7]
     for k in range(cur.shape[0]):
         s = cur[k]
         x1 = s ^ n1[k] ^ afm
@@ -166,27 +173,28 @@ def _run(cur, n1, n2, n3, n4, afm, t4, t8, sure4, sure8, w0, und_out, a1_out):
         cc = s1 & s2  # x1 = x2 = 1 makes s1 = 0: cc excludes c1, c2, so c1 + c2 + cc <= 2
         b1 = c1 ^ c2 ^ cc
         b2 = c1 & c2
-        ge2 = b1 | b2
-        a1 = b0 & ~ge2
-        a0 = ~(b0 | ge2)
-        acc = ge2 | (a1 & sure4) | (a0 & sure8)
-        und = ~acc
+        g2 = b1 | b2
+        a1 = b0 & ~g2
+        a0 = ~(b0 | g2)
+        acc = sure
+        und = ~sure
         w = w0 + np.uint64(k) * _G64
-        acc, und = _plane(acc, und, a1, p40, p80, w)
-        acc, und = _plane(acc, und, a1, p41, p81, w + GAMMA)
-        acc, und = _plane(acc, und, a1, p42, p82, w + _U2 * GAMMA)
-        acc, und = _plane(acc, und, a1, p43, p83, w + _U3 * GAMMA)
-        acc, und = _plane(acc, und, a1, p44, p84, w + _U4 * GAMMA)
-        acc, und = _plane(acc, und, a1, p45, p85, w + _U5 * GAMMA)
-        acc, und = _plane(acc, und, a1, p46, p86, w + _U6 * GAMMA)
-        acc, und = _plane(acc, und, a1, p47, p87, w + _U7 * GAMMA)
+        acc, und = _plane(acc, und, g2, a1, a0, q0, p40, p80, w)
+        acc, und = _plane(acc, und, g2, a1, a0, q1, p41, p81, w + GAMMA)
+        acc, und = _plane(acc, und, g2, a1, a0, q2, p42, p82, w + _U2 * GAMMA)
+        acc, und = _plane(acc, und, g2, a1, a0, q3, p43, p83, w + _U3 * GAMMA)
+        acc, und = _plane(acc, und, g2, a1, a0, q4, p44, p84, w + _U4 * GAMMA)
+        acc, und = _plane(acc, und, g2, a1, a0, q5, p45, p85, w + _U5 * GAMMA)
+        acc, und = _plane(acc, und, g2, a1, a0, q6, p46, p86, w + _U6 * GAMMA)
+        acc, und = _plane(acc, und, g2, a1, a0, q7, p47, p87, w + _U7 * GAMMA)
         cur[k] = s ^ acc
         und_out[k] = und
+        g2_out[k] = g2
         a1_out[k] = a1
 
 
 @njit(cache=True, boundscheck=False)
-def _tail(cur, t4, t8, w0, und, a1, idx):
+def _tail(cur, tp, w0, und, g2s, a1s, idx):
     """Planes PLANES_INLINE ... 63 for the sites of a run that still have undecided lanes.
 
     The sites are first gathered into ``idx`` (branch-free), then each takes four more
@@ -199,27 +207,30 @@ def _tail(cur, t4, t8, w0, und, a1, idx):
     for q in range(cnt):
         k = idx[q]
         u = und[k]
-        a = a1[k]
+        g2 = g2s[k]
+        a1 = a1s[k]
+        a0 = ~(g2 | a1)
         w = w0 + k * _G64 + np.uint64(PLANES_INLINE) * GAMMA
         acc = np.uint64(0)
-        acc, u = _plane(acc, u, a, t4[PLANES_INLINE], t8[PLANES_INLINE], w)
-        acc, u = _plane(acc, u, a, t4[PLANES_INLINE + 1], t8[PLANES_INLINE + 1], w + GAMMA)
-        acc, u = _plane(acc, u, a, t4[PLANES_INLINE + 2], t8[PLANES_INLINE + 2],
+        j = PLANES_INLINE
+        acc, u = _plane(acc, u, g2, a1, a0, tp[0, j], tp[1, j], tp[2, j], w)
+        acc, u = _plane(acc, u, g2, a1, a0, tp[0, j + 1], tp[1, j + 1], tp[2, j + 1], w + GAMMA)
+        acc, u = _plane(acc, u, g2, a1, a0, tp[0, j + 2], tp[1, j + 2], tp[2, j + 2],
                         w + _U2 * GAMMA)
-        acc, u = _plane(acc, u, a, t4[PLANES_INLINE + 3], t8[PLANES_INLINE + 3],
+        acc, u = _plane(acc, u, g2, a1, a0, tp[0, j + 3], tp[1, j + 3], tp[2, j + 3],
                         w + _U3 * GAMMA)
-        j = PLANES_INLINE + 4
+        j += 4
         w += _U4 * GAMMA
         while u != 0 and j < PLANES:
-            acc, u = _plane(acc, u, a, t4[j], t8[j], w)
+            acc, u = _plane(acc, u, g2, a1, a0, tp[0, j], tp[1, j], tp[2, j], w)
             w += GAMMA
             j += 1
         cur[k] ^= acc
 
 
 @njit(cache=True, boundscheck=False)
-def _colour_block(wg, R, L, g0, colour, i0, i1, afm, t4, t8, sure4, sure8, key, sweep, ext,
-                  side, und, a1, idx):
+def _colour_block(wg, R, L, g0, colour, i0, i1, afm, tp, sure, key, sweep, ext, side, und,
+                  g2, a1, idx):
     """Update the sites of one colour in rows ``i0 <= i < i1`` of a strip ``wg`` of ``R``
     rows of one group's lattice, in checkerboard layout.
 
@@ -233,7 +244,7 @@ def _colour_block(wg, R, L, g0, colour, i0, i1, afm, t4, t8, sure4, sure8, key, 
     neighbours (with their wrap) into ``side``, so that the block is a run of contiguous
     views. The site at lattice layout index x = (c L + i) H + k uses, in sweep ``sweep``,
     the counters 64 (sweep N + x) + 1 + j. ``ext`` needs (i1 - i0 + 2) H words, ``side``,
-    ``und``, ``a1`` and ``idx`` (i1 - i0) H.
+    ``und``, ``g2``, ``a1`` and ``idx`` (i1 - i0) H.
     """
     H = L // 2
     half = R * H
@@ -265,46 +276,45 @@ def _colour_block(wg, R, L, g0, colour, i0, i1, afm, t4, t8, sure4, sure8, key, 
         w0 = key + (((sweep * np.uint64(L * L) + x0) << _U6) + _U1) * GAMMA
         cur = wg[p + a * H:p + b * H]
         _run(cur, ext[q0:q0 + n], ext[q0 + 2 * H:q0 + 2 * H + n], ext[q0 + H:q0 + H + n],
-             side[q0:q0 + n], afm, t4, t8, sure4, sure8, w0, und, a1)
-        _tail(cur, t4, t8, w0, und[0:n], a1[0:n], idx)
+             side[q0:q0 + n], afm, tp, sure, w0, und, g2, a1)
+        _tail(cur, tp, w0, und[0:n], g2[0:n], a1[0:n], idx)
         a = b
 
 
 @njit(cache=True, boundscheck=False)
-def _sweeps_serial(words, L, rng, afm, t4, t8, sure4, sure8, n_sweeps, buf):
+def _sweeps_serial(words, L, rng, afm, tp, sure, n_sweeps, buf):
     """``n_sweeps`` sweeps of every group, in one thread.
 
     ``words`` (n_groups, L*L) in checkerboard layout, ``rng`` (n_groups, 2) = [key, sweeps],
-    ``afm``, ``sure4``, ``sure8`` (n_groups,) lane masks, ``t4``, ``t8`` (n_groups, PLANES)
-    threshold bit-planes, ``buf`` uint64 scratch (>= 1, 5, (L + 2) L/2).
+    ``afm``, ``sure`` (n_groups,) lane masks (J < 0; always flip), ``tp`` (n_groups, 3,
+    PLANES) threshold bit-planes of the classes a >= 2, 1, 0, ``buf`` uint64 scratch
+    (>= 1, 6, (L + 2) L/2).
     """
     for g in range(words.shape[0]):
-        _group_sweeps(words[g], L, rng[g], afm[g], t4[g], t8[g], sure4[g], sure8[g], n_sweeps,
-                      buf[0])
+        _group_sweeps(words[g], L, rng[g], afm[g], tp[g], sure[g], n_sweeps, buf[0])
 
 
 @njit(cache=True, boundscheck=False)
-def _group_sweeps(wg, L, rng_g, afm, t4, t8, sure4, sure8, n_sweeps, b):
+def _group_sweeps(wg, L, rng_g, afm, tp, sure, n_sweeps, b):
     sw = rng_g[1]
     for _ in range(n_sweeps):
         for colour in range(2):
-            _colour_block(wg, L, L, 0, colour, 0, L, afm, t4, t8, sure4, sure8, rng_g[0], sw,
-                          b[0], b[1], b[2], b[3], b[4])
+            _colour_block(wg, L, L, 0, colour, 0, L, afm, tp, sure, rng_g[0], sw, b[0], b[1],
+                          b[2], b[3], b[4], b[5])
         sw += _U1
     rng_g[1] = sw
 
 
 @njit(cache=True, boundscheck=False, parallel=True)
-def _sweeps_groups(words, L, rng, afm, t4, t8, sure4, sure8, n_sweeps, buf):
+def _sweeps_groups(words, L, rng, afm, tp, sure, n_sweeps, buf):
     """``n_sweeps`` sweeps, groups split over threads (same bytes as the serial driver);
-    ``buf`` is uint64 (n_groups, 5, (L+2) L/2)."""
+    ``buf`` is uint64 (n_groups, 6, (L+2) L/2)."""
     for g in prange(words.shape[0]):
-        _group_sweeps(words[g], L, rng[g], afm[g], t4[g], t8[g], sure4[g], sure8[g], n_sweeps,
-                      buf[g])
+        _group_sweeps(words[g], L, rng[g], afm[g], tp[g], sure[g], n_sweeps, buf[g])
 
 
 @njit(cache=True, boundscheck=False)
-def _strip_sweeps(src, dst, L, r0, r1, d, afm, t4, t8, sure4, sure8, key, sw, loc, b):
+def _strip_sweeps(src, dst, L, r0, r1, d, afm, tp, sure, key, sw, loc, b):
     """Advance lattice rows ``r0 <= i < r1`` by d / 2 sweeps from ``src`` into ``dst``.
 
     The rows r0 - d ... r1 + d - 1 (mod L) are copied into the strip ``loc``; half-sweep h
@@ -320,22 +330,21 @@ def _strip_sweeps(src, dst, L, r0, r1, d, afm, t4, t8, sure4, sure8, key, sw, lo
             gi = (g0 + i) % L
             loc[(c * R + i) * H:(c * R + i + 1) * H] = src[(c * L + gi) * H:(c * L + gi + 1) * H]
     for h in range(d):
-        _colour_block(loc, R, L, g0, h & 1, h + 1, R - h - 1, afm, t4, t8, sure4, sure8, key,
-                      sw + np.uint64(h // 2), b[0], b[1], b[2], b[3], b[4])
+        _colour_block(loc, R, L, g0, h & 1, h + 1, R - h - 1, afm, tp, sure, key,
+                      sw + np.uint64(h // 2), b[0], b[1], b[2], b[3], b[4], b[5])
     for c in range(2):
         dst[(c * L + r0) * H:(c * L + r1) * H] = loc[(c * R + d) * H:(c * R + d + r1 - r0) * H]
 
 
 @njit(cache=True, boundscheck=False, parallel=True)
-def _sweeps_rows(words, L, rng, afm, t4, t8, sure4, sure8, n_sweeps, buf, strips, other,
-                 depth):
+def _sweeps_rows(words, L, rng, afm, tp, sure, n_sweeps, buf, strips, other, depth):
     """``n_sweeps`` sweeps of each group, its rows split into ``strips.shape[0]`` blocks over
     threads, with temporal blocking: each thread advances its rows by ``depth`` sweeps from
     a private strip with a halo of 2 ``depth`` rows (recomputing the halo, about
     (2 depth - 1) / rows-per-block extra work), so threads meet once per ``depth`` sweeps
     instead of twice per sweep. Old and new lattices alternate between ``words`` and
     ``other`` (n_groups, L*L). Same bytes as the serial driver for any block count and depth.
-    ``strips`` is (n_blocks, >= 2 (L / n_blocks + 4 depth + 2) L / 2), ``buf`` (n_blocks, 5,
+    ``strips`` is (n_blocks, >= 2 (L / n_blocks + 4 depth + 2) L / 2), ``buf`` (n_blocks, 6,
     >= (L / n_blocks + 4 depth + 2) L / 2).
     """
     n_blocks = strips.shape[0]
@@ -350,8 +359,8 @@ def _sweeps_rows(words, L, rng, afm, t4, t8, sure4, sure8, n_sweeps, buf, strips
             for bi in prange(n_blocks):
                 r0 = 2 * ((bi * (L // 2)) // n_blocks)
                 r1 = 2 * (((bi + 1) * (L // 2)) // n_blocks)
-                _strip_sweeps(src, dst, L, r0, r1, 2 * k, afm[g], t4[g], t8[g], sure4[g],
-                              sure8[g], rng[g, 0], sw, strips[bi], buf[bi])
+                _strip_sweeps(src, dst, L, r0, r1, 2 * k, afm[g], tp[g], sure[g], rng[g, 0], sw,
+                              strips[bi], buf[bi])
             sw += np.uint64(k)
             done += k
             flip = not flip
@@ -417,58 +426,37 @@ def _lane_words(flags):
     return np.ascontiguousarray(packed).view("<u8")[:, 0].astype(np.uint64)
 
 
-def acceptance_planes(p):
+def acceptance_planes(p, lazy=False):
     """Threshold bit-planes of per-lane acceptance probabilities.
 
     Parameters
     ----------
     p : array_like of float, shape (n_groups * 64,)
         Probability of each lane, in [0, 1].
+    lazy : bool
+        Scale every probability by 1 - 2**-LAZY_BITS (the lazy Metropolis of the module
+        docstring), exactly in integers.
 
     Returns
     -------
     planes : ndarray of uint64, shape (n_groups, PLANES)
-        ``planes[g, j]`` has bit r set iff bit 63 - j of floor(p 2**64) of lane 64 g + r is
-        set (plane 0 is the most significant, weight 1/2).
+        ``planes[g, j]`` has bit r set iff bit 63 - j of the integer threshold t of lane
+        64 g + r is set (plane 0 is the most significant, weight 1/2), where
+        t = floor(p 2**64), or 2**64 for p = 1, and with ``lazy`` t - ceil(t / 2**LAZY_BITS)
+        = floor((1 - 2**-LAZY_BITS) t). A lane then accepts with probability t / 2**64.
     sure : ndarray of uint64, shape (n_groups,)
-        Lanes with p = 1 (floor(p 2**64) does not fit 64 bits: they always accept).
+        Lanes with t = 2**64 (p = 1 and not lazy; t does not fit 64 bits): they always accept.
     """
     p = np.asarray(p, dtype=np.float64)
     if p.ndim != 1 or p.shape[0] % LANES or not np.all((p >= 0) & (p <= 1)):
         raise ValueError("p must be a 1D array of probabilities in [0, 1], 64 per group")
-    sure = p >= 1.0
-    thr = [0 if s else int(math.ldexp(float(q), 64)) for q, s in zip(p, sure)]  # exact floor
+    thr = [1 << 64 if q >= 1.0 else int(math.ldexp(float(q), 64)) for q in p]  # exact floor
+    if lazy:
+        thr = [t - ((t + (1 << LAZY_BITS) - 1) >> LAZY_BITS) for t in thr]
+    sure = np.array([t >> 64 for t in thr], dtype=bool)
     bits = np.array([[(t >> (63 - j)) & 1 for j in range(PLANES)] for t in thr], dtype=bool)
     planes = np.stack([_lane_words(bits[:, j]) for j in range(PLANES)], axis=1)
     return planes, _lane_words(sure)
-
-
-def in_zero_cost_set(spins):
-    """Whether configurations lie in the closed set Z of checkerboard Metropolis at h = 0.
-
-    Z holds the configurations in which every site has exactly two unsatisfied bonds
-    (s_i sum_j s_j = 0 at every site). Flipping all sites of one colour maps Z into itself
-    (each flipped site keeps two unsatisfied bonds, each site of the other colour goes from
-    a to 4 - a = 2), and in Z every move has dE = 0 and is always accepted, so any
-    checkerboard Metropolis sweep moves a state of Z deterministically within Z. Each
-    half-sweep is reversible with respect to the Boltzmann distribution pi, so no state
-    outside Z can reach Z either: a chain started outside Z samples pi conditioned on the
-    complement of Z, at total-variation distance pi(Z) from pi (for 4 x 4, |Z| = 36 of 2**16 states,
-    with pi(Z) = 1.7e-5 at T = 2.5J and 1.2e-4 at T = 3.5J; Z is non-empty whenever 4
-    divides L, e.g. stripes ++-- along the diagonal, and pi(Z) falls exponentially with
-    L^2). :class:`MultiSpinMetropolis` redraws random starts that fall in Z.
-
-    Parameters
-    ----------
-    spins : array_like of int8, shape (..., L, L)
-
-    Returns
-    -------
-    ndarray of bool, shape (...)
-    """
-    s = np.asarray(spins, dtype=np.int64)
-    nb = (np.roll(s, 1, -1) + np.roll(s, -1, -1) + np.roll(s, 1, -2) + np.roll(s, -1, -2))
-    return np.all(s * nb == 0, axis=(-2, -1))
 
 
 def _per_replica(name, value, n, *, positive):
@@ -485,8 +473,8 @@ def _per_replica(name, value, n, *, positive):
 class MultiSpinMetropolis:
     """Checkerboard Metropolis of many 2D Ising replicas, 64 per machine word.
 
-    Each replica is an exact, independent Metropolis chain of the periodic L x L Ising model
-    at zero field (acceptance probabilities exact to 2**-64, see the module docstring);
+    Each replica is an exact, independent (lazy) Metropolis chain of the periodic L x L Ising
+    model at zero field (flip probabilities exact to 2**-63, see the module docstring);
     replicas may have their own temperatures and couplings.
 
     Parameters
@@ -496,8 +484,7 @@ class MultiSpinMetropolis:
     temperature : float or array_like of shape (n_replicas,)
         T > 0 of all replicas or of each (k_B = 1).
     coupling : float or array_like of shape (n_replicas,), default 1.0
-        J != 0 of all replicas or of each (either sign; J = 0 would make every move free and
-        the checkerboard chain deterministic).
+        J of all replicas or of each (either sign).
     field : float, default 0.0
         Must be 0: the bit-sliced update implements h = 0 only. Use
         :class:`ising.samplers.MonteCarloSampler` (the scalar engine) for h != 0.
@@ -506,8 +493,7 @@ class MultiSpinMetropolis:
     seed : int or None
         Root seed; ``None`` draws fresh entropy, recorded in :attr:`seed`.
     initial : {"random", "up"}
-        Independent fair coins per replica (from its own stream; redrawn in the rare case
-        that they fall in the closed set of :func:`in_zero_cost_set`) or all +1.
+        Independent fair coins per replica (from its own stream) or all +1.
     row_parallel : bool or None
         Split the rows of each lattice over ROW_BLOCKS threads, meeting every ROW_DEPTH
         sweeps (temporal blocking: each thread recomputes a halo of 2 ROW_DEPTH rows).
@@ -562,9 +548,6 @@ class MultiSpinMetropolis:
         self.initial = initial
         self.temperatures = _per_replica("temperature", temperature, n, positive=True)
         self.couplings = _per_replica("coupling", coupling, n, positive=False)
-        if np.any(self.couplings == 0):
-            raise ValueError("coupling must be nonzero: at J = 0 every Metropolis move is free "
-                             "and the checkerboard chain deterministic (not ergodic)")
         self.n_groups = -(-n // LANES)
         self.n_spins = L * L
         self.sweeps_done = 0
@@ -572,35 +555,28 @@ class MultiSpinMetropolis:
             row_parallel = self.n_groups == 1 and L >= ROWS_MIN_SIZE
         self.row_parallel = bool(row_parallel)
 
-        # per-lane acceptance: p4 = exp(-4|J|/T), p8 = p4^2 (dE = 4|J| and 8|J|); padding
-        # lanes always flip (p = 1), so they never keep a word's comparison loop running
+        # per-lane flip probabilities of the classes a >= 2, a = 1, a = 0 (dE <= 0, 4|J|, 8|J|),
+        # lazy; padding lanes always flip, so they never keep a comparison running
         pad = self.n_groups * LANES
-        k = np.zeros(pad)
-        k[:n] = np.abs(self.couplings) / self.temperatures
-        p4 = np.ones(pad)
-        p8 = np.ones(pad)
-        p4[:n] = np.exp(-4.0 * k[:n])
-        p8[:n] = np.exp(-8.0 * k[:n])
-        self._t4, self._sure4 = acceptance_planes(p4)
-        self._t8, self._sure8 = acceptance_planes(p8)
-        anti = np.zeros(pad, dtype=bool)
-        anti[:n] = self.couplings < 0
-        self._afm = _lane_words(anti)
+        k = np.abs(self.couplings) / self.temperatures
+        planes = []
+        for p in (np.ones(n), np.exp(-4.0 * k), np.exp(-8.0 * k)):
+            planes.append(acceptance_planes(np.r_[p, np.ones(pad - n)], lazy=True)[0])
+        self._tp = np.ascontiguousarray(np.stack(planes, axis=1))  # (n_groups, 3, PLANES)
+        self._sure = _lane_words(np.arange(pad) >= n)
+        self._afm = _lane_words(np.r_[self.couplings < 0, np.zeros(pad - n, dtype=bool)])
 
         init_ss, run_ss = np.random.SeedSequence(self.seed).spawn(2)
         spins = np.ones((n, L, L), dtype=np.int8)
         if initial == "random":
             for c, ss in enumerate(init_ss.spawn(n)):
-                gen = np.random.default_rng(ss)
-                while True:  # a start in the closed zero-cost set would never leave it
-                    spins[c] = 2 * gen.integers(0, 2, (L, L), dtype=np.int8) - 1
-                    if not in_zero_cost_set(spins[c])[()]:
-                        break
+                bits = np.random.default_rng(ss).integers(0, 2, (L, L), dtype=np.int8)
+                spins[c] = 2 * bits - 1
         self._perm = checkerboard_permutation(L)
         self._words = np.empty((self.n_groups, L * L), dtype=np.uint64)
         self._set_words(spins)
         rows = L // ROW_BLOCKS + 4 * ROW_DEPTH + 2  # most strip rows of the row mode
-        self._buf = np.empty((max(self.n_groups, ROW_BLOCKS), 5,
+        self._buf = np.empty((max(self.n_groups, ROW_BLOCKS), 6,
                               max(L + 2, rows) * (L // 2)), dtype=np.uint64)
         self._strips = np.empty((ROW_BLOCKS, 2 * rows * (L // 2)), dtype=np.uint64)
         self._other = np.empty_like(self._words)
@@ -622,8 +598,7 @@ class MultiSpinMetropolis:
         n = int(n_sweeps)
         if n == 0:
             return self
-        args = (self._words, self.size, self._rng, self._afm, self._t4, self._t8, self._sure4,
-                self._sure8, n)
+        args = (self._words, self.size, self._rng, self._afm, self._tp, self._sure, n)
         work = self.n_groups * self.n_spins * n
         if work < PARALLEL_MIN_WORK:
             _sweeps_serial(*args, self._buf)

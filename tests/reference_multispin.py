@@ -1,13 +1,15 @@
-"""Slow per-lane reference of the multi-spin-coded Metropolis update (:mod:`ising.multispin`).
+"""Slow references of the multi-spin-coded (lazy) Metropolis update (:mod:`ising.multispin`).
 
-Written from the definition, one replica and one site at a time, with no bit-slicing: the
-spin s of replica c at site (i, j) has a = number of unsatisfied bonds (s_i s_j J < 0); it
-flips if a >= 2, and otherwise iff its uniform U = 0.R_1 R_2 ... satisfies
-floor(U 2**64) < floor(p 2**64), p = exp(-4 (2 - a) |J| / T) (p = 1 always flips). R_m is
-bit c % 64 of the m-th counter-based draw of the site, d(64 (w N + x) + m) in sweep w at
-checkerboard-layout index x = (colour L + i) L/2 + j // 2. The bits R_m are read one at a
-time until they differ from the threshold's bits, which is the same decision as comparing
-the whole 64-bit integers.
+:func:`multispin_sweep` is written from the definition, one replica and one site at a time,
+with no bit-slicing: the spin s of replica c at site (i, j) has a = number of unsatisfied
+bonds (J s_i s_j < 0) and flips iff its uniform U = 0.R_1 R_2 ... satisfies
+floor(U 2**64) < t = floor((1 - 2**-11) floor(p 2**64)) (floor(p 2**64) read as 2**64 for
+p = 1), with p = min(1, exp(-4 (2 - a) |J| / T)). R_m is bit c % 64 of the m-th
+counter-based draw of the site, d(64 (w N + x) + m) in sweep w at checkerboard-layout index
+x = (colour L + i) L/2 + j // 2. The bits R_m are read one at a time until they differ from
+the threshold's bits, which is the same decision as comparing the whole 64-bit integers.
+:func:`bitsliced_sweep` is an independent whole-lattice NumPy version of the bit-sliced
+update.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ def draw(key, counter):
     return splitmix64_mix((key + counter * SPLITMIX_GAMMA) & MASK)
 
 
-def lane_threshold(p):
-    """floor(p 2**64), or None for p = 1 (always accept)."""
-    return None if p >= 1.0 else int(math.ldexp(p, 64))
+def lane_threshold(p, lazy_bits=11):
+    """floor((1 - 2**-lazy_bits) floor(p 2**64)), floor(p 2**64) read as 2**64 for p = 1."""
+    t = 1 << 64 if p >= 1.0 else int(math.ldexp(p, 64))
+    return (t * ((1 << lazy_bits) - 1)) >> lazy_bits
 
 
 def multispin_sweep(spins, temperatures, couplings, keys, sweep, deep=8):
@@ -51,13 +54,8 @@ def multispin_sweep(spins, temperatures, couplings, keys, sweep, deep=8):
                     nbrs = (lat[(i - 1) % L, j], lat[(i + 1) % L, j], lat[i, (j - 1) % L],
                             lat[i, (j + 1) % L])
                     a = sum(1 for t in nbrs if J * s * int(t) < 0)  # unsatisfied bonds
-                    if a >= 2:  # dE = 4 |J| (2 - a) <= 0
-                        lat[i, j] = -s
-                        continue
-                    thr = lane_threshold(math.exp(-4.0 * (2 - a) * abs(J) / T))
-                    if thr is None:
-                        lat[i, j] = -s
-                        continue
+                    # dE = 4 |J| (2 - a); Metropolis min(1, exp(-dE/T)), then lazy
+                    thr = lane_threshold(min(1.0, math.exp(-4.0 * (2 - a) * abs(J) / T)))
                     x = (colour * L + i) * (L // 2) + j // 2  # checkerboard layout index
                     base = 64 * (sweep * N + x)
                     accept = False
@@ -88,13 +86,14 @@ def mix64_array(z):
     return z ^ (z >> np.uint64(31))
 
 
-def bitsliced_sweep(words, keys, sweep, t4, t8, sure4, sure8, afm, shared=False):
+def bitsliced_sweep(words, keys, sweep, tp, sure, afm, shared=False):
     """One sweep of the bit-sliced update on row-major words (n_groups, L, L), in place.
 
     Written with whole-lattice NumPy operations (neighbours by ``np.roll``, the four one-bit
     numbers added with the textbook full adder), independently of the Numba kernel.
-    ``t4``, ``t8`` (n_groups, 64), ``sure4``, ``sure8``, ``afm`` (n_groups,) are the lane
-    words of :class:`ising.multispin.MultiSpinMetropolis`. With ``shared=True`` every plane
+    ``tp`` (n_groups, 3, 64) threshold planes of the classes a >= 2, 1, 0, ``sure``
+    (always-flip lanes) and ``afm`` (n_groups,) are the lane words of
+    :class:`ising.multispin.MultiSpinMetropolis`. With ``shared=True`` every plane
     word is replaced by bit 0 of itself broadcast to all lanes, so the 64 lanes of a word share
     one uniform per site: the deliberately broken variant of the cross-replica test.
     """
@@ -122,7 +121,7 @@ def bitsliced_sweep(words, keys, sweep, t4, t8, sure4, sure8, afm, shared=False)
             ge2 = bit1 | bit2
             is1 = bit0 & ~ge2
             is0 = ~(bit0 | ge2)
-            acc = ge2 | (is1 & sure4[:, None]) | (is0 & sure8[:, None])
+            acc = np.repeat(sure[:, None], s.shape[1], axis=1)
             und = acc ^ ones
             ctr = (np.uint64(sweep) * n + x[sel]) * np.uint64(64) + np.uint64(1)
             for m in range(64):
@@ -131,7 +130,7 @@ def bitsliced_sweep(words, keys, sweep, t4, t8, sure4, sure8, afm, shared=False)
                 r = mix64_array(keys[:, None] + (ctr[None, :] + np.uint64(m)) * GAMMA)
                 if shared:
                     r = np.uint64(0) - (r & np.uint64(1))
-                t = (is1 & t4[:, m:m + 1]) | (~is1 & t8[:, m:m + 1])
+                t = (ge2 & tp[:, 0, m:m + 1]) | (is1 & tp[:, 1, m:m + 1]) | (is0 & tp[:, 2, m:m + 1])
                 acc |= und & t & ~r
                 und &= ~(r ^ t)
             words[:, sel] = s ^ acc
