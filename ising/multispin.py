@@ -91,7 +91,6 @@ import numpy as np
 from numba import njit, prange
 
 from ._kernels import GAMMA, checkerboard_permutation, mix64
-from .lattice import energy_per_spin, magnetization_per_spin
 
 __all__ = ["MultiSpinMetropolis", "pack_spins", "unpack_spins", "acceptance_planes",
            "LANES", "PLANES", "LAZY_BITS"]
@@ -369,6 +368,60 @@ def _sweeps_rows(words, L, rng, afm, tp, sure, n_sweeps, buf, strips, other, dep
         rng[g, 1] = sw
 
 
+@njit(cache=True, boundscheck=False, inline="always")
+def _count_add(c, x):
+    """Add the one-bit numbers of word ``x`` to the bit-sliced per-lane counter ``c``
+    (c[k] holds bit k of every lane's count; ripple carry, about two steps on average)."""
+    k = 0
+    while x != 0:
+        t = c[k] & x
+        c[k] ^= x
+        x = t
+        k += 1
+
+
+@njit(cache=True, boundscheck=False)
+def _lane_counts(words, L, up, anti):
+    """Per lane r of group g: ``up[g, r]`` = number of +1 spins and ``anti[g, r]`` = number
+    of antiparallel nearest-neighbour bonds, from words in checkerboard layout.
+
+    Every bond joins a colour-0 site to a colour-1 site (even L >= 4), so the four bonds of
+    the colour-0 sites count each bond once.
+    """
+    H = L // 2
+    half = L * H
+    c = np.zeros(64, dtype=np.uint64)
+    d = np.zeros(64, dtype=np.uint64)
+    for g in range(words.shape[0]):
+        w = words[g]
+        c[:] = 0
+        d[:] = 0
+        for x in range(L * L):
+            _count_add(c, w[x])
+        for i in range(L):
+            u = half + (i - 1 if i > 0 else L - 1) * H
+            v = half + (i + 1 if i < L - 1 else 0) * H
+            o = half + i * H
+            for k in range(H):
+                s = w[i * H + k]
+                if i & 1 == 0:  # colour 0, even row: columns 2k, neighbours k - 1 and k
+                    kk = k - 1 if k > 0 else H - 1
+                else:  # odd row: columns 2k + 1, neighbours k and k + 1
+                    kk = k + 1 if k < H - 1 else 0
+                _count_add(d, s ^ w[u + k])
+                _count_add(d, s ^ w[v + k])
+                _count_add(d, s ^ w[o + k])
+                _count_add(d, s ^ w[o + kk])
+        for r in range(LANES):
+            nu = 0
+            na = 0
+            for k in range(64):
+                nu += np.int64((c[k] >> np.uint64(r)) & _U1) << k
+                na += np.int64((d[k] >> np.uint64(r)) & _U1) << k
+            up[g, r] = nu
+            anti[g, r] = na
+
+
 # ------------------------------------------------------------------ bit packing
 def pack_spins(spins):
     """Pack spins into 64-replica words.
@@ -629,14 +682,27 @@ class MultiSpinMetropolis:
     def _set_words(self, spins):
         self._words[...] = pack_spins(spins).reshape(self.n_groups, -1)[:, self._perm]
 
+    def _counts(self):
+        up = np.empty((self.n_groups, LANES), dtype=np.int64)
+        anti = np.empty((self.n_groups, LANES), dtype=np.int64)
+        _lane_counts(self._words, self.size, up, anti)
+        return up.ravel()[:self.n_replicas], anti.ravel()[:self.n_replicas]
+
     def energy(self):
-        """Energy per spin of every replica (its own J), float64 (n_replicas,)."""
-        s = self.spins
-        return energy_per_spin(s, 1.0, 0.0, 2) * self.couplings
+        """Energy per spin of every replica (its own J), float64 (n_replicas,).
+
+        H/N = -J (2N - 2 n_anti) / N from the per-lane count n_anti of antiparallel bonds
+        (2N bonds), counted on the packed words (the same numbers as
+        :func:`ising.lattice.energy_per_spin` of :attr:`spins`, without unpacking).
+        """
+        _, anti = self._counts()
+        n = self.n_spins
+        return -self.couplings * (2 * n - 2 * anti) / n
 
     def magnetization(self):
         """Magnetization per spin (signed) of every replica, float64 (n_replicas,)."""
-        return magnetization_per_spin(self.spins, 2)
+        up, _ = self._counts()
+        return (2 * up - self.n_spins) / self.n_spins
 
     # -------------------------------------------------------------------- state
     def get_state(self):

@@ -27,7 +27,7 @@ from scipy import stats
 
 from ising import multispin as ms
 from ising.exact import energy_per_spin_2d
-from ising.lattice import energy_per_spin
+from ising.lattice import energy_per_spin, magnetization_per_spin
 from ising.multispin import MultiSpinMetropolis, acceptance_planes, pack_spins, unpack_spins
 from ising.observables import binning_error, integrated_autocorr_time
 from tests import reference_ising as ref
@@ -399,12 +399,18 @@ def test_exact_resume():
     assert b.sweeps_done == 25
 
 
-def test_energy_and_magnetization_match_lattice_functions():
-    m = MultiSpinMetropolis(6, [1.5, 2.5, 3.5], [1.0, -2.0, 0.5], n_replicas=3, seed=1).sweep(5)
+@pytest.mark.parametrize("L, n", [(4, 3), (6, 70), (8, 128)])
+def test_energy_and_magnetization_match_lattice_functions(L, n):
+    """The popcount observables against ising.lattice on the unpacked spins."""
+    J = np.resize([1.0, -2.0, 0.5], n)
+    m = MultiSpinMetropolis(L, np.linspace(1.5, 3.5, n), J, n_replicas=n, seed=1).sweep(5)
     s = m.spins
-    assert np.allclose(m.energy(), [energy_per_spin(s[c], j, 0.0, 2)
-                                    for c, j in enumerate([1.0, -2.0, 0.5])])
-    assert np.allclose(m.magnetization(), s.mean(axis=(1, 2)))
+    assert np.allclose(m.energy(), energy_per_spin(s, 1.0, 0.0, 2) * J, rtol=1e-14, atol=0)
+    assert np.array_equal(m.magnetization(), magnetization_per_spin(s, 2))
+    state = m.get_state()
+    state["spins"][0] = 1
+    m.set_state(state)
+    assert m.energy()[0] == -2.0 * J[0] and m.magnetization()[0] == 1.0
 
 
 @pytest.mark.parametrize("kwargs, match", [
