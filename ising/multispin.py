@@ -100,10 +100,11 @@ LANES = 64
 #: Bit-planes of the acceptance thresholds (precision of the bit-sliced comparison).
 PLANES = 64
 #: A single group (n_replicas <= 64) of at least this linear size splits its rows over threads
-#: by default (``row_parallel=None``). Each meeting of the threads waits for the slowest one,
-#: and on a machine with more runnable threads than cores a descheduled thread stalls it for
-#: a scheduler time slice: 2 threads on 64 x 64 ran 40x slower than serially at a load of 7
-#: on 2 cores. Large lattices give each meeting enough work to absorb that.
+#: by default (``row_parallel=None``). Each meeting of the threads waits for the slowest one:
+#: on a machine with more runnable threads than cores a descheduled thread stalls it for a
+#: scheduler time slice, and with the OpenMP threading layer's default active waiting the
+#: waiting thread also takes the core the other one needs (OMP_WAIT_POLICY=passive avoids
+#: that part). Large lattices give each meeting enough work to absorb the stalls.
 ROWS_MIN_SIZE = 256
 #: Row blocks (threads) of a single group in the row-parallel mode.
 ROW_BLOCKS = 2

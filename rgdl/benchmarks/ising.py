@@ -24,13 +24,13 @@ Rows (dicts: ``name``, ``ours``, ``peer``, ``peer_name``, ``unit``, ``ratio`` = 
 * ``multispin_{R}xL64_vs_scalar`` / ``multispin_{R}xL64_vs_numpy`` (R = 64, 128 replicas):
   spin-flip attempts/s of :class:`ising.multispin.MultiSpinMetropolis` (64 replicas per
   word, independent uniforms per replica, all cores: groups of 64 over threads, or for one
-  group its rows over threads with temporal blocking, ``row_parallel=True``, which is not
-  the default at L = 64 because it suffers on a busy machine) on R lattices of 64x64 at
-  K = 0.408,
-  against our scalar chain-vectorised kernel (:class:`ising.samplers.MonteCarloSampler`,
-  the same R chains) and the NumPy checkerboard peer on the same stacked array. Targets
-  (issue 16): >= 5 flips/ns (moonshot 10), >= 6x scalar, >= 150x NumPy; the note says
-  which are met in this run.
+  group its rows over threads with temporal blocking, ``row_parallel=True``, not the default
+  at L = 64 because its thread meetings stall on a busy machine, badly so with OpenMP's
+  default active waiting unless OMP_WAIT_POLICY=passive) on R lattices of 64x64 at
+  K = 0.408, against our scalar chain-vectorised kernel
+  (:class:`ising.samplers.MonteCarloSampler`, the same R chains) and the NumPy checkerboard
+  peer on the same stacked array. Targets (issue 16): >= 5 flips/ns (moonshot 10), >= 6x
+  scalar, >= 150x NumPy; the note says which are met in this run.
 * ``paper_dataset_seconds``: wall time of a fresh Python process that imports ``ising`` and calls
   :func:`ising.samplers.sample` for the paper's data set (20,000 samples of 40x40 at coupling 0.408,
   T = 1, burn-in and thinning from the measured tau_int), compile or cache load included;
@@ -185,7 +185,8 @@ def _multispin_rows(n_replicas, L, sweeps, scalar_sweeps, numpy_sweeps, repeats)
 
     mode = "rows over threads" if ms.row_parallel else "groups of 64 over threads"
     head = (f"{n_replicas}x{L}x{L}, K=0.408, ours {mode}, {rate:.2f} flips/ns with "
-            f"{os.environ.get('NUMBA_NUM_THREADS', 'default')} Numba threads; "
+            f"{os.environ.get('NUMBA_NUM_THREADS', 'default')} Numba threads, "
+            f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}; "
             f">= {MULTISPIN_TARGET_FLIPS_PER_NS:g} flips/ns "
             f"{verdict(rate >= MULTISPIN_TARGET_FLIPS_PER_NS)}, moonshot "
             f"{MULTISPIN_MOONSHOT_FLIPS_PER_NS:g} "
