@@ -144,10 +144,10 @@ def test_replica_does_not_depend_on_its_word_mates():
     assert not np.array_equal(c.spins[65], c.spins[66])
 
 
-def test_drivers_give_identical_bytes():
+@pytest.mark.parametrize("L", [6, 32])
+def test_drivers_give_identical_bytes(L):
     """Serial, group-parallel and row-parallel drivers (the latter with 1-3 blocks and halo
     depths 1-3, including strips that wrap around the lattice) give the same bytes."""
-    L = 32
     m = MultiSpinMetropolis(L, 1.0 / 0.408, n_replicas=130, seed=2)
     outs = []
     for driver in ("serial", "groups", (1, 1), (2, 3), (3, 2), (3, 1)):
