@@ -170,7 +170,8 @@ def test_drivers_give_identical_bytes(L):
 
 # ------------------------------------------------------ (b) per-lane Bernoulli
 def _flip_frequencies(T, initial, n_sweeps, L=64):
-    """Fraction of colour-0 sites flipped in the first half-sweep from ``initial`` (L, L)."""
+    """Flips per lane of the colour-0 sites in the first half-sweep from ``initial`` (L, L),
+    over ``n_sweeps`` fresh sweeps, and the number of trials per lane."""
     n = T.shape[0]
     m = MultiSpinMetropolis(L, T, n_replicas=n, seed=9)
     start = np.broadcast_to(initial, (n, L, L)).copy()
