@@ -68,9 +68,16 @@ def main(argv=None):
     """Entry point of the ``rgdl`` console script.
 
     Converts every user error (click usage errors, ``ValueError``, ``FileExistsError``,
-    ``FileNotFoundError``, ``PermissionError``, ``UserInputError``) to one line on stderr and
-    exit status 2.
+    ``FileNotFoundError``, ``PermissionError``, ``UserInputError``) and every failure of the
+    environment (``OSError`` such as a full disk or a file-size limit, ``MemoryError``) to one
+    line on stderr and exit status 2. ``SIGXFSZ`` is ignored, so exceeding ``ulimit -f`` is a
+    write error (``EFBIG``) reported like a full disk instead of killing the process.
     """
+    import signal
+
+    if hasattr(signal, "SIGXFSZ"):
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    message = None
     try:
         cli.main(args=argv, prog_name="rgdl", standalone_mode=False)
     except click.exceptions.Abort:
@@ -79,13 +86,36 @@ def main(argv=None):
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        click.echo(f"Error: {_one_line(exc.format_message())}", err=True)
-        sys.exit(2)
+        message = exc.format_message()
     except (ValueError, FileExistsError, FileNotFoundError, PermissionError, IsADirectoryError,
             NotADirectoryError) as exc:
-        click.echo(f"Error: {_one_line(str(exc))}", err=True)
-        sys.exit(2)
+        message = str(exc)
+    except OSError as exc:  # the environment failed: full disk, file-size limit, I/O error
+        from ising.atomic import describe_os_error
+
+        message = describe_os_error(exc)
+    except MemoryError:
+        message = "out of memory"
+    # outside the except blocks, so that the exception's frames (which may hold HDF5 objects
+    # of a failed write) are released now, not during interpreter shutdown
+    if message is not None:
+        _fail(message)
     sys.exit(0)
+
+
+def _fail(message: str):
+    """Print ``Error: <message>`` (one line) and exit with status 2."""
+    click.echo(f"Error: {_one_line(message)}", err=True)
+    io_module = sys.modules.get("ising.io")
+    if io_module is not None and io_module.abandoned_files():
+        # an HDF5 file could not be closed after its storage failed; HDF5's exit-time cleanup
+        # would retry the failing writes (and can crash), so leave without it
+        import os
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(2)
+    sys.exit(2)
 
 
 def _one_line(message: str) -> str:
