@@ -103,8 +103,8 @@ def write_error(path, exc: BaseException, action: str = "cannot write") -> Write
 
 def describe_os_error(exc: OSError) -> str:
     """One line for an OSError that reached the command line: ``<file>: <reason>``."""
-    if isinstance(exc, WriteError):
-        return str(exc)
+    if isinstance(exc, WriteError) or type(exc).__str__ is not OSError.__str__:
+        return str(exc)  # an error class with its own one-line message (rbm.io.ModelWriteError)
     filename = getattr(exc, "filename", None)
     reason = os_error_reason(exc)
     return f"{filename}: {reason}" if filename else reason

@@ -51,6 +51,7 @@ __all__ = [
     "read_dataset",
     "read_attributes",
     "read_series",
+    "dataset_shape",
     "read_partial_params",
     "write_dataset",
     "partial_path",
@@ -348,6 +349,14 @@ def read_dataset(path, *, check_observables: bool = False) -> SpinDataset:
             raise ValueError(f"{where}: 'magnetization' does not match the mean of 'spins'")
     return SpinDataset(path=path, spins=spins, energy=energy, magnetization=magnetization,
                        attrs=attrs)
+
+
+def dataset_shape(path) -> tuple:
+    """Shape ``(n_samples, L[, L])`` of a complete dataset's ``spins`` (validated, not loaded)."""
+    path = Path(path)
+    read_attributes(path)
+    with _open_h5(path, "r") as h5:
+        return tuple(int(n) for n in h5["spins"].shape)
 
 
 def read_series(path) -> tuple[np.ndarray, np.ndarray]:
