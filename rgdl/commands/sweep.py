@@ -25,22 +25,54 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
         logging.getLogger(name).setLevel(max(level, logging.ERROR))
 
 
+def _report_targets(out: Path, figure: Path | None) -> tuple[Path, list]:
+    """(figure base, [png, pdf, json]) of the FSS report of the sweep in ``out``."""
+    target = Path(figure) if figure is not None else Path(out) / "fss"
+    if target.suffix.lower() in (".png", ".pdf"):
+        target = target.with_suffix("")
+    return target, [target.with_suffix(s) for s in (".png", ".pdf", ".json")]
+
+
+def _check_report_targets(out: Path, figure: Path | None, overwrite: bool, *,
+                          require_dir: bool = True) -> None:
+    """Fail before any work if the report cannot be written (or would replace files)."""
+    from ising.atomic import check_name_length, check_not_input
+
+    _, files = _report_targets(out, figure)
+    for path in files:
+        check_name_length(path, suffixes=(".lock",))
+        if path.is_dir():
+            raise IsADirectoryError(f"output path is a directory: {path}")
+        check_not_input(path, Path(out) / "sweep.json")
+        if path.exists() and not overwrite:
+            raise FileExistsError(f"output exists: {path} (use --overwrite to replace the report)")
+    parent = files[0].parent
+    if require_dir and not parent.is_dir():
+        raise FileNotFoundError(f"output directory does not exist: {parent}")
+
+
 def _report(out: Path, *, n_bootstrap: int, seed: int, figure: Path | None = None,
-            method: str = "largest") -> str:
-    """FSS analysis of the sweep in ``out``: figure (PNG + PDF), ``fss.json``; returns text."""
+            method: str = "largest", overwrite: bool = False) -> str:
+    """FSS analysis of the sweep in ``out``: figure (PNG + PDF), ``fss.json``; returns text.
+
+    Refuses to replace existing report files unless ``overwrite``; every file is written
+    atomically while holding the report's lock (:mod:`ising.atomic`).
+    """
     from analysis import fss
+    from ising.atomic import OutputLock, atomic_write_text
     from rgdl.sweep import sweep_table
 
+    _check_report_targets(out, figure, overwrite)
     table = sweep_table(out)
     if len(table["size"]) == 0:
         raise ValueError(f"{out}: no finished points to analyse")
     result = fss.analyze(table, n_bootstrap=n_bootstrap, seed=seed, method=method)
-    target = Path(figure) if figure is not None else Path(out) / "fss"
-    files = fss.plot_fss(result, target)
-    json_path = target.with_suffix(".json")
-    tmp = json_path.with_name(json_path.name + ".tmp")
-    tmp.write_text(json.dumps(result.as_dict(), indent=1, allow_nan=False) + "\n")
-    tmp.replace(json_path)
+    target, (_, _, json_path) = _report_targets(out, figure)
+    with OutputLock(target):
+        _check_report_targets(out, figure, overwrite)  # recheck under the lock
+        text = json.dumps(result.as_dict(), indent=1, allow_nan=False) + "\n"
+        files = fss.plot_fss(result, target, overwrite=overwrite)
+        atomic_write_text(json_path, text, overwrite=overwrite)
     return result.report() + "\nfigure: " + ", ".join(str(f) for f in files) + \
         f"\nnumbers: {json_path}"
 
@@ -79,6 +111,8 @@ def _report(out: Path, *, n_bootstrap: int, seed: int, figure: Path | None = Non
                                               "(OUT/fss.png, OUT/fss.pdf, OUT/fss.json).")
 @click.option("--bootstrap", type=int, default=2000, show_default=True,
               help="Bootstrap replicates of the FSS error bars (with --report).")
+@click.option("--overwrite", is_flag=True,
+              help="With --report: replace an existing OUT/fss.png, .pdf and .json.")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Progress bar over points.")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
@@ -86,7 +120,7 @@ def _report(out: Path, *, n_bootstrap: int, seed: int, figure: Path | None = Non
 @click.pass_context
 def sweep(ctx, out, config, temperatures, sizes, seeds, algorithm, dimension, coupling, field,
           samples, chains, burn_in, thin, train_layers, epochs, workers, scheduler,
-          connect_timeout, retries, report, bootstrap, progress, verbose, quiet):
+          connect_timeout, retries, report, bootstrap, overwrite, progress, verbose, quiet):
     """Run a grid of Ising datasets (temperatures x sizes x seeds) as Dask tasks.
 
     Every point writes one HDF5 dataset under OUT/points/; OUT/sweep.json indexes parameters,
@@ -120,6 +154,10 @@ def sweep(ctx, out, config, temperatures, sizes, seeds, algorithm, dimension, co
         n_samples=samples, n_chains=chains, burn_in=burn_in, thin=thin, train=train)
     if scheduler is not None and workers is not None:
         raise ValueError("give either --workers or --scheduler, not both")
+    if report:  # refuse an existing report before hours of sweeping, not after
+        _check_report_targets(out, None, overwrite, require_dir=False)
+    elif overwrite:
+        raise ValueError("--overwrite applies to the --report files only")
 
     bar = None
 
@@ -152,7 +190,7 @@ def sweep(ctx, out, config, temperatures, sizes, seeds, algorithm, dimension, co
                    f"finished, {result.n_computed} computed{adopted}) in {result.wall_s:.1f} s; "
                    f"index {result.out / sw.INDEX_NAME}")
     if report:
-        text = _report(result.out, n_bootstrap=bootstrap, seed=0)
+        text = _report(result.out, n_bootstrap=bootstrap, seed=0, overwrite=overwrite)
         if not quiet:
             click.echo(text)
 
@@ -169,8 +207,9 @@ def sweep(ctx, out, config, temperatures, sizes, seeds, algorithm, dimension, co
               show_default=True,
               help="T_c from the crossing of the two largest sizes, or the weighted mean of all "
                    "consecutive-size crossings.")
+@click.option("--overwrite", is_flag=True, help="Replace existing figure and .json files.")
 @click.option("-v", "--verbose", count=True, help="More log output.")
-def fss(directory, figure, bootstrap, seed, method, verbose):
+def fss(directory, figure, bootstrap, seed, method, overwrite, verbose):
     """Finite-size scaling of a finished sweep in DIRECTORY: Binder-cumulant crossing (T_c with
     a bootstrap error bar), susceptibility peaks, data collapse with the exact exponents."""
     _setup_logging(verbose, False)
@@ -179,4 +218,4 @@ def fss(directory, figure, bootstrap, seed, method, verbose):
     if seed < 0:
         raise ValueError("--seed must be >= 0")
     click.echo(_report(directory, n_bootstrap=bootstrap, seed=seed, figure=figure,
-                       method=method))
+                       method=method, overwrite=overwrite))
