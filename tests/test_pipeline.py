@@ -130,8 +130,13 @@ def test_killed_run_resumes_to_identical_models(finished, tmp_path):
 def test_changed_parameter_invalidates_downstream(finished, tmp_path):
     out = tmp_path / "changed"
     shutil.copytree(finished[0], out)
+    report = (out / "report.md").read_bytes()
+    # another configuration's results are not replaced without overwrite (issue 13)
+    with pytest.raises(FileExistsError, match="another configuration"):
+        run_pipeline(ExperimentConfig(**{**TINY, "flow_steps": 2}), out)
+    assert (out / "report.md").read_bytes() == report
     events = []
-    run_pipeline(ExperimentConfig(**{**TINY, "flow_steps": 2}), out,
+    run_pipeline(ExperimentConfig(**{**TINY, "flow_steps": 2}), out, overwrite=True,
                  progress=lambda stage, done, total: events.append((stage, done, total)))
     assert ("simulate", None, "cached") in events
     assert ("train", None, "cached") in events
