@@ -399,18 +399,28 @@ def read_partial_params(path) -> dict:
 
 
 def partial_is_resumable(path) -> bool:
-    """True if ``<path>.partial`` opens read-only as an rgdl partial dataset with resume state.
+    """True if ``<path>.partial`` can be continued by ``resume=True`` (``--resume``).
 
-    Used after a failed write: a partial file that HDF5 can no longer open (a full disk can
-    truncate it below the size its superblock records) is useless to ``--resume``.
+    Used after a failed write, to keep the partial file only where a resume can use it: the
+    file is reopened exactly as a resume would (:meth:`DatasetWriter.reopen`: the newest intact
+    commit is chosen, the datasets are truncated to it) and closed again.  A file that HDF5 can
+    no longer open or update (a full disk or a file-size limit can leave it truncated below the
+    size its superblock records, or with metadata that was never written) gives False.
     """
+    collected: list = []
+    writer = None
     try:
-        read_partial_params(path)
-        with _open_h5(partial_path(path), "r") as h5:
-            group = h5[_RESUME_GROUP]
-            return any(slot in group and _META in group[slot] for slot in _SLOTS)
+        with _quiet_unraisable(collected):
+            writer = DatasetWriter.reopen(path)
+            usable = writer.resume_state is not None
+            writer._h5.flush()
+            writer._h5.close()
+            writer._closed = True
     except (OSError, RuntimeError, ValueError, KeyError):
-        return False
+        usable = False
+        if writer is not None:
+            writer._detach()
+    return usable and not collected
 
 
 def _first_line(exc: BaseException) -> str:
