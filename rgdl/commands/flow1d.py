@@ -8,6 +8,8 @@ import time
 
 import click
 
+from rgdl.commands import COUNT
+
 _COLUMNS = (
     # key, header, format
     ("step", "step", "{:d}"),
@@ -71,17 +73,17 @@ def _finite(value):
 @click.command()
 @click.option("--coupling", "-K", type=float, required=True,
               help="Initial nearest-neighbour coupling K = J/T > 0 of the periodic chain.")
-@click.option("--size", "-N", type=int, default=16, show_default=True,
+@click.option("--size", "-N", type=COUNT, default=16, show_default=True,
               help="Chain length N: even, <= 16 (exact enumeration), divisible by 2**steps.")
-@click.option("--steps", "-s", type=int, default=3, show_default=True,
+@click.option("--steps", "-s", type=COUNT, default=3, show_default=True,
               help="Number of RG steps; each halves the chain (N / 2**steps >= 2).")
 @click.option("--strength", type=float, default=None,
               help="Weight lambda of the RBM's decimation units [default: 20 + 2K]; the coarse-coupling "
                    "error is ~exp(-2 lambda) once lambda >> 2K.")
 @click.option("--learned", is_flag=True,
               help="Also train a stack of RBMs (N -> N/2 -> ...) on exact samples and report their couplings.")
-@click.option("--epochs", type=int, default=30, show_default=True, help="CD-1 epochs per learned layer.")
-@click.option("--samples", type=int, default=10000, show_default=True,
+@click.option("--epochs", type=COUNT, default=30, show_default=True, help="CD-1 epochs per learned layer.")
+@click.option("--samples", type=COUNT, default=10000, show_default=True,
               help="Exact samples drawn per learned layer.")
 @click.option("--seed", type=click.IntRange(min=0, max=(1 << 63) - 1), default=0, show_default=True,
               help="Seed of the sampling and training (same seed, same numbers).")

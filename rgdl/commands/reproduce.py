@@ -6,6 +6,8 @@ import time
 
 import click
 
+from rgdl.commands import COUNT
+
 
 class _StageProgress:
     """One line per stage on stderr, with a tqdm bar for stages that report counts."""
@@ -52,8 +54,8 @@ class _StageProgress:
 @click.option("--out", "out", type=click.Path(file_okay=False), default="rgdl-results",
               show_default=True, help="Results folder (figures/, summary.json, report.md).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Root seed of every random step.")
-@click.option("--epochs", type=int, default=None, help="Override the number of training epochs.")
-@click.option("--samples", type=int, default=None, help="Override the number of Monte Carlo samples.")
+@click.option("--epochs", type=COUNT, default=None, help="Override the number of training epochs.")
+@click.option("--samples", type=COUNT, default=None, help="Override the number of Monte Carlo samples.")
 @click.option("--force", is_flag=True,
               help="Recompute the analysis and figures even if cached (data and models whose "
                    "parameters match are reused; corrupt cached data or models are recomputed).")

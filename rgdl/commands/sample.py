@@ -7,6 +7,8 @@ import os
 
 import click
 
+from rgdl.commands import COUNT
+
 
 def generate(model_path, n_samples, gibbs_steps, seed, mode):
     """Draw configurations from a saved model and compute their observables.
@@ -55,9 +57,9 @@ def estimate_memory(n_samples, sizes):
 
 @click.command(context_settings={"max_content_width": 100})
 @click.argument("model", type=click.Path(dir_okay=False))
-@click.option("--samples", "n_samples", type=int, required=True,
+@click.option("--samples", "n_samples", type=COUNT, required=True,
               help="Configurations to generate (>= 1), one independent chain each.")
-@click.option("--gibbs-steps", type=int, default=1000, show_default=True,
+@click.option("--gibbs-steps", type=COUNT, default=1000, show_default=True,
               help="Block Gibbs steps in the top RBM before the down-pass (>= 0).")
 @click.option("--mode", type=click.Choice(["stochastic", "mean-field"]), default="stochastic",
               show_default=True,

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import click
 
+from rgdl.commands import COUNT
+
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:
@@ -91,25 +93,25 @@ def _report(out: Path, *, n_bootstrap: int, seed: int, figure: Path | None = Non
 @click.option("--dimension", "-d", type=int, help="1 or 2 (default 2).")
 @click.option("--coupling", "-J", type=float, help="Coupling J (default 1).")
 @click.option("--field", "field", type=float, help="Field h (default 0).")
-@click.option("--samples", "-n", type=int, help="Samples per point (default 1000).")
-@click.option("--chains", type=int, help="Independent chains per point (default 1).")
-@click.option("--burn-in", type=int, help="Burn-in sweeps (default: from the measured tau_int).")
-@click.option("--thin", type=int, help="Sweeps between samples (default: ~2 tau_int).")
+@click.option("--samples", "-n", type=COUNT, help="Samples per point (default 1000).")
+@click.option("--chains", type=COUNT, help="Independent chains per point (default 1).")
+@click.option("--burn-in", type=COUNT, help="Burn-in sweeps (default: from the measured tau_int).")
+@click.option("--thin", type=COUNT, help="Sweeps between samples (default: ~2 tau_int).")
 @click.option("--train", "train_layers",
               help="Train an RBM (one size, e.g. '64') or a DBN ('400,100,25') on every point.")
-@click.option("--epochs", type=int, help="Training epochs per layer (with --train; default 10).")
-@click.option("--workers", "-w", type=int, default=None,
+@click.option("--epochs", type=COUNT, help="Training epochs per layer (with --train; default 10).")
+@click.option("--workers", "-w", type=COUNT, default=None,
               help="LocalCluster worker processes (default: number of CPUs); 0 runs serially "
                    "in this process without Dask.")
 @click.option("--scheduler", help="Address tcp://HOST:PORT of a running Dask scheduler "
                                   "(instead of a LocalCluster); --out must be shared.")
 @click.option("--connect-timeout", type=float, default=5.0, show_default=True,
               help="Seconds to wait for --scheduler.")
-@click.option("--retries", type=int, default=2, show_default=True,
+@click.option("--retries", type=COUNT, default=2, show_default=True,
               help="Extra attempts of a failing point.")
 @click.option("--report", is_flag=True, help="Draw the finite-size-scaling figure when done "
                                               "(OUT/fss.png, OUT/fss.pdf, OUT/fss.json).")
-@click.option("--bootstrap", type=int, default=2000, show_default=True,
+@click.option("--bootstrap", type=COUNT, default=2000, show_default=True,
               help="Bootstrap replicates of the FSS error bars (with --report).")
 @click.option("--overwrite", is_flag=True,
               help="With --report: replace an existing OUT/fss.png, .pdf and .json.")
@@ -200,7 +202,7 @@ def sweep(ctx, out, config, temperatures, sizes, seeds, algorithm, dimension, co
 @click.option("--figure", "figure", type=click.Path(dir_okay=False, path_type=Path),
               help="Figure path without suffix (default DIRECTORY/fss); .png and .pdf are "
                    "written, and the numbers to .json.")
-@click.option("--bootstrap", type=int, default=2000, show_default=True,
+@click.option("--bootstrap", type=COUNT, default=2000, show_default=True,
               help="Bootstrap replicates of the error bars.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap.")
 @click.option("--method", type=click.Choice(["largest", "weighted"]), default="largest",

@@ -8,6 +8,8 @@ import os
 
 import click
 
+from rgdl.commands import COUNT
+
 _CHECKPOINT_SUFFIX = ".ckpt"
 
 
@@ -131,8 +133,8 @@ class _Reporter:
 @click.option("--layers", default="400,100,25", show_default=True,
               help="Hidden-layer sizes of the stack, comma-separated (the visible size is L^d "
                    "of the data); the paper: 400,100,25 on 40x40 spins.")
-@click.option("--epochs", type=int, default=10, show_default=True, help="Epochs per layer (>= 1).")
-@click.option("--batch-size", type=int, default=100, show_default=True, help="Mini-batch size.")
+@click.option("--epochs", type=COUNT, default=10, show_default=True, help="Epochs per layer (>= 1).")
+@click.option("--batch-size", type=COUNT, default=100, show_default=True, help="Mini-batch size.")
 @click.option("--learning-rate", type=float, default=0.01, show_default=True,
               help="SGD step on mini-batch averaged gradients (> 0).")
 @click.option("--momentum", type=float, default=0.9, show_default=True,
@@ -140,7 +142,7 @@ class _Reporter:
 @click.option("--l1", type=float, default=0.0, show_default=True,
               help="L1 weight penalty (the paper used 2e-4).")
 @click.option("--l2", type=float, default=0.0, show_default=True, help="L2 weight decay.")
-@click.option("--cd-k", type=int, default=1, show_default=True, help="Gibbs steps of CD-k (>= 1).")
+@click.option("--cd-k", type=COUNT, default=1, show_default=True, help="Gibbs steps of CD-k (>= 1).")
 @click.option("--persistent/--no-persistent", default=False, show_default=True,
               help="Persistent contrastive divergence (PCD) instead of CD.")
 @click.option("--units", type=click.Choice(["spin", "binary"]), default="spin", show_default=True,
