@@ -189,6 +189,11 @@ def _open(path):
     if os.path.isdir(path):
         raise ValueError(f"{path} is a directory, not a model file")
     if not zipfile.is_zipfile(path):  # a plain .npy, an HDF5 dataset, a truncated archive, ...
+        with open(path, "rb") as handle:
+            magic = handle.read(4)
+        if magic == b"PK\x03\x04":
+            raise ValueError(f"{path} is not a valid rgdl model file (truncated or corrupt "
+                             ".npz archive)")
         raise ValueError(f"{path} is not an rgdl model file (not an .npz archive written by "
                          "rgdl train / rbm.save_model)")
     try:
