@@ -78,6 +78,7 @@ def main(argv=None):
     if hasattr(signal, "SIGXFSZ"):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     message = None
+    detached_before = _detached_files()
     try:
         cli.main(args=argv, prog_name="rgdl", standalone_mode=False)
     except click.exceptions.Abort:
@@ -99,17 +100,24 @@ def main(argv=None):
     # outside the except blocks, so that the exception's frames (which may hold HDF5 objects
     # of a failed write) are released now, not during interpreter shutdown
     if message is not None:
-        _fail(message)
+        _fail(message, hard_exit=_detached_files() > detached_before)
     sys.exit(0)
 
 
-def _fail(message: str):
-    """Print ``Error: <message>`` (one line) and exit with status 2."""
-    click.echo(f"Error: {_one_line(message)}", err=True)
+def _detached_files() -> int:
+    """HDF5 files detached after a failed write so far in this process (see ising.io)."""
     io_module = sys.modules.get("ising.io")
-    if io_module is not None and io_module.abandoned_files():
-        # an HDF5 file could not be closed after its storage failed; HDF5's exit-time cleanup
-        # would retry the failing writes (and can crash), so leave without it
+    return io_module.abandoned_files() if io_module is not None else 0
+
+
+def _fail(message: str, hard_exit: bool = False):
+    """Print ``Error: <message>`` (one line) and exit with status 2.
+
+    ``hard_exit``: this command detached an HDF5 file whose storage failed; HDF5's exit-time
+    cleanup could retry the failing writes (and crash), so the process leaves without it.
+    """
+    click.echo(f"Error: {_one_line(message)}", err=True)
+    if hard_exit:
         import os
 
         sys.stdout.flush()
