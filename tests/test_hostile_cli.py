@@ -139,40 +139,71 @@ def test_simulate_on_a_full_tmpfs_then_resume_gives_the_uninterrupted_file(tmp_p
 # ------------------------------------------------------------------------------------------
 # concurrent writers
 # ------------------------------------------------------------------------------------------
+_BLOCKED = """
+import os, sys, time
+import rgdl.commands.{module} as command
+go = sys.argv[1]
+original = command.{hook}.__call__
+def wait(self, *args):
+    while not os.path.exists(go):  # hold the output (and its lock) until the test says go
+        time.sleep(0.02)
+    return original(self, *args)
+command.{hook}.__call__ = wait
+from rgdl.cli import main
+main(sys.argv[2:])
+"""
+
+
+def _first_writer(module, hook, args, go):
+    """``rgdl <args>`` in a process that pauses at its first progress report until ``go``
+    exists, so that a second writer surely meets it while it holds the output."""
+    code = _BLOCKED.format(module=module, hook=hook)
+    return subprocess.Popen([sys.executable, "-c", code, str(go), *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+
+
+def _wait_for(path, process):
+    deadline = time.monotonic() + 120
+    while not path.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert path.exists(), process.communicate()[1] if process.poll() is not None else "timeout"
+
+
 def test_concurrent_simulate_writers(tmp_path):
     out = tmp_path / "c.h5"
-    args = ("simulate", "--size", "32", "--temperature", "2.5", "--samples", "3000",
-            "--burn-in", "10", "--thin", "4", "--seed", "3", "-q", "--out", out)
-    first = subprocess.Popen([sys.executable, "-m", "rgdl", *map(str, args)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
-    lock = tmp_path / "c.h5.lock"
-    deadline = time.monotonic() + 60
-    while not lock.exists() and first.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert lock.exists(), "the first writer never took its lock"
-    second = run(*args, "--overwrite")
-    stdout, stderr = first.communicate(timeout=120)
+    out.write_bytes(b"the previous output")
+    args = ("simulate", "--size", "16", "--temperature", "2.5", "--samples", "200",
+            "--burn-in", "10", "--thin", "2", "--seed", "3", "-q", "--out", out, "--overwrite")
+    go = tmp_path / "go"
+    first = _first_writer("simulate", "_Progress", args, go)
+    try:
+        _wait_for(tmp_path / "c.h5.partial", first)  # the first holds the lock and writes
+        second = run(*args)
+        assert_one_line_error(second, f"pid {first.pid}", "another rgdl process")
+        assert out.read_bytes() == b"the previous output"
+    finally:
+        go.touch()
+        stdout, stderr = first.communicate(timeout=120)
     assert first.returncode == 0, stderr
-    assert_one_line_error(second, f"pid {first.pid}", "another rgdl process")
-    assert read_dataset(out).n_samples == 3000
-    assert not lock.exists()
+    assert read_dataset(out).n_samples == 200
+    assert not (tmp_path / "c.h5.lock").exists()
 
 
 def test_concurrent_train_writers_share_no_checkpoints(files, tmp_path):
     out = tmp_path / "t.npz"
-    args = ("train", files["data"], "--layers", "32,16", "--epochs", "15", "--batch-size",
-            "10", "--seed", "1", "-q", "--out", out)
-    first = subprocess.Popen([sys.executable, "-m", "rgdl", *map(str, args)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
-    lock = tmp_path / "t.npz.lock"
-    deadline = time.monotonic() + 60
-    while not lock.exists() and first.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert lock.exists()
-    second = run(*args, "--overwrite")
-    first.communicate(timeout=120)
+    args = ("train", files["data"], "--layers", "8,4", "--epochs", "2", "--batch-size", "50",
+            "--seed", "1", "-q", "--out", out)
+    go = tmp_path / "go"
+    first = _first_writer("train", "_Reporter", args, go)
+    try:
+        _wait_for(tmp_path / "t.npz.ckpt.layer1", first)  # its first checkpoint exists
+        second = run(*args, "--overwrite")
+        assert_one_line_error(second, f"pid {first.pid}")
+        assert (tmp_path / "t.npz.ckpt.layer1").exists()  # not removed by the second run
+    finally:
+        go.touch()
+        first.communicate(timeout=120)
     assert first.returncode == 0
-    assert_one_line_error(second, f"pid {first.pid}")
     assert out.exists() and not list(tmp_path.glob("t.npz.ckpt*"))
 
 
