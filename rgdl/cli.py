@@ -79,13 +79,17 @@ def main(argv=None):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     message = None
     detached_before = _detached_files()
+    status = 0
     try:
-        cli.main(args=argv, prog_name="rgdl", standalone_mode=False)
+        # non-standalone click returns the status of an explicit ctx.exit(n) instead of raising
+        result = cli.main(args=argv, prog_name="rgdl", standalone_mode=False)
+        if isinstance(result, int) and not isinstance(result, bool):
+            status = result
     except click.exceptions.Abort:
         click.echo("Error: aborted", err=True)
         sys.exit(130)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:  # a command's own exit status (rgdl sweep: 1)
+        _exit(exc.exit_code, hard=_detached_files() > detached_before)
     except click.ClickException as exc:
         message = exc.format_message()
     except (ValueError, FileExistsError, FileNotFoundError, PermissionError, IsADirectoryError,
@@ -101,7 +105,7 @@ def main(argv=None):
     # of a failed write) are released now, not during interpreter shutdown
     if message is not None:
         _fail(message, hard_exit=_detached_files() > detached_before)
-    sys.exit(0)
+    _exit(status, hard=_detached_files() > detached_before)
 
 
 def _detached_files() -> int:
@@ -117,13 +121,18 @@ def _fail(message: str, hard_exit: bool = False):
     cleanup could retry the failing writes (and crash), so the process leaves without it.
     """
     click.echo(f"Error: {_one_line(message)}", err=True)
-    if hard_exit:
+    _exit(2, hard=hard_exit)
+
+
+def _exit(code: int, *, hard: bool = False):
+    """``sys.exit(code)``; with ``hard`` (see :func:`_fail`) without the interpreter's cleanup."""
+    if hard:
         import os
 
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(2)
-    sys.exit(2)
+        os._exit(code)
+    sys.exit(code)
 
 
 def _one_line(message: str) -> str:

@@ -103,6 +103,19 @@ def test_train_checkpoint_on_a_full_disk(files, tmp_path):
     assert not list(tmp_path.glob(".*.tmp"))
 
 
+def test_sweep_on_a_full_disk(tmp_path):
+    args = ("sweep", "-T", "2.2", "-L", "8", "-n", "2000", "--burn-in", "5", "--thin", "1",
+            "--workers", "0", "--retries", "0", "-q")
+    res = run(*args, "--out", tmp_path / "a", fsize=600)  # the index itself cannot be written
+    assert_one_line_error(res, "sweep.json (file too large)")
+    res = run(*args, "--out", tmp_path / "b", fsize=30_000)  # the index fits, the point does not
+    assert res.returncode == 1, res.stderr  # failed points: status 1, recorded for a rerun
+    assert "Traceback" not in res.stderr
+    assert res.stderr.strip().splitlines()[-1].startswith("Error: 1 of 1 points failed")
+    assert "(file too large)" in res.stderr
+    assert not list((tmp_path / "b" / "points").glob("*.h5"))
+
+
 @pytest.fixture
 def tmpfs(tmp_path):
     mount = tmp_path / "small"
