@@ -27,6 +27,16 @@ _COMMANDS = {
 }
 
 
+def command_names() -> list:
+    """Names of all ``rgdl`` subcommands (including ones whose module is not built)."""
+    return sorted(_COMMANDS)
+
+
+def load_command(name: str):
+    """The click command ``name`` (imported on demand), or None if it is not available."""
+    return _LazyGroup._load(name)
+
+
 class UserInputError(click.ClickException):
     """An error caused by the user's input: printed as one line, exit status 2."""
 

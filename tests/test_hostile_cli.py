@@ -364,10 +364,11 @@ def test_every_writing_command_refuses_to_overwrite(files, tmp_path, capsys):
 
     from rgdl import cli
 
-    names = sorted(cli._COMMANDS)
+    names = cli.command_names()
     assert names, "no commands"
     for name in names:
-        command = cli._LazyGroup._load(name)
+        command = cli.load_command(name)
+        assert command is not None, name
         if name in NON_WRITING:
             assert not any(isinstance(p.type, click.Path) for p in command.params), name
             continue

@@ -286,3 +286,23 @@ def test_fss_refuses_a_one_dimensional_sweep_table():
              "dimension": np.array([1, 1])}
     with pytest.raises(ValueError, match="dimension 1"):
         fss.analyze(table)
+
+
+def test_malformed_sweep_index_is_one_error(tmp_path):
+    from rgdl import sweep
+
+    spec = sweep.SweepSpec(temperatures=(2.2,), sizes=(4,))
+    point = spec.points()[0]
+    index = {"format": sweep.INDEX_FORMAT, "version": sweep.INDEX_VERSION,
+             "spec_hash": spec.spec_hash, "spec": spec.to_dict(),
+             "points": [{"id": point.point_id, "file": point.file,
+                         "params": dict(point.params, size="x"), "status": "done",
+                         "summary": {}}]}
+    (tmp_path / sweep.INDEX_NAME).write_text(json.dumps(index))
+    with pytest.raises(ValueError, match="not a valid rgdl sweep index"):
+        sweep.sweep_table(tmp_path)
+    index["points"][0]["params"]["size"] = 4
+    index["spec"]["n_samples"] = True
+    (tmp_path / sweep.INDEX_NAME).write_text(json.dumps(index))
+    with pytest.raises(ValueError, match="n_samples must be an integer"):
+        sweep.sweep_table(tmp_path)
