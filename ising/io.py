@@ -20,6 +20,12 @@ destroys the last good state); :meth:`DatasetWriter.reopen` truncates to the las
 and hands the state back, which makes a killed run resume exactly (the pattern of emcee's HDF5
 backend).  Writers that append whole HDF5 chunks (:attr:`DatasetWriter.chunk_rows`) never rewrite
 a committed compressed chunk, so a SIGKILL at any moment leaves the committed part readable.
+
+Write failures (a full disk, a file-size limit, an I/O error), including those h5py can only
+report from its deallocators, raise :class:`ising.atomic.WriteError` with a one-line message;
+the file is then detached from HDF5 as it stands, and :meth:`DatasetWriter.finalize` reopens and
+verifies the closed file before the rename, so ``<out>`` never holds a file that failed
+(docs/CONTRACTS.md, "Output safety").
 """
 
 from __future__ import annotations

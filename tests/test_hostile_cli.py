@@ -6,8 +6,6 @@ Each case asserts: exit status 2, exactly one line on stderr starting with ``Err
 traceback, no corrupt file under the final name, and the original output byte-identical.
 """
 
-import contextlib
-import io as _io
 import os
 import resource
 import shutil
