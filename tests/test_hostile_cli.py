@@ -346,6 +346,11 @@ def _invocation(name, files, tmp_path):
         out = root / "fs" / "fss.png"
         out.parent.mkdir()
         return ["fss", out.parent], out
+    if name == "mcrg":
+        out = root / "mc" / "mcrg_majority_b2.json"
+        out.parent.mkdir()
+        return ["mcrg", "--size", "8", "--levels", "1", "--samples", "100", "--out",
+                out.parent], out
     if name == "reproduce":
         out = root / "res" / "notes.txt"
         out.parent.mkdir()
