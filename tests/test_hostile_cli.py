@@ -349,7 +349,7 @@ def _invocation(name, files, tmp_path):
     if name == "mcrg":
         out = root / "mc" / "mcrg_majority_b2.json"
         out.parent.mkdir()
-        return ["mcrg", "--size", "8", "--levels", "1", "--samples", "100", "--out",
+        return ["mcrg", "--size", "16", "--levels", "1", "--samples", "100", "--out",
                 out.parent], out
     if name == "reproduce":
         out = root / "res" / "notes.txt"
