@@ -51,11 +51,12 @@ def _save(fig, stem):
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = []
+    from ising.atomic import atomic_output
+
     for ext in ("png", "pdf"):
         path = stem.with_suffix(f".{ext}")
-        tmp = path.with_name(f".{path.name}.tmp")
-        fig.savefig(tmp, dpi=200, format=ext)
-        tmp.replace(path)
+        with atomic_output(path) as tmp:  # exclusive temp file, fsync, rename
+            fig.savefig(tmp, dpi=200, format=ext)
         paths.append(path)
     log.info("wrote %s (.png, .pdf)", stem)
     return paths

@@ -14,21 +14,26 @@ File layout (``FORMAT_VERSION`` = 1), one uncompressed ``.npz`` archive, no pick
   (sign convention of docs/CONTRACTS.md); checkpoints add ``velocity_weights``,
   ``velocity_visible``, ``velocity_hidden`` and ``chains``.
 
-Every write is atomic: the archive goes to ``<path>.tmp`` in the same directory, is flushed and
-fsynced, then renamed over ``path`` with :func:`os.replace`, so a killed process never leaves a
-half-written model or checkpoint behind.
+Every write is atomic: the archive goes to a fresh temporary file in the same directory
+(created with ``O_CREAT | O_EXCL | O_NOFOLLOW``, so a planted file or symlink is never followed),
+is flushed and fsynced, then renamed over ``path`` with :func:`os.replace`, so a killed process
+or a full disk never leaves a half-written model or checkpoint behind; a failed write raises
+:class:`OSError` (its message ends in the reason, e.g. ``(no space left on device)``) and removes
+the temporary file.  (``rbm`` is a leaf package; ``ising.atomic`` is the same contract for the
+rest of rgdl.)
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import zipfile
 
 import numpy as np
 
 __all__ = ["FORMAT_VERSION", "save_model", "load_model", "save_layers", "load_layers",
-           "save_checkpoint", "load_checkpoint", "atomic_savez"]
+           "save_checkpoint", "load_checkpoint", "atomic_savez", "ModelWriteError"]
 
 FORMAT_VERSION = 1
 _KINDS = ("rbm", "dbn", "checkpoint")
@@ -42,23 +47,55 @@ def _rgdl_version():
     return __version__
 
 
+class ModelWriteError(OSError):
+    """Writing a model or checkpoint failed; ``str()`` is one line ending in the reason."""
+
+    def __init__(self, errno, message):
+        super().__init__(errno, message)
+        self.message = message
+
+    def __str__(self):
+        return self.message
+
+
 def atomic_savez(path, arrays):
-    """Write ``arrays`` (dict name -> ndarray) to ``path`` atomically via ``path + '.tmp'``."""
+    """Write ``arrays`` (dict name -> ndarray) to ``path`` atomically.
+
+    The archive goes to a temporary file created exclusively next to ``path`` (a short random
+    name, so long output names still fit), is fsynced and renamed over ``path``.  On failure
+    the temporary file is removed, ``path`` is untouched and :class:`ModelWriteError` (an
+    OSError) says why in one line.
+    """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"directory {directory} does not exist")
-    tmp = path + ".tmp"
+    base = os.fsencode(os.path.basename(path))[:64].decode("utf-8", errors="ignore")
+    tmp = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     try:
-        with open(tmp, "wb") as handle:
+        fd = os.open(tmp, flags, 0o666)
+    except OSError as exc:
+        raise _write_error(path, exc) from exc
+    try:
+        with os.fdopen(fd, "wb") as handle:
             np.savez(handle, **arrays)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as exc:
+        try:
             os.remove(tmp)
+        except OSError:
+            pass
+        if isinstance(exc, OSError) and not isinstance(exc, ModelWriteError):
+            raise _write_error(path, exc) from exc
         raise
+
+
+def _write_error(path, exc):
+    reason = os.strerror(exc.errno).lower() if exc.errno else " ".join(str(exc).split())
+    return ModelWriteError(exc.errno or 5, f"cannot write {path} ({reason})")
 
 
 def _layer_record(rbm):
@@ -151,12 +188,23 @@ def _open(path):
         raise FileNotFoundError(f"model file {path} does not exist")
     if os.path.isdir(path):
         raise ValueError(f"{path} is a directory, not a model file")
+    if not zipfile.is_zipfile(path):  # a plain .npy, an HDF5 dataset, a truncated archive, ...
+        with open(path, "rb") as handle:
+            magic = handle.read(4)
+        if magic == b"PK\x03\x04":
+            raise ValueError(f"{path} is not a valid rgdl model file (truncated or corrupt "
+                             ".npz archive)")
+        raise ValueError(f"{path} is not an rgdl model file (not an .npz archive written by "
+                         "rgdl train / rbm.save_model)")
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as exc:
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError, AttributeError) as exc:
+        detail = " ".join(str(exc).split())
+        if "allow_pickle" in detail:  # an object array: never unpickled, and no hint to do so
+            detail = "it holds Python objects"
         raise ValueError(f"{path} is not a valid rgdl model file ({type(exc).__name__}: "
-                         f"{' '.join(str(exc).split())})") from None
+                         f"{detail})") from None
     if "meta" not in arrays or "format_version" not in arrays:
         raise ValueError(f"{path} is not a valid rgdl model file (no metadata)")
     try:

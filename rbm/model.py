@@ -817,6 +817,9 @@ class RBM(ParamsMixin):
             layer has at most ``exact_max_units`` units, else annealed importance sampling
             (:func:`rbm.partition.ais_log_partition`).
         exact_max_units : int, default 20
+            Largest enumerated layer for "auto". ``method="exact"`` refuses (ValueError) a
+            smaller layer above ``max(exact_max_units, rbm.partition.EXACT_UNITS_LIMIT)`` = 30
+            units; pass a larger ``exact_max_units`` to insist.
         n_betas, n_runs, seed, base_visible_bias
             AIS settings (seed default: derived from ``random_state``).
 
@@ -831,9 +834,12 @@ class RBM(ParamsMixin):
             raise ValueError(f"method must be 'auto', 'exact' or 'ais', got {method!r}")
         small = min(self.weights_.shape)
         if method == "exact" or (method == "auto" and small <= exact_max_units):
+            # method="exact" enumerates up to EXACT_UNITS_LIMIT units (2^30 terms, minutes);
+            # beyond that only an explicit, larger exact_max_units insists
             log_z = partition.log_partition_exact(self.weights_, self.visible_bias_,
                                                   self.hidden_bias_, self.units,
-                                                  max_units=max(exact_max_units, small)
+                                                  max_units=max(exact_max_units,
+                                                                partition.EXACT_UNITS_LIMIT)
                                                   if method == "exact" else exact_max_units)
             return float(log_z), 0.0
         if seed is None:

@@ -174,6 +174,11 @@ def _configurations(start, stop, n, units):
     return bits
 
 
+#: Enumerated units above which :meth:`rbm.RBM.log_partition` refuses ``method="exact"``
+#: unless the caller passes a larger ``exact_max_units`` (2^30 terms take minutes).
+EXACT_UNITS_LIMIT = 30
+
+
 def log_partition_exact(weights, visible_bias, hidden_bias, units, *, max_units=24,
                         layer="auto", max_chunk_elements=2 ** 22):
     """Exact log Z of an RBM by enumerating the smaller layer.

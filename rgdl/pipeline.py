@@ -163,19 +163,44 @@ def _key(payload):
 
 
 def _atomic_write_text(path, text):
+    from ising.atomic import atomic_write_text
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic_write_text(path, text)
 
 
 def _atomic_savez(path, **arrays):
+    from ising.atomic import atomic_open
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    with atomic_open(path, "wb") as handle:
+        np.savez(handle, **arrays)
+
+
+def _load_npz(path, what):
+    """All arrays of a cached ``.npz``; a corrupt file is a ValueError naming ``--force``."""
+    import zipfile
+
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"cached {what} {path} is corrupt or truncated "
+                         f"({type(exc).__name__}); rerun with --force to recompute it") from None
+
+
+def _discard(*paths):
+    """Remove corrupt cached files (and their partial/checkpoint companions)."""
+    for path in paths:
+        path = Path(path)
+        if path.is_dir() and not path.is_symlink():
+            import shutil
+
+            shutil.rmtree(path)
+        elif os.path.lexists(path):
+            path.unlink()
 
 
 def _jsonable(x):
@@ -275,20 +300,40 @@ def _untrained_params(layer_sizes, n_visible, seed):
 # ----------------------------------------------------------------------------------------------
 # stages
 # ----------------------------------------------------------------------------------------------
-def _simulate(cfg, folder, progress):
+def _simulate(cfg, folder, progress, force=False):
     from ising.dataset import generate_dataset
-    from ising.io import read_dataset
+    from ising.io import partial_path, read_dataset
     from ising.samplers import sample
 
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "ising.h5"
-    result = generate_dataset(path, dimension=2, size=cfg.size, temperature=cfg.temperature,
-                              coupling=cfg.coupling, algorithm=cfg.algorithm,
-                              n_samples=cfg.n_samples, n_chains=cfg.mc_chains,
-                              seed=_child_seed(cfg.seed, "simulate"), resume=True,
-                              progress=lambda done, total: progress("simulate", done, total))
+
+    def run():
+        result = generate_dataset(path, dimension=2, size=cfg.size, temperature=cfg.temperature,
+                                  coupling=cfg.coupling, algorithm=cfg.algorithm,
+                                  n_samples=cfg.n_samples, n_chains=cfg.mc_chains,
+                                  seed=_child_seed(cfg.seed, "simulate"), resume=True,
+                                  progress=lambda done, total: progress("simulate", done, total))
+        return result, read_dataset(path)
+
+    try:
+        result, dataset = run()
+    except ValueError as exc:
+        if not force:
+            raise ValueError(f"{exc} (rerun with --force to discard the cached Monte Carlo data "
+                             "and simulate again)") from None
+        log.warning("cached Monte Carlo data unusable (%s); simulating again", exc)
+        _discard(path, partial_path(path))
+        result, dataset = run()
     log.info("Monte Carlo data: %s (tau_int %.3g sweeps)", result.path, result.attrs.get("tau_int", float("nan")))
     flow_path = folder / "flow_starts.npz"
+    if flow_path.exists():
+        try:
+            _load_npz(flow_path, "flow starts")
+        except ValueError:
+            if not force:
+                raise
+            _discard(flow_path)
     if not flow_path.exists():
         arrays = {}
         for i, t in enumerate(cfg.flow_temperatures):
@@ -299,11 +344,26 @@ def _simulate(cfg, folder, progress):
             arrays[f"energy_{i}"] = res.energy
         arrays["temperatures"] = np.asarray(cfg.flow_temperatures, np.float64)
         _atomic_savez(flow_path, **arrays)
-    return read_dataset(path)
+    return dataset
 
 
-def _train_stack(cfg, spins_flat, folder, n_epochs, seed_name, progress, label):
-    """Greedy layer-wise training with :class:`rbm.DBN` (checkpointed every epoch; resumes)."""
+def _train_stack(cfg, spins_flat, folder, n_epochs, seed_name, progress, label, force=False):
+    """Greedy layer-wise training with :class:`rbm.DBN` (checkpointed every epoch; resumes).
+
+    With ``force`` a corrupt cached stack or checkpoint is discarded and trained again.
+    """
+    try:
+        return _train_stack_once(cfg, spins_flat, folder, n_epochs, seed_name, progress, label)
+    except ValueError as exc:
+        if not force:
+            raise ValueError(f"{exc} (rerun with --force to discard the cached {label} stack "
+                             "and train it again)") from None
+        log.warning("cached %s stack unusable (%s); training again", label, exc)
+        _discard(folder)
+        return _train_stack_once(cfg, spins_flat, folder, n_epochs, seed_name, progress, label)
+
+
+def _train_stack_once(cfg, spins_flat, folder, n_epochs, seed_name, progress, label):
     from rbm import DBN, load_layers, save_model
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -534,7 +594,7 @@ def _analyse(cfg, dataset, stacks, flow_path, folder, progress):
     progress("analyse", 5, 7)
 
     # RBM flow (Iso et al.) with the first RBM, energies in units of J = 1
-    starts = np.load(flow_path)
+    starts = _load_npz(flow_path, "flow starts")
     temps = np.linspace(0.5, 12.0, 600)
     curve = np.asarray(energy_per_spin_2d(L, L, temps, 1.0))
     t_eff, t_err = [], []
@@ -609,7 +669,7 @@ def _analyse(cfg, dataset, stacks, flow_path, folder, progress):
 def _figures(cfg, analysis, arrays_path, fig_dir):
     from analysis import figures
 
-    a = np.load(arrays_path)
+    a = _load_npz(arrays_path, "analysis arrays")
     L = cfg.size
     n_layers = len(cfg.layers)
     written = []
@@ -804,7 +864,37 @@ def _report(cfg, analysis, summary):
     return "\n".join(lines)
 
 
-def run_pipeline(config, out, *, progress=None, force=False):
+def _check_results_folder(out, config, overwrite):
+    """Refuse to replace results that are not this configuration's (unless ``overwrite``).
+
+    Rerunning the same configuration in ``out`` resumes it (its cached stages are its own
+    outputs); a folder holding another configuration's summary/report/figures, or files that
+    are not rgdl results at all, is refused without ``overwrite``.
+    """
+    if not out.exists() or overwrite:
+        return
+    entries = [p for p in out.iterdir() if p.name != _LOCK_NAME]
+    if not entries:
+        return
+    if not (out / ".stages").is_dir():
+        raise FileExistsError(f"{out} is not empty and holds no rgdl results; choose another "
+                              "--out or use --overwrite")
+    summary = out / "summary.json"
+    if summary.exists():
+        try:
+            old = json.loads(summary.read_text()).get("config")
+        except (OSError, ValueError, AttributeError):
+            old = None
+        if old != json.loads(json.dumps(config.to_dict())):
+            raise FileExistsError(f"{out} holds the results of another configuration "
+                                  "(summary.json, report.md, figures/); use --overwrite to "
+                                  "replace them, or another --out")
+
+
+_LOCK_NAME = ".rgdl-reproduce.lock"
+
+
+def run_pipeline(config, out, *, progress=None, force=False, overwrite=False):
     """Run (or resume) the experiment into the folder ``out``.
 
     Parameters
@@ -817,7 +907,12 @@ def run_pipeline(config, out, *, progress=None, force=False):
         ``None`` with ``total`` a message string when a stage starts or is skipped.
     force : bool
         Recompute the analysis and the figures even if cached (the Monte Carlo data and the
-        trained models are reused whenever their parameters match; delete ``out`` to redo them).
+        trained models are reused whenever their parameters match and they read back; corrupt
+        cached data or models are discarded and recomputed).
+    overwrite : bool
+        Replace the results of another configuration (summary.json, report.md, figures/) in
+        ``out``; without it such a folder, or a non-empty folder that holds no rgdl results,
+        is refused (FileExistsError). Rerunning the same configuration always resumes.
 
     Returns
     -------
@@ -838,7 +933,17 @@ def run_pipeline(config, out, *, progress=None, force=False):
         raise ValueError(f"{out} exists and is not a folder")
     if not out.parent.exists():
         raise FileNotFoundError(f"parent folder {out.parent} does not exist")
+    from ising.atomic import OutputLock
+
+    _check_results_folder(out, config, overwrite)
     out.mkdir(exist_ok=True)
+    with OutputLock(out, lock_file=out / _LOCK_NAME):  # one run per results folder
+        _check_results_folder(out, config, overwrite)
+        return _run_locked(config, out, progress, force)
+
+
+def _run_locked(config, out, progress, force):
+    """The body of :func:`run_pipeline`, run while holding the folder's lock."""
     progress = progress or (lambda stage, done, total: None)
     stages = _Stages(out)
     timings = {}
@@ -856,7 +961,7 @@ def run_pipeline(config, out, *, progress=None, force=False):
     data_dir = out / "data" / sim_key
     t0 = time.perf_counter()
     cached = start("simulate", sim_key)
-    dataset = _simulate(config, data_dir, progress)  # resumes or returns the finished file
+    dataset = _simulate(config, data_dir, progress, force)  # resumes or returns the finished file
     if not cached:
         stages.mark("simulate", sim_key, time.perf_counter() - t0)
     timings["simulate"] = time.perf_counter() - t0
@@ -871,12 +976,12 @@ def run_pipeline(config, out, *, progress=None, force=False):
     start("train", train_key)
     spins_flat = np.asarray(dataset.spins).reshape(dataset.spins.shape[0], -1)
     trained = _train_stack(config, spins_flat, model_dir / "trained", config.n_epochs, "train",
-                           progress, "train")
+                           progress, "train", force)
     timings["train_stack"] = time.perf_counter() - t0
     shuffled_data = np.random.default_rng(_child_seed(config.seed, "shuffle")).permuted(spins_flat, axis=1)
     shuffled = _train_stack(config, shuffled_data, model_dir / "shuffled",
                             min(config.null_epochs or config.n_epochs, config.n_epochs), "null",
-                            progress, "null")
+                            progress, "null", force)
     stages.mark("train", train_key, time.perf_counter() - t0)
     timings["train"] = time.perf_counter() - t0
     timings["train_null"] = timings["train"] - timings["train_stack"]
@@ -894,9 +999,14 @@ def run_pipeline(config, out, *, progress=None, force=False):
     analysis_key = _key({"stage": "analyse", "params": analysis_params, "upstream": train_key})
     analysis_dir = out / "analysis"
     t0 = time.perf_counter()
+    analysis = None
     if start("analyse", analysis_key) and (analysis_dir / "analysis.json").exists():
-        analysis = json.loads((analysis_dir / "analysis.json").read_text())
-    else:
+        try:
+            analysis = json.loads((analysis_dir / "analysis.json").read_text())
+        except (OSError, ValueError) as exc:
+            log.warning("cached analysis unreadable (%s); recomputing it", exc)
+            analysis = None
+    if analysis is None:
         analysis = _jsonable(_analyse(config, dataset, stacks, data_dir / "flow_starts.npz",
                                       analysis_dir, progress))
         stages.mark("analyse", analysis_key, time.perf_counter() - t0)

@@ -228,7 +228,7 @@ def test_load_rejects_other_version_and_corrupt_files(tmp_path):
         load_model(tmp_path / "trunc.npz")
     # not an npz at all
     (tmp_path / "text.npz").write_text("hello")
-    with pytest.raises(ValueError, match="not a valid rgdl model file"):
+    with pytest.raises(ValueError, match="not an rgdl model file"):
         load_model(tmp_path / "text.npz")
     # inconsistent arrays
     bad = dict(arrays, layer0_weights=arrays["layer0_weights"][:, :2])

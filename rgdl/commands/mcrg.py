@@ -143,16 +143,9 @@ def write_outputs(run, paths, *, majority_block=2):
         kernels.update({f"learned layer {i + 1}": np.array(k) for i, k in enumerate(d["kernels"])})
         plot_kernels(kernels, paths["kernels"])
         save_local_stack(paths["model"], run["stack"], meta={"size": d["size"], "coupling": d["coupling"]})
-    tmp = paths["json"].with_name(f".{paths['json'].name}.tmp")
-    try:
-        with open(tmp, "w") as fh:
-            json.dump({**s, "details": d}, fh, indent=1)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, paths["json"])
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    from ising.atomic import atomic_write_text
+
+    atomic_write_text(paths["json"], json.dumps({**s, "details": d}, indent=1))
 
 
 def format_table(summary):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import click
 
+from rgdl.commands import COUNT
+
 _ALGORITHMS = ["metropolis", "heatbath", "wolff", "swendsen-wang"]
 
 
@@ -66,7 +68,7 @@ def _format_summary(result, wall: float) -> str:
 @click.command(context_settings={"max_content_width": 100})
 @click.option("--dimension", type=click.Choice(["1", "2"]), default="2", show_default=True,
               help="1: periodic chain of N = SIZE spins; 2: periodic SIZE x SIZE square lattice.")
-@click.option("--size", type=int, required=True, help="Linear size L >= 2 (even for metropolis/heatbath).")
+@click.option("--size", type=COUNT, required=True, help="Linear size L >= 2 (even for metropolis/heatbath).")
 @click.option("--temperature", type=float, required=True,
               help="T > 0 (k_B = 1); Boltzmann weight exp(-H/T), K = J/T.")
 @click.option("--coupling", type=float, default=1.0, show_default=True,
@@ -90,7 +92,7 @@ def _format_summary(result, wall: float) -> str:
               help="Output HDF5 file; written as OUT.partial and renamed when complete.")
 @click.option("--resume", is_flag=True, help="Continue OUT.partial after an interruption (exactly).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUT.")
-@click.option("--chunk-size", type=int, default=None,
+@click.option("--chunk-size", type=COUNT, default=None,
               help="Samples per write and resume checkpoint [default: <= 4 MiB of spins].")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def simulate(dimension, size, temperature, coupling, field, algorithm, n_samples, n_chains, burn_in,
