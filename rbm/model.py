@@ -37,11 +37,12 @@ import zlib
 
 import numpy as np
 
-from rbm._params import ParamsMixin
-
 from rbm import _kernels as K
-from rbm.partition import unit_log_partition as _g
-from rbm.train import CDTrainer, field_tanh, sample_layer
+from rbm import maths, partition
+from rbm._params import ParamsMixin, jsonable_params
+from rbm.archive import load_checkpoint, save_checkpoint
+from rbm.maths import field_tanh
+from rbm.train import CDTrainer
 
 __all__ = ["RBM", "TrainingDivergedError"]
 
@@ -434,8 +435,6 @@ class RBM(ParamsMixin):
         self._root_seed_ = self._make_root_seed(p["random_state"])
         state = None
         if resume and checkpoint is not None and os.path.exists(checkpoint):
-            from rbm.io import load_checkpoint
-
             state = load_checkpoint(checkpoint)
             self._restore_from_checkpoint(state, p, data, fingerprint)
         else:
@@ -513,9 +512,8 @@ class RBM(ParamsMixin):
             logger.info("epoch %d/%d%s: %s", epoch + 1, stop, where,
                         ", ".join(f"{k}={v:.5g}" for k, v in metrics.items() if v is not None))
             if checkpoint is not None:
-                from rbm.io import save_checkpoint
-
-                save_checkpoint(checkpoint, self, fingerprint=fingerprint)
+                save_checkpoint(checkpoint, self, trainer_state=self._trainer.get_state(),
+                                root_seed=self._root_seed_, fingerprint=fingerprint)
             if callback is not None:
                 callback({**record, "n_epochs": p["n_epochs"], "layer": layer})
 
@@ -536,7 +534,7 @@ class RBM(ParamsMixin):
         W = self.weights_  # the fields are computed in the model's dtype (one BLAS product),
         c = self.visible_bias_.astype(np.float64)  # everything after it in float64
         act = (sample @ W).astype(np.float64) + self.hidden_bias_.astype(np.float64)
-        free = v @ c - _g(act, self.units).sum(axis=1)
+        free = maths.free_energy_visible(v, W, c, None, self.units, field=act)
         if not np.all(np.isfinite(free)):
             raise TrainingDivergedError(f"training diverged at epoch {epoch + 1}{where}: "
                                         f"non-finite free energy")
@@ -549,13 +547,12 @@ class RBM(ParamsMixin):
                                               self.units == "spin", pll)
         metrics["pseudo_log_likelihood"] = float(np.mean(pll))
         if recon is None:  # PCD: reconstruct the monitoring samples, h ~ p(h | v), E[v | h]
-            h = sample_layer(sample @ self.weights_, self.hidden_bias_, self.units, rng)
-            mean_v = _unit_mean(h @ self.weights_.T + self.visible_bias_, self.units)
+            h = maths.sample_units_tanh(sample @ self.weights_, self.hidden_bias_, self.units, rng)
+            mean_v = maths.unit_mean(maths.visible_field(h, self.weights_, self.visible_bias_),
+                                     self.units)
             metrics["reconstruction_error"] = float(np.mean((sample - mean_v) ** 2))
         if min(self.weights_.shape) <= p["monitor_exact_max_units"]:
-            from rbm.partition import log_partition_exact
-
-            log_z = log_partition_exact(self.weights_, self.visible_bias_, self.hidden_bias_,
+            log_z = partition.log_partition_exact(self.weights_, self.visible_bias_, self.hidden_bias_,
                                         self.units, max_units=p["monitor_exact_max_units"])
             metrics["log_likelihood"] = float(np.mean(-free - log_z))
         return metrics
@@ -563,7 +560,7 @@ class RBM(ParamsMixin):
     def _restore_from_checkpoint(self, state, p, data, fingerprint):
         meta = state["meta"]
         saved = meta["params"]
-        current = _jsonable_params(self.get_params())
+        current = jsonable_params(self.get_params())
         # n_epochs may grow on resume only with a constant learning rate (the schedule of the
         # epochs already done does not depend on it then)
         free = ("n_epochs",) if p["learning_rate_schedule"] == "constant" else ()
@@ -594,7 +591,7 @@ class RBM(ParamsMixin):
     # conditionals, sampling
     # ------------------------------------------------------------------------------------------
     def _hidden_input(self, v):
-        return v @ self.weights_ + self.hidden_bias_
+        return maths.hidden_field(v, self.weights_, self.hidden_bias_)
 
     def mean_hidden(self, X):
         """E[h | v]: P(h_j = 1 | v) = sigma(-(b + vW)_j) (binary) or -tanh((b + vW)_j) (spin).
@@ -605,8 +602,7 @@ class RBM(ParamsMixin):
         self._check_fitted()
         v = np.asarray(self._check_data(X, n_features=self.n_features_in_, allow_fractional=True),
                        self._float_dtype())
-        x = self._hidden_input(v)
-        return _unit_mean(x, self.units)
+        return maths.unit_mean(self._hidden_input(v), self.units)
 
     transform = mean_hidden
 
@@ -614,7 +610,8 @@ class RBM(ParamsMixin):
         """E[v | h]: sigma(-(c + W h)_i) (binary) or -tanh((c + W h)_i) (spin)."""
         self._check_fitted()
         h = self._check_hidden(H)
-        return _unit_mean(h @ self.weights_.T + self.visible_bias_, self.units)
+        return maths.unit_mean(maths.visible_field(h, self.weights_, self.visible_bias_),
+                               self.units)
 
     def _check_hidden(self, H):
         arr = np.asarray(H)
@@ -639,11 +636,12 @@ class RBM(ParamsMixin):
         """Draw v ~ p(v | h) for each row of ``H`` (float array of unit values)."""
         self._check_fitted()
         h = self._check_hidden(H)
-        return self._sample_layer(h @ self.weights_.T + self.visible_bias_, _as_rng(seed))
+        return self._sample_layer(maths.visible_field(h, self.weights_, self.visible_bias_),
+                                  _as_rng(seed))
 
     def _sample_layer(self, x, rng):
         zero = np.zeros(x.shape[1], x.dtype)
-        return sample_layer(x, zero, self.units, rng)
+        return maths.sample_units_tanh(x, zero, self.units, rng)
 
     def gibbs(self, X, n_steps=1, seed=None):
         """Run ``n_steps`` of block Gibbs sampling v -> h -> v from each row of ``X``.
@@ -737,9 +735,9 @@ class RBM(ParamsMixin):
         h = np.asarray(self._check_hidden(H), np.float64)
         if v.shape[0] != h.shape[0]:
             raise ValueError(f"V and H have different numbers of rows ({v.shape[0]}, {h.shape[0]})")
-        W = self.weights_.astype(np.float64)
-        return (h @ self.hidden_bias_.astype(np.float64) + np.einsum("ni,ij,nj->n", v, W, h)
-                + v @ self.visible_bias_.astype(np.float64))
+        return maths.energy(v, h, self.weights_.astype(np.float64),
+                            self.visible_bias_.astype(np.float64),
+                            self.hidden_bias_.astype(np.float64))
 
     def free_energy(self, X):
         """F(v) = -log sum_h exp(-E(v,h)) = c.v - sum_j g((b + vW)_j), float64 per row.
@@ -751,9 +749,9 @@ class RBM(ParamsMixin):
         return self._free_energy64(v)
 
     def _free_energy64(self, v):
-        W = self.weights_.astype(np.float64)
-        x = v @ W + self.hidden_bias_.astype(np.float64)
-        return v @ self.visible_bias_.astype(np.float64) - _g(x, self.units).sum(axis=1)
+        return maths.free_energy_visible(v, self.weights_.astype(np.float64),
+                                         self.visible_bias_.astype(np.float64),
+                                         self.hidden_bias_.astype(np.float64), self.units)
 
     def pseudo_log_likelihood(self, X, *, method="exact", seed=None):
         """Pseudo-log-likelihood sum_i log P(v_i | v_-i) of each row (Besag 1975).
@@ -802,8 +800,9 @@ class RBM(ParamsMixin):
         vi = v[rows, site]
         delta = -2.0 * vi if self.units == "spin" else 1.0 - 2.0 * vi
         shifted = act + delta[:, None] * W[site]
-        diff = c[site] * delta - (_g(shifted, self.units).sum(axis=1)
-                                  - _g(act, self.units).sum(axis=1))
+        g = maths.unit_log_partition
+        diff = c[site] * delta - (g(shifted, self.units).sum(axis=1)
+                                  - g(act, self.units).sum(axis=1))
         return -nv * np.logaddexp(0.0, -diff)
 
     def log_partition(self, *, method="auto", exact_max_units=20, n_betas=10000, n_runs=100,
@@ -825,8 +824,6 @@ class RBM(ParamsMixin):
         (float, float)
         """
         self._check_fitted()
-        from rbm import partition
-
         if method not in ("auto", "exact", "ais"):
             raise ValueError(f"method must be 'auto', 'exact' or 'ais', got {method!r}")
         small = min(self.weights_.shape)
@@ -873,13 +870,6 @@ class RBM(ParamsMixin):
 # ----------------------------------------------------------------------------------------------
 # helpers
 # ----------------------------------------------------------------------------------------------
-def _unit_mean(x, units):
-    if units == "binary":
-        with np.errstate(over="ignore"):
-            return 1.0 / (1.0 + np.exp(x))
-    return -np.tanh(x)
-
-
 def _empty_history():
     return {k: [] for k in ("epoch", "learning_rate", "momentum", "reconstruction_error",
                             "pseudo_log_likelihood", "log_likelihood", "seconds")}
@@ -924,39 +914,3 @@ def _same(a, b):
         return bool(a == b) and type(a) is type(b)
     except Exception:  # noqa: BLE001 - arrays etc.
         return False
-
-
-def _jsonable_params(params):
-    """Hyperparameters as JSON-compatible values (SeedSequence -> its entropy)."""
-    out = {}
-    for key, value in params.items():
-        if isinstance(value, np.random.SeedSequence):
-            value = {"entropy": _jsonable_entropy(value.entropy),
-                     "spawn_key": [int(k) for k in value.spawn_key]}
-        elif isinstance(value, np.integer):
-            value = int(value)
-        elif isinstance(value, np.floating):
-            value = float(value)
-        elif isinstance(value, np.bool_):
-            value = bool(value)
-        elif isinstance(value, np.dtype):
-            value = str(value)
-        out[key] = value
-    return out
-
-
-def _jsonable_entropy(entropy):
-    """SeedSequence entropy (int or sequence of ints) as JSON-compatible ints."""
-    if isinstance(entropy, (int, np.integer)):
-        return int(entropy)
-    return [int(e) for e in np.asarray(entropy).ravel()]
-
-
-def _params_from_json(params):
-    """Inverse of :func:`_jsonable_params` (a JSON seed dict becomes a SeedSequence again)."""
-    out = dict(params)
-    seed = out.get("random_state")
-    if isinstance(seed, dict):
-        out["random_state"] = np.random.SeedSequence(seed["entropy"],
-                                                     spawn_key=tuple(seed["spawn_key"]))
-    return out
