@@ -292,15 +292,12 @@ class DBN(ParamsMixin):
         """
         self._check_fitted()
         stop = self._check_layer(layer)
-        x = self._check_visible(X)
-        for i in range(stop):
-            rbm = self.layers_[i]
-            if i > 0:
-                x = maths.convert_units(x, self.layers_[i - 1].units, rbm.units)
-            x = maths.unit_mean(maths.hidden_field(x, rbm.weights_.astype(np.float64),
-                                                   rbm.hidden_bias_.astype(np.float64)),
-                                rbm.units)
-        return x
+        layers = self.layers_[:stop]
+        means = maths.mean_field_up(self._check_visible(X),
+                                    [(rbm.weights_.astype(np.float64),
+                                      rbm.hidden_bias_.astype(np.float64)) for rbm in layers],
+                                    [rbm.units for rbm in layers])
+        return means[-1]
 
     def _down(self, x, start, mode, rng, *, sample_visible=False):
         """From hidden values of layer ``start`` (in its units) down to the visibles.

@@ -67,6 +67,7 @@ __all__ = [
     "configurations",
     "log_partition_exact",
     "receptive_fields",
+    "mean_field_up",
 ]
 
 UNITS = ("binary", "spin")
@@ -343,3 +344,31 @@ def receptive_fields(weights):
         current = w.copy() if current is None else current @ w
         fields.append(current)
     return fields
+
+
+def mean_field_up(x, layers, units):
+    """Mean-field up-pass through a stack: E[h^(l) | h^(l-1)] layer by layer.
+
+    Parameters
+    ----------
+    x : ndarray (n_samples, n_visible)
+        Visible values (or means) in the units of layer 1.
+    layers : sequence of (weights, hidden_bias)
+        The stack, layer 1 first (arrays as the caller wants them multiplied, e.g. float64).
+    units : str or sequence of str
+        Unit type of every layer (one string: all layers). The means of layer l are converted
+        to the units of layer l + 1 (:func:`convert_units`) before they drive it.
+
+    Returns
+    -------
+    list of ndarray
+        The means of every layer, each in its own units.
+    """
+    kinds = [units] * len(layers) if isinstance(units, str) else list(units)
+    out = []
+    for i, (weights, hidden_bias) in enumerate(layers):
+        if i > 0:
+            x = convert_units(x, kinds[i - 1], kinds[i])
+        x = unit_mean(hidden_field(x, weights, hidden_bias), kinds[i])
+        out.append(x)
+    return out
