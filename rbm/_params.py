@@ -18,17 +18,18 @@ class ParamsMixin:
     """
 
     @classmethod
-    def _param_names(cls):
+    def param_names(cls):
+        """Sorted names of the constructor's hyperparameters."""
         sig = inspect.signature(cls.__init__)
         return sorted(p.name for p in sig.parameters.values() if p.name != "self")
 
     def get_params(self, deep=True):
         """Hyperparameters as a dict (``deep`` is accepted for compatibility and ignored)."""
-        return {name: getattr(self, name) for name in self._param_names()}
+        return {name: getattr(self, name) for name in self.param_names()}
 
     def set_params(self, **params):
         """Set hyperparameters; unknown names raise ValueError. Returns self."""
-        valid = set(self._param_names())
+        valid = set(self.param_names())
         for name, value in params.items():
             if name not in valid:
                 raise ValueError(f"invalid parameter {name!r} for {type(self).__name__}; "

@@ -134,7 +134,7 @@ class DBN(ParamsMixin):
             params = [dict(p) for p in params]
             if len(params) != n:
                 raise ValueError(f"rbm_params has {len(params)} entries for {n} layers")
-        valid = set(RBM._param_names()) - {"n_hidden", "units", "random_state"}
+        valid = set(RBM.param_names()) - {"n_hidden", "units", "random_state"}
         for i, p in enumerate(params):
             bad = sorted(set(p) - valid)
             if bad:
@@ -451,7 +451,7 @@ class DBN(ParamsMixin):
         params = meta.get("params") or {}
         try:
             params = params_from_json(params)
-            dbn = cls(**{k: v for k, v in params.items() if k in cls._param_names()})
+            dbn = cls(**{k: v for k, v in params.items() if k in cls.param_names()})
         except (TypeError, KeyError) as exc:
             raise ValueError(f"invalid DBN metadata: {exc}") from None
         dbn.layer_sizes = [int(rbm.weights_.shape[1]) for rbm in layers]

@@ -195,7 +195,19 @@ class RBM(ParamsMixin):
     # ------------------------------------------------------------------------------------------
     # validation
     # ------------------------------------------------------------------------------------------
-    def _validate_params(self):
+    def validated_params(self):
+        """The hyperparameters checked and normalised (defaults resolved, dtype as numpy dtype).
+
+        Returns
+        -------
+        dict
+            One entry per constructor argument, as :meth:`fit` uses them.
+
+        Raises
+        ------
+        ValueError
+            An invalid hyperparameter (one-line message naming it).
+        """
         def integer(name, low):
             value = getattr(self, name)
             if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
@@ -293,7 +305,7 @@ class RBM(ParamsMixin):
             if not np.all((arr >= low) & (arr <= 1)):
                 raise ValueError(f"{name} must lie in [{low}, 1] for {units} units")
             return arr
-        if not _in_unit_set(arr, units):
+        if not in_unit_set(arr, units):
             allowed = "0 and 1" if units == "binary" else "-1 and +1"
             raise ValueError(f"{name} must contain only {allowed} for {units} units")
         return arr
@@ -428,7 +440,7 @@ class RBM(ParamsMixin):
             NaN/inf parameters or free energies; the error names the epoch (and layer). The
             checkpoint of the last good epoch is left intact.
         """
-        p = self._validate_params()
+        p = self.validated_params()
         arr = self._check_data(X, allow_fractional=allow_fractional)
         data = _training_array(arr, p["dtype"], allow_fractional)
         fingerprint = _fingerprint(data) if checkpoint is not None else None
@@ -458,7 +470,7 @@ class RBM(ParamsMixin):
         -------
         self
         """
-        p = self._validate_params()
+        p = self.validated_params()
         fitted = getattr(self, "weights_", None) is not None
         arr = self._check_data(X, n_features=self.n_features_in_ if fitted else None,
                                allow_fractional=allow_fractional)
@@ -502,7 +514,7 @@ class RBM(ParamsMixin):
                 raise TrainingDivergedError(
                     f"training diverged at epoch {epoch + 1}{where}: non-finite weights or biases "
                     f"(try a smaller learning_rate)")
-            metrics = self._monitor(data, p, epoch, recon, where)
+            metrics = self.monitor_metrics(data, p, epoch, recon, where)
             seconds = time.perf_counter() - t0
             record = {"epoch": epoch + 1, "learning_rate": lr, "momentum": mom, **metrics,
                       "seconds": seconds}
@@ -517,7 +529,33 @@ class RBM(ParamsMixin):
             if callback is not None:
                 callback({**record, "n_epochs": p["n_epochs"], "layer": layer})
 
-    def _monitor(self, data, p, epoch, recon, where):
+    def monitor_metrics(self, data, p, epoch, recon, where=""):
+        """The per-epoch metrics of :meth:`fit` on its monitoring subset of ``data``.
+
+        Parameters
+        ----------
+        data : ndarray (n_samples, n_visible)
+            The training data of the fit (the subset's indices were drawn by :meth:`fit`).
+        p : dict
+            :meth:`validated_params`.
+        epoch : int
+            0-based epoch (keys the random stream of the pseudo-likelihood estimate).
+        recon : float or None
+            The epoch's reconstruction error (None for PCD: computed here on the subset).
+        where : str
+            Suffix of error messages (" in layer l").
+
+        Returns
+        -------
+        dict
+            ``reconstruction_error``, ``pseudo_log_likelihood`` and ``log_likelihood`` (None
+            unless the smaller layer has at most ``monitor_exact_max_units`` units).
+
+        Raises
+        ------
+        TrainingDivergedError
+            Non-finite free energies.
+        """
         idx = self._monitor_index_
         metrics = {"reconstruction_error": recon, "pseudo_log_likelihood": None,
                    "log_likelihood": None}
@@ -875,7 +913,7 @@ def _empty_history():
                             "pseudo_log_likelihood", "log_likelihood", "seconds")}
 
 
-def _in_unit_set(arr, units):
+def in_unit_set(arr, units):
     """Whether every entry of ``arr`` is a unit value: 0/1 (binary) or -1/+1 (spin).
 
     Integer and boolean arrays are checked by reductions without temporaries (min/max and,

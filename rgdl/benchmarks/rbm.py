@@ -90,12 +90,12 @@ def _monitor_seconds(data, seed, repeats):
     model = RBM(N_HIDDEN, units="spin", n_epochs=1, batch_size=BATCH, learning_rate=0.01,
                 l1=2e-4, random_state=seed)
     model.fit(data)
-    params = model._validate_params()
+    params = model.validated_params()
     floats = np.ascontiguousarray(data, dtype=np.float32)
     times = []
     for epoch in range(repeats + 1):
         t0 = time.perf_counter()
-        model._monitor(floats, params, epoch, 0.0, "")
+        model.monitor_metrics(floats, params, epoch, 0.0, "")
         times.append(time.perf_counter() - t0)
     return statistics.median(times[1:])
 
