@@ -29,7 +29,7 @@ from numba import njit, prange
 
 #: SplitMix64 (Steele, Lea & Flood, OOPSLA 2014; Vigna's splitmix64.c): the Weyl increment
 #: and Stafford's Mix13 finaliser. ``ising._kernels`` has the same generator (the packages are
-#: independent); tests/test_rbm_kernels.py pins both to Vigna's reference outputs.
+#: independent); tests/test_rbm_maths.py pins both to Vigna's reference outputs.
 GAMMA = np.uint64(0x9E3779B97F4A7C15)
 
 
