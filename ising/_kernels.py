@@ -36,7 +36,7 @@ Local updates (Metropolis and heat-bath)
     2D: lattices are stored in a checkerboard layout (:func:`checkerboard_permutation`) so
     that neighbours are contiguous; in sweep number w (counted per chain from 0) the site at
     layout index x draws d(w N + x + 1) and flips iff its top 53 bits are below the threshold.
-    Every site draws, used or not, so the update is branch-free and vectorises (AVX-512 here),
+    Every site draws, used or not, so the update is branch-free and vectorises (SIMD),
     and since sites of one colour do not interact, the result does not depend on the order
     of the sites: the three drivers (:func:`local_2d_chains`, one thread per chain;
     :func:`local_2d_rows`, rows of one lattice over threads; :func:`local_2d_lanes`, blocks of
@@ -152,7 +152,7 @@ def _update_run(cur, a, b, c, e, t, base):
     """Metropolis/heat-bath decision for a run of same-colour sites with neighbour runs a-e.
 
     Site k of ``cur`` draws r = mix64(base + k GAMMA) and flips iff (r >> 11) < threshold.
-    Branch-free over separate views, so LLVM vectorises it (AVX-512 on this machine).
+    Branch-free over separate views, so LLVM vectorises it.
     """
     for k in range(cur.shape[0]):
         nb = np.int64(a[k]) + b[k] + c[k] + e[k]

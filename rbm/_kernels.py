@@ -327,8 +327,8 @@ def _pseudo_log_likelihood_all_sites(v, act, weights, visible_bias, spin, out):
 
 
 # The training-loop kernels run serially ON PURPOSE: they alternate with multithreaded BLAS calls,
-# and a Numba thread pool spinning next to OpenBLAS's own pool on the same cores cost a factor
-# 3-4 in the CD-1 step (measured: 16 ms vs 4 ms per 100x1600x400 step on 2 cores). They are
+# and a Numba thread pool spinning next to OpenBLAS's own pool on the same cores slows the CD-1
+# step several-fold when both want every core. They are
 # vectorised loops over in-cache arrays, a small fraction of the step's time.
 layer_sample = njit(cache=True, fastmath=_FAST)(_layer_sample)
 layer_mean = njit(cache=True, fastmath=_FAST)(_layer_mean)

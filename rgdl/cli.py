@@ -27,12 +27,6 @@ _COMMANDS = {
 }
 
 
-class UserInputError(click.ClickException):
-    """An error caused by the user's input: printed as one line, exit status 2."""
-
-    exit_code = 2
-
-
 class _LazyGroup(click.Group):
     """A click group whose subcommands are imported only when used."""
 
@@ -68,7 +62,7 @@ def main(argv=None):
     """Entry point of the ``rgdl`` console script.
 
     Converts every user error (click usage errors, ``ValueError``, ``FileExistsError``,
-    ``FileNotFoundError``, ``PermissionError``, ``UserInputError``) to one line on stderr and
+    ``FileNotFoundError``, ``PermissionError``) to one line on stderr and
     exit status 2.
     """
     try:

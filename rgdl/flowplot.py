@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rgdl.decimation import decimated_coupling
+
 log = logging.getLogger(__name__)
 
 #: Okabe & Ito (2008) colour-blind-safe palette.
@@ -61,7 +63,8 @@ def _save_atomic(fig, target: Path, **kwargs):
         raise
 
 
-def plot_flow(coupling: float, steps: list, path, *, title: str | None = None) -> list[str]:
+def plot_coupling_flow(coupling: float, steps: list, path, *,
+                       title: str | None = None) -> list[str]:
     r"""Draw the coupling flow of ``rgdl flow1d`` and save it as PNG and PDF.
 
     Parameters
@@ -85,8 +88,6 @@ def plot_flow(coupling: float, steps: list, path, *, title: str | None = None) -
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
-
-    from rgdl.decimation import decimated_coupling
 
     if not steps:
         raise ValueError("no RG steps to plot")

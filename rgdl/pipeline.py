@@ -614,7 +614,7 @@ def _figures(cfg, analysis, arrays_path, fig_dir):
     written += figures.plot_thermodynamics(
         {label: analysis["generation"][label]["relative_error"] for label in ("rbm1", "stack")},
         fig_dir / "thermodynamics")
-    written += figures.plot_flow(np.arange(a["flow_T"].shape[1]), a["flow_T"], a["flow_T0"],
+    written += figures.plot_rbm_flow(np.arange(a["flow_T"].shape[1]), a["flow_T"], a["flow_T0"],
                                  fig_dir / "rbm_flow", critical_temperature=analysis["flow"]["critical_temperature"],
                                  errors=a["flow_T_err"],
                                  training_temperature=analysis["flow"]["training_temperature"])
