@@ -237,16 +237,16 @@ def energy_matrix(v, h, weights, visible_bias, hidden_bias):
 # ----------------------------------------------------------------------------------------------
 # exact enumeration
 # ----------------------------------------------------------------------------------------------
-def configurations(n, units, start=0, stop=None):
-    """Rows ``start..stop-1`` of the 2^n configurations of n units, float64.
+def configurations(n, units, start=0, stop=None, dtype=np.float64):
+    """Rows ``start..stop-1`` of the 2^n configurations of n units, of type ``dtype``.
 
     Bit k of the row index is unit k ("on" = 1 or +1).
     """
     stop = (1 << n) if stop is None else stop
     idx = np.arange(start, stop, dtype=np.int64)[:, None]
-    bits = ((idx >> np.arange(n, dtype=np.int64)) & 1).astype(np.float64)
+    bits = ((idx >> np.arange(n, dtype=np.int64)) & 1).astype(dtype)
     if units == "spin":
-        bits = 2.0 * bits - 1.0
+        bits = 2 * bits - 1
     return bits
 
 

@@ -108,10 +108,7 @@ def spin_configurations(n: int, units: str = "spin") -> np.ndarray:
         Row ``k`` has unit ``i`` up iff bit ``i`` of ``k`` is set.
     """
     n = _check_count(n)
-    maths.check_units(units)
-    k = np.arange(1 << n, dtype=np.int64)[:, None]
-    bits = ((k >> np.arange(n, dtype=np.int64)[None, :]) & 1).astype(np.int8)
-    return bits if units == "binary" else (2 * bits - 1).astype(np.int8)
+    return maths.configurations(n, maths.check_units(units), dtype=np.int8)
 
 
 def _n_from_table(length: int, what: str) -> int:
@@ -430,7 +427,7 @@ def soft_decimation_operator(n_visible: int, strength: float, stride: int = 2,
                          f"with 0 <= offset < stride")
     sites = np.arange(offset, n_visible, stride)
     lam = float(strength)
-    log_norm = np.logaddexp(lam, -lam)
+    log_norm = float(maths.unit_log_partition(lam, "spin"))  # log 2cosh(lambda)
 
     def func(v, h):
         kept = np.asarray(v, dtype=np.float64)[:, sites]
