@@ -38,6 +38,7 @@ __all__ = [
     "localization",
     "layer_localization",
     "uniform_core_radius",
+    "periodic_window_sums",
 ]
 
 
@@ -110,8 +111,13 @@ def _minimal_image(x, length):
     return np.mod(x + length / 2.0, length) - length / 2.0
 
 
-def _periodic_window_sums(values, b):
-    """Sum of ``values`` (n, *shape) over every periodic ``b``-window (anchored at its corner)."""
+def periodic_window_sums(values, b):
+    """Sum of ``values`` (n, *shape) over every periodic ``b``-window (anchored at its corner).
+
+    Entry ``[k, i, j]`` of the result is the sum of ``values[k]`` over the ``b x b`` window whose
+    top-left corner is ``(i, j)`` (periodic wrap-around; any number of lattice axes). Used for
+    the block shares here and the window block spins of :mod:`analysis.blockspin_fidelity`.
+    """
     out = values
     for axis in range(1, values.ndim):
         acc = np.zeros_like(out)
@@ -206,7 +212,7 @@ def localization(fields, shape, *, window=None, radius_cut=None, block_sizes=(1,
 
     block_share = {}
     for b in block_sizes:
-        sums = _periodic_window_sums(unit_r2, b).reshape(n_units, -1)
+        sums = periodic_window_sums(unit_r2, b).reshape(n_units, -1)
         block_share[b] = sums.max(axis=1) / safe_total
     return Localization(radius=radius, share_within=share_within, block_share=block_share,
                         centre=centre, peak=peak.astype(np.int64), window=window,

@@ -94,7 +94,7 @@ def free_energy_visible(v, weights, visible_bias, hidden_bias, units):
     """Free energy F(v) = -log sum_h exp(-E(v, h)) of visible configurations.
 
     F(v) = c.v - sum_j g(b_j + (v W)_j) (:func:`rbm.maths.free_energy_visible`,
-    docs/CONTRACTS.md).
+    docs/CONTRACTS.md), after checking the parameters and that ``v`` holds unit values.
 
     Parameters
     ----------
@@ -107,30 +107,21 @@ def free_energy_visible(v, weights, visible_bias, hidden_bias, units):
     -------
     ndarray, shape (n_samples,) or scalar float
     """
-    w, c, b = _check_params(weights, visible_bias, hidden_bias, units)
-    x = _check_states(v, w.shape[0], units, "v")
-    out = maths.free_energy_visible(x, w, c, b, units)
-    return out if out.ndim else float(out)
+    return _checked_free_energy(maths.free_energy_visible, 0, v, weights, visible_bias,
+                                hidden_bias, units)
 
 
 def free_energy_hidden(h, weights, visible_bias, hidden_bias, units):
-    """Free energy of hidden configurations, F(h) = -log sum_v exp(-E(v, h)).
+    """Free energy F(h) = -log sum_v exp(-E(v, h)) = b.h - sum_i g(c_i + (W h)_i) of hidden
+    configurations ``h`` (n_samples, n_hidden) or (n_hidden,); as :func:`free_energy_visible`."""
+    return _checked_free_energy(maths.free_energy_hidden, 1, h, weights, visible_bias,
+                                hidden_bias, units)
 
-    F(h) = b.h - sum_i g(c_i + (W h)_i) (:func:`rbm.maths.free_energy_hidden`).
 
-    Parameters
-    ----------
-    h : array_like, shape (n_samples, n_hidden) or (n_hidden,)
-    weights, visible_bias, hidden_bias : array_like
-    units : {"binary", "spin"}
-
-    Returns
-    -------
-    ndarray, shape (n_samples,) or scalar float
-    """
+def _checked_free_energy(func, axis, x, weights, visible_bias, hidden_bias, units):
     w, c, b = _check_params(weights, visible_bias, hidden_bias, units)
-    x = _check_states(h, w.shape[1], units, "h")
-    out = maths.free_energy_hidden(x, w, c, b, units)
+    x = _check_states(x, w.shape[axis], units, "vh"[axis])
+    out = func(x, w, c, b, units)
     return out if out.ndim else float(out)
 
 
@@ -151,9 +142,8 @@ def log_partition_exact(weights, visible_bias, hidden_bias, units, *, max_units=
 
     Parameters
     ----------
-    weights : array_like, shape (n_visible, n_hidden)
-    visible_bias : array_like, shape (n_visible,)
-    hidden_bias : array_like, shape (n_hidden,)
+    weights, visible_bias, hidden_bias : array_like
+        RBM parameters, shapes (n_visible, n_hidden), (n_visible,), (n_hidden,).
     units : {"binary", "spin"}
     max_units : int, default 24
         Refuse (ValueError) when the enumerated layer has more units than this (2^n terms).
