@@ -1,7 +1,7 @@
 """The RBM formulas, written once: fields, conditionals, samples, free energies, exact log Z.
 
 Array functions without validation (callers validate), in the sign convention of
-docs/CONTRACTS.md (Mehta & Schwab 2014, their Eq. 13 with ``visible_bias`` = c, ``hidden_bias``
+docs/CONTRACTS.md (Mehta & Schwab 2014; ``visible_bias`` = c, ``hidden_bias``
 = b, ``weights`` = W of shape (n_visible, n_hidden)):
 
     E(v, h) = b.h + v W h + c.v,        p(v, h) = exp(-E(v, h)) / Z.
