@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ising import observables
+from ising.observables import gelman_rubin  # re-exported: one R-hat for the package
 
 __all__ = [
     "Estimate",
@@ -145,49 +146,6 @@ def relative_error(estimate, reference):
     sigma = np.sqrt(ex ** 2 + er ** 2)
     z = (x - r) / sigma if sigma > 0 else (0.0 if x == r else np.inf)
     return {"value": float(rel), "error": float(err), "z": float(z)}
-
-
-def gelman_rubin(chains, *, split=True):
-    """Potential scale reduction factor ``R-hat`` of several Markov chains.
-
-    Parameters
-    ----------
-    chains : ndarray (n_chains, n_steps)
-        One scalar observable (e.g. energy, ``|M|``) per chain and step, after any burn-in.
-    split : bool
-        Split each chain into halves first (detects drift within chains).
-
-    Returns
-    -------
-    float
-        ``sqrt(var_plus / W)`` with ``var_plus = (n-1)/n W + B/n``; close to 1 when the chains
-        sample the same distribution, well above 1 (e.g. > 1.1) when they disagree. ``1.0`` if
-        every chain is constant at the same value, ``inf`` if the chains are constant at
-        different values.
-
-    References
-    ----------
-    Gelman & Rubin, Statistical Science 7, 457 (1992); Gelman et al., Bayesian Data Analysis
-    (3rd ed., 2013), Sec. 11.4.
-    """
-    x = np.asarray(chains, dtype=np.float64)
-    if x.ndim != 2:
-        raise ValueError(f"chains must have shape (n_chains, n_steps), got {x.shape}")
-    if not np.all(np.isfinite(x)):
-        raise ValueError("chains contain NaN or infinite values")
-    if split:
-        half = x.shape[1] // 2
-        x = np.concatenate([x[:, :half], x[:, x.shape[1] - half:]], axis=0)
-    m, n = x.shape
-    if m < 2 or n < 2:
-        raise ValueError("need at least 2 chains with at least 2 steps each (4 steps when split)")
-    means = x.mean(axis=1)
-    w = x.var(axis=1, ddof=1).mean()
-    b = n * means.var(ddof=1)
-    if w == 0:
-        return 1.0 if b == 0 else float("inf")
-    var_plus = (n - 1) / n * w + b / n
-    return float(np.sqrt(var_plus / w))
 
 
 def kl_per_spin(energy, free_energy, temperature, n_spins, log_z_ising, log_z_rbm,

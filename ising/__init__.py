@@ -6,8 +6,11 @@ burn-in, thinning and autocorrelation times in sweeps (N = L^d attempted spin up
 
 Public API
 ----------
-sample, MonteCarloSampler, calibrate, SampleResult, ALGORITHMS
-    Samplers (:mod:`ising.samplers`): checkerboard Metropolis, heat-bath, Wolff, Swendsen-Wang.
+sample, MonteCarloSampler, calibrate, SampleResult, ALGORITHMS, INITIAL_STATES, visiting_scheme
+    Samplers (:mod:`ising.samplers`): Metropolis (lazy checkerboard in 2D, random-site in 1D,
+    at L = 2 and odd sizes), heat-bath, Wolff, Swendsen-Wang; every scheme proved ergodic.
+validation
+    Chain-by-chain statistical validation against exact results (:mod:`ising.validation`).
 generate_dataset
     Calibrated, chunked, atomic, resumable HDF5 datasets (:mod:`ising.dataset`).
 read_dataset, write_dataset
@@ -20,15 +23,17 @@ exact, blockspin
     Onsager/Kaufman/1D transfer-matrix results; majority-rule and decimation block spins.
 """
 
-from ising import blockspin, exact
+from ising import blockspin, exact, validation
 from ising.dataset import generate_dataset
 from ising.io import read_dataset, write_dataset
 from ising.lattice import energy_per_spin, magnetization_per_spin
 from ising.observables import binning_error, integrated_autocorr_time, jackknife, summarize
-from ising.samplers import ALGORITHMS, MonteCarloSampler, SampleResult, calibrate, sample
+from ising.samplers import (ALGORITHMS, INITIAL_STATES, MonteCarloSampler, SampleResult, calibrate,
+                            sample, visiting_scheme)
 
 __all__ = [
-    "sample", "MonteCarloSampler", "calibrate", "SampleResult", "ALGORITHMS",
+    "sample", "MonteCarloSampler", "calibrate", "SampleResult", "ALGORITHMS", "INITIAL_STATES",
+    "visiting_scheme", "validation",
     "generate_dataset", "read_dataset", "write_dataset",
     "summarize", "integrated_autocorr_time", "binning_error", "jackknife",
     "energy_per_spin", "magnetization_per_spin", "exact", "blockspin",

@@ -20,7 +20,7 @@ Random numbers
       M chains of n draws each overlap with probability below M**2 n / 2**64 (64 chains of
       2**40 draws: 2**-12; the paper's data set uses fewer than 2**30 per chain).
     * xoshiro256** (Blackman & Vigna, "Scrambled linear pseudorandom number generators",
-      ACM TOMS 47, 2021), state ``uint64[4]`` (1D local updates and Swendsen-Wang).
+      ACM TOMS 47, 2021), state ``uint64[4]`` (1D heat-bath, random-site local updates and Swendsen-Wang).
 
     A draw ``r`` is compared through its top 53 bits: a move of probability ``P`` is
     accepted iff ``(r >> 11) < floor(P * 2**53)`` (exact to 2**-53; P = 1 always accepts,
@@ -35,14 +35,27 @@ Local updates (Metropolis and heat-bath)
 
     2D: lattices are stored in a checkerboard layout (:func:`checkerboard_permutation`) so
     that neighbours are contiguous; in sweep number w (counted per chain from 0) the site at
-    layout index x draws d(w N + x + 1) and flips iff its top 53 bits are below the threshold.
-    Every site draws, used or not, so the update is branch-free and vectorises (SIMD),
+    layout index x draws d(w N + x + 1) and flips iff its top 53 bits are below the threshold
+    and its low 11 bits are not below ``lazy``. Metropolis passes lazy = 1: each site is left
+    alone with probability 2**-11 (bits disjoint from the acceptance bits, so independent of
+    it), which makes every half-sweep able to keep or flip every site and the scheme
+    provably ergodic (without it, zero-cost moves are forced and some zero-energy striped
+    configurations form closed classes; :mod:`ising.samplers`). Heat-bath passes lazy = 0.
+    Every site draws, used or not, so the update is branch-free and vectorises,
     and since sites of one colour do not interact, the result does not depend on the order
     of the sites: the three drivers (:func:`local_2d_chains`, one thread per chain;
     :func:`local_2d_rows`, rows of one lattice over threads; :func:`local_2d_lanes`, blocks of
     chains stored site-major with the innermost loop over chains) give identical bytes.
 
-    1D: xoshiro256**, sites left to right per colour; a number is drawn only for 0 < P < 1.
+    1D heat-bath: xoshiro256**, sites left to right per colour; a number is drawn only for
+    0 < P < 1.
+
+Local updates in random site order
+    1D Metropolis, 2D Metropolis at L = 2 and every odd size (:func:`random_site_chains`):
+    xoshiro256**, N elementary steps per sweep, each at a uniformly chosen site (exact
+    rejection sampling of the index), the acceptance compared as above. With a fixed
+    colour order, Metropolis (which always accepts zero-cost moves) is not ergodic on these
+    geometries; see :mod:`ising.samplers` for the proof that this scheme is.
 
 Cluster updates (h = 0, J >= 0)
     Wolff (PRL 62, 361, 1989): single clusters with bond probability p = 1 - exp(-2K), grown
@@ -73,6 +86,8 @@ U19 = np.uint64(19)
 U63 = np.uint64(63)
 ONE53 = np.uint64(1 << 53)
 U1 = np.uint64(1)
+M32 = np.uint64(0xFFFFFFFF)
+LAZY_MASK = np.uint64(0x7FF)
 
 
 # --------------------------------------------------------------------------- RNG
@@ -148,22 +163,23 @@ def _select_threshold(nb, s, t):
 
 
 @njit(cache=True, boundscheck=False)
-def _update_run(cur, a, b, c, e, t, base):
+def _update_run(cur, a, b, c, e, t, base, lazy):
     """Metropolis/heat-bath decision for a run of same-colour sites with neighbour runs a-e.
 
-    Site k of ``cur`` draws r = mix64(base + k GAMMA) and flips iff (r >> 11) < threshold.
-    Branch-free over separate views, so LLVM vectorises it.
+    Site k of ``cur`` draws r = mix64(base + k GAMMA) and flips iff (r >> 11) < threshold and
+    (r & LAZY_MASK) >= lazy (see the module docstring). Branch-free over separate views, so
+    LLVM vectorises it.
     """
     for k in range(cur.shape[0]):
         nb = np.int64(a[k]) + b[k] + c[k] + e[k]
         s = np.int64(cur[k])
         r = mix64(base + np.uint64(k) * GAMMA)
-        flip = np.int64((r >> U11) < _select_threshold(nb, s, t))
+        flip = np.int64(((r >> U11) < _select_threshold(nb, s, t)) & ((r & LAZY_MASK) >= lazy))
         cur[k] = s - 2 * s * flip
 
 
 @njit(cache=True, boundscheck=False)
-def _half_row_2d(lat, L, i, colour, t, base, side):
+def _half_row_2d(lat, L, i, colour, t, base, side, lazy):
     """Update the sites of one colour in row ``i`` of a lattice in checkerboard layout.
 
     Layout (see :func:`checkerboard_permutation`): ``lat[(c * L + i) * H + k]`` with
@@ -172,7 +188,8 @@ def _half_row_2d(lat, L, i, colour, t, base, side):
     k - 1 (if (i + c) is even) or k + 1 (if odd) of the other colour in row i.
 
     Every site x (its layout index) draws r = mix64(base + x * GAMMA) and flips iff
-    ``(r >> 11) < threshold(s, nb)`` (``t``: see :func:`_select_threshold`). Sites of one
+    ``(r >> 11) < threshold(s, nb)`` (``t``: see :func:`_select_threshold`) and
+    ``(r & LAZY_MASK) >= lazy``. Sites of one
     colour do not interact, so the order of the updates within a row is irrelevant.
     ``side`` is int8 scratch of at least H entries.
     """
@@ -193,11 +210,11 @@ def _half_row_2d(lat, L, i, colour, t, base, side):
         side[0:H - 1] = lat[o + 1:o + H]  # k <= H - 2: right neighbour k + 1; H - 1 wraps to 0
         side[H - 1] = lat[o]
     _update_run(lat[p:p + H], lat[u:u + H], lat[d:d + H], lat[o:o + H], side[:H], t,
-                base + np.uint64(p) * GAMMA)
+                base + np.uint64(p) * GAMMA, lazy)
 
 
 @njit(cache=True, boundscheck=False)
-def _colour_2d(lat, L, colour, t, base, ext, side):
+def _colour_2d(lat, L, colour, t, base, ext, side, lazy):
     """Update all sites of one colour as a single run (same draws and bytes as row by row).
 
     In the checkerboard layout the L half-rows of a colour are contiguous, so with the other
@@ -224,7 +241,7 @@ def _colour_2d(lat, L, colour, t, base, ext, side):
             side[q:q + H - 1] = lat[r + 1:r + H]
             side[q + H - 1] = lat[r]
     _update_run(lat[p:p + half], ext[0:half], ext[2 * H:2 * H + half], ext[H:H + half],
-                side[0:half], t, base + np.uint64(p) * GAMMA)
+                side[0:half], t, base + np.uint64(p) * GAMMA, lazy)
 
 
 @njit(cache=True)
@@ -234,7 +251,7 @@ def thresholds_2d(thr):
 
 
 @njit(cache=True, boundscheck=False)
-def _sweep_lanes(buf, B, L, t, bases):
+def _sweep_lanes(buf, B, L, t, bases, lazy):
     """One checkerboard sweep of a block of ``B`` chains stored site-major in the flat buffer
     ``buf[x * B + j]`` (x the checkerboard layout index, j the chain in the block): lane j of
     site x draws mix64(bases[j] + x GAMMA), with bases[j] = key + (sweeps N + 1) GAMMA of
@@ -267,11 +284,12 @@ def _sweep_lanes(buf, B, L, t, bases):
                     nb = np.int64(buf[us + jj]) + buf[ds + jj] + buf[os_ + jj] + buf[es + jj]
                     s = np.int64(buf[xs + jj])
                     r = mix64(bases[j] + off)
-                    flip = np.int64((r >> U11) < _select_threshold(nb, s, t))
+                    flip = np.int64(((r >> U11) < _select_threshold(nb, s, t))
+                                    & ((r & LAZY_MASK) >= lazy))
                     buf[xs + jj] = s - 2 * s * flip
 
 
-def _local_2d_lanes_py(spins, L, rng, thr, n_sweeps, block):
+def _local_2d_lanes_py(spins, L, rng, thr, lazy, n_sweeps, block):
     """Checkerboard sweeps of many chains, vectorised across chains.
 
     Same arguments and the same bytes as :func:`local_2d_chains`; chains are processed in
@@ -295,7 +313,7 @@ def _local_2d_lanes_py(spins, L, rng, thr, n_sweeps, block):
             for x in range(n):
                 buf[x * nb_ + j] = spins[c0 + j, x]
         for _ in range(n_sweeps):
-            _sweep_lanes(buf, nb_, L, t, bases)
+            _sweep_lanes(buf, nb_, L, t, bases, lazy)
             for j in range(nb_):
                 bases[j] += nu * GAMMA
         for j in range(nb_):
@@ -316,7 +334,7 @@ def checkerboard_permutation(L):
     return (i * L + j).ravel()
 
 
-def _local_2d_chains_py(spins, L, rng, thr, n_sweeps):
+def _local_2d_chains_py(spins, L, rng, thr, lazy, n_sweeps):
     """Checkerboard sweeps of many L*L lattices, one thread per chain, each colour updated as
     one vectorised run (:func:`_colour_2d`).
 
@@ -332,6 +350,9 @@ def _local_2d_chains_py(spins, L, rng, thr, n_sweeps):
         draws mix64(key + (n N + x + 1) GAMMA) at layout index x. ``sweeps`` advances.
     thr : uint64[19]
         Flip thresholds indexed ``5 s + nb + 9`` (entries between are unused).
+    lazy : uint64
+        A site is left alone when the low 11 bits of its draw are below ``lazy``: 1 for
+        Metropolis (probability 2**-11), 0 for heat-bath (see the module docstring).
     n_sweeps : int
     """
     n = np.uint64(L * L)
@@ -345,12 +366,12 @@ def _local_2d_chains_py(spins, L, rng, thr, n_sweeps):
         for _ in range(n_sweeps):
             base = key + (sw * n + U1) * GAMMA
             for colour in range(2):
-                _colour_2d(lat, L, colour, t, base, ext, side)
+                _colour_2d(lat, L, colour, t, base, ext, side, lazy)
             sw += U1
         rng[c, 0, 1] = sw
 
 
-def _local_2d_rows_py(spins, L, rng, thr, n_sweeps):
+def _local_2d_rows_py(spins, L, rng, thr, lazy, n_sweeps):
     """Checkerboard sweeps with the rows of each lattice split over threads.
 
     Same arguments and the same bytes as :func:`local_2d_chains` (the draws depend only on
@@ -367,7 +388,7 @@ def _local_2d_rows_py(spins, L, rng, thr, n_sweeps):
             base = key + (sw * n + U1) * GAMMA
             for colour in range(2):
                 for i in prange(L):
-                    _half_row_2d(lat, L, i, colour, t, base, side[i])
+                    _half_row_2d(lat, L, i, colour, t, base, side[i], lazy)
             sw += U1
         rng[c, 0, 1] = sw
 
@@ -393,10 +414,15 @@ def _local_chain_1d(lat, L, colour, thr, s0, s1, s2, s3):
 
 
 def _local_1d_chains_py(spins, L, rng, thr, n_sweeps):
-    """Even/odd sweeps of many periodic chains of even length L, one thread per chain.
+    """Even/odd (checkerboard) heat-bath sweeps of many periodic chains of even length L, one
+    thread per chain.
 
     ``thr`` is ``uint64[11]`` indexed ``3 s + nb + 5``; ``rng`` is
-    ``uint64[n_chains, 1, 4]``.
+    ``uint64[n_chains, 1, 4]``. Used for heat-bath only: every heat-bath flip probability lies
+    strictly between 0 and 1, so one half-sweep can produce any configuration of its colour
+    and the scheme is ergodic. Metropolis in 1D uses :func:`random_site_chains` instead (a
+    deterministic colour order with zero-cost moves always accepted conserves the difference
+    of right- and left-moving domain walls and is not ergodic).
     """
     for c in prange(spins.shape[0]):
         lat = spins[c]
@@ -407,8 +433,65 @@ def _local_1d_chains_py(spins, L, rng, thr, n_sweeps):
         rng[c, 0, 0], rng[c, 0, 1], rng[c, 0, 2], rng[c, 0, 3] = s0, s1, s2, s3
 
 
+# ------------------------------------------------- local updates, random site order
+@njit(cache=True, inline="always")
+def _uniform_index(n, s0, s1, s2, s3):
+    """An exactly uniform integer in [0, n) for 1 <= n < 2**32 from xoshiro256** draws.
+
+    Lemire's multiply-shift with rejection ("Fast random integer generation in an interval",
+    ACM TOMACS 29, 3 (2019)) on the top 32 bits of a draw: m = x n with x uniform on
+    [0, 2**32); m >> 32 is exactly uniform once draws with (m mod 2**32) < (2**32 - n) mod n
+    are rejected (probability below n / 2**32). Returns ``(index, s0, s1, s2, s3)``.
+    """
+    nn = np.uint64(n)
+    bound = (np.uint64(1 << 32) - nn) % nn
+    while True:
+        r, s0, s1, s2, s3 = _next(s0, s1, s2, s3)
+        m = (r >> U32) * nn
+        if (m & M32) >= bound:
+            return np.int64(m >> U32), s0, s1, s2, s3
+
+
+def _random_site_chains_py(spins, nbr, rng, thr, n_sweeps):
+    """Random-site (random sequential) single-spin updates of many chains, one thread per chain.
+
+    One sweep is N = ``spins.shape[1]`` elementary steps; each picks a site x uniformly at
+    random (:func:`_uniform_index`) and flips it with the tabulated probability of its spin s
+    and neighbour sum nb (``thr[(2 z + 1) (s + 1) / 2 + (nb + z)]``, z = ``nbr.shape[1]``,
+    values floor(P 2**53)); a second draw decides only when 0 < P < 1, compared through its
+    top 53 bits. Valid on any lattice given by a neighbour table (neighbours may repeat, as on
+    a periodic chain of two sites or an L = 2 square lattice, where a repeated neighbour
+    carries its bond twice, as in the energy).
+
+    ``rng`` is ``uint64[n_chains, 1, 4]`` (xoshiro256** states, advanced in place).
+
+    Every elementary step satisfies detailed balance; any single flip has positive
+    probability at T > 0, so any configuration reaches any other (irreducible), and a
+    rejected move has positive probability (aperiodic) — see :mod:`ising.samplers`.
+    """
+    n = spins.shape[1]
+    z = nbr.shape[1]
+    for c in prange(spins.shape[0]):
+        lat = spins[c]
+        s0, s1, s2, s3 = rng[c, 0, 0], rng[c, 0, 1], rng[c, 0, 2], rng[c, 0, 3]
+        for _ in range(n_sweeps):
+            for _step in range(n):
+                x, s0, s1, s2, s3 = _uniform_index(n, s0, s1, s2, s3)
+                nb = np.int64(0)
+                for k in range(z):
+                    nb += lat[nbr[x, k]]
+                s = np.int64(lat[x])
+                t = thr[(2 * z + 1) * ((s + 1) // 2) + nb + z]
+                if t >= ONE53:
+                    lat[x] = -s
+                elif t != 0:
+                    r, s0, s1, s2, s3 = _next(s0, s1, s2, s3)
+                    if (r >> U11) < t:
+                        lat[x] = -s
+        rng[c, 0, 0], rng[c, 0, 1], rng[c, 0, 2], rng[c, 0, 3] = s0, s1, s2, s3
+
+
 # ------------------------------------------------------------------------ Wolff
-M32 = np.uint64(0xFFFFFFFF)
 U2 = np.uint64(2)
 
 
@@ -619,5 +702,6 @@ local_2d_chains, local_2d_chains_serial = _both(_local_2d_chains_py)
 local_2d_rows, local_2d_rows_serial = _both(_local_2d_rows_py)
 local_2d_lanes, local_2d_lanes_serial = _both(_local_2d_lanes_py)
 local_1d_chains, local_1d_chains_serial = _both(_local_1d_chains_py)
+random_site_chains, random_site_chains_serial = _both(_random_site_chains_py)
 wolff_chains, wolff_chains_serial = _both(_wolff_chains_py)
 sw_chains, sw_chains_serial = _both(_sw_chains_py)

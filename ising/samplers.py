@@ -16,6 +16,43 @@ n_c = max(1, round(N / <|C|>)) flipping N spins on average, where the mean clust
 is measured once per sampler by a deterministic pilot on copies of the chains (see
 :meth:`MonteCarloSampler.sweep`).
 
+Visiting schemes of the local algorithms (:func:`visiting_scheme`)
+    * ``"checkerboard"``: a sweep updates every site of colour 0 (even coordinate sum), then
+      every site of colour 1; sites of one colour do not interact for even sizes, so a
+      half-sweep is a product of independent single-site kernels and leaves the Boltzmann
+      distribution invariant. Used for heat-bath at every even size and for Metropolis in 2D
+      at even L >= 4, where Metropolis is *lazy*: each site of the colour is proposed for a
+      flip with probability 1 - 2**-11 (and left alone otherwise), then accepted with
+      min(1, exp(-dE/T)). The lazy kernel q M_i + (1 - q) 1 is reversible like M_i.
+    * ``"random-site"``: N elementary steps per sweep, each at a uniformly random site
+      (random sequential updating). Used for Metropolis in 1D, Metropolis at L = 2 in 2D, and
+      both local algorithms at odd sizes.
+
+Why each scheme is ergodic (irreducible and aperiodic on the 2**N configurations at T > 0):
+    * Checkerboard heat-bath: every flip probability 1 / (1 + exp(dE/T)) lies strictly
+      between 0 and 1, so one half-sweep produces every configuration of its colour with
+      positive probability, and one sweep every configuration.
+    * Lazy checkerboard Metropolis: likewise, every site of the colour flips with probability
+      (1 - 2**-11) min(1, exp(-dE/T)) > 0 and stays with probability >= 2**-11 > 0,
+      independently of the other sites, so one sweep reaches every configuration.
+    * Random site: each elementary step is a single-site Metropolis or heat-bath kernel at a
+      site chosen with probability 1/N, reversible with respect to exp(-H/T). Any single flip
+      has positive probability, so any configuration reaches any other by flipping the sites
+      where they differ one at a time (irreducible). In a ground state every single flip costs
+      dE >= 0, and one with dE > 0 is rejected with positive probability (heat-bath rejects
+      every flip with positive probability), so the chain can stay put (aperiodic). The one
+      exception, Metropolis at J = h = 0 (every move free, the parity of the number of flips
+      fixed), is refused.
+    * Why not plain checkerboard Metropolis: zero-cost moves are then always taken, and the
+      dynamics has closed classes. In 1D every isolated domain wall moves one bond per
+      half-sweep in a fixed direction, so the number of right- minus left-moving walls is
+      conserved; at L = 2 in 2D the lattice is a 4-cycle with doubled bonds, the same chain;
+      on the 4 x 4 lattice at h = 0, 36 zero-energy striped configurations (every site with
+      neighbour sum 0) can neither be left nor entered. A random colour order per half-sweep
+      does not help (it still flips all zero-cost sites of a colour together).
+      ``tests/test_ergodicity.py`` enumerates these classes exactly, and the validation suite
+      (:mod:`ising.validation`) rejects a sampler built on the old 1D scheme.
+
 Growing Wolff clusters *until* N spins are flipped would bias the samples: the cluster that
 ends such a sweep is size-biased, and the state after a large cluster flip is not
 Boltzmann-distributed (on a 16-spin chain at K = 1 this shifts <E>/N by about 10 %). The
@@ -41,13 +78,19 @@ import numpy as np
 from . import _kernels, io
 from .lattice import energy_per_spin, magnetization_per_spin, neighbour_table
 
-__all__ = ["ALGORITHMS", "MonteCarloSampler", "SampleResult", "calibrate", "sample"]
+__all__ = ["ALGORITHMS", "INITIAL_STATES", "MonteCarloSampler", "SampleResult", "calibrate",
+           "sample", "visiting_scheme"]
 
 logger = logging.getLogger(__name__)
 
 ALGORITHMS = ("metropolis", "heatbath", "wolff", "swendsen-wang")
 LOCAL_ALGORITHMS = ("metropolis", "heatbath")
 CLUSTER_ALGORITHMS = ("wolff", "swendsen-wang")
+#: Initial configurations: independent fair coins, all +1, all -1, or the Neel
+#: (checkerboard, antiferromagnetic) state s = (-1)**(coordinate sum).
+INITIAL_STATES = ("random", "up", "down", "neel")
+#: Integer codes of the visiting schemes, stored in the sampler state.
+SCHEMES = ("checkerboard", "random-site", "cluster")
 
 #: 2D lattices with at least this linear size, simulated as fewer than LANES_MIN_CHAINS
 #: chains, use the parallel row mode (rows of each colour split over threads, two barriers
@@ -69,6 +112,35 @@ PARALLEL_MIN_WORK = 100_000
 
 _TWO53 = 1 << 53
 _STATE_VERSION = 2  # 2: counter-based streams (1: xoshiro everywhere, per-row streams)
+
+
+def visiting_scheme(algorithm: str, dimension: int, size: int) -> str:
+    """The order in which an algorithm visits the sites (see the module docstring).
+
+    Parameters
+    ----------
+    algorithm : {"metropolis", "heatbath", "wolff", "swendsen-wang"}
+    dimension : {1, 2}
+    size : int
+        Linear size L (N = L**dimension spins).
+
+    Returns
+    -------
+    {"checkerboard", "random-site", "cluster"}
+        ``"checkerboard"`` for heat-bath at even sizes and (lazy) Metropolis in 2D at even
+        L >= 4,
+        ``"random-site"`` for Metropolis in 1D, Metropolis at L = 2 and every odd size of the
+        local algorithms, ``"cluster"`` for Wolff and Swendsen-Wang.
+    """
+    if algorithm in CLUSTER_ALGORITHMS:
+        return "cluster"
+    if algorithm not in LOCAL_ALGORITHMS:
+        raise ValueError(f"unknown algorithm {algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
+    if size % 2:
+        return "random-site"
+    if algorithm == "metropolis" and (dimension == 1 or size == 2):
+        return "random-site"
+    return "checkerboard"
 
 
 def _probability_threshold(p: float) -> int:
@@ -136,6 +208,17 @@ def _resolve_seed(seed) -> int:
     return int(seed)
 
 
+def _random_site_table(p, dimension):
+    """Table of floor(P * 2**53) indexed (2 z + 1) (s + 1) / 2 + nb + z, z = 2 * dimension
+    (the layout of ``_kernels.random_site_chains``)."""
+    z = 2 * dimension
+    table = np.zeros(2 * (2 * z + 1), dtype=np.uint64)
+    for si in range(2):
+        for k in range(z + 1):
+            table[(2 * z + 1) * si + 2 * k] = _probability_threshold(p[si, k])
+    return table
+
+
 def _threshold_table(p, dimension):
     """Kernel lookup table of floor(P * 2**53), indexed 5 s + nb + 9 (2D) or 3 s + nb + 5 (1D)."""
     z = 2 * dimension
@@ -155,7 +238,8 @@ class MonteCarloSampler:
     dimension : {1, 2}
         1: periodic chain of ``size`` spins; 2: periodic ``size`` x ``size`` square lattice.
     size : int
-        Linear size L >= 2 (even for the checkerboard algorithms).
+        Linear size L >= 2 (any size; the visiting scheme of the local algorithms follows from
+        the algorithm, dimension and size, see :func:`visiting_scheme`).
     temperature : float
         T > 0 (k_B = 1).
     coupling : float, default 1.0
@@ -168,8 +252,10 @@ class MonteCarloSampler:
     seed : int or None
         Root seed; chain (and row) streams are spawned from ``SeedSequence(seed)``. ``None``
         draws fresh entropy and records it in :attr:`seed`.
-    initial : {"random", "up"}
-        Initial configuration: independent fair coins (from the chain's own stream) or all +1.
+    initial : {"random", "up", "down", "neel"} or sequence of them
+        Initial configuration: independent fair coins (from the chain's own stream), all +1,
+        all -1, or the Neel state (-1)**(coordinate sum) (antiferromagnetic); one value for
+        every chain or one per chain.
     row_parallel : bool or None
         Local algorithms in 2D with fewer than LANES_MIN_CHAINS (8) chains: split the rows of
         each lattice over threads (a barrier per colour). ``None`` (default) turns it on for a
@@ -187,8 +273,8 @@ class MonteCarloSampler:
     build. Serial and parallel builds give identical bytes.
 
     H = -J sum_<ij> s_i s_j - h sum_i s_i with weight exp(-H/T) (docs/CONTRACTS.md).
-    Local algorithms use a two-colour checkerboard sweep, exact only for even L (odd L is
-    refused with ValueError). Sweep definitions: see the module docstring.
+    Local algorithms visit the sites in the scheme of :func:`visiting_scheme` (stored in
+    :attr:`scheme`); why each is ergodic, and the sweep definitions: see the module docstring.
     """
 
     def __init__(self, dimension, size, temperature, coupling=1.0, field=0.0,
@@ -205,26 +291,36 @@ class MonteCarloSampler:
             raise ValueError(f"unknown algorithm {algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
         self.algorithm = algorithm
         self.n_chains = _check_int("n_chains", n_chains, 1)
-        if initial not in ("random", "up"):
-            raise ValueError(f"initial must be 'random' or 'up', got {initial!r}")
-        self.initial = initial
+        try:
+            starts = [initial] * self.n_chains if isinstance(initial, str) else list(initial)
+        except TypeError:
+            raise ValueError(f"initial must be a string or a sequence of strings, got {initial!r}") from None
+        if len(starts) != self.n_chains:
+            raise ValueError(f"initial must be one string or one per chain ({self.n_chains}), "
+                             f"got {len(starts)}")
+        for start in starts:
+            if start not in INITIAL_STATES:
+                raise ValueError(f"initial must be one of {', '.join(INITIAL_STATES)}, got {start!r}")
+        self.initial = initial if isinstance(initial, str) else tuple(starts)
         L = self.size
-        if algorithm in LOCAL_ALGORITHMS and L % 2:
-            what = "L" if self.dimension == 2 else "N"
-            raise ValueError(
-                f"{algorithm} uses a checkerboard sweep, which needs an even size; got {what} = {L} "
-                "(use an even size or a cluster algorithm)")
+        #: Visiting scheme: "checkerboard", "random-site" or "cluster" (:func:`visiting_scheme`).
+        self.scheme = visiting_scheme(algorithm, self.dimension, L)
+        if algorithm == "metropolis" and self.coupling == 0.0 and self.field == 0.0:
+            raise ValueError("metropolis with coupling = 0 and field = 0 accepts every move and is "
+                             "periodic (not ergodic); use heatbath for free spins")
         if algorithm in CLUSTER_ALGORITHMS:
             if self.field != 0.0:
                 raise ValueError(f"{algorithm} is implemented for field = 0 only, got field = {self.field}; "
                                  "use metropolis or heatbath")
             if self.coupling < 0.0:
-                raise ValueError(f"{algorithm} needs a ferromagnetic coupling >= 0, got {self.coupling}")
+                raise ValueError(f"{algorithm} needs a ferromagnetic coupling >= 0, got {self.coupling}; "
+                                 "use metropolis or heatbath")
         if row_parallel is None:
-            row_parallel = (algorithm in LOCAL_ALGORITHMS and self.dimension == 2
+            row_parallel = (self.scheme == "checkerboard" and self.dimension == 2
                             and self.n_chains == 1 and L >= ROW_MODE_MIN_SIZE)
-        elif row_parallel and not (algorithm in LOCAL_ALGORITHMS and self.dimension == 2):
-            raise ValueError("row_parallel is available for metropolis/heatbath in 2D only")
+        elif row_parallel and not (self.scheme == "checkerboard" and self.dimension == 2):
+            raise ValueError("row_parallel is available for the 2D checkerboard scheme only "
+                             "(metropolis/heatbath at even L >= 4)")
         self.row_parallel = bool(row_parallel)
         self.seed = _resolve_seed(seed)
         self.n_spins = L ** self.dimension
@@ -233,7 +329,13 @@ class MonteCarloSampler:
         # acceptance tables / bond probability
         if algorithm in LOCAL_ALGORITHMS:
             p = flip_probabilities(algorithm, self.dimension, self.temperature, self.coupling, self.field)
-            self._thr = _threshold_table(p, self.dimension)
+            if self.scheme == "random-site":
+                self._thr = _random_site_table(p, self.dimension)
+                self._nbr = neighbour_table(L, self.dimension).astype(np.int32)
+            else:
+                self._thr = _threshold_table(p, self.dimension)
+            # lazy Metropolis in 2D: a site is left alone with probability 2**-11 (module docstring)
+            self._lazy = np.uint64(1 if algorithm == "metropolis" else 0)
         else:
             k = self.coupling / self.temperature
             self._p_thr = np.uint64(_probability_threshold(-math.expm1(-2.0 * k)))
@@ -241,17 +343,22 @@ class MonteCarloSampler:
 
         # RNG streams: chain c owns SeedSequence(seed).spawn(n_chains)[c] (child 0 draws the
         # initial state, child 1 seeds the chain's stream).
-        counter_based = ((algorithm in LOCAL_ALGORITHMS and self.dimension == 2)
+        counter_based = ((self.scheme == "checkerboard" and self.dimension == 2)
                          or algorithm == "wolff")
         self._rng = np.zeros((self.n_chains, 1, 4), dtype=np.uint64)
         self._spins = np.empty((self.n_chains, self.n_spins), dtype=np.int8)
         for c, ss in enumerate(np.random.SeedSequence(self.seed).spawn(self.n_chains)):
             init_ss, run_ss = ss.spawn(2)
-            if initial == "random":
+            if starts[c] == "random":
                 bits = np.random.default_rng(init_ss).integers(0, 2, self.n_spins, dtype=np.int8)
                 self._spins[c] = 2 * bits - 1
-            else:
+            elif starts[c] == "up":
                 self._spins[c] = 1
+            elif starts[c] == "down":
+                self._spins[c] = -1
+            else:
+                parity = np.indices((L,) * self.dimension).sum(axis=0).ravel() % 2
+                self._spins[c] = (1 - 2 * parity).astype(np.int8)
             if counter_based:
                 # [key, sweeps done, 0, 0] of the counter-based generator (ising._kernels)
                 self._rng[c, 0, 0] = run_ss.generate_state(1, dtype=np.uint64)[0]
@@ -259,7 +366,7 @@ class MonteCarloSampler:
                 self._rng[c, 0] = self._stream_state(run_ss)
         # local algorithms in 2D keep the lattice in the kernels' checkerboard layout
         self._perm = (_kernels.checkerboard_permutation(L)
-                      if algorithm in LOCAL_ALGORITHMS and self.dimension == 2 else None)
+                      if self.scheme == "checkerboard" and self.dimension == 2 else None)
         if self._perm is not None:
             self._spins = np.ascontiguousarray(self._spins[:, self._perm])
         self._counts = np.zeros((self.n_chains, 2), dtype=np.int64)
@@ -287,24 +394,28 @@ class MonteCarloSampler:
             return self
         L, d = self.size, self.dimension
         work = self.n_chains * self.n_spins * n
-        if self.algorithm in LOCAL_ALGORITHMS and d == 2:
+        if self.scheme == "checkerboard" and d == 2:
             # counter-based draws: all three drivers give identical bytes (see _kernels)
             if self.n_chains >= LANES_MIN_CHAINS:
                 n_blocks = -(-self.n_chains // LANES_BLOCK)
                 par = n_blocks > 1 and work >= PARALLEL_MIN_WORK
-                self._kernel("local_2d_lanes", par)(self._spins, L, self._rng, self._thr, n,
-                                                    LANES_BLOCK)
+                self._kernel("local_2d_lanes", par)(self._spins, L, self._rng, self._thr,
+                                                    self._lazy, n, LANES_BLOCK)
             elif self.row_parallel:
                 # two barriers per sweep: only for very large lattices
                 par = L >= ROW_MODE_MIN_SIZE and work >= PARALLEL_MIN_WORK
-                self._kernel("local_2d_rows", par)(self._spins, L, self._rng, self._thr, n)
+                self._kernel("local_2d_rows", par)(self._spins, L, self._rng, self._thr,
+                                                   self._lazy, n)
             else:
                 par = self.n_chains > 1 and work >= PARALLEL_MIN_WORK
-                self._kernel("local_2d_chains", par)(self._spins, L, self._rng, self._thr, n)
+                self._kernel("local_2d_chains", par)(self._spins, L, self._rng, self._thr,
+                                                     self._lazy, n)
             self.sweeps_done += n
             return self
         par = self.n_chains > 1 and work >= PARALLEL_MIN_WORK
-        if self.algorithm in LOCAL_ALGORITHMS:
+        if self.scheme == "random-site":
+            self._kernel("random_site_chains", par)(self._spins, self._nbr, self._rng, self._thr, n)
+        elif self.algorithm in LOCAL_ALGORITHMS:
             self._kernel("local_1d_chains", par)(self._spins, L, self._rng, self._thr, n)
         elif self.algorithm == "wolff":
             if self.clusters_per_sweep == 0:
@@ -396,7 +507,8 @@ class MonteCarloSampler:
         Keys: ``spins`` (int8), ``rng`` (uint64[n_chains, 1, 4]: ``[key, counter, 0, 0]`` of
         the counter-based generator for 2D local algorithms and Wolff, xoshiro256** states
         otherwise), ``sweeps``,
-        ``counts`` and ``clusters_per_sweep`` (Wolff bookkeeping) and ``version``.
+        ``counts`` and ``clusters_per_sweep`` (Wolff bookkeeping), ``scheme`` (index into
+        ``SCHEMES``) and ``version``.
         """
         return {
             "spins": self.spins,
@@ -404,6 +516,7 @@ class MonteCarloSampler:
             "sweeps": np.array(self.sweeps_done, dtype=np.int64),
             "counts": self._counts.copy(),
             "clusters_per_sweep": np.array(self.clusters_per_sweep, dtype=np.int64),
+            "scheme": np.array(SCHEMES.index(self.scheme), dtype=np.int64),
             "version": np.array(_STATE_VERSION, dtype=np.int64),
         }
 
@@ -421,6 +534,16 @@ class MonteCarloSampler:
         version = int(np.asarray(state.get("version", _STATE_VERSION)))
         if version != _STATE_VERSION:
             raise ValueError(f"sampler state version {version} is not supported (expected {_STATE_VERSION})")
+        if "scheme" in state:
+            code = int(np.asarray(state["scheme"]))
+            saved = SCHEMES[code] if 0 <= code < len(SCHEMES) else f"code {code}"
+            if saved != self.scheme:
+                raise ValueError(f"sampler state was made by the {saved!r} visiting scheme, this "
+                                 f"sampler uses {self.scheme!r}")
+        elif self.scheme == "random-site":
+            raise ValueError("sampler state predates the random-site scheme: it was made by the "
+                             "earlier checkerboard Metropolis, which was not ergodic for this "
+                             "geometry; start a new run")
         spins = np.asarray(state["spins"])
         rng = np.asarray(state["rng"])
         if spins.shape != self._shape:

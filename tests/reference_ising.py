@@ -90,7 +90,8 @@ def local_sweep_2d_counter(lat, algorithm, temperature, coupling, field, key, sw
     """One checkerboard sweep of an (L, L) lattice in place with the counter-based draws.
 
     Colour 0 (i + j even) first, then colour 1. Every site draws ``counter_draw`` at its
-    checkerboard-layout index x = (c L + i) (L/2) + j // 2 and flips iff (r >> 11) < floor(P 2**53).
+    checkerboard-layout index x = (c L + i) (L/2) + j // 2 and flips iff (r >> 11) < floor(P 2**53)
+    and, for (lazy) Metropolis, the low 11 bits of r are not all zero.
     """
     L = lat.shape[0]
     H = L // 2
@@ -104,7 +105,8 @@ def local_sweep_2d_counter(lat, algorithm, temperature, coupling, field, key, sw
                 s = int(lat[i, j])
                 t = threshold(flip_probability(algorithm, s, nb, temperature, coupling, field))
                 r = counter_draw(key, sweep, L * L, (colour * L + i) * H + j // 2)
-                if (r >> 11) < t:
+                lazy_skip = algorithm == "metropolis" and (r & 0x7FF) == 0
+                if (r >> 11) < t and not lazy_skip:
                     lat[i, j] = -s
 
 
@@ -115,6 +117,25 @@ def local_sweep_1d(lat, algorithm, temperature, coupling, field, rng):
         for j in range(colour, L, 2):
             nb = int(lat[(j - 1) % L]) + int(lat[(j + 1) % L])
             _try_flip(lat, j, nb, algorithm, temperature, coupling, field, rng)
+
+
+def uniform_index(n, rng):
+    """Exactly uniform integer in [0, n) by Lemire's multiply-shift with rejection, on the top
+    32 bits of xoshiro256** draws (the kernels' random-site choice)."""
+    bound = ((1 << 32) - n) % n
+    while True:
+        m = (rng.next() >> 32) * n
+        if (m & 0xFFFFFFFF) >= bound:
+            return m >> 32
+
+
+def random_site_sweep(flat, nbr, algorithm, temperature, coupling, field, rng):
+    """N random-site updates of a flattened lattice in place (neighbour table ``nbr``)."""
+    n = flat.shape[0]
+    for _ in range(n):
+        x = uniform_index(n, rng)
+        nb = sum(int(flat[y]) for y in nbr[x])
+        _try_flip(flat, x, nb, algorithm, temperature, coupling, field, rng)
 
 
 # ------------------------------------------------------------------ clusters

@@ -185,7 +185,7 @@ def test_corrupt_files_raise_value_error(tmp_path):
     ({"temperature": -1.0}, "temperature"),
     ({"temperature": float("nan")}, "temperature"),
     ({"size": 1}, "size"),
-    ({"size": 7}, "even"),
+    ({"coupling": 0.0}, "periodic"),
     ({"dimension": 3}, "dimension"),
     ({"algorithm": "glauber"}, "algorithm"),
     ({"algorithm": "wolff", "field": 0.1}, "field"),
