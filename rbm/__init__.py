@@ -22,10 +22,11 @@ functions in :mod:`rbm.maths`. The package imports nothing from ``ising``, ``ana
 """
 
 from rbm.dbn import DBN
+from rbm.local import LocalRBM, LocalRBMStack
 from rbm.io import load_layers, load_model, save_layers, save_model
 from rbm.model import RBM, TrainingDivergedError
 from rbm.partition import ais_log_partition, log_partition_exact
 
 __all__ = ["RBM", "TrainingDivergedError", "DBN", "save_model", "load_model", "save_layers",
-           "load_layers", "log_partition_exact", "ais_log_partition"]
+           "load_layers", "log_partition_exact", "ais_log_partition", "LocalRBM", "LocalRBMStack"]
 

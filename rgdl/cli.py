@@ -24,6 +24,7 @@ _COMMANDS = {
     "sweep": "sweep:sweep",
     "fss": "sweep:fss",
     "bench": "bench:bench",
+    "mcrg": "mcrg:mcrg",
 }
 
 

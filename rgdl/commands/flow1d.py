@@ -124,9 +124,9 @@ def flow1d(coupling, size, steps, strength, learned, epochs, samples, seed, as_j
                           samples=samples, seed=seed, progress=lambda _row: bar.update(1))
     result["figure"] = None
     if out is not None:
-        from rgdl.flowplot import plot_coupling_flow
+        from rgdl.flowplot import plot_flow1d
 
-        result["figure"] = plot_coupling_flow(coupling, result["steps"], out)
+        result["figure"] = plot_flow1d(coupling, result["steps"], out)
     if as_json:
         clean = json.loads(json.dumps(result, default=float), parse_constant=lambda _c: None)
         click.echo(json.dumps(clean, indent=None, default=_finite))

@@ -1,0 +1,228 @@
+"""Regenerate the numbers the README quotes, from the commands that produce them.
+
+Every results table in README.md sits between ``<!-- results:NAME -->`` and
+``<!-- /results:NAME -->`` and is, byte for byte, the file ``docs/results/NAME.md`` that this
+script writes (with the raw numbers in ``docs/results/NAME.json``). Each entry names the
+command that produced it in the table's first line. ``tests/test_readme.py`` fails when a
+README block differs from its file, and reruns the cheap entries to check that the committed
+files are still what the commands print.
+
+Usage::
+
+    python scripts/readme_results.py                 # every entry (the expensive ones take minutes)
+    python scripts/readme_results.py --only flow1d   # one entry
+    python scripts/readme_results.py --cheap         # the entries the test suite reruns
+    python scripts/readme_results.py --check         # rerun, compare, write nothing (exit 1 on a difference)
+
+then ``--update-readme`` copies the files into the README blocks.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import click
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "docs" / "results"
+BLOCK = re.compile(r"<!-- results:(?P<name>[\w-]+) -->\n(?P<body>.*?)<!-- /results:(?P=name) -->\n",
+                   re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One README result: how to produce its Markdown and JSON, and whether the suite reruns it."""
+
+    command: str
+    produce: Callable[[Path], tuple[str, object]]
+    cheap: bool
+
+
+def _run(args, cwd=None) -> str:
+    out = subprocess.run(args, cwd=cwd or ROOT, check=True, capture_output=True, text=True,
+                         env=dict(os.environ, PYTHONHASHSEED="0"))
+    return out.stdout
+
+
+def _validation(quick: bool):
+    def produce(tmp: Path):
+        md = tmp / "validation.md"
+        args = [sys.executable, str(ROOT / "scripts" / "validate_samplers.py"), "--seed", "0",
+                "--out", str(md)] + (["--quick"] if quick else [])
+        _run(args)
+        return md.read_text(encoding="utf-8"), json.loads((tmp / "validation.md.json").read_text())
+    return produce
+
+
+def _small(x: float, floor: float = 1e-14) -> str:
+    """KL values at machine precision are printed as a bound (their digits are rounding noise)."""
+    return f"< {floor:.0e}" if abs(x) < floor else f"{x:.2e}"
+
+
+FLOW1D_ARGS = ["flow1d", "-K", "1.0", "-N", "16", "--steps", "3", "--learned", "--seed", "0", "--json"]
+
+
+def _flow1d(tmp: Path):
+    data = json.loads(_run([sys.executable, "-m", "rgdl"] + FLOW1D_ARGS, cwd=tmp))
+    lines = [f"`rgdl {' '.join(FLOW1D_ARGS[:-1])}` ({data['epochs']} epochs, "
+             f"{data['samples']:,} exact samples per layer)", "",
+             "| step | N | K decimation | K exact RBM | K majority | K learned | KL/spin exact RBM | KL/spin learned |",
+             "|---|---|---|---|---|---|---|---|"]
+    for s in data["steps"]:
+        lines.append(f"| {s['step']} | {s['size']} | {s['K_decimation']:.5f} | {s['K_rbm_exact']:.5f} | "
+                     f"{s['K_majority']:.4f} | {s['K_learned']:.4f} | {_small(s['kl_per_spin'])} | "
+                     f"{_small(s['kl_per_spin_learned'])} |")
+    data.pop("seconds", None)
+    for s in data["steps"]:
+        s.pop("learned_seconds", None)
+    return "\n".join(lines) + "\n", data
+
+
+COMPARE_2D = "from rgdl.decimation import compare_2d; import json; print(json.dumps(compare_2d(0.3, seed=0), default=list))"
+
+
+def _compare_2d(tmp: Path):
+    data = json.loads(_run([sys.executable, "-c", COMPARE_2D], cwd=tmp))
+    data.pop("seconds", None)
+    lines = ["`rgdl.decimation.compare_2d(0.3, seed=0)` (4×4 → 2×2 at K = 0.3, couplings of the "
+             "coarse Hamiltonian fitted exactly by enumeration)", "",
+             "| coarse-graining | nn | nnn | plaquette | field | fit residual (max) | KL/spin |",
+             "|---|---|---|---|---|---|---|"]
+    for key, label, kl in (("majority", "majority rule (exact)", "—"),
+                           ("learned", "learned RBM, H^RBM (Eq. 21)", f"{data['kl_per_spin_learned']:.4f}")):
+        c = data[key]
+        lines.append(f"| {label} | {c['nn']:.3f} | {c['nnn']:.3f} | {c['plaquette']:.3f} | "
+                     f"{0.0 if abs(c['field']) < 1e-12 else c['field']:.3f} | {_small(c['residual_max'], 1e-12)} | {kl} |")
+    return "\n".join(lines) + "\n", data
+
+
+MCRG_ARGS = ["--sizes", "64", "128", "--samples", "20000", "--levels", "3", "--seed", "2026"]
+
+
+def mcrg_markdown(data) -> str:
+    """The README's MCRG table from the JSON of scripts/mcrg_study.py (no timings)."""
+    lines = [f"`python scripts/mcrg_study.py {' '.join(MCRG_ARGS)}` (Wolff samples at K_c; "
+             f"{data['rows'][0]['samples']:,} per size; 9 even and 6 odd operators; "
+             "jackknife errors over 20 blocks; exact y_T = 1, y_h = 15/8 = 1.875)", "",
+             "| L | transform | level 1 y_T / y_h | level 2 y_T / y_h | level 3 y_T / y_h |",
+             "|---|---|---|---|---|"]
+    for row in data["rows"]:
+        cells = [f"{lv['y_T']:.3f} ± {lv['y_T_err']:.3f} / {lv['y_h']:.4f} ± {lv['y_h_err']:.4f}"
+                 for lv in row["levels"]]
+        cells += ["–"] * (3 - len(cells))
+        lines.append(f"| {row['size']} | {row['label']} | " + " | ".join(cells) + " |")
+    lines += ["", "| transform | RG step | sign change | K0* | fixed point (K_nn, K_nnn, K_□) |",
+              "|---|---|---|---|---|"]
+    for label, points in data["fixed_points"].items():
+        for fp in points:
+            fixed = ", ".join(f"{v:.3f} ± {e:.3f}" for v, e in zip(fp["fixed_point"], fp["fixed_point_err"]))
+            lines.append(f"| {label} | {fp['level']}→{fp['level'] + 1} | "
+                         f"{'yes' if fp['bracketed'] else 'no (extrapolated)'} | "
+                         f"{fp['K0_star']:.4f} ± {fp['K0_star_err']:.4f} | {fixed} |")
+    return "\n".join(lines) + "\n"
+
+
+def _mcrg(tmp: Path):
+    _run([sys.executable, str(ROOT / "scripts" / "mcrg_study.py"), "--out", str(tmp / "mcrg")] + MCRG_ARGS)
+    data = json.loads((tmp / "mcrg" / "mcrg_study.json").read_text())
+    return mcrg_markdown(data), data
+
+
+ENTRIES = {
+    "validation_quick": Entry("python scripts/validate_samplers.py --quick --seed 0",
+                              _validation(True), cheap=True),
+    "validation": Entry("python scripts/validate_samplers.py --seed 0", _validation(False),
+                        cheap=False),
+    "flow1d": Entry("rgdl " + " ".join(FLOW1D_ARGS[:-1]), _flow1d, cheap=True),
+    "mcrg": Entry("python scripts/mcrg_study.py " + " ".join(MCRG_ARGS), _mcrg, cheap=False),
+    "compare_2d": Entry("python -c '" + COMPARE_2D + "'", _compare_2d, cheap=True),
+}
+
+
+def produce(name: str) -> tuple[str, object]:
+    """Run entry ``name`` in a scratch directory; returns (markdown, json object)."""
+    with tempfile.TemporaryDirectory(prefix="rgdl-results-") as tmp:
+        return ENTRIES[name].produce(Path(tmp))
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _jsonable(obj):
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    return obj
+
+
+def readme_blocks(text: str) -> dict[str, str]:
+    """The results blocks of a README text, name -> body."""
+    return {m.group("name"): m.group("body") for m in BLOCK.finditer(text)}
+
+
+def update_readme(readme: Path = ROOT / "README.md") -> list[str]:
+    """Copy docs/results/NAME.md into every README block; returns the names updated."""
+    text = readme.read_text(encoding="utf-8")
+    names = []
+
+    def sub(m):
+        name = m.group("name")
+        names.append(name)
+        body = (RESULTS / f"{name}.md").read_text(encoding="utf-8")
+        return f"<!-- results:{name} -->\n{body}<!-- /results:{name} -->\n"
+
+    new = BLOCK.sub(sub, text)
+    if new != text:
+        _atomic_write(readme, new)
+    return names
+
+
+@click.command()
+@click.option("--only", multiple=True, type=click.Choice(sorted(ENTRIES)), help="Entries to run.")
+@click.option("--cheap", is_flag=True, help="Only the entries the test suite reruns.")
+@click.option("--check", is_flag=True, help="Rerun and compare with the committed files; write nothing.")
+@click.option("--update-readme", "update", is_flag=True,
+              help="Copy the result files into the README blocks.")
+def main(only, cheap, check, update):
+    """Regenerate docs/results/*.md|json from their commands."""
+    names = list(only) or [n for n, e in ENTRIES.items() if e.cheap or not cheap]
+    differ = []
+    for name in names:
+        click.echo(f"{name}: {ENTRIES[name].command}", err=True)
+        markdown, data = produce(name)
+        path = RESULTS / f"{name}.md"
+        if check:
+            old = path.read_text(encoding="utf-8") if path.exists() else ""
+            if old != markdown:
+                differ.append(name)
+            continue
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        _atomic_write(path, markdown)
+        _atomic_write(RESULTS / f"{name}.json", json.dumps(_jsonable(data), indent=1) + "\n")
+    if update and not check:
+        click.echo("README blocks updated: " + ", ".join(update_readme()), err=True)
+    if differ:
+        click.echo("differ from the committed results: " + ", ".join(differ), err=True)
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
