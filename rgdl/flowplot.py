@@ -63,8 +63,7 @@ def _save_atomic(fig, target: Path, **kwargs):
         raise
 
 
-def plot_flow1d(coupling: float, steps: list, path, *,
-                       title: str | None = None) -> list[str]:
+def plot_flow1d(coupling: float, steps: list, path, *, title: str | None = None) -> list[str]:
     r"""Draw the coupling flow of ``rgdl flow1d`` and save it as PNG and PDF.
 
     Parameters
