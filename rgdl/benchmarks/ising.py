@@ -21,6 +21,16 @@ Rows (dicts: ``name``, ``ours``, ``peer``, ``peer_name``, ``unit``, ``ratio`` = 
   pyising's cluster step also allocates its visited array and recomputes the energy (O(N),
   ~4.6 us of its ~49 us per cluster at L = 64, measured through ``Ising2D.compute_energy``),
   work that ours does not do: the row reports pyising as it is and says so in its note.
+* ``multispin_{R}xL64_vs_scalar`` / ``multispin_{R}xL64_vs_numpy`` (R = 64, 128 replicas):
+  spin-flip attempts/s of :class:`ising.multispin.MultiSpinMetropolis` (64 replicas per
+  word, independent uniforms per replica, all cores: groups of 64 over threads, or for one
+  group its rows over threads with temporal blocking, ``row_parallel=True``, not the default
+  at L = 64 because its thread meetings stall on a busy machine, badly so with OpenMP's
+  default active waiting unless OMP_WAIT_POLICY=passive) on R lattices of 64x64 at
+  K = 0.408, against our scalar chain-vectorised kernel
+  (:class:`ising.samplers.MonteCarloSampler`, the same R chains) and the NumPy checkerboard
+  peer on the same stacked array. Targets (issue 16): >= 5 flips/ns (moonshot 10), >= 6x
+  scalar, >= 150x NumPy; the note says which are met in this run.
 * ``paper_dataset_seconds``: wall time of a fresh Python process that imports ``ising`` and calls
   :func:`ising.samplers.sample` for the paper's data set (20,000 samples of 40x40 at coupling 0.408,
   T = 1, burn-in and thinning from the measured tau_int), compile or cache load included;
@@ -140,6 +150,59 @@ def _metropolis_rows(n_chains, L, sweeps, numpy_sweeps, pyising_sweeps, repeats,
     return rows
 
 
+MULTISPIN_TARGET_FLIPS_PER_NS = 5.0
+MULTISPIN_MOONSHOT_FLIPS_PER_NS = 10.0
+MULTISPIN_TARGET_VS_SCALAR = 6.0
+MULTISPIN_TARGET_VS_NUMPY = 150.0
+
+
+def _multispin_rows(n_replicas, L, sweeps, scalar_sweeps, numpy_sweeps, repeats):
+    from ising.multispin import MultiSpinMetropolis
+    from ising.samplers import MonteCarloSampler
+
+    # one word of 64 replicas uses both cores only with its rows split over threads
+    ms = MultiSpinMetropolis(L, T_PAPER, n_replicas=n_replicas, seed=1,
+                             row_parallel=n_replicas <= 64)
+    ms.sweep(20)  # compile / load the cache, leave the random start
+    smp = MonteCarloSampler(2, L, T_PAPER, n_chains=n_replicas, seed=1)
+    smp.sweep(2)
+    np_spins = ms.spins
+    np_rng = np.random.default_rng(1)
+    numpy_checkerboard_metropolis(np_spins, T_PAPER, 1, np_rng)
+    work = n_replicas * L * L
+    ours, scalar, peer_np = [], [], []
+    for _ in range(repeats):
+        ours.append(_median_rate(lambda: ms.sweep(sweeps), work * sweeps, 1))
+        scalar.append(_median_rate(lambda: smp.sweep(scalar_sweeps), work * scalar_sweeps, 1))
+        peer_np.append(_median_rate(
+            lambda: numpy_checkerboard_metropolis(np_spins, T_PAPER, numpy_sweeps, np_rng),
+            work * numpy_sweeps, 1))
+    o, s_, n_ = (statistics.median(x) for x in (ours, scalar, peer_np))
+    rate = o / 1e9
+
+    def verdict(ok):
+        return "met" if ok else "NOT met"
+
+    mode = "rows over threads" if ms.row_parallel else "groups of 64 over threads"
+    head = (f"{n_replicas}x{L}x{L}, K=0.408, ours {mode}, {rate:.2f} flips/ns with "
+            f"{os.environ.get('NUMBA_NUM_THREADS', 'default')} Numba threads, "
+            f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}; "
+            f">= {MULTISPIN_TARGET_FLIPS_PER_NS:g} flips/ns "
+            f"{verdict(rate >= MULTISPIN_TARGET_FLIPS_PER_NS)}, moonshot "
+            f"{MULTISPIN_MOONSHOT_FLIPS_PER_NS:g} "
+            f"{verdict(rate >= MULTISPIN_MOONSHOT_FLIPS_PER_NS)}")
+    return [
+        _row(f"multispin_{n_replicas}xL{L}_vs_scalar", o, s_,
+             "ours scalar (chain-vectorised)", "spin-flip attempts/s",
+             f"{head}; >= {MULTISPIN_TARGET_VS_SCALAR:g}x scalar "
+             f"{verdict(o >= MULTISPIN_TARGET_VS_SCALAR * s_)}"),
+        _row(f"multispin_{n_replicas}xL{L}_vs_numpy", o, n_, "numpy checkerboard",
+             "spin-flip attempts/s",
+             f"{head}; >= {MULTISPIN_TARGET_VS_NUMPY:g}x numpy "
+             f"{verdict(o >= MULTISPIN_TARGET_VS_NUMPY * n_)}"),
+    ]
+
+
 def _wolff_row(L, clusters, repeats):
     smp = MonteCarloSampler(2, L, T_C, algorithm="wolff", seed=1)
     smp.sweep(20)  # equilibrate at T_c
@@ -208,6 +271,9 @@ def run_ising_benchmarks(quick=False):
                              2 if quick else 10, repeats, "L256")
     rows += _metropolis_rows(64, 40, 20 if quick else 400, 2 if quick else 10,
                              2 if quick else 10, repeats, "64xL40")
+    for n_replicas in (64, 128):
+        rows += _multispin_rows(n_replicas, 64, 20 if quick else 400, 2 if quick else 20,
+                                1 if quick else 2, repeats)
     rows += _wolff_row(64, 2000 if quick else 20000, repeats)
     rows.append(_paper_row(2000 if quick else 20000, 32))
     return rows
