@@ -24,7 +24,7 @@ __all__ = [
     "plot_correlation_lengths",
     "plot_correlation_functions",
     "plot_thermodynamics",
-    "plot_flow",
+    "plot_rbm_flow",
     "plot_generative_check",
     "plot_temperature_study",
     "plot_mcrg_exponents",
@@ -262,8 +262,8 @@ def plot_thermodynamics(comparisons, stem):
     return _save(fig, stem)
 
 
-def plot_flow(steps, effective_temperatures, start_temperatures, stem, *, critical_temperature=None,
-              errors=None, training_temperature=None):
+def plot_rbm_flow(steps, effective_temperatures, start_temperatures, stem, *,
+                  critical_temperature=None, errors=None, training_temperature=None):
     """Effective temperature of RBM-flow samples vs flow step, one curve per start temperature."""
     fig = _figure(3.6, 2.8)
     ax = fig.subplots()

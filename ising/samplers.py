@@ -102,8 +102,8 @@ MULTISPIN_MIN_CHAINS = 32
 #: 2D lattices with at least this linear size, simulated as fewer than LANES_MIN_CHAINS
 #: chains, use the parallel row mode (rows of each colour split over threads, two barriers
 #: per sweep). Below it the serial build runs: a barrier waits for the slowest thread, and on
-#: a shared machine a descheduled thread stalls it for a scheduler time slice (at L = 256 on
-#: 2 busy cores the 2-thread row mode ran 34 M updates/s against 494 M/s serially).
+#: a shared machine a descheduled thread stalls it for a scheduler time slice, which on small
+#: lattices costs far more than the threads gain.
 ROW_MODE_MIN_SIZE = 1024
 
 #: 2D local algorithms with at least this many chains run the chain-vectorised driver

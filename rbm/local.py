@@ -35,6 +35,9 @@ import math
 
 import numpy as np
 
+from rbm import maths
+from rbm.archive import atomic_savez
+
 __all__ = ["LocalRBM", "LocalRBMStack", "save_local_stack", "load_local_stack",
            "LOCAL_FORMAT_VERSION"]
 
@@ -180,16 +183,16 @@ class LocalRBM:
 
     def mean_hidden(self, V):
         """``E[h | v] = -tanh(b_h + (v W)_j)`` (spin units, docs/CONTRACTS.md sign)."""
-        return -np.tanh(self.hidden_input(V))
+        return maths.unit_mean(self.hidden_input(V), "spin")
 
     def mean_visible(self, H):
-        return -np.tanh(self.visible_input(H))
+        return maths.unit_mean(self.visible_input(H), "spin")
 
     @staticmethod
     def _sample(act, rng):
-        u = rng.random(act.shape)
-        # P(+1) = sigmoid(-2 act) = (1 - tanh act) / 2
-        return np.where(u < 0.5 * (1.0 - np.tanh(act)), 1, -1).astype(np.int8)
+        # P(+1) = sigmoid(-2 act) = (1 - tanh act) / 2, one float64 uniform per unit
+        p_on = maths.probability_from_mean(maths.unit_mean(act, "spin"), "spin")
+        return maths.draw_units(p_on, "spin", rng).astype(np.int8)
 
     def sample_hidden(self, V, seed=None, *, chunk=256):
         """Draw ``h ~ P(h | v)``: the stochastic coarse-graining, int8 (n, L/b, L/b).
@@ -218,14 +221,12 @@ class LocalRBM:
 
     def free_energy(self, V):
         """``F(v) = c.v - sum_j log 2cosh(b_h + (vW)_j)``."""
-        act = self.hidden_input(V)
-        lc = np.logaddexp(act, -act)
+        lc = maths.unit_log_partition(self.hidden_input(V), "spin")
         return self.visible_bias_ * np.asarray(V, dtype=np.float64).sum(axis=(1, 2)) - lc.sum(axis=(1, 2))
 
     def free_energy_hidden(self, H):
         """``F(h) = b.h - sum_i log 2cosh(c_v + (W h)_i)``."""
-        act = self.visible_input(H)
-        lc = np.logaddexp(act, -act)
+        lc = maths.unit_log_partition(self.visible_input(H), "spin")
         return self.hidden_bias_ * np.asarray(H, dtype=np.float64).sum(axis=(1, 2)) - lc.sum(axis=(1, 2))
 
     # ------------------------------------------------------------------ dense equivalent
@@ -394,8 +395,6 @@ class LocalRBMStack:
 def save_local_stack(path, stack, meta=None):
     """Save a fitted :class:`LocalRBMStack` as a versioned ``.npz`` (atomic; layout like
     :mod:`rbm.io`: a JSON ``meta`` record and ``layer{i}_kernel`` / ``layer{i}_biases`` arrays)."""
-    from rbm.io import atomic_savez
-
     layers = getattr(stack, "layers_", None)
     if not layers:
         raise ValueError("cannot save an unfitted LocalRBMStack")

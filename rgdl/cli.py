@@ -38,12 +38,6 @@ def load_command(name: str):
     return _LazyGroup._load(name)
 
 
-class UserInputError(click.ClickException):
-    """An error caused by the user's input: printed as one line, exit status 2."""
-
-    exit_code = 2
-
-
 class _LazyGroup(click.Group):
     """A click group whose subcommands are imported only when used."""
 
@@ -79,10 +73,10 @@ def main(argv=None):
     """Entry point of the ``rgdl`` console script.
 
     Converts every user error (click usage errors, ``ValueError``, ``FileExistsError``,
-    ``FileNotFoundError``, ``PermissionError``, ``UserInputError``) and every failure of the
-    environment (``OSError`` such as a full disk or a file-size limit, ``MemoryError``) to one
-    line on stderr and exit status 2. ``SIGXFSZ`` is ignored, so exceeding ``ulimit -f`` is a
-    write error (``EFBIG``) reported like a full disk instead of killing the process.
+    ``FileNotFoundError``, ``PermissionError``) and every failure of the environment
+    (``OSError`` such as a full disk or a file-size limit, ``MemoryError``) to one line on stderr
+    and exit status 2. ``SIGXFSZ`` is ignored, so exceeding ``ulimit -f`` is a write error
+    (``EFBIG``) reported like a full disk instead of killing the process.
     """
     import signal
 

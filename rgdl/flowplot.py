@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rgdl.decimation import decimated_coupling
+
 log = logging.getLogger(__name__)
 
 #: Okabe & Ito (2008) colour-blind-safe palette.
@@ -70,7 +72,7 @@ def check_figure_outputs(path, *, overwrite: bool = False) -> tuple[Path, Path]:
     return paths
 
 
-def plot_flow(coupling: float, steps: list, path, *, title: str | None = None,
+def plot_flow1d(coupling: float, steps: list, path, *, title: str | None = None,
               overwrite: bool = True) -> list[str]:
     r"""Draw the coupling flow of ``rgdl flow1d`` and save it as PNG and PDF.
 
@@ -97,8 +99,6 @@ def plot_flow(coupling: float, steps: list, path, *, title: str | None = None,
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
-
-    from rgdl.decimation import decimated_coupling
 
     if not steps:
         raise ValueError("no RG steps to plot")

@@ -39,6 +39,22 @@ from pathlib import Path
 
 import numpy as np
 
+from analysis import figures
+from analysis.blockspin_fidelity import fidelity_scans
+from analysis.correlations import (activation_correlation_length, block_spin_correlation_lengths,
+                                   correlation_length, correlation_map, radial_correlation)
+from analysis.rbm_flow import effective_temperature, flow_fixed_point, rbm_flow
+from analysis.receptive_fields import layer_localization, receptive_fields
+from analysis.thermodynamics import (Estimate, gelman_rubin, kl_per_spin, relative_error,
+                                     thermodynamic_estimates)
+from ising.dataset import generate_dataset
+from ising.exact import critical_temperature, energy_per_spin_2d, log_partition_2d
+from ising.io import partial_path, read_dataset
+from ising.lattice import energy_per_spin, magnetization_per_spin
+from ising.samplers import sample
+from rbm import DBN, load_layers, maths, save_model
+from rbm.partition import ais_log_partition, base_rate_visible_bias
+
 log = logging.getLogger(__name__)
 
 __all__ = ["ExperimentConfig", "PRESETS", "preset", "run_pipeline", "STAGES"]
@@ -224,7 +240,6 @@ def _jsonable(x):
 
 class _Stages:
     """Bookkeeping of finished stages in ``<out>/.stages``."""
-
     def __init__(self, out):
         self.dir = Path(out) / ".stages"
 
@@ -251,42 +266,13 @@ def _params(layer):
 
 
 def _to_units(spins_flat, units):
-    x = np.asarray(spins_flat, np.float64)
-    return x if units == "spin" else (x + 1.0) / 2.0
-
-
-def _mean_up(x, weights, hidden_bias, units):
-    a = hidden_bias + x @ weights
-    if units == "spin":
-        return -np.tanh(a)
-    with np.errstate(over="ignore"):
-        return 1.0 / (1.0 + np.exp(a))
-
-
-def _mean_down(h, weights, visible_bias, units):
-    a = visible_bias + h @ weights.T
-    if units == "spin":
-        return -np.tanh(a)
-    with np.errstate(over="ignore"):
-        return 1.0 / (1.0 + np.exp(a))
-
-
-def _sample_units(mean, units, rng):
-    """Sample units with the given mean (E[h] for spins, P(on) for binary), in mean's dtype."""
-    p_on = (mean + 1.0) / 2.0 if units == "spin" else mean
-    on = rng.random(mean.shape, dtype=np.float32) < p_on
-    one = np.ones((), mean.dtype)
-    return np.where(on, one, -one) if units == "spin" else on.astype(mean.dtype)
+    """Spins {-1, +1} as float64 values of ``units``."""
+    return maths.convert_units(np.asarray(spins_flat, np.float64), "spin", units)
 
 
 def up_pass(params, spins_flat, units):
-    """Mean activations ``E[h^(l) | below]`` of every layer (mean-field up-pass)."""
-    x = _to_units(spins_flat, units)
-    out = []
-    for w, _, b in params:
-        x = _mean_up(x, w, b, units)
-        out.append(x)
-    return out
+    """Mean activations ``E[h^(l) | below]`` of every layer (:func:`rbm.maths.mean_field_up`)."""
+    return maths.mean_field_up(_to_units(spins_flat, units), [(w, b) for w, _, b in params], units)
 
 
 def _untrained_params(layer_sizes, n_visible, seed):
@@ -301,10 +287,6 @@ def _untrained_params(layer_sizes, n_visible, seed):
 # stages
 # ----------------------------------------------------------------------------------------------
 def _simulate(cfg, folder, progress, force=False):
-    from ising.dataset import generate_dataset
-    from ising.io import partial_path, read_dataset
-    from ising.samplers import sample
-
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "ising.h5"
 
@@ -364,8 +346,6 @@ def _train_stack(cfg, spins_flat, folder, n_epochs, seed_name, progress, label, 
 
 
 def _train_stack_once(cfg, spins_flat, folder, n_epochs, seed_name, progress, label):
-    from rbm import DBN, load_layers, save_model
-
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / "stack.npz"
     if final.exists():
@@ -396,13 +376,22 @@ def _generation(cfg, params, data_flat, energy_fn, rng, progress, label):
     half = n_chains // 2
     # float32 chains: the states are exact, only the conditional probabilities are rounded
     params = [tuple(np.asarray(p, np.float32) for p in layer) for layer in params]
+
+    def draw(mean):  # states with the given means, from float32 uniforms
+        return maths.draw_units(maths.probability_from_mean(mean, units), units, rng, np.float32)
+
+    def up(x, w, b):
+        return maths.unit_mean(maths.hidden_field(x, w, b), units)
+
+    def down(h, w, c):
+        return maths.unit_mean(maths.visible_field(h, w, c), units)
+
     # top RBM's visible layer: sampled up-pass of data rows, or noise
     idx = rng.choice(data_flat.shape[0], size=half, replace=False)
     x = _to_units(data_flat[idx], units).astype(np.float32)
     for w, _, b in params[:-1]:
-        x = _sample_units(_mean_up(x, w, b, units), units, rng)
-    noise = _sample_units(np.full((half, x.shape[1]), 0.0 if units == "spin" else 0.5, np.float32),
-                          units, rng)
+        x = draw(up(x, w, b))
+    noise = draw(np.full((half, x.shape[1]), 0.0 if units == "spin" else 0.5, np.float32))
     v = np.concatenate([noise, x], axis=0)
     w_top, c_top, b_top = params[-1]
     every = cfg.generation_steps // cfg.generation_records
@@ -411,12 +400,12 @@ def _generation(cfg, params, data_flat, energy_fn, rng, progress, label):
     visible = None
     for r in range(cfg.generation_records):
         for _ in range(every):
-            h = _sample_units(_mean_up(v, w_top, b_top, units), units, rng)
-            v = _sample_units(_mean_down(h, w_top, c_top, units), units, rng)
+            h = draw(up(v, w_top, b_top))
+            v = draw(down(h, w_top, c_top))
         z = v
         for w, c, _ in reversed(params[:-1]):
-            z = _sample_units(_mean_down(z, w, c, units), units, rng)
-        visible = z if units == "spin" else 2.0 * z - 1.0
+            z = draw(down(z, w, c))
+        visible = maths.convert_units(z, units, "spin")
         e, m = energy_fn(visible)
         energy[:, r] = e
         absmag[:, r] = np.abs(m)
@@ -425,8 +414,6 @@ def _generation(cfg, params, data_flat, energy_fn, rng, progress, label):
 
 
 def _generation_summary(energy, absmag, mc_thermo, n_spins, temperature):
-    from analysis.thermodynamics import gelman_rubin, relative_error, thermodynamic_estimates
-
     keep = energy.shape[1] // 2  # second half of the records
     e, m = energy[:, keep:], absmag[:, keep:]
     rhat = {"energy": gelman_rubin(e), "abs_magnetization": gelman_rubin(m)}
@@ -442,17 +429,6 @@ def _generation_summary(energy, absmag, mc_thermo, n_spins, temperature):
 
 
 def _analyse(cfg, dataset, stacks, flow_path, folder, progress):
-    from analysis.blockspin_fidelity import fidelity_scans
-    from analysis.correlations import (activation_correlation_length,
-                                       block_spin_correlation_lengths, correlation_length,
-                                       correlation_map, radial_correlation)
-    from analysis.rbm_flow import effective_temperature, flow_fixed_point, rbm_flow
-    from analysis.receptive_fields import layer_localization, receptive_fields
-    from analysis.thermodynamics import kl_per_spin, thermodynamic_estimates
-    from ising.exact import critical_temperature, energy_per_spin_2d, log_partition_2d
-    from ising.lattice import energy_per_spin, magnetization_per_spin
-    from rbm.partition import ais_log_partition, base_rate_visible_bias
-
     L = cfg.size
     shape = (L, L)
     n_spins = L * L
@@ -547,26 +523,20 @@ def _analyse(cfg, dataset, stacks, flow_path, folder, progress):
     progress("analyse", 4, 7)
 
     # reconstructions from each depth (mean-field up, mean-field down)
-    x = _to_units(sub_flat[:6], cfg.units)
-    ups = []
-    for w, _, b in trained:
-        x = _mean_up(x, w, b, cfg.units)
-        ups.append(x)
+    ups = up_pass(trained, sub_flat[:6], cfg.units)
     arrays["recon_input"] = sub[:6]
     for l in range(len(trained)):
         z = ups[l]
         for w, c, _ in reversed(trained[: l + 1]):
-            z = _mean_down(z, w, c, cfg.units)
-        arrays[f"recon_{l}"] = (z if cfg.units == "spin" else 2 * z - 1).reshape((-1,) + shape)
+            z = maths.unit_mean(maths.visible_field(z, w, c), cfg.units)
+        arrays[f"recon_{l}"] = maths.convert_units(z, cfg.units, "spin").reshape((-1,) + shape)
 
     lap("reconstructions")
 
     # KL(P_Ising || p_RBM1) per spin
     w1, c1, b1 = trained[0]
     v_units = _to_units(spins.reshape(n_total, -1), cfg.units)
-    g = np.logaddexp(0.0, -(v_units @ w1 + b1)) if cfg.units == "binary" else \
-        np.logaddexp(v_units @ w1 + b1, -(v_units @ w1 + b1))
-    free = v_units @ c1 - g.sum(axis=1)
+    free = maths.free_energy_visible(v_units, w1, c1, b1, cfg.units)
     # AIS is a stochastic lower bound on ln Z_RBM (Jensen), so KL is biased low; its standard
     # error covers only the run-to-run spread. A second run with half the annealing schedule
     # shows how far the estimate still moves with the schedule (the unresolved bias).
@@ -667,8 +637,6 @@ def _analyse(cfg, dataset, stacks, flow_path, folder, progress):
 
 
 def _figures(cfg, analysis, arrays_path, fig_dir):
-    from analysis import figures
-
     a = _load_npz(arrays_path, "analysis arrays")
     L = cfg.size
     n_layers = len(cfg.layers)
@@ -690,7 +658,6 @@ def _figures(cfg, analysis, arrays_path, fig_dir):
                    for name in layers[0]["fidelity_scan_local_null"]}
     written += figures.plot_fidelity([layer["fidelity_scan_local"] for layer in layers],
                                      fig_dir / "fidelity_local", nulls=nulls_local)
-    from analysis.thermodynamics import Estimate
 
     block_xi = {int(b): Estimate(v["value"], v["error"])
                 for b, v in analysis["correlation_length_block_spins"].items()}
@@ -707,7 +674,7 @@ def _figures(cfg, analysis, arrays_path, fig_dir):
     written += figures.plot_thermodynamics(
         {label: analysis["generation"][label]["relative_error"] for label in ("rbm1", "stack")},
         fig_dir / "thermodynamics")
-    written += figures.plot_flow(np.arange(a["flow_T"].shape[1]), a["flow_T"], a["flow_T0"],
+    written += figures.plot_rbm_flow(np.arange(a["flow_T"].shape[1]), a["flow_T"], a["flow_T0"],
                                  fig_dir / "rbm_flow", critical_temperature=analysis["flow"]["critical_temperature"],
                                  errors=a["flow_T_err"],
                                  training_temperature=analysis["flow"]["training_temperature"])

@@ -16,7 +16,7 @@ Guarantees
 * **Resumable and idempotent.** Rerunning the same sweep skips points whose file still has the
   hash recorded in the index, adopts files that were finished but not yet indexed (the driver was
   killed between the rename and the index update), and resumes partial files
-  (``<file>.partial``, written by :func:`ising.io.generate_dataset`). Finished files are never
+  (``<file>.partial``, written by :func:`ising.dataset.generate_dataset`). Finished files are never
   rewritten: they are produced once, atomically (temporary file + rename).
 * **Fault tolerant.** Tasks are submitted with ``retries``; a worker that dies mid-task is
   replaced by its nanny and the scheduler reruns the task, which resumes the partial file.
@@ -258,7 +258,7 @@ class SweepSpec:
     n_samples, n_chains : int
         Samples stored per point and independent chains that produce them.
     burn_in, thin : int or None
-        In sweeps; ``None`` lets :func:`ising.io.generate_dataset` choose them from the measured
+        In sweeps; ``None`` lets :func:`ising.dataset.generate_dataset` choose them from the measured
         integrated autocorrelation time.
     train : TrainSpec or None
         Optional RBM/DBN trained on each point's samples.
@@ -330,13 +330,6 @@ class SweepSpec:
             "thin": None if self.thin is None else int(self.thin),
             "train": None if self.train is None else self.train.to_dict(),
         }
-
-    @classmethod
-    def from_dict(cls, data: Mapping) -> "SweepSpec":
-        """Inverse of :meth:`to_dict`."""
-        data = dict(data)
-        train = data.pop("train", None)
-        return cls(**data, train=None if train is None else TrainSpec(**train))
 
     @property
     def spec_hash(self) -> str:

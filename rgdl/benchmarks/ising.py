@@ -53,6 +53,8 @@ import time
 
 import numpy as np
 
+from ising.samplers import (LANES_BLOCK, LANES_MIN_CHAINS, ROW_MODE_MIN_SIZE,
+                            MonteCarloSampler)
 from rgdl.benchmarks import judge
 
 __all__ = ["run_ising_benchmarks", "numpy_checkerboard_metropolis"]
@@ -104,8 +106,6 @@ def _row(name, ours, peer, peer_name, unit, note=""):
 
 
 def _metropolis_rows(n_chains, L, sweeps, numpy_sweeps, pyising_sweeps, repeats, label):
-    from ising.samplers import MonteCarloSampler
-
     smp = MonteCarloSampler(2, L, T_PAPER, n_chains=n_chains, seed=1, engine="scalar")
     smp.sweep(2)  # compile / load the cache, leave the random start
     work = n_chains * L * L
@@ -135,7 +135,6 @@ def _metropolis_rows(n_chains, L, sweeps, numpy_sweeps, pyising_sweeps, repeats,
             work * numpy_sweeps, 1))
         if models is not None:
             peer_py.append(_median_rate(run_pyising, work * pyising_sweeps, 1))
-    from ising.samplers import LANES_BLOCK, LANES_MIN_CHAINS, ROW_MODE_MIN_SIZE
     if n_chains >= LANES_MIN_CHAINS:
         mode = f"chain-vectorised, blocks of {LANES_BLOCK} chains over threads"
     elif smp.row_parallel and L >= ROW_MODE_MIN_SIZE:
@@ -203,8 +202,6 @@ def _multispin_rows(n_replicas, L, sweeps, scalar_sweeps, numpy_sweeps, repeats)
 
 
 def _wolff_row(L, clusters, repeats):
-    from ising.samplers import MonteCarloSampler
-
     smp = MonteCarloSampler(2, L, T_C, algorithm="wolff", seed=1)
     smp.sweep(20)  # equilibrate at T_c
     try:

@@ -131,12 +131,12 @@ def flow1d(coupling, size, steps, strength, learned, epochs, samples, seed, as_j
     result["figure"] = None
     if out is not None:
         from ising.atomic import OutputLock
-        from rgdl.flowplot import check_figure_outputs, plot_flow
+        from rgdl.flowplot import check_figure_outputs, plot_flow1d
 
         png, _ = check_figure_outputs(out, overwrite=overwrite)
         with OutputLock(png):
             check_figure_outputs(out, overwrite=overwrite)  # recheck under the lock
-            result["figure"] = plot_flow(coupling, result["steps"], out, overwrite=overwrite)
+            result["figure"] = plot_flow1d(coupling, result["steps"], out, overwrite=overwrite)
     if as_json:
         clean = json.loads(json.dumps(result, default=float), parse_constant=lambda _c: None)
         click.echo(json.dumps(clean, indent=None, default=_finite))
