@@ -331,6 +331,13 @@ class SweepSpec:
             "train": None if self.train is None else self.train.to_dict(),
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "SweepSpec":
+        """Inverse of :meth:`to_dict` (used to validate the ``spec`` of a sweep index)."""
+        data = dict(data)
+        train = data.pop("train", None)
+        return cls(**data, train=None if train is None else TrainSpec(**train))
+
     @property
     def spec_hash(self) -> str:
         """SHA-256 of the canonical specification; identifies the sweep in ``sweep.json``."""

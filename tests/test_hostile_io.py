@@ -148,7 +148,7 @@ def test_dataset_writer_removes_a_planted_partial_symlink_without_following_it(t
 
 
 def test_rbm_atomic_savez_enospc_keeps_the_original(tmp_path, monkeypatch):
-    import rbm.io as rio
+    import rbm.archive as rio
 
     target = tmp_path / "m.npz"
     rio.atomic_savez(target, {"a": np.arange(3)})
