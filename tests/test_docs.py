@@ -44,7 +44,8 @@ def test_mkdocs_build_strict(tmp_path):
     env = dict(os.environ)
     # the notebook kernels import this checkout, whatever is installed
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    env["MPLBACKEND"] = "Agg"
+    # the notebooks' figures come from ipykernel's inline backend, which MPLBACKEND would override
+    env.pop("MPLBACKEND", None)
     env["NO_MKDOCS_2_WARNING"] = "1"
     run = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--clean",
                           "--site-dir", str(site)],
@@ -58,6 +59,7 @@ def test_mkdocs_build_strict(tmp_path):
         assert "jp-OutputArea-output" in html, f"{page}: no executed output in the page"
     tutorial = (site / "tutorials/variational-rg-1d/index.html").read_text(encoding="utf-8")
     assert "K exact RBM" in tutorial
+    assert re.search(r'<img[^>]*src="data:image/png;base64,', tutorial), "the tutorial's figure is missing"
     api = (site / "api/rbm/index.html").read_text(encoding="utf-8")
     assert "log_partition_exact" in api and "ais_log_partition" in api
     results = (site / "results/index.html").read_text(encoding="utf-8")
