@@ -1,7 +1,8 @@
 """The documentation site builds with ``mkdocs build --strict`` and stays complete.
 
 * Every ``docs/results/NAME.md`` (written by scripts/readme_results.py) is embedded in
-  docs/results.md by a snippet, so a new results table cannot be left off the site.
+  docs/results.md by a snippet, and every public module has an API-reference entry, so a new
+  results table or module cannot be left off the site.
 * ``mkdocs build --strict`` (into a temporary directory, never into the repository) passes: the
   API reference renders from the docstrings without warnings, every snippet exists, every page
   in the nav exists, and the tutorials and the getting-started page are executed notebooks
@@ -22,6 +23,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
+# the click application: documented by `rgdl COMMAND --help`, not as an API
+API_EXEMPT = {"rgdl.cli"}
 NOTEBOOK_PAGES = ("getting-started", "tutorials/ising-monte-carlo", "tutorials/rbms-on-ising-data",
                   "tutorials/variational-rg-1d")
 
@@ -33,6 +36,20 @@ def test_every_results_file_is_on_the_site():
     assert on_disk, "docs/results/*.md missing (written by scripts/readme_results.py)"
     assert on_disk <= embedded, f"not embedded in docs/results.md: {sorted(on_disk - embedded)}"
     assert embedded <= on_disk, f"docs/results.md embeds missing files: {sorted(embedded - on_disk)}"
+
+
+def test_every_public_module_is_in_the_api_reference():
+    """A new public module (no leading underscore) needs a ``::: package.module`` entry."""
+    not_documented = []
+    for package in ("ising", "rbm", "analysis", "rgdl"):
+        page = (DOCS / "api" / f"{package}.md").read_text(encoding="utf-8")
+        for path in sorted((ROOT / package).glob("*.py")):
+            name = f"{package}.{path.stem}"
+            if path.stem.startswith("_") or name in API_EXEMPT:
+                continue
+            if not re.search(rf"^::: {re.escape(name)}$", page, flags=re.MULTILINE):
+                not_documented.append(name)
+    assert not not_documented, f"add to docs/api/*.md: {not_documented}"
 
 
 def test_mkdocs_build_strict(tmp_path):
