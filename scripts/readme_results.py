@@ -137,12 +137,38 @@ def _mcrg(tmp: Path):
     return mcrg_markdown(data), data
 
 
+def bench_markdown(data) -> str:
+    """The README's benchmark table from `rgdl bench all --json` (machine in the first line)."""
+    def num(x):
+        if x is None:
+            return "–"
+        return f"{x / 1e6:,.1f} M" if abs(x) >= 1e6 else (f"{x / 1e3:,.1f} k" if abs(x) >= 1e3
+                                                           else f"{x:,.3g}")
+    lines = ["`rgdl bench all --json` on " + data["environment"], "",
+             "| benchmark | rgdl | peer | peer value | unit | ratio | target | pass |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in data["rows"]:
+        ratio = r.get("ratio")
+        ratio = "–" if ratio is None or ratio != ratio else f"{ratio:.2f}×"
+        verdict = "info" if r.get("target") is None else {True: "✓", False: "✗"}.get(r.get("passed"), "–")
+        lines.append(f"| {r['name']} | {num(r.get('ours'))} | {r.get('peer_name') or '–'} | "
+                     f"{num(r.get('peer'))} | {r.get('unit', '')} | {ratio} | "
+                     f"{(r.get('target') or '–').replace('>=', '≥').replace('<=', '≤')} | {verdict} |")
+    return "\n".join(lines) + "\n"
+
+
+def _bench(tmp: Path):
+    data = json.loads(_run([sys.executable, "-m", "rgdl", "bench", "all", "--json"], cwd=tmp))
+    return bench_markdown(data), data
+
+
 ENTRIES = {
     "validation_quick": Entry("python scripts/validate_samplers.py --quick --seed 0",
                               _validation(True), cheap=True),
     "validation": Entry("python scripts/validate_samplers.py --seed 0", _validation(False),
                         cheap=False),
     "flow1d": Entry("rgdl " + " ".join(FLOW1D_ARGS[:-1]), _flow1d, cheap=True),
+    "bench": Entry("rgdl bench all --json", _bench, cheap=False),
     "mcrg": Entry("python scripts/mcrg_study.py " + " ".join(MCRG_ARGS), _mcrg, cheap=False),
     "compare_2d": Entry("python -c '" + COMPARE_2D + "'", _compare_2d, cheap=True),
 }

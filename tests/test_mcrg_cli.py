@@ -66,3 +66,20 @@ def test_default_coupling_is_onsager():
     from rgdl.commands.mcrg import K_CRITICAL
 
     assert K_CRITICAL == pytest.approx(float(ising.exact.critical_coupling()), abs=1e-15)
+
+
+def test_run_mcrg_checkpoints_samples_and_stack(tmp_path):
+    """A rerun with the same arguments reuses the cached samples and trained stack and gives
+    the same exponents; other arguments do not pick up the cache."""
+    from rgdl.mcrg import run_mcrg
+
+    args = (16, 0.44, "learned", 2, 1, 200, 3)
+    first = run_mcrg(*args, epochs=1, cache_dir=tmp_path)
+    assert first["details"]["cached"] == []
+    again = run_mcrg(*args, epochs=1, cache_dir=tmp_path)
+    assert again["details"]["cached"] == ["samples", "stack"]
+    assert again["summary"] == first["summary"]
+    other = run_mcrg(16, 0.44, "learned", 2, 1, 200, 4, epochs=1, cache_dir=tmp_path)
+    assert other["details"]["cached"] == []
+    more_epochs = run_mcrg(*args, epochs=2, cache_dir=tmp_path)
+    assert more_epochs["details"]["cached"] == ["samples"]
