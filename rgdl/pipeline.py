@@ -57,7 +57,8 @@ from rbm.partition import ais_log_partition, base_rate_visible_bias
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ExperimentConfig", "PRESETS", "preset", "run_pipeline", "STAGES"]
+__all__ = ["ExperimentConfig", "PRESETS", "preset", "run_pipeline", "STAGES", "null_separation",
+           "xi_omission_reason", "draw_figures", "make_summary", "render_report"]
 
 STAGES = ("simulate", "train", "analyse", "figures", "report")
 RHAT_THRESHOLD = 1.1
@@ -651,7 +652,13 @@ def _analyse(cfg, dataset, stacks, flow_path, folder, progress):
     return out
 
 
-def _figures(cfg, analysis, arrays_path, fig_dir):
+def draw_figures(cfg, analysis, arrays_path, fig_dir):
+    """The figures stage: every figure of ``figures/`` from the analysis (PNG + PDF).
+
+    Curves from Gibbs chains the report declares not equilibrated are drawn marked as not
+    usable; correlation lengths without meaning for a layer's geometry
+    (:func:`xi_omission_reason`) are not drawn.
+    """
     a = _load_npz(arrays_path, "analysis arrays")
     L = cfg.size
     n_layers = len(cfg.layers)
@@ -710,7 +717,8 @@ def _figures(cfg, analysis, arrays_path, fig_dir):
     return [str(p) for p in written]
 
 
-def _summary(cfg, analysis, timings):
+def make_summary(cfg, analysis, timings):
+    """``summary.json``: the headline numbers of an analysis, with their verdicts."""
     gen1 = analysis["generation"]["rbm1"]
     layers = analysis["layers"]
     return _jsonable({
@@ -817,7 +825,8 @@ def _fmt(est, digits=3):
         else f"{est['value']:.{digits}g}"
 
 
-def _report(cfg, analysis, summary):
+def render_report(cfg, analysis, summary):
+    """``report.md``: the analysis and its summary as Markdown, caveats included."""
     lines = [f"# rgdl reproduce — {cfg.size}×{cfg.size} Ising, coupling {cfg.coupling} at T = "
              f"{cfg.temperature}, stack {'-'.join(str(x) for x in (cfg.size ** 2,) + tuple(cfg.layers))}",
              "", f"{cfg.n_samples} Monte Carlo samples ({cfg.algorithm}); RBMs: {cfg.units} units, "
@@ -1107,14 +1116,14 @@ def _run_locked(config, out, progress, force):
     fig_key = _key({"stage": "figures", "upstream": analysis_key, "marks": 1})
     t0 = time.perf_counter()
     if not start("figures", fig_key):
-        _figures(config, analysis, analysis_dir / "arrays.npz", out / "figures")
+        draw_figures(config, analysis, analysis_dir / "arrays.npz", out / "figures")
         stages.mark("figures", fig_key, time.perf_counter() - t0)
     timings["figures"] = time.perf_counter() - t0
 
     # summary and report (cheap: always rewritten)
     progress("report", None, "running")
-    summary = _summary(config, analysis, timings)
+    summary = make_summary(config, analysis, timings)
     _atomic_write_text(out / "summary.json", json.dumps(summary, indent=1))
-    _atomic_write_text(out / "report.md", _report(config, analysis, summary))
+    _atomic_write_text(out / "report.md", render_report(config, analysis, summary))
     stages.mark("report", _key({"stage": "report", "upstream": fig_key}), 0.0)
     return summary
