@@ -490,16 +490,17 @@ def _analyse(cfg, dataset, stacks, flow_path, folder, progress):
     control = np.column_stack([m_sub, m_sub ** 3])
     # every layer of every network against the same block spins (computed once per b)
     acts = {name: up_pass(params, sub_flat, cfg.units) for name, params in nets.items()}
-    # one call per network (progress between them): the block spins come from the same seed
-    # in every call, so the scans are those of a single call over all networks
-    done, total = 0, 2 * len(nets)
-    for store, ctrl in ((fid, None), (fid_local, control)):
+    flat_acts = [a for name in nets for a in acts[name]]
+    n_b = len(block_sizes)
+    for j, (store, ctrl) in enumerate(((fid, None), (fid_local, control))):
+        def tick(done, total, j=j):
+            progress("analyse: block-spin fidelity", j * n_b + done, 2 * n_b)
+
+        tick(0, n_b)
+        scans = iter(fidelity_scans(flat_acts, sub, block_sizes, tie="coin", control=ctrl,
+                                    seed=_child_seed(cfg.seed, "fidelity"), progress=tick))
         for name in nets:
-            progress("analyse: block-spin fidelity", done, total)
-            store[name] = fidelity_scans(acts[name], sub, block_sizes, tie="coin", control=ctrl,
-                                         seed=_child_seed(cfg.seed, "fidelity"))
-            done += 1
-    progress("analyse: block-spin fidelity", done, total)
+            store[name] = [next(scans) for _ in acts[name]]
     trained_acts = acts["trained"]
     lap("fidelity")
 
