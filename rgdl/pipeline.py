@@ -69,9 +69,10 @@ MIN_LINEAR_SIZE_FOR_XI = 4
 NULL_SEPARATION_CRITERION = (
     "a layer is separated from its nulls when, for every null n (untrained, shuffled), "
     "F - F_n > {k:g} sqrt(s_F^2 + s_n^2), with F the trained layer's fidelity at its best block "
-    "size b, F_n the null's fidelity at the same b and s their standard errors (spread over the layer's units); the margin is "
-    "min_n (F - F_n) / sqrt(s_F^2 + s_n^2) (choosing the best b favours the trained layer, so "
-    "the criterion is if anything lenient)").format(k=NULL_SEPARATION_SIGMAS)
+    "size b, F_n the null's fidelity at the same b and s their standard errors (spread over "
+    "the layer's units); the margin is min_n (F - F_n) / sqrt(s_F^2 + s_n^2) (choosing the best "
+    "b favours the trained layer, so the criterion is if anything lenient)"
+).format(k=NULL_SEPARATION_SIGMAS)
 
 
 @dataclasses.dataclass(frozen=True)
