@@ -313,7 +313,7 @@ def _standardize(x):
 
 
 def fidelity_scans(activations, spins, block_sizes=(1, 2, 4, 8), *, tie="coin", seed=None,
-                   control=None):
+                   control=None, progress=None):
     """:func:`fidelity_scan` of several activation sets on the same configurations.
 
     The majority-rule block spins (one coin stream per block size, spawned from ``seed``), their
@@ -328,6 +328,8 @@ def fidelity_scans(activations, spins, block_sizes=(1, 2, 4, 8), *, tie="coin", 
     activations : sequence of ndarray (n_samples, n_units_k)
     spins, block_sizes, tie, seed, control
         See :func:`fidelity_scan`.
+    progress : callable, optional
+        ``progress(done, total)`` after each block size (``total = len(block_sizes)``).
 
     Returns
     -------
@@ -355,7 +357,7 @@ def fidelity_scans(activations, spins, block_sizes=(1, 2, 4, 8), *, tie="coin", 
     results = [dict(fidelity=[], error=[], per_unit=[], signs=[], positions=[])
                for _ in activations]
     ceiling = []
-    for b, ss in zip(block_sizes, seeds):
+    for i, (b, ss) in enumerate(zip(block_sizes, seeds)):
         blocks, sums = window_block_spins(spins, b, tie=tie, seed=ss, return_sums=True)
         blocks = blocks.reshape(n, -1).astype(np.float64)
         sums = sums.reshape(n, -1).astype(np.float64)
@@ -371,6 +373,8 @@ def fidelity_scans(activations, spins, block_sizes=(1, 2, 4, 8), *, tie="coin", 
             res["positions"].append(pos)
             res["fidelity"].append(best.mean())
             res["error"].append(best.std(ddof=1) / np.sqrt(best.size) if best.size > 1 else 0.0)
+        if progress is not None:
+            progress(i + 1, len(block_sizes))
     ceiling = np.array(ceiling)
     scans = []
     for res in results:

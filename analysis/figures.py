@@ -178,7 +178,7 @@ def plot_fidelity(scans, stem, *, nulls=None):
 
 
 def plot_correlation_lengths(xi_layers, xi_layers_error, xi0, xi0_error, spacings, stem, *,
-                             block_xi=None):
+                             block_xi=None, note=None):
     """Correlation length per layer (activations at receptive-field centres) vs ``xi_0 / b^l``.
 
     Parameters
@@ -191,6 +191,8 @@ def plot_correlation_lengths(xi_layers, xi_layers_error, xi0, xi0_error, spacing
         Lattice spacing ``a_l`` of each layer (visible units).
     block_xi : dict[int, Estimate], optional
         ``xi`` of majority block spins for block sizes ``b`` (plotted at depth ``log2 b``).
+    note : str, optional
+        Printed in the axes (e.g. which layers' ``xi`` is omitted, as NaN, and why).
     """
     fig = _figure(3.6, 2.8)
     ax = fig.subplots()
@@ -209,41 +211,82 @@ def plot_correlation_lengths(xi_layers, xi_layers_error, xi0, xi0_error, spacing
     ax.set_ylabel(r"$\xi_{2nd}$ (units of the layer's spacing)")
     ax.set_yscale("log")
     ax.legend(frameon=False)
+    if note:
+        ax.text(0.98, 0.98, note, transform=ax.transAxes, ha="right", va="top", fontsize=6,
+                color="0.3")
     return _save(fig, stem)
 
 
-def plot_correlation_functions(curves, stem):
+def _mark_unusable(ax, unusable, title):
+    """Mark the axes as showing data that are not results (e.g. unequilibrated Gibbs chains).
+
+    A large red watermark across the axes and a title naming every unusable curve, so the figure
+    cannot be read without the caveat; returns the title.
+
+    Parameters
+    ----------
+    unusable : dict[str, str]
+        ``curve label -> reason`` (e.g. ``"NOT EQUILIBRATED (R-hat = 1.64)"``).
+    """
+    if not unusable:
+        ax.set_title(title)
+        return title
+    marks = "\n".join(f"{label}: {reason}: not usable" for label, reason in unusable.items())
+    mark = ax.text(0.5, 0.5, "\n".join(f"{label}: {reason}" for label, reason in unusable.items())
+                   + "\nnot usable", transform=ax.transAxes, ha="center", va="center", rotation=20,
+                   fontsize=10, fontweight="bold", color="#D55E00", alpha=0.45, zorder=10)
+    mark.set_in_layout(False)  # a watermark over the axes, not a label to make room for
+    title = f"{title}\n{marks}"
+    ax.set_title(title, color="#D55E00")
+    return title
+
+
+def plot_correlation_functions(curves, stem, *, unusable=None):
     """``G(r)`` curves on a log scale.
 
     Parameters
     ----------
     curves : dict[str, tuple]
         ``label -> (r, G)`` or ``(r, G, G_error)``; ``r`` in visible lattice spacings.
+    unusable : dict[str, str], optional
+        ``label -> reason`` for curves that are not results (e.g. samples of Gibbs chains that
+        have not equilibrated): drawn hollow and dashed, named in the legend, the title and a
+        watermark across the axes.
     """
-    fig = _figure(3.6, 2.8)
+    unusable = dict(unusable or {})
+    fig = _figure(4.6 if unusable else 3.6, 3.2 if unusable else 2.8)
     ax = fig.subplots()
     for k, (label, data) in enumerate(curves.items()):
         r, g = np.asarray(data[0], float), np.asarray(data[1], float)
         keep = g > 0
         err = np.asarray(data[2], float)[keep] if len(data) > 2 else None
+        bad = label in unusable
         ax.errorbar(r[keep], g[keep], yerr=err, color=OKABE_ITO[k % len(OKABE_ITO)],
-                    marker="os^vD<>p"[k % 8], ms=3, capsize=2, label=label)
+                    marker="os^vD<>p"[k % 8], ms=3, capsize=2,
+                    ls="--" if bad else "-", mfc="none" if bad else None,
+                    label=f"{label} (not equilibrated)" if bad else label)
     ax.set_yscale("log")
     ax.set_xlabel("distance r (visible lattice spacings)")
     ax.set_ylabel("G(r) (connected)")
-    ax.legend(frameon=False)
+    ax.legend(frameon=False, fontsize=6 if unusable else None)
+    _mark_unusable(ax, unusable, "Connected correlation functions")
     return _save(fig, stem)
 
 
-def plot_thermodynamics(comparisons, stem):
+def plot_thermodynamics(comparisons, stem, *, unusable=None):
     """Relative deviation of generated-sample observables from Monte Carlo, with error bars.
 
     Parameters
     ----------
     comparisons : dict[str, dict[str, dict]]
         ``model label -> observable -> relative_error dict`` (``value``, ``error``).
+    unusable : dict[str, str], optional
+        ``model label -> reason`` for models whose numbers are not results (e.g. Gibbs chains
+        that have not equilibrated): hollow markers, named in the legend, the title and a
+        watermark across the axes.
     """
-    fig = _figure(4.2, 2.8)
+    unusable = dict(unusable or {})
+    fig = _figure(4.6 if unusable else 4.2, 3.2 if unusable else 2.8)
     ax = fig.subplots()
     labels = list(comparisons)
     observables = list(next(iter(comparisons.values()))) if comparisons else []
@@ -252,13 +295,15 @@ def plot_thermodynamics(comparisons, stem):
     for k, label in enumerate(labels):
         vals = [comparisons[label][o]["value"] for o in observables]
         errs = [comparisons[label][o]["error"] for o in observables]
+        bad = label in unusable
         ax.errorbar(x + (k - (len(labels) - 1) / 2) * width, vals, yerr=errs, fmt="o",
-                    color=OKABE_ITO[k % len(OKABE_ITO)], capsize=2, label=label)
+                    color=OKABE_ITO[k % len(OKABE_ITO)], capsize=2, mfc="none" if bad else None,
+                    label=f"{label} (not equilibrated)" if bad else label)
     ax.axhline(0.0, color="0.4", lw=0.8)
     ax.set_xticks(x, [o.replace("_", " ") for o in observables], rotation=15)
     ax.set_ylabel("(generated - Monte Carlo) / |Monte Carlo|")
-    ax.legend(frameon=False)
-    ax.set_title("Thermodynamics of generated samples")
+    ax.legend(frameon=False, fontsize=6 if unusable else None)
+    _mark_unusable(ax, unusable, "Thermodynamics of generated samples")
     return _save(fig, stem)
 
 

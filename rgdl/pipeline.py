@@ -57,10 +57,22 @@ from rbm.partition import ais_log_partition, base_rate_visible_bias
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ExperimentConfig", "PRESETS", "preset", "run_pipeline", "STAGES"]
+__all__ = ["ExperimentConfig", "PRESETS", "preset", "run_pipeline", "STAGES", "null_separation",
+           "xi_omission_reason", "draw_figures", "make_summary", "render_report"]
 
 STAGES = ("simulate", "train", "analyse", "figures", "report")
 RHAT_THRESHOLD = 1.1
+#: A layer is separated from a null when fidelity - null > NULL_SEPARATION_SIGMAS * combined error.
+NULL_SEPARATION_SIGMAS = 2.0
+#: Smallest linear size sqrt(n_units) of a layer (or block-spin lattice) whose xi is reported.
+MIN_LINEAR_SIZE_FOR_XI = 4
+NULL_SEPARATION_CRITERION = (
+    "a layer is separated from its nulls when, for every null n (untrained, shuffled), "
+    "F - F_n > {k:g} sqrt(s_F^2 + s_n^2), with F the trained layer's fidelity at its best block "
+    "size b, F_n the null's fidelity at the same b and s their standard errors (spread over "
+    "the layer's units); the margin is min_n (F - F_n) / sqrt(s_F^2 + s_n^2) (choosing the best "
+    "b favours the trained layer, so the criterion is if anything lenient)"
+).format(k=NULL_SEPARATION_SIGMAS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -461,7 +473,8 @@ def _analyse(cfg, dataset, stacks, flow_path, folder, progress):
     trained = stacks["trained"]
     nets = {name: params for name, params in stacks.items()}
     loc = {}
-    for name, params in nets.items():
+    for i, (name, params) in enumerate(nets.items()):
+        progress("analyse: localization", i, len(nets))
         fields = receptive_fields([p[0] for p in params])
         loc[name] = layer_localization(fields, shape, window=window, block_sizes=block_sizes)
         if name == "trained":
@@ -469,8 +482,8 @@ def _analyse(cfg, dataset, stacks, flow_path, folder, progress):
                 arrays[f"rf_{l}"] = f[:, : min(8, f.shape[1])]
         for l, lz in enumerate(loc[name]):
             arrays[f"radius_{name}_{l}"] = lz.radius
+    progress("analyse: localization", len(nets), len(nets))
     lap("localization")
-    progress("analyse", 1, 7)
 
     # block-spin fidelity
     fid, fid_local = {}, {}
@@ -479,14 +492,18 @@ def _analyse(cfg, dataset, stacks, flow_path, folder, progress):
     # every layer of every network against the same block spins (computed once per b)
     acts = {name: up_pass(params, sub_flat, cfg.units) for name, params in nets.items()}
     flat_acts = [a for name in nets for a in acts[name]]
-    for store, ctrl in ((fid, None), (fid_local, control)):
+    n_b = len(block_sizes)
+    for j, (store, ctrl) in enumerate(((fid, None), (fid_local, control))):
+        def tick(done, total, j=j):
+            progress("analyse: block-spin fidelity", j * n_b + done, 2 * n_b)
+
+        tick(0, n_b)
         scans = iter(fidelity_scans(flat_acts, sub, block_sizes, tie="coin", control=ctrl,
-                                    seed=_child_seed(cfg.seed, "fidelity")))
+                                    seed=_child_seed(cfg.seed, "fidelity"), progress=tick))
         for name in nets:
             store[name] = [next(scans) for _ in acts[name]]
     trained_acts = acts["trained"]
     lap("fidelity")
-    progress("analyse", 2, 7)
 
     # correlation lengths
     xi0 = correlation_length(sub)
@@ -504,7 +521,6 @@ def _analyse(cfg, dataset, stacks, flow_path, folder, progress):
     arrays["g_r"] = r
     arrays["g_mc"] = radial_correlation(correlation_map(sub))
     lap("correlations")
-    progress("analyse", 3, 7)
 
     # generation: first RBM alone, then the whole stack
     rng = np.random.default_rng(_child_seed(cfg.seed, "generate"))
@@ -520,7 +536,6 @@ def _analyse(cfg, dataset, stacks, flow_path, folder, progress):
         if label == "rbm1":
             arrays["generated_rbm1"] = vis[:6].reshape((-1,) + shape)
     lap("generation")
-    progress("analyse", 4, 7)
 
     # reconstructions from each depth (mean-field up, mean-field down)
     ups = up_pass(trained, sub_flat[:6], cfg.units)
@@ -541,10 +556,13 @@ def _analyse(cfg, dataset, stacks, flow_path, folder, progress):
     # error covers only the run-to-run spread. A second run with half the annealing schedule
     # shows how far the estimate still moves with the schedule (the unresolved bias).
     base_bias = base_rate_visible_bias(v_units, cfg.units)
+    half_betas = max(3, cfg.ais_betas // 2)
+    ais_work = cfg.ais_betas + half_betas  # progress in annealing steps (two AIS runs)
+    progress("analyse: KL (AIS)", 0, ais_work)
     log_z_rbm, log_z_err = ais_log_partition(
         w1, c1, b1, cfg.units, n_betas=cfg.ais_betas, n_runs=cfg.ais_runs,
         seed=_child_seed(cfg.seed, "ais"), base_visible_bias=base_bias)
-    half_betas = max(3, cfg.ais_betas // 2)
+    progress("analyse: KL (AIS)", cfg.ais_betas, ais_work)
     log_z_half, log_z_half_err = ais_log_partition(
         w1, c1, b1, cfg.units, n_betas=half_betas, n_runs=cfg.ais_runs,
         seed=_child_seed(cfg.seed, "ais_half"), base_visible_bias=base_bias)
@@ -560,8 +578,8 @@ def _analyse(cfg, dataset, stacks, flow_path, folder, progress):
                  # ln Z(K betas) - ln Z(K/2 betas), per spin: > 0 (beyond the errors) means the
                  # schedule is too short and KL is still biased low by at least about this much
                  "ais_schedule_shift_per_spin": (float(log_z_rbm) - float(log_z_half)) / n_spins}
+    progress("analyse: KL (AIS)", ais_work, ais_work)
     lap("kl_ais")
-    progress("analyse", 5, 7)
 
     # RBM flow (Iso et al.) with the first RBM, energies in units of J = 1
     starts = _load_npz(flow_path, "flow starts")
@@ -569,6 +587,7 @@ def _analyse(cfg, dataset, stacks, flow_path, folder, progress):
     curve = np.asarray(energy_per_spin_2d(L, L, temps, 1.0))
     t_eff, t_err = [], []
     for i, t0 in enumerate(starts["temperatures"]):
+        progress("analyse: RBM flow", i, len(starts["temperatures"]))
         flow = rbm_flow(starts[f"spins_{i}"], w1, c1, b1, units=cfg.units, n_steps=cfg.flow_steps,
                         seed=_child_seed(cfg.seed, f"flowrun{i}"))
         e = energy_per_spin(flow, 1.0, 0.0, 2)  # (steps + 1, n)
@@ -583,8 +602,8 @@ def _analyse(cfg, dataset, stacks, flow_path, folder, progress):
     out["flow"] = {"start_temperatures": starts["temperatures"], "final_T": t_eff[:, -1],
                    "fixed_point": fixed.to_dict(), "critical_temperature": critical_temperature(1.0),
                    "training_temperature": cfg.temperature / cfg.coupling}
+    progress("analyse: RBM flow", len(t_eff), len(t_eff))
     lap("rbm_flow")
-    progress("analyse", 6, 7)
 
     # per-layer summary
     per_layer = []
@@ -632,11 +651,16 @@ def _analyse(cfg, dataset, stacks, flow_path, folder, progress):
     out["timings"] = timings
     _atomic_savez(folder / "arrays.npz", **arrays)
     _atomic_write_text(folder / "analysis.json", json.dumps(_jsonable(out), indent=1))
-    progress("analyse", 7, 7)
     return out
 
 
-def _figures(cfg, analysis, arrays_path, fig_dir):
+def draw_figures(cfg, analysis, arrays_path, fig_dir):
+    """The figures stage: every figure of ``figures/`` from the analysis (PNG + PDF).
+
+    Curves from Gibbs chains the report declares not equilibrated are drawn marked as not
+    usable; correlation lengths without meaning for a layer's geometry
+    (:func:`xi_omission_reason`) are not drawn.
+    """
     a = _load_npz(arrays_path, "analysis arrays")
     L = cfg.size
     n_layers = len(cfg.layers)
@@ -659,21 +683,35 @@ def _figures(cfg, analysis, arrays_path, fig_dir):
     written += figures.plot_fidelity([layer["fidelity_scan_local"] for layer in layers],
                                      fig_dir / "fidelity_local", nulls=nulls_local)
 
+    # xi only where the geometry gives it a meaning (xi_omission_reason): NaN points are not drawn
     block_xi = {int(b): Estimate(v["value"], v["error"])
-                for b, v in analysis["correlation_length_block_spins"].items()}
+                for b, v in analysis["correlation_length_block_spins"].items()
+                if xi_omission_reason((L // int(b)) ** 2) is None}
+
+    def xi_of(layer, key):
+        value = layer["correlation_length"][key]
+        return math.nan if xi_omission_reason(layer["n_units"]) or value is None else value
+
     written += figures.plot_correlation_lengths(
-        [layer["correlation_length"]["value"] for layer in layers],
-        [layer["correlation_length"]["error"] for layer in layers],
+        [xi_of(layer, "value") for layer in layers], [xi_of(layer, "error") for layer in layers],
         analysis["correlation_length_data"]["value"], analysis["correlation_length_data"]["error"],
         [layer["lattice_spacing"] for layer in layers], fig_dir / "correlation_lengths",
-        block_xi=block_xi)
+        block_xi=block_xi, note="\n".join(
+            f"layer {l + 1}: xi omitted (linear size {math.sqrt(layer['n_units']):.3g} "
+            f"< {MIN_LINEAR_SIZE_FOR_XI})" for l, layer in enumerate(layers)
+            if xi_omission_reason(layer["n_units"])))
     r = a["g_r"]
+    # samples of Gibbs chains that have not equilibrated are drawn marked as not usable
+    unusable = _unusable_generation(analysis)
+    names = {"rbm1": "RBM 1", "stack": "stack"}
     written += figures.plot_correlation_functions(
         {"Monte Carlo": (r, a["g_mc"]), "RBM 1 samples": (r, a["g_rbm1"]),
-         "stack samples": (r, a["g_stack"])}, fig_dir / "correlation_functions")
+         "stack samples": (r, a["g_stack"])}, fig_dir / "correlation_functions",
+        unusable={f"{names[label]} samples": reason for label, reason in unusable.items()})
     written += figures.plot_thermodynamics(
-        {label: analysis["generation"][label]["relative_error"] for label in ("rbm1", "stack")},
-        fig_dir / "thermodynamics")
+        {names[label]: analysis["generation"][label]["relative_error"] for label in names},
+        fig_dir / "thermodynamics",
+        unusable={names[label]: reason for label, reason in unusable.items()})
     written += figures.plot_rbm_flow(np.arange(a["flow_T"].shape[1]), a["flow_T"], a["flow_T0"],
                                  fig_dir / "rbm_flow", critical_temperature=analysis["flow"]["critical_temperature"],
                                  errors=a["flow_T_err"],
@@ -681,7 +719,8 @@ def _figures(cfg, analysis, arrays_path, fig_dir):
     return [str(p) for p in written]
 
 
-def _summary(cfg, analysis, timings):
+def make_summary(cfg, analysis, timings):
+    """``summary.json``: the headline numbers of an analysis, with their verdicts."""
     gen1 = analysis["generation"]["rbm1"]
     layers = analysis["layers"]
     return _jsonable({
@@ -698,9 +737,18 @@ def _summary(cfg, analysis, timings):
             "block_fidelity_local_null": layer["block_fidelity_local_null"],
             "block_fidelity_local_ceiling": layer["block_fidelity_local_ceiling"],
             "best_block_size_local": layer["best_block_size_local"],
-            "correlation_length": layer["correlation_length"],
+            "correlation_length": (None if xi_omission_reason(layer["n_units"])
+                                   else layer["correlation_length"]),
+            # why correlation_length is null (None when it is reported)
+            "correlation_length_reason": xi_omission_reason(layer["n_units"]),
             "rg_expected_correlation_length": layer["rg_expected_correlation_length"],
-        } for layer in layers],
+            # null_separation_criterion: is the fidelity beyond the nulls' by > k errors?
+            "separated_from_null": sep["separated"],
+            "null_margin_sigma": sep["margin_sigma"],
+            "null_margin_sigma_per_null": sep["margin_sigma_per_null"],
+        } for layer, sep in zip(layers, map(null_separation, layers))],
+        "null_separation_criterion": NULL_SEPARATION_CRITERION,
+        "min_linear_size_for_xi": MIN_LINEAR_SIZE_FOR_XI,
         "correlation_length_data": analysis["correlation_length_data"],
         # each carries the convergence verdict: not a result when equilibrated is false
         "generated_energy_rel_error": {**gen1["relative_error"]["energy"],
@@ -726,6 +774,52 @@ def _summary(cfg, analysis, timings):
     })
 
 
+def null_separation(layer):
+    """Whether a layer's block-spin fidelity beats its nulls beyond the error.
+
+    See :data:`NULL_SEPARATION_CRITERION`. ``layer`` is a per-layer entry of the analysis
+    (``block_fidelity``, ``block_fidelity_error``, ``best_block_size``, ``fidelity_scan_null``).
+
+    Returns
+    -------
+    dict
+        ``separated`` (bool), ``margin_sigma`` (the smallest margin over the nulls, in units of
+        the combined error; +-inf when that error is zero) and ``margin_sigma_per_null``.
+    """
+    f, s = float(layer["block_fidelity"]), float(layer["block_fidelity_error"])
+    per_null = {}
+    for name, scan in layer["fidelity_scan_null"].items():
+        k = list(scan["block_sizes"]).index(layer["best_block_size"])
+        diff = f - float(scan["fidelity"][k])
+        err = math.hypot(s, float(scan["fidelity_error"][k]))
+        per_null[name] = diff / err if err > 0 else math.copysign(math.inf, diff)
+    margin = min(per_null.values())
+    return {"separated": bool(margin > NULL_SEPARATION_SIGMAS), "margin_sigma": margin,
+            "margin_sigma_per_null": per_null}
+
+
+def xi_omission_reason(n_units):
+    """Why the correlation length of a layer of ``n_units`` units is not reported (or None).
+
+    The second-moment ``xi`` (Cooper, Freedman & Preston 1982) is read off the structure factor
+    at the smallest nonzero wavevector ``2 pi / L_layer``; it estimates a length only while that
+    wavevector is small, i.e. for linear sizes ``L_layer = sqrt(n_units)`` of at least
+    :data:`MIN_LINEAR_SIZE_FOR_XI` (at ``L_layer = 2`` it is the zone boundary ``pi``).
+    """
+    linear = math.sqrt(n_units)
+    if linear >= MIN_LINEAR_SIZE_FOR_XI:
+        return None
+    return (f"{n_units} units = linear size {linear:.3g} < {MIN_LINEAR_SIZE_FOR_XI}: the "
+            f"second-moment xi needs the smallest wavevector 2 pi / L_layer to be small, so xi "
+            f"has no meaning on this geometry")
+
+
+def _unusable_generation(analysis):
+    """``model -> 'NOT EQUILIBRATED (R-hat = x)'`` for the generation runs that are not results."""
+    return {label: f"NOT EQUILIBRATED (R-hat = {g['rhat_max']:.2f})"
+            for label, g in analysis["generation"].items() if not g["equilibrated"]}
+
+
 def _fmt(est, digits=3):
     if est is None or est.get("value") is None:
         return "n/a"
@@ -733,7 +827,8 @@ def _fmt(est, digits=3):
         else f"{est['value']:.{digits}g}"
 
 
-def _report(cfg, analysis, summary):
+def render_report(cfg, analysis, summary):
+    """``report.md``: the analysis and its summary as Markdown, caveats included."""
     lines = [f"# rgdl reproduce — {cfg.size}×{cfg.size} Ising, coupling {cfg.coupling} at T = "
              f"{cfg.temperature}, stack {'-'.join(str(x) for x in (cfg.size ** 2,) + tuple(cfg.layers))}",
              "", f"{cfg.n_samples} Monte Carlo samples ({cfg.algorithm}); RBMs: {cfg.units} units, "
@@ -750,22 +845,44 @@ def _report(cfg, analysis, summary):
              f"stack: {cfg.n_epochs}).", "",
              "## Layers vs block spins", "",
              "| layer | units | RF radius (untrained) | best b | fidelity (ceiling) | null: untrained / shuffled "
-             "| local: best b, fidelity (ceiling), nulls | ξ (RG ξ0/a) |",
-             "|---|---|---|---|---|---|---|---|"]
-    for l, layer in enumerate(analysis["layers"]):
+             "| vs nulls | local: best b, fidelity (ceiling), nulls | ξ (RG ξ0/a) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    footnotes = {}
+    for l, (layer, entry) in enumerate(zip(analysis["layers"], summary["layers"])):
         nulls = " / ".join(f"{v:.3f}" for v in layer["block_fidelity_null"].values())
+        margin = entry["null_margin_sigma"]
+        margin = "" if margin is None else f" ({margin:+.2f} σ)"
+        versus = (f"separated{margin}" if entry["separated_from_null"]
+                  else f"**not separated from the null**{margin}")
+        if entry["correlation_length_reason"]:
+            mark = footnotes.setdefault(entry["correlation_length_reason"], len(footnotes) + 1)
+            xi = f"—[^xi{mark}]"
+        else:
+            xi = _fmt(layer["correlation_length"])
         lines.append(
             f"| {l + 1} | {layer['n_units']} | {layer['receptive_field_radius']:.2f} "
             f"({layer['receptive_field_radius_untrained']:.2f}) | {layer['best_block_size']} | "
             f"{layer['block_fidelity']:.3f} ± {layer['block_fidelity_error']:.3f} "
-            f"({layer['block_fidelity_ceiling']:.3f}) | {nulls} | "
+            f"({layer['block_fidelity_ceiling']:.3f}) | {nulls} | {versus} | "
             f"{layer['best_block_size_local']}, {layer['block_fidelity_local']:.3f} "
             f"({layer['block_fidelity_local_ceiling']:.3f}), "
             + " / ".join(f"{v:.3f}" for v in layer["block_fidelity_local_null"].values())
-            + f" | {_fmt(layer['correlation_length'])} ({layer['rg_expected_correlation_length']:.3g}) |")
-    lines += ["", f"Data: ξ_2nd = {_fmt(analysis['correlation_length_data'])} lattice spacings; "
-              "majority block spins: " + ", ".join(
-                  f"b={b}: {_fmt(v)}" for b, v in analysis["correlation_length_block_spins"].items()),
+            + f" | {xi} ({layer['rg_expected_correlation_length']:.3g}) |")
+    lines.append("")
+    for reason, mark in footnotes.items():
+        lines.append(f"[^xi{mark}]: ξ omitted: {reason} (ξ is reported for linear sizes "
+                     f"sqrt(units) ≥ {MIN_LINEAR_SIZE_FOR_XI} only).")
+    block_xi = ", ".join(
+        f"b={b}: " + ("— (block lattice "
+                      f"{cfg.size // int(b)}×{cfg.size // int(b)} < {MIN_LINEAR_SIZE_FOR_XI}, omitted)"
+                      if xi_omission_reason((cfg.size // int(b)) ** 2) else _fmt(v))
+        for b, v in analysis["correlation_length_block_spins"].items())
+    lines += ["", "Separation from the nulls: " + NULL_SEPARATION_CRITERION + ". A layer marked "
+              "**not separated from the null** does not do measurably better than a network that "
+              "never saw the spatial structure of the data; its fidelity is not evidence of "
+              "block-spin (RG) behaviour.",
+              "", f"Data: ξ_2nd = {_fmt(analysis['correlation_length_data'])} lattice spacings; "
+              "majority block spins: " + block_xi,
               "", "RF radius: median core radius of gyration of r² (window half-width "
               f"{analysis['localization_window']}); fidelity: mean over units of the best |corr| with a "
               "majority-rule block spin at the best block size b; ceiling: a perfect linear block sum; "
@@ -794,7 +911,9 @@ def _report(cfg, analysis, summary):
         if not g["equilibrated"]:
             lines.append(f"**The model's Gibbs chains have not equilibrated (R̂ ≥ {RHAT_THRESHOLD}):** "
                          "chains started from noise and from data disagree, so the generated "
-                         "thermodynamics are not reported as results.")
+                         "thermodynamics are not reported as results. Its curves in "
+                         "`thermodynamics.png` and `correlation_functions.png` are drawn hollow "
+                         f"and marked \"NOT EQUILIBRATED (R-hat = {g['rhat_max']:.2f})\": not usable.")
         else:
             lines.append("| observable | Monte Carlo | generated | relative error |")
             lines.append("|---|---|---|---|")
@@ -824,9 +943,24 @@ def _report(cfg, analysis, summary):
               f"vs T_c/J = {flow['critical_temperature']:.4f} and the training T/J = "
               f"{flow['training_temperature']:.4f}.", "",
               "## Figures", ""]
+    unusable = _unusable_generation(analysis)
+    names = {"rbm1": "RBM 1", "stack": "whole stack"}
+    omitted = [str(l + 1) for l, e in enumerate(summary["layers"]) if e["correlation_length_reason"]]
+    captions = {
+        "correlation_lengths": (f"Layer(s) {', '.join(omitted)}: ξ omitted (linear size < "
+                                f"{MIN_LINEAR_SIZE_FOR_XI}), not drawn." if omitted else ""),
+        "correlation_functions": "; ".join(f"{names[k]} samples: {v}" for k, v in unusable.items()),
+        "thermodynamics": "; ".join(f"{names[k]}: {v}" for k, v in unusable.items()),
+    }
+    for key in ("correlation_functions", "thermodynamics"):
+        if captions[key]:
+            captions[key] = (f"**Caveat:** {captions[key]}: drawn hollow and watermarked; these "
+                             "Gibbs chains have not equilibrated, so the curves are not results.")
     for name in ("receptive_fields", "localization", "reconstructions", "fidelity", "fidelity_local",
                  "correlation_lengths", "correlation_functions", "thermodynamics", "rbm_flow"):
         lines.append(f"![{name}](figures/{name}.png)")
+        if captions.get(name):
+            lines += ["", captions[name], ""]
     lines.append("")
     return "\n".join(lines)
 
@@ -980,17 +1114,18 @@ def _run_locked(config, out, progress, force):
     timings["analyse"] = time.perf_counter() - t0
 
     # figures
-    fig_key = _key({"stage": "figures", "upstream": analysis_key})
+    # "marks": figures of unequilibrated chains are marked, meaningless xi omitted (issue 13)
+    fig_key = _key({"stage": "figures", "upstream": analysis_key, "marks": 1})
     t0 = time.perf_counter()
     if not start("figures", fig_key):
-        _figures(config, analysis, analysis_dir / "arrays.npz", out / "figures")
+        draw_figures(config, analysis, analysis_dir / "arrays.npz", out / "figures")
         stages.mark("figures", fig_key, time.perf_counter() - t0)
     timings["figures"] = time.perf_counter() - t0
 
     # summary and report (cheap: always rewritten)
     progress("report", None, "running")
-    summary = _summary(config, analysis, timings)
+    summary = make_summary(config, analysis, timings)
     _atomic_write_text(out / "summary.json", json.dumps(summary, indent=1))
-    _atomic_write_text(out / "report.md", _report(config, analysis, summary))
+    _atomic_write_text(out / "report.md", render_report(config, analysis, summary))
     stages.mark("report", _key({"stage": "report", "upstream": fig_key}), 0.0)
     return summary

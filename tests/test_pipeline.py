@@ -141,6 +141,10 @@ def test_changed_parameter_invalidates_downstream(finished, tmp_path):
     assert ("simulate", None, "cached") in events
     assert ("train", None, "cached") in events
     assert ("analyse", None, "running") in events
+    # progress inside the analysis' longest steps (issue 13)
+    for step in ("block-spin fidelity", "KL (AIS)", "RBM flow"):
+        counts = [(d, t) for s, d, t in events if s == f"analyse: {step}"]
+        assert counts[0][0] == 0 and counts[-1][0] == counts[-1][1] and len(counts) >= 3, step
     assert ("figures", None, "running") in events
     assert not any(stage.startswith("train layer") for stage, _, _ in events)
 
@@ -220,3 +224,142 @@ def test_force_recovers_from_corrupt_cached_stages(finished, tmp_path):
     summary = run_pipeline(ExperimentConfig(**TINY), out, force=True)
     assert summary["layers"] == ref_summary["layers"]
     assert _weights(out).keys() == _weights(ref_out).keys()
+
+
+# ----------------------------------------------------------------------------------------------
+# issue 13: figures never contradict the report; nulls flagged; meaningless metrics omitted
+# ----------------------------------------------------------------------------------------------
+def _analysis(out):
+    return json.loads((out / "analysis" / "analysis.json").read_text())
+
+
+def _captured_figures(monkeypatch):
+    """Keep every Figure that is saved, by the first line of its first axes' title."""
+    from matplotlib.figure import Figure
+
+    drawn = {}
+
+    def savefig(fig, *args, **kwargs):
+        drawn[fig.axes[0].get_title().split("\n")[0]] = fig
+
+    monkeypatch.setattr(Figure, "savefig", savefig)
+    return drawn
+
+
+def _texts(fig):
+    ax = fig.axes[0]
+    return [t.get_text() for t in ax.texts], ax.get_title(), \
+        [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_unequilibrated_generation_is_marked_in_figures_and_report(finished, monkeypatch, tmp_path):
+    out, _ = finished
+    analysis = _analysis(out)
+    for label, equilibrated, rhat in (("rbm1", False, 1.64), ("stack", True, 1.01)):
+        analysis["generation"][label].update(equilibrated=equilibrated, rhat_max=rhat)
+    drawn = _captured_figures(monkeypatch)
+    cfg = ExperimentConfig(**TINY)
+    pipeline.draw_figures(cfg, analysis, out / "analysis" / "arrays.npz", tmp_path)
+    for stem, curve in (("Thermodynamics of generated samples", "RBM 1"),
+                        ("Connected correlation functions", "RBM 1 samples")):
+        texts, title, legend = _texts(drawn[stem])
+        mark = f"{curve}: NOT EQUILIBRATED (R-hat = 1.64)"
+        assert any(mark in t and "not usable" in t for t in texts), (stem, texts)  # watermark
+        assert f"{mark}: not usable" in title, (stem, title)
+        assert f"{curve} (not equilibrated)" in legend
+        assert not any("stack" in t for t in texts) and "stack" not in title  # equilibrated
+    report = pipeline.render_report(cfg, analysis, pipeline.make_summary(cfg, analysis, {}))
+    assert 'marked "NOT EQUILIBRATED (R-hat = 1.64)": not usable' in report
+    assert report.count("**Caveat:** RBM 1") == 2  # captions of both figures
+    assert "Caveat:** whole stack" not in report
+
+    # all equilibrated: nothing is marked
+    for g in analysis["generation"].values():
+        g.update(equilibrated=True, rhat_max=1.0)
+    drawn.clear()
+    pipeline.draw_figures(cfg, analysis, out / "analysis" / "arrays.npz", tmp_path)
+    for stem in ("Thermodynamics of generated samples", "Connected correlation functions"):
+        texts, title, _ = _texts(drawn[stem])
+        assert not texts and "NOT EQUILIBRATED" not in title
+    assert "Caveat" not in pipeline.render_report(cfg, analysis, pipeline.make_summary(cfg, analysis, {}))
+
+
+def _layer(fidelity, error, nulls):
+    """A per-layer analysis entry at best b = 2 with nulls ``name -> (fidelity, error)``."""
+    return {"block_fidelity": fidelity, "block_fidelity_error": error, "best_block_size": 2,
+            "fidelity_scan_null": {name: {"block_sizes": [1, 2, 4], "fidelity": [0.0, f, 0.0],
+                                          "fidelity_error": [9.0, e, 9.0]}
+                                   for name, (f, e) in nulls.items()}}
+
+
+def test_null_separation_criterion():
+    # at the shuffled null: not separated, margin 0
+    at_null = pipeline.null_separation(_layer(0.654, 0.01, {"untrained": (0.3, 0.01),
+                                                            "shuffled": (0.654, 0.01)}))
+    assert not at_null["separated"] and at_null["margin_sigma"] == pytest.approx(0.0)
+    # below the null (issue 13's quick run: 0.654 vs 0.678)
+    below = pipeline.null_separation(_layer(0.654, 0.012, {"untrained": (0.46, 0.01),
+                                                           "shuffled": (0.678, 0.013)}))
+    assert not below["separated"] and below["margin_sigma"] < 0
+    # margin in units of the combined error sqrt(0.03^2 + 0.04^2) = 0.05, the smaller null's
+    sep = pipeline.null_separation(_layer(0.9, 0.03, {"untrained": (0.2, 0.04),
+                                                      "shuffled": (0.75, 0.04)}))
+    assert sep["margin_sigma"] == pytest.approx(3.0)
+    assert sep["margin_sigma_per_null"]["untrained"] == pytest.approx(14.0)
+    assert sep["separated"]
+    # just inside / outside 2 combined errors
+    assert not pipeline.null_separation(_layer(0.849, 0.03, {"shuffled": (0.75, 0.04)}))["separated"]
+    assert pipeline.null_separation(_layer(0.851, 0.03, {"shuffled": (0.75, 0.04)}))["separated"]
+
+
+def test_layer_at_the_null_is_flagged_in_summary_and_report(finished):
+    out, summary = finished
+    for layer in summary["layers"]:
+        assert isinstance(layer["separated_from_null"], bool)
+        assert set(layer["null_margin_sigma_per_null"]) == {"untrained", "shuffled"}
+        assert layer["null_margin_sigma"] == min(layer["null_margin_sigma_per_null"].values())
+    assert "2 sqrt(s_F^2 + s_n^2)" in summary["null_separation_criterion"]
+    cfg = ExperimentConfig(**TINY)
+    analysis = _analysis(out)
+    layer = analysis["layers"][0]
+    b = layer["best_block_size"]
+    k = layer["fidelity_scan"]["block_sizes"].index(b)
+    layer["fidelity_scan_null"]["shuffled"]["fidelity"][k] = layer["block_fidelity"]  # at the null
+    flagged = pipeline.make_summary(cfg, analysis, {})
+    assert flagged["layers"][0]["separated_from_null"] is False
+    assert flagged["layers"][0]["null_margin_sigma"] == pytest.approx(0.0)
+    report = pipeline.render_report(cfg, analysis, flagged)
+    row = next(line for line in report.splitlines() if line.startswith("| 1 |"))
+    assert "**not separated from the null**" in row
+    assert "Separation from the nulls: a layer is separated" in report
+
+
+def test_cli_flags_layers_not_separated_and_omitted_xi(finished, monkeypatch, tmp_path):
+    from rgdl.cli import cli
+
+    _, summary = finished
+    crafted = json.loads(json.dumps(summary))
+    crafted["layers"][0].update(separated_from_null=False, null_margin_sigma=-1.25)
+    crafted["layers"][1].update(separated_from_null=True, null_margin_sigma=4.5)
+    monkeypatch.setattr(pipeline, "run_pipeline", lambda *a, **k: crafted)
+    result = CliRunner().invoke(cli, ["reproduce", "--quick", "--out", str(tmp_path / "o"), "-q"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "NOT SEPARATED FROM THE NULL (margin -1.25 sigma)" in lines[1]
+    assert "separated from the null (margin +4.50 sigma)" in lines[2]
+    assert "2 sqrt(s_F^2 + s_n^2)" in result.output  # the criterion is stated
+    assert "xi -[1]" in lines[2] and "[1] xi omitted for layer 2: 4 units" in result.output
+
+
+def test_xi_of_a_2x2_layer_is_omitted_with_reason(finished):
+    out, summary = finished
+    big, small = summary["layers"]  # TINY: 16 units (4x4) and 4 units (2x2)
+    assert big["correlation_length"]["value"] > 0 and big["correlation_length_reason"] is None
+    assert small["correlation_length"] is None
+    assert "linear size 2 < 4" in small["correlation_length_reason"]
+    assert summary["min_linear_size_for_xi"] == 4
+    report = (out / "report.md").read_text()
+    row = next(line for line in report.splitlines() if line.startswith("| 2 |"))
+    assert "—[^xi1]" in row
+    assert "[^xi1]: ξ omitted: 4 units = linear size 2 < 4" in report
+    assert pipeline.xi_omission_reason(15) and pipeline.xi_omission_reason(16) is None

@@ -89,12 +89,29 @@ def reproduce(quick, paper, out, seed, epochs, samples, force, overwrite, quiet)
         progress.close()
     wall = time.perf_counter() - started
     lines = [f"results:   {out}/ (report.md, summary.json, figures/)"]
+    footnotes = []
     for l, layer in enumerate(summary["layers"]):
         nulls = ", ".join(f"{k} {v:.3f}" for k, v in layer["block_fidelity_null"].items())
+        margin = layer["null_margin_sigma"]
+        margin = "" if margin is None else f"margin {margin:+.2f} sigma"
+        verdict = (f"separated from the null ({margin})" if layer["separated_from_null"]
+                   else f"NOT SEPARATED FROM THE NULL ({margin})")
+        if layer["correlation_length_reason"]:
+            footnotes.append(f"layer {l + 1}: {layer['correlation_length_reason']}")
+            xi = f"xi -[{len(footnotes)}]"
+        elif (layer["correlation_length"] or {}).get("value") is None:
+            xi = "xi n/a"
+        else:
+            xi = f"xi {layer['correlation_length']['value']:.3g}"
         lines.append(f"layer {l + 1}:   best block b = {layer['best_block_size']}, fidelity "
-                     f"{layer['block_fidelity']:.3f} (ceiling {layer['block_fidelity_ceiling']:.3f}; "
-                     f"null: {nulls}), RF radius {layer['receptive_field_radius']:.2f} "
-                     f"(untrained {layer['receptive_field_radius_untrained']:.2f})")
+                     f"{layer['block_fidelity']:.3f} ± {layer['block_fidelity_error']:.3f} "
+                     f"(ceiling {layer['block_fidelity_ceiling']:.3f}; null: {nulls}) {verdict}, "
+                     f"RF radius {layer['receptive_field_radius']:.2f} "
+                     f"(untrained {layer['receptive_field_radius_untrained']:.2f}), {xi}")
+    if not all(layer["separated_from_null"] for layer in summary["layers"]):
+        lines.append(f"           separated: {summary['null_separation_criterion']}")
+    for k, note in enumerate(footnotes, 1):
+        lines.append(f"           [{k}] xi omitted for {note}")
     if summary["generation_equilibrated"]:
         e = summary["generated_energy_rel_error"]
         m = summary["generated_abs_magnetization_rel_error"]

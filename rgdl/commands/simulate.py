@@ -44,9 +44,12 @@ def _format_summary(result, wall: float) -> str:
     lines.append(f"model:       {attrs['dimension']}D Ising, {model}, T = {attrs['temperature']:g}, "
                  f"J = {attrs['coupling']:g}, h = {attrs['field']:g} (K = J/T = {k:.6g})")
     lines.append(f"sampling:    {attrs['algorithm']}, {attrs['n_chains']} chain(s), seed {attrs['seed']}")
-    source = attrs.get("tau_int_source", "")
-    lines.append(f"burn-in:     {attrs['burn_in']} sweeps, thin {attrs['thin']} sweeps "
-                 f"(tau_int = {attrs['tau_int']:.3g} sweeps{', ' + source if source else ''})")
+    # one tau_int, two measurements: the pilot run's (before sampling; it sets burn-in and thin)
+    # and the stored samples' (after; the check that thin decorrelates them)
+    pilot = attrs.get("tau_int_source", "") == "calibration"
+    how = (f"set by the pilot run before sampling: tau_int = {attrs['tau_int']:.3g} sweeps, "
+           "burn-in >= 20 tau_int, thin = ceil(2 tau_int)" if pilot else "as given")
+    lines.append(f"burn-in:     {attrs['burn_in']} sweeps, thin {attrs['thin']} sweeps ({how})")
     if result.extra.get("already_complete"):
         lines.append("resumed:     the file was already complete; nothing to do")
     elif result.resumed_samples:
@@ -59,8 +62,11 @@ def _format_summary(result, wall: float) -> str:
         lines.append(f"<|M|>/N      = {summary.abs_magnetization}")
         lines.append(f"C/N          = {summary.specific_heat}")
         lines.append(f"chi/N        = {summary.susceptibility}")
-        lines.append(f"tau_int      = {summary.tau_int:.3g} sweeps (of the stored samples; "
-                     f"{n} samples, {summary.effective_samples:.0f} effective)")
+        lines.append(f"tau_int      = {summary.tau_int:.3g} sweeps = "
+                     f"{summary.tau_int / attrs['thin']:.3g} sample spacings, measured after "
+                     f"sampling on the {n} stored samples (about 0.5 for independent samples; "
+                     f"{summary.effective_samples:.0f} effective samples)"
+                     + ("; checks the pilot run's value above" if pilot else ""))
     lines.append(f"wall time:   {wall:.2f} s")
     return "\n".join(lines)
 
