@@ -32,8 +32,11 @@ def test_rbm_benchmark_rows_are_consistent():
         assert row["ratio"] > 0  # with one pair, the pair's ratio is the ratio of the rates
         assert math.isclose(row["ratio"], row["ours"] / row["peer"], rel_tol=1e-9)
     layer1 = by_name["rbm_paper_layer1_time"]
-    assert layer1["unit"] == "s" and layer1["peer"] == 180.0
-    assert math.isclose(layer1["ratio"], layer1["ours"] / 180.0, rel_tol=1e-12)
+    assert layer1["unit"] == "s" and layer1["peer"] is None and layer1["target"] is None
+    # targets are ratios measured in the run; absolute times are information only
+    assert ceiling["target"] == ">= 0.7x" and ceiling["passed"] == (ceiling["ratio"] >= 0.7)
+    for row in rows:
+        assert "passed" in row and "target" in row
     # the projection uses the measured training rate
     assert layer1["ours"] >= 200 * 20000 / ceiling["ours"]
 
