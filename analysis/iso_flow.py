@@ -287,7 +287,7 @@ def fit_or_load_rbm(spins, settings, directory=None, *, callback=None):
         if os.path.exists(path):
             layers, record = load_layers(path)
             model = layers[0]
-            stored = (record.get("meta") or {}).get("iso_flow_settings")
+            stored = record.get("iso_flow_settings")
             if json.loads(json.dumps(settings, default=float)) != stored:
                 raise ValueError(f"checkpoint {path} was written with other settings; remove it")
             return model, True
@@ -346,7 +346,9 @@ def run_protocol(*, size=ISO_SIZE, temperatures=ISO_TEMPERATURES, n_samples=1000
         ``settings``; ``thermometer`` (calibration curve and validation rows); ``models``, one
         per hidden-unit count with ``n_hidden``, ``reused``, ``train_seconds``, ``flows``
         (per start: ``T0``, ``T_eff``, ``T_eff_err``, ``in_range`` per step) and
-        ``fixed_point`` (:func:`fixed_point`); ``critical_temperature``; ``seconds``.
+        ``fixed_point`` (:func:`fixed_point`, plus ``clipped_final_readings``: the number of
+        flows whose last reading lay outside the thermometer's calibrated range, i.e. is a
+        bound); ``critical_temperature``; ``seconds``.
     """
     import time
 
@@ -447,7 +449,9 @@ def run_protocol(*, size=ISO_SIZE, temperatures=ISO_TEMPERATURES, n_samples=1000
                        "reconstruction_error": (model.history_.get("reconstruction_error")
                                                 or [None])[-1] if model.history_ else None,
                        "flows": flows,
-                       "fixed_point": fixed_point(np.array(t_eff), np.array(t_err), last=last)})
+                       "fixed_point": dict(
+                           fixed_point(np.array(t_eff), np.array(t_err), last=last),
+                           clipped_final_readings=int(sum(not f["in_range"][-1] for f in flows)))})
     return {
         "settings": settings,
         "critical_temperature": float(critical_temperature()),
