@@ -307,7 +307,7 @@ def run_protocol(*, size=ISO_SIZE, temperatures=ISO_TEMPERATURES, n_samples=1000
                  n_flow=500, thermometer_samples=None, validation_temperatures=(1.6, 2.269, 2.9,
                                                                                  4.1),
                  mode="sample", last=None, n_boot=100, seed=0, algorithm="wolff",
-                 model_dir=None, progress=None):
+                 single_temperature=None, model_dir=None, progress=None):
     """Run Iso et al.'s protocol end to end and return a JSON-ready dict.
 
     Parameters
@@ -337,8 +337,13 @@ def run_protocol(*, size=ISO_SIZE, temperatures=ISO_TEMPERATURES, n_samples=1000
     model_dir : str or os.PathLike, optional
         Checkpoint directory: trained RBMs are saved there and reused by a later call with the
         same settings (:func:`fit_or_load_rbm`).
+    single_temperature : float, optional
+        Also train the contrast: one RBM (``hidden_units[0]`` hidden units) on as many
+        configurations as the pooled set, all at this one temperature (the setting of
+        :mod:`analysis.rbm_flow` and ``rgdl reproduce``), and flow it the same way.
     progress : callable, optional
-        ``progress(stage, done, total)`` with ``stage`` in ``"data"``, ``"train"``, ``"flow"``.
+        ``progress(stage, done, total)`` with ``stage`` in ``"data"``, ``"train"``, ``"flow"``,
+        ``"contrast"``.
 
     Returns
     -------
@@ -348,7 +353,8 @@ def run_protocol(*, size=ISO_SIZE, temperatures=ISO_TEMPERATURES, n_samples=1000
         (per start: ``T0``, ``T_eff``, ``T_eff_err``, ``in_range`` per step) and
         ``fixed_point`` (:func:`fixed_point`, plus ``clipped_final_readings``: the number of
         flows whose last reading lay outside the thermometer's calibrated range, i.e. is a
-        bound); ``critical_temperature``; ``seconds``.
+        bound); ``single_temperature`` (the contrast, same keys, or None);
+        ``critical_temperature``; ``seconds``.
     """
     import time
 
@@ -382,6 +388,10 @@ def run_protocol(*, size=ISO_SIZE, temperatures=ISO_TEMPERATURES, n_samples=1000
         raise ValueError(f"learning_rate must be finite and > 0, got {learning_rate}")
     if mode not in FLOW_MODES:
         raise ValueError(f"mode must be one of {FLOW_MODES}, got {mode!r}")
+    if single_temperature is not None and not (np.isfinite(single_temperature)
+                                               and single_temperature > 0):
+        raise ValueError(f"single_temperature must be positive and finite, "
+                         f"got {single_temperature}")
     if units not in ("binary", "spin"):
         raise ValueError(f"units must be 'binary' or 'spin', got {units!r}")
     n_therm = int(n_samples if thermometer_samples is None else thermometer_samples)
@@ -418,11 +428,30 @@ def run_protocol(*, size=ISO_SIZE, temperatures=ISO_TEMPERATURES, n_samples=1000
         "start_temperatures": starts, "n_flow": int(n_flow), "mode": mode, "last": last,
         "thermometer_samples": n_therm, "validation_temperatures": checks, "n_boot": int(n_boot),
     }
+    def evaluate(model, stream, flow_progress):
+        """Flows of ``model`` from every start, their readings and fixed point."""
+        flows, t_eff, t_err = [], [], []
+        for k, t0_ in enumerate(starts):
+            configs = flow_configurations(model, flow_starts[k], int(n_steps), mode=mode,
+                                          seed=_stream_seed(seed, "flow", stream + k))
+            value, err, inside = flow_temperatures(thermometer, configs, n_boot=n_boot,
+                                                   seed=seed)
+            t_eff.append(value)
+            t_err.append(err)
+            flows.append({"T0": t0_, "T_eff": value.tolist(), "T_eff_err": err.tolist(),
+                          "in_range": inside.tolist()})
+            flow_progress(k)
+        point = fixed_point(np.array(t_eff), np.array(t_err), last=last)
+        point["clipped_final_readings"] = int(sum(not f["in_range"][-1] for f in flows))
+        history = getattr(model, "history_", None) or {}
+        return {"reconstruction_error": (history.get("reconstruction_error") or [None])[-1],
+                "flows": flows, "fixed_point": point}
+
+    data_keys = ("size", "temperatures", "n_samples", "algorithm", "units", "n_epochs",
+                 "learning_rate", "batch_size", "cd_k", "seed")
     models = []
     for i, n_hidden in enumerate(hidden):
-        model_settings = {k: settings[k] for k in ("size", "temperatures", "n_samples", "algorithm",
-                                                   "units", "n_epochs", "learning_rate",
-                                                   "batch_size", "cd_k", "seed")}
+        model_settings = {k: settings[k] for k in data_keys}
         model_settings["n_hidden"] = n_hidden
 
         def epoch(record, i=i):
@@ -432,26 +461,28 @@ def run_protocol(*, size=ISO_SIZE, temperatures=ISO_TEMPERATURES, n_samples=1000
         model, reused = fit_or_load_rbm(train, model_settings, model_dir, callback=epoch)
         train_seconds = time.perf_counter() - t0
         report("train", (i + 1) * int(n_epochs), len(hidden) * int(n_epochs))
-        flows = []
-        t_eff, t_err = [], []
-        for k, t0_ in enumerate(starts):
-            configs = flow_configurations(model, flow_starts[k], int(n_steps), mode=mode,
-                                          seed=_stream_seed(seed, "flow", 1000 * (i + 1) + k))
-            value, err, inside = flow_temperatures(thermometer, configs, n_boot=n_boot,
-                                                   seed=seed)
-            t_eff.append(value)
-            t_err.append(err)
-            flows.append({"T0": t0_, "T_eff": value.tolist(), "T_eff_err": err.tolist(),
-                          "in_range": inside.tolist()})
-            report("flow", i * len(starts) + k + 1, len(hidden) * len(starts))
-        models.append({"n_hidden": n_hidden, "reused": bool(reused),
-                       "train_seconds": train_seconds,
-                       "reconstruction_error": (model.history_.get("reconstruction_error")
-                                                or [None])[-1] if model.history_ else None,
-                       "flows": flows,
-                       "fixed_point": dict(
-                           fixed_point(np.array(t_eff), np.array(t_err), last=last),
-                           clipped_final_readings=int(sum(not f["in_range"][-1] for f in flows)))})
+        entry = {"n_hidden": n_hidden, "reused": bool(reused), "train_seconds": train_seconds}
+        entry.update(evaluate(model, 1000 * (i + 1), lambda k, i=i: report(
+            "flow", i * len(starts) + k + 1, len(hidden) * len(starts))))
+        models.append(entry)
+
+    contrast = None
+    if single_temperature is not None:
+        # the contrast: one RBM trained at a single temperature (the analysis.rbm_flow setting)
+        # on as many configurations as the protocol's pooled set, read by the same thermometer
+        n_single = int(n_samples) * temps.size
+        single = mc_configurations(size, [single_temperature], n_single, seed=int(seed) + 1,
+                                   purpose="train", algorithm=algorithm)
+        single_settings = {k: settings[k] for k in data_keys}
+        single_settings.update(temperatures=[float(single_temperature)], n_samples=n_single,
+                               seed=int(seed) + 1, n_hidden=hidden[0])
+        t0 = time.perf_counter()
+        model, reused = fit_or_load_rbm(single, single_settings, model_dir)
+        contrast = {"T": float(single_temperature), "n_hidden": hidden[0],
+                    "n_samples": n_single, "reused": bool(reused),
+                    "train_seconds": time.perf_counter() - t0}
+        contrast.update(evaluate(model, 10 ** 6, lambda k: report("contrast", k + 1,
+                                                                  len(starts))))
     return {
         "settings": settings,
         "critical_temperature": float(critical_temperature()),
@@ -460,5 +491,6 @@ def run_protocol(*, size=ISO_SIZE, temperatures=ISO_TEMPERATURES, n_samples=1000
                         "calibration_error": thermometer.calibration_error_.tolist(),
                         "validation": validation},
         "models": models,
+        "single_temperature": contrast,
         "seconds": time.perf_counter() - t_start,
     }

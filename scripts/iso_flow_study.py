@@ -82,6 +82,14 @@ def _markdown(results, wall):
             lines.append(f"| {m['n_hidden']} | {mode} | {fp['value']:.3f} | {fp['error']:.3f} | "
                          f"{fp['spread']:.3f} | {(fp['value'] - tc) / tc:+.3f} | "
                          f"{fp['clipped_final_readings']} | {m['train_seconds']:.0f} |")
+    for mode, res in results.items():
+        c = res.get("single_temperature")
+        if c is not None:
+            fp = c["fixed_point"]
+            lines.append(f"| {c['n_hidden']} (contrast: trained at T = {c['T']:g} only, "
+                         f"{c['n_samples']} configurations) | {mode} | {fp['value']:.3f} | "
+                         f"{fp['error']:.3f} | {fp['spread']:.3f} | {(fp['value'] - tc) / tc:+.3f} | "
+                         f"{fp['clipped_final_readings']} | {c['train_seconds']:.0f} |")
     lines += ["", "*clipped*: flows whose last reading lay outside the thermometer's calibrated "
               "range (the value is then a bound). *train s*: 0 when a cached RBM was reused.", "",
               "## Flows: T_eff after 0, 1, 10, the last steps (sample mode)", "",
@@ -110,6 +118,8 @@ def main(argv=None):
                         default=[0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0])
     parser.add_argument("--flow-samples", type=int, default=500)
     parser.add_argument("--modes", nargs="+", choices=["sample", "mean"], default=["sample", "mean"])
+    parser.add_argument("--contrast", type=float, default=2.269,
+                        help="temperature of the single-temperature contrast RBM (0: none)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--models", default=None, help="checkpoint folder for the trained RBMs")
     parser.add_argument("--results", default="docs/results", help="folder of iso_flow.md/.json")
@@ -137,7 +147,8 @@ def main(argv=None):
             size=args.size, temperatures=ISO_TEMPERATURES, n_samples=args.samples,
             hidden_units=args.hidden, n_epochs=args.epochs, learning_rate=args.learning_rate,
             n_steps=args.steps, start_temperatures=args.starts, n_flow=args.flow_samples,
-            mode=mode, seed=args.seed, model_dir=args.models, progress=progress)
+            mode=mode, seed=args.seed, model_dir=args.models, progress=progress,
+            single_temperature=args.contrast or None)
         for m in results[mode]["models"]:
             fp = m["fixed_point"]
             print(f"  {mode}: {m['n_hidden']} hidden: T* = {fp['value']:.3f} ± {fp['error']:.3f} "

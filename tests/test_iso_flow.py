@@ -207,13 +207,14 @@ def test_cli_json_shape_and_checkpoint_reuse(tmp_path):
     rerun = json.loads(_run(*_TINY, "--json", "--out", str(out), "--overwrite").stdout)
     assert all(m["reused"] for m in rerun["models"])
     assert rerun["fixed_point_T"] == result["fixed_point_T"]
+    assert result["single_temperature"] is None
 
 
 @pytest.mark.parametrize("args", [
     ("--hidden", "0"), ("--hidden", "a,b"), ("--hidden", "4,4"), ("--t-min", "-1"),
     ("--t-min", "3", "--t-max", "2"), ("--steps", "0"), ("--samples", "5"), ("--starts", ""),
     ("--starts", "1,-2"), ("--size", "2"), ("--epochs", "0"), ("--learning-rate", "nan"),
-    ("--out", "/nonexistent-dir-rgdl/sub/out"), ("--mode", "gibbs"), ("--seed", "-1"),
+    ("--out", "/nonexistent-dir-rgdl/sub/out"), ("--mode", "gibbs"), ("--seed", "-1"), ("--contrast", "-1"),
 ])
 def test_bad_input_one_line_error_exit_2(args):
     r = _run(*args, timeout=60)

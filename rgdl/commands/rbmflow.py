@@ -123,6 +123,9 @@ class _Progress:
 @click.option("--mode", type=click.Choice(["sample", "mean"]), default="sample",
               show_default=True,
               help="Flow through sampled conditionals (block Gibbs) or conditional means.")
+@click.option("--contrast", "contrast", type=float, default=None,
+              help="Also flow the contrast: an RBM trained at this single temperature (as in "
+                   "`rgdl reproduce`), on as many configurations as the pooled training set.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Root seed of every random step (same seed, same numbers).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
@@ -132,7 +135,7 @@ class _Progress:
 @click.option("--overwrite", is_flag=True, help="Replace existing results in OUT.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 def rbmflow(size, t_min, t_max, t_step, samples, hidden, units, epochs, learning_rate, cd_k, steps,
-            starts, flow_samples, mode, seed, as_json, out, overwrite, quiet):
+            starts, flow_samples, mode, contrast, seed, as_json, out, overwrite, quiet):
     """The RBM flow of Iso, Shiba & Yokoo (PRE 97, 053304 (2018)) and its fixed point T*.
 
     Trains one RBM on Monte Carlo configurations of the periodic L x L Ising model pooled from
@@ -148,14 +151,18 @@ def rbmflow(size, t_min, t_max, t_step, samples, hidden, units, epochs, learning
     "thermometer": {"temperatures", "calibration", "calibration_error", "validation": [{"T",
     "T_eff", "T_eff_err", "deviation", "z", "in_range"}]}, "models": [{"n_hidden", "reused",
     "train_seconds", "reconstruction_error", "fixed_point": {"value", "error", "spread",
-    "statistical", "finals", "last"}, "flows": [{"T0", "T_eff", "T_eff_err", "in_range"}]}],
-    "seconds", "figures"}.
+    "statistical", "finals", "last", "clipped_final_readings"}, "flows": [{"T0", "T_eff",
+    "T_eff_err", "in_range"}]}], "single_temperature" (with --contrast: {"T", "n_hidden",
+    "n_samples", "reused", "train_seconds", "reconstruction_error", "fixed_point", "flows"},
+    else null), "seconds", "figures"}.
     """
     from analysis.iso_flow import run_protocol, temperature_grid
 
     temperatures = temperature_grid(t_min, t_max, t_step)
     hidden_units = parse_list(hidden, int, "--hidden")
     start_temperatures = parse_list(starts, float, "--starts")
+    if contrast is not None and not (math.isfinite(contrast) and contrast > 0):
+        raise ValueError(f"--contrast must be a positive finite temperature, got {contrast}")
     if len(set(hidden_units)) != len(hidden_units):
         raise ValueError(f"--hidden has repeated entries: {hidden}")
     model_dir = None
@@ -181,7 +188,8 @@ def rbmflow(size, t_min, t_max, t_step, samples, hidden, units, epochs, learning
                               hidden_units=hidden_units, units=units, n_epochs=epochs,
                               learning_rate=learning_rate, cd_k=cd_k, n_steps=steps,
                               start_temperatures=start_temperatures, n_flow=flow_samples,
-                              mode=mode, seed=seed, model_dir=model_dir, progress=progress)
+                              mode=mode, seed=seed, single_temperature=contrast,
+                              model_dir=model_dir, progress=progress)
     finally:
         progress.close()
     result = summary(result)
@@ -217,6 +225,11 @@ def rbmflow(size, t_min, t_max, t_step, samples, hidden, units, epochs, learning
     for row in result["hidden_unit_table"]:
         click.echo(f"{row['n_hidden']:7d}  {row['T_star']:6.3f}  {row['T_star_err']:5.3f}  "
                    f"{row['spread']:6.3f}  {(row['T_star'] - tc) / tc:+10.3f}")
+    single = result["single_temperature"]
+    if single is not None:
+        fp = single["fixed_point"]
+        click.echo(f"contrast, one RBM trained at T = {single['T']:g} only ({single['n_hidden']} "
+                   f"hidden): T* = {fp['value']:.3f} ± {fp['error']:.3f}")
     click.echo(f"T_c = {tc:.4f}; {time.perf_counter() - started:.1f} s")
     if result["figures"]:
         click.echo("figures: " + ", ".join(result["figures"]))
