@@ -366,25 +366,35 @@ def plot_iso_flows(models, stem, *, critical_temperature=2.269185314213022):
         ax.set_ylabel(r"$T_{eff}/J$ (MC-calibrated thermometer)")
     for ax in axes[n:]:
         ax.set_visible(False)
-    axes[0].legend(frameon=False, fontsize=7)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right upper", frameon=False, fontsize=7)
     return _save(fig, stem)
 
 
-def plot_iso_fixed_points(n_hidden, values, errors, stem, *, n_visible=None,
+def plot_iso_fixed_points(series, stem, *, n_visible=None,
                           critical_temperature=2.269185314213022):
-    """Fixed point ``T*`` of the RBM flow vs the number of hidden units, with ``T_c``."""
-    fig = _figure(3.6, 2.8)
+    """Fixed point ``T*`` of the RBM flow vs the number of hidden units, with ``T_c``.
+
+    ``series``: list of ``(label, n_hidden, values, errors)``, one curve each (e.g. per flow
+    mode or number of training epochs)."""
+    fig = _figure(3.8, 2.9)
     ax = fig.subplots()
-    x = np.asarray(n_hidden, dtype=float)
-    ax.errorbar(x, values, yerr=errors, color=OKABE_ITO[0], marker="o", ms=4, capsize=2,
-                label=r"$T^*$ (mean of final $T_{eff}$ over starts)")
+    ticks = set()
+    markers = "osD^v<>"
+    for k, (label, n_hidden, values, errors) in enumerate(series):
+        x = np.asarray(n_hidden, dtype=float)
+        ticks.update(x.tolist())
+        ax.errorbar(x * (1 + 0.02 * k), values, yerr=errors, color=OKABE_ITO[k % len(OKABE_ITO)],
+                    marker=markers[k % len(markers)], ms=4, capsize=2, label=label)
     ax.axhline(critical_temperature, color="0.3", ls=":", label=r"$T_c$ (Onsager)")
     if n_visible is not None:
         ax.axvline(n_visible, color="0.6", ls="--", label="hidden = visible")
     ax.set_xscale("log")
-    ax.set_xticks(x)
-    ax.set_xticklabels([f"{int(v)}" for v in x])
+    ticks = sorted(ticks)
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([f"{int(v)}" for v in ticks])
+    ax.minorticks_off()
     ax.set_xlabel("hidden units")
-    ax.set_ylabel(r"$T^*/J$")
+    ax.set_ylabel(r"$T^*/J$ (mean of final $T_{eff}$ over starts)")
     ax.legend(frameon=False, fontsize=7)
     return _save(fig, stem)

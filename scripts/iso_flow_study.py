@@ -1,9 +1,9 @@
 """Iso, Shiba & Yokoo's RBM flow (PRE 97, 053304 (2018)) with their protocol: the full study.
 
 Runs :func:`analysis.iso_flow.run_protocol` on the 10 x 10 lattice (100 visible units) with
-training data at T = 0.25, 0.50, ..., 6.00 for several numbers of hidden units, in the sampled
-flow mode (block Gibbs, the default) and, reusing the same trained RBMs, the mean-field mode,
-and writes
+training data at T = 0.25, 0.50, ..., 6.00 for several numbers of hidden units and training
+lengths, in the sampled flow mode (block Gibbs, the default) and, reusing the same trained RBMs,
+the mean-field mode, plus the single-temperature contrast, and writes
 
 * ``<results>/iso_flow.json``: every setting, the thermometer's calibration and its accuracy
   on independent Monte Carlo samples, every flow (T_eff +- err per step) and fixed point;
@@ -36,9 +36,10 @@ def _atomic_write(path, text):
         raise
 
 
-def _markdown(results, wall):
-    first = results["sample"]
+def _markdown(runs, wall):
+    first = runs[0]["result"]
     s = first["settings"]
+    epochs = sorted({run["epochs"] for run in runs})
     tc = first["critical_temperature"]
     lines = [
         "# RBM flow of Iso, Shiba & Yokoo (PRE 97, 053304 (2018)), their protocol",
@@ -51,7 +52,8 @@ def _markdown(results, wall):
         f"{s['temperatures'][-1]:g} (step {s['temperatures'][1] - s['temperatures'][0]:g}), "
         f"{s['n_samples']} configurations each for the RBM and {s['thermometer_samples']} "
         "independent ones for the thermometer.",
-        f"- RBM: {s['units']} {dict(binary='{0,1}', spin='{-1,+1}')[s['units']]} units, CD-{s['cd_k']}, {s['n_epochs']} epochs, learning rate "
+        f"- RBM: {s['units']} {dict(binary='{0,1}', spin='{-1,+1}')[s['units']]} units, CD-{s['cd_k']}, "
+        f"{' or '.join(str(e) for e in epochs)} epochs, learning rate "
         f"{s['learning_rate']:g}, batch {s['batch_size']}, momentum 0.5 -> 0.9, seed {s['seed']}; "
         "one RBM per number of hidden units, trained on all temperatures pooled.",
         f"- Flow: {s['n_flow']} independent MC configurations at each start T0 = "
@@ -74,25 +76,30 @@ def _markdown(results, wall):
         lines.append(f"| {r['T']:g} | {r['T_eff']:.3f} | {r['T_eff_err']:.3f} | "
                      f"{r['deviation']:+.3f} | {r['z']:+.2f} |")
     lines += ["", f"## Fixed point vs hidden units (T_c = {tc:.4f}, {s['size'] ** 2} visible units)",
-              "", "| hidden | mode | T* | err | spread over starts | (T* - T_c)/T_c | clipped | train s |",
-              "|---:|:---|---:|---:|---:|---:|---:|---:|"]
-    for mode, res in results.items():
+              "", "| hidden | epochs | mode | T* | err | spread over starts | (T* - T_c)/T_c | clipped "
+              "| train s |",
+              "|---:|---:|:---|---:|---:|---:|---:|---:|---:|"]
+    for run in runs:
+        mode, res = run["mode"], run["result"]
         for m in res["models"]:
             fp = m["fixed_point"]
-            lines.append(f"| {m['n_hidden']} | {mode} | {fp['value']:.3f} | {fp['error']:.3f} | "
+            lines.append(f"| {m['n_hidden']} | {run['epochs']} | {mode} | {fp['value']:.3f} | "
+                         f"{fp['error']:.3f} | "
                          f"{fp['spread']:.3f} | {(fp['value'] - tc) / tc:+.3f} | "
                          f"{fp['clipped_final_readings']} | {m['train_seconds']:.0f} |")
-    for mode, res in results.items():
-        c = res.get("single_temperature")
+    for run in runs:
+        mode, c = run["mode"], run["result"].get("single_temperature")
         if c is not None:
             fp = c["fixed_point"]
             lines.append(f"| {c['n_hidden']} (contrast: trained at T = {c['T']:g} only, "
-                         f"{c['n_samples']} configurations) | {mode} | {fp['value']:.3f} | "
+                         f"{c['n_samples']} configurations) | {run['epochs']} | {mode} | "
+                         f"{fp['value']:.3f} | "
                          f"{fp['error']:.3f} | {fp['spread']:.3f} | {(fp['value'] - tc) / tc:+.3f} | "
                          f"{fp['clipped_final_readings']} | {c['train_seconds']:.0f} |")
     lines += ["", "*clipped*: flows whose last reading lay outside the thermometer's calibrated "
               "range (the value is then a bound). *train s*: 0 when a cached RBM was reused.", "",
-              "## Flows: T_eff after 0, 1, 10, the last steps (sample mode)", "",
+              f"## Flows: T_eff after 0, 1, 10, the last steps ({runs[0]['mode']} mode, "
+              f"{runs[0]['epochs']} epochs)", "",
               "| hidden | T0 | step 0 | step 1 | step 10 | last |", "|---:|---:|---:|---:|---:|---:|"]
     for m in first["models"]:
         for f in m["flows"]:
@@ -111,9 +118,11 @@ def main(argv=None):
     parser.add_argument("--size", type=int, default=10)
     parser.add_argument("--samples", type=int, default=1000, help="MC samples per temperature")
     parser.add_argument("--hidden", type=int, nargs="+", default=[16, 36, 64, 100, 144])
-    parser.add_argument("--epochs", type=int, default=50)
+    parser.add_argument("--epochs", type=int, nargs="+", default=[100, 20],
+                        help="training epochs (several: one full study each; the first is the "
+                             "headline, drawn in the flows figure)")
     parser.add_argument("--learning-rate", type=float, default=0.01)
-    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--starts", type=float, nargs="+",
                         default=[0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0])
     parser.add_argument("--flow-samples", type=int, default=500)
@@ -140,34 +149,38 @@ def main(argv=None):
         if done == total:
             print(f"  {stage}: {done}/{total} ({time.perf_counter() - started:.0f} s)", flush=True)
 
-    results = {}
-    for mode in args.modes:
-        print(f"mode {mode} ...", flush=True)
-        results[mode] = run_protocol(
-            size=args.size, temperatures=ISO_TEMPERATURES, n_samples=args.samples,
-            hidden_units=args.hidden, n_epochs=args.epochs, learning_rate=args.learning_rate,
-            n_steps=args.steps, start_temperatures=args.starts, n_flow=args.flow_samples,
-            mode=mode, seed=args.seed, model_dir=args.models, progress=progress,
-            single_temperature=args.contrast or None)
-        for m in results[mode]["models"]:
-            fp = m["fixed_point"]
-            print(f"  {mode}: {m['n_hidden']} hidden: T* = {fp['value']:.3f} ± {fp['error']:.3f} "
-                  f"(spread {fp['spread']:.3f}; trained in {m['train_seconds']:.0f} s"
-                  f"{', reused' if m['reused'] else ''})", flush=True)
+    runs = []
+    for epochs in args.epochs:
+        for mode in args.modes:
+            print(f"{epochs} epochs, mode {mode} ...", flush=True)
+            result = run_protocol(
+                size=args.size, temperatures=ISO_TEMPERATURES, n_samples=args.samples,
+                hidden_units=args.hidden, n_epochs=epochs, learning_rate=args.learning_rate,
+                n_steps=args.steps, start_temperatures=args.starts, n_flow=args.flow_samples,
+                mode=mode, seed=args.seed, model_dir=args.models, progress=progress,
+                single_temperature=args.contrast or None)
+            runs.append({"epochs": epochs, "mode": mode, "result": result})
+            for m in result["models"]:
+                fp = m["fixed_point"]
+                print(f"  {m['n_hidden']} hidden: T* = {fp['value']:.3f} ± {fp['error']:.3f} "
+                      f"(spread {fp['spread']:.3f}; trained in {m['train_seconds']:.0f} s"
+                      f"{', reused' if m['reused'] else ''})", flush=True)
     wall = time.perf_counter() - started
-    first = results[args.modes[0]]
+    first = runs[0]["result"]
     plot_iso_flows(first["models"], figures_dir / "iso_flow_flows",
                    critical_temperature=first["critical_temperature"])
-    table = [(m["n_hidden"], m["fixed_point"]["value"], m["fixed_point"]["error"])
-             for m in first["models"]]
-    if len(table) > 1:
-        plot_iso_fixed_points(*zip(*table), figures_dir / "iso_flow_fixed_points",
+    series = [(f"{run['mode']} flow, {run['epochs']} epochs",
+               [m["n_hidden"] for m in run["result"]["models"]],
+               [m["fixed_point"]["value"] for m in run["result"]["models"]],
+               [m["fixed_point"]["error"] for m in run["result"]["models"]]) for run in runs]
+    if len(args.hidden) > 1:
+        plot_iso_fixed_points(series, figures_dir / "iso_flow_fixed_points",
                               n_visible=args.size ** 2,
                               critical_temperature=first["critical_temperature"])
     _atomic_write(results_dir / "iso_flow.json",
                   json.dumps({"wall_seconds": wall, "cpu_count": os.cpu_count(),
-                              "results": results}, indent=1, default=float) + "\n")
-    _atomic_write(results_dir / "iso_flow.md", _markdown(results, wall))
+                              "runs": runs}, indent=1, default=float) + "\n")
+    _atomic_write(results_dir / "iso_flow.md", _markdown(runs, wall))
     print(f"wrote {results_dir / 'iso_flow.md'} and .json, figures in {figures_dir} "
           f"({wall:.0f} s)")
     return 0

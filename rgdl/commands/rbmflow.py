@@ -201,10 +201,10 @@ def rbmflow(size, t_min, t_max, t_step, samples, hidden, units, epochs, learning
                                critical_temperature=result["critical_temperature"])
         if len(result["models"]) > 1:
             table = result["hidden_unit_table"]
-            paths += plot_iso_fixed_points([r["n_hidden"] for r in table],
-                                           [r["T_star"] for r in table],
-                                           [r["T_star_err"] for r in table],
-                                           Path(out) / FIXED_POINT_FIGURE, n_visible=size * size,
+            series = [(f"{mode} flow, {epochs} epochs", [r["n_hidden"] for r in table],
+                       [r["T_star"] for r in table], [r["T_star_err"] for r in table])]
+            paths += plot_iso_fixed_points(series, Path(out) / FIXED_POINT_FIGURE,
+                                           n_visible=size * size,
                                            critical_temperature=result["critical_temperature"])
         result["figures"] = [str(p) for p in paths]
         _write_json_atomic(Path(out) / RESULT_NAME, result)
