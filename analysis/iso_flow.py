@@ -348,7 +348,9 @@ def run_protocol(*, size=ISO_SIZE, temperatures=ISO_TEMPERATURES, n_samples=1000
     Returns
     -------
     dict
-        ``settings``; ``thermometer`` (calibration curve and validation rows); ``models``, one
+        ``settings``; ``thermometer`` (calibration curve, validation rows and
+        ``training_mixture``: the reading of the pooled training configurations, i.e. where
+        the stationary distribution of a *perfect* model of the data would read); ``models``, one
         per hidden-unit count with ``n_hidden``, ``reused``, ``train_seconds``, ``flows``
         (per start: ``T0``, ``T_eff``, ``T_eff_err``, ``in_range`` per step) and
         ``fixed_point`` (:func:`fixed_point`, plus ``clipped_final_readings``: the number of
@@ -419,6 +421,8 @@ def run_protocol(*, size=ISO_SIZE, temperatures=ISO_TEMPERATURES, n_samples=1000
     thermometer = Thermometer(random_state=seed).fit(
         therm_data.reshape(-1, size, size), np.repeat(temps, n_therm))
     validation = thermometer.validate(list(valid), checks, n_boot=n_boot, seed=seed)
+    # the reading of the pooled training set itself: where a perfect model of the data would sit
+    mixture = thermometer.measure(train.reshape(-1, size, size), n_boot=n_boot, seed=seed)
 
     settings = {
         "size": int(size), "temperatures": temps.tolist(), "n_samples": int(n_samples),
@@ -489,7 +493,8 @@ def run_protocol(*, size=ISO_SIZE, temperatures=ISO_TEMPERATURES, n_samples=1000
         "thermometer": {"temperatures": thermometer.temperatures_.tolist(),
                         "calibration": thermometer.calibration_.tolist(),
                         "calibration_error": thermometer.calibration_error_.tolist(),
-                        "validation": validation},
+                        "validation": validation,
+                        "training_mixture": mixture.to_dict()},
         "models": models,
         "single_temperature": contrast,
         "seconds": time.perf_counter() - t_start,

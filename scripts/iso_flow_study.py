@@ -36,7 +36,7 @@ def _atomic_write(path, text):
         raise
 
 
-def _markdown(runs, wall):
+def _markdown(runs, wall, name):
     first = runs[0]["result"]
     s = first["settings"]
     epochs = sorted({run["epochs"] for run in runs})
@@ -44,7 +44,7 @@ def _markdown(runs, wall):
     lines = [
         "# RBM flow of Iso, Shiba & Yokoo (PRE 97, 053304 (2018)), their protocol",
         "",
-        f"Written by `scripts/iso_flow_study.py` ({wall:.0f} s wall on {os.cpu_count()} cores, "
+        f"Written by `scripts/iso_flow_study.py --name {name}` ({wall:.0f} s wall on {os.cpu_count()} cores, "
         f"Python {platform.python_version()}; the machine was shared, timings are noisy).",
         "",
         f"- Data: {s['size']} x {s['size']} periodic Ising lattice (J = 1), {s['algorithm']} Monte Carlo, "
@@ -75,6 +75,10 @@ def _markdown(runs, wall):
     for r in first["thermometer"]["validation"]:
         lines.append(f"| {r['T']:g} | {r['T_eff']:.3f} | {r['T_eff_err']:.3f} | "
                      f"{r['deviation']:+.3f} | {r['z']:+.2f} |")
+    mix = first["thermometer"]["training_mixture"]
+    lines += ["", f"The pooled training set itself (all {len(s['temperatures'])} temperatures) reads "
+              f"T_eff = {mix['value']:.3f} ± {mix['error']:.3f}: where the sampled flow of a *perfect* "
+              "model of the training data would end (its stationary distribution is the data's)."]
     lines += ["", f"## Fixed point vs hidden units (T_c = {tc:.4f}, {s['size'] ** 2} visible units)",
               "", "| hidden | epochs | mode | T* | err | spread over starts | (T* - T_c)/T_c | clipped "
               "| train s |",
@@ -106,8 +110,7 @@ def _markdown(runs, wall):
             t, e = f["T_eff"], f["T_eff_err"]
             cells = " | ".join(f"{t[i]:.2f} ± {e[i]:.2f}" for i in (0, 1, min(10, len(t) - 1), -1))
             lines.append(f"| {m['n_hidden']} | {f['T0']:g} | {cells} |")
-    lines += ["", "Figures: `docs/figures/iso_flow_flows.png`, `docs/figures/iso_flow_fixed_points.png`.",
-              ""]
+    lines += ["", f"Figures: `{name}_flows.png`, `{name}_fixed_points.png` (PNG + PDF).", ""]
     return "\n".join(lines)
 
 
@@ -133,6 +136,8 @@ def main(argv=None):
     parser.add_argument("--models", default=None, help="checkpoint folder for the trained RBMs")
     parser.add_argument("--results", default="docs/results", help="folder of iso_flow.md/.json")
     parser.add_argument("--figures", default="docs/figures", help="folder of the figures")
+    parser.add_argument("--name", default="iso_flow",
+                        help="stem of the result files (NAME.md, NAME.json, NAME_flows.png, ...)")
     args = parser.parse_args(argv)
 
     from analysis.figures import plot_iso_fixed_points, plot_iso_flows
@@ -167,21 +172,21 @@ def main(argv=None):
                       f"{', reused' if m['reused'] else ''})", flush=True)
     wall = time.perf_counter() - started
     first = runs[0]["result"]
-    plot_iso_flows(first["models"], figures_dir / "iso_flow_flows",
+    plot_iso_flows(first["models"], figures_dir / f"{args.name}_flows",
                    critical_temperature=first["critical_temperature"])
     series = [(f"{run['mode']} flow, {run['epochs']} epochs",
                [m["n_hidden"] for m in run["result"]["models"]],
                [m["fixed_point"]["value"] for m in run["result"]["models"]],
                [m["fixed_point"]["error"] for m in run["result"]["models"]]) for run in runs]
     if len(args.hidden) > 1:
-        plot_iso_fixed_points(series, figures_dir / "iso_flow_fixed_points",
+        plot_iso_fixed_points(series, figures_dir / f"{args.name}_fixed_points",
                               n_visible=args.size ** 2,
                               critical_temperature=first["critical_temperature"])
-    _atomic_write(results_dir / "iso_flow.json",
+    _atomic_write(results_dir / f"{args.name}.json",
                   json.dumps({"wall_seconds": wall, "cpu_count": os.cpu_count(),
                               "runs": runs}, indent=1, default=float) + "\n")
-    _atomic_write(results_dir / "iso_flow.md", _markdown(runs, wall))
-    print(f"wrote {results_dir / 'iso_flow.md'} and .json, figures in {figures_dir} "
+    _atomic_write(results_dir / f"{args.name}.md", _markdown(runs, wall, args.name))
+    print(f"wrote {results_dir / (args.name + '.md')} and .json, figures in {figures_dir} "
           f"({wall:.0f} s)")
     return 0
 

@@ -198,6 +198,7 @@ def test_cli_json_shape_and_checkpoint_reuse(tmp_path):
         assert all(len(f["T_eff"]) == len(f["T_eff_err"]) == 4 for f in model["flows"])
         assert model["reused"] is False
     assert len(result["thermometer"]["validation"]) == 4
+    assert 1.0 <= result["thermometer"]["training_mixture"]["value"] <= 4.0
     assert (out / "rbmflow.json").exists() and (out / "rbmflow_flows.png").exists()
     assert (out / "rbmflow_fixed_points.pdf").exists()
     assert len(list((out / "models").glob("rbm-*.npz"))) == 2

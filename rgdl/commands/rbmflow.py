@@ -149,7 +149,8 @@ def rbmflow(size, t_min, t_max, t_step, samples, hidden, units, epochs, learning
     JSON: {"fixed_point_T", "fixed_point_T_err" (first --hidden entry), "hidden_unit_table":
     [{"n_hidden", "T_star", "T_star_err", "spread"}], "settings", "critical_temperature",
     "thermometer": {"temperatures", "calibration", "calibration_error", "validation": [{"T",
-    "T_eff", "T_eff_err", "deviation", "z", "in_range"}]}, "models": [{"n_hidden", "reused",
+    "T_eff", "T_eff_err", "deviation", "z", "in_range"}], "training_mixture": {"value", "error",
+    "in_range"}}, "models": [{"n_hidden", "reused",
     "train_seconds", "reconstruction_error", "fixed_point": {"value", "error", "spread",
     "statistical", "finals", "last", "clipped_final_readings"}, "flows": [{"T0", "T_eff",
     "T_eff_err", "in_range"}]}], "single_temperature" (with --contrast: {"T", "n_hidden",
@@ -218,6 +219,9 @@ def rbmflow(size, t_min, t_max, t_step, samples, hidden, units, epochs, learning
     click.echo("thermometer on independent MC samples: " + ", ".join(
         f"T = {r['T']:g}: {r['T_eff']:.3f} ± {r['T_eff_err']:.3f}"
         for r in result["thermometer"]["validation"]))
+    mix = result["thermometer"]["training_mixture"]
+    click.echo(f"pooled training set (a perfect model's stationary distribution) reads "
+               f"{mix['value']:.3f} ± {mix['error']:.3f}")
     for model in result["models"]:
         finals = ", ".join(f"{f['T0']:g} -> {f['T_eff'][-1]:.2f}" for f in model["flows"])
         click.echo(f"  {model['n_hidden']:4d} hidden: flows (T0 -> T_eff at the last step) {finals}")
