@@ -6,7 +6,8 @@ lengths, in the sampled flow mode (block Gibbs, the default) and, reusing the sa
 the mean-field mode, plus the single-temperature contrast, and writes
 
 * ``<results>/iso_flow.json``: every setting, the thermometer's calibration and its accuracy
-  on independent Monte Carlo samples, every flow (T_eff +- err per step) and fixed point;
+  on independent Monte Carlo samples, every flow (T_eff +- err at every step up to 50, then
+  every 50th; :func:`compact`) and fixed point;
 * ``<results>/iso_flow.md``: the tables (thermometer check, hidden units vs T*, flows' ends);
 * ``<figures>/iso_flow_flows.{png,pdf}`` and ``<figures>/iso_flow_fixed_points.{png,pdf}``.
 
@@ -114,6 +115,39 @@ def _markdown(runs, wall, name):
     return "\n".join(lines)
 
 
+def flow_steps_kept(n_steps, dense=50, stride=50):
+    """Flow steps stored in the JSON: every step up to ``dense``, then every ``stride``-th and
+    the last (the full flows are reproducible from the seed)."""
+    kept = list(range(min(dense, n_steps) + 1)) + list(range(dense + stride, n_steps + 1, stride))
+    if kept[-1] != n_steps:
+        kept.append(n_steps)
+    return kept
+
+
+def compact(runs):
+    """The runs with flows thinned to :func:`flow_steps_kept` and readings rounded to 1e-3."""
+    def thin(model):
+        model = dict(model)
+        flows = []
+        for f in model["flows"]:
+            keep = flow_steps_kept(len(f["T_eff"]) - 1)
+            flows.append({"T0": f["T0"], "steps": keep,
+                          "T_eff": [round(f["T_eff"][i], 3) for i in keep],
+                          "T_eff_err": [round(f["T_eff_err"][i], 3) for i in keep],
+                          "in_range": [f["in_range"][i] for i in keep]})
+        model["flows"] = flows
+        return model
+
+    out = []
+    for run in runs:
+        result = dict(run["result"])
+        result["models"] = [thin(m) for m in result["models"]]
+        if result.get("single_temperature") is not None:
+            result["single_temperature"] = thin(result["single_temperature"])
+        out.append(dict(run, result=result))
+    return out
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -184,7 +218,7 @@ def main(argv=None):
                               critical_temperature=first["critical_temperature"])
     _atomic_write(results_dir / f"{args.name}.json",
                   json.dumps({"wall_seconds": wall, "cpu_count": os.cpu_count(),
-                              "runs": runs}, indent=1, default=float) + "\n")
+                              "runs": compact(runs)}, default=float) + "\n")
     _atomic_write(results_dir / f"{args.name}.md", _markdown(runs, wall, args.name))
     print(f"wrote {results_dir / (args.name + '.md')} and .json, figures in {figures_dir} "
           f"({wall:.0f} s)")
