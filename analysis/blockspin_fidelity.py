@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from analysis.receptive_fields import periodic_window_sums
+
 __all__ = [
     "window_block_spins",
     "block_correlations",
@@ -58,16 +60,6 @@ def _check_block(b, length):
     return b
 
 
-def _window_sums(spins, b):
-    out = spins.astype(np.int32)
-    for axis in range(1, spins.ndim):
-        acc = np.zeros_like(out)
-        for shift in range(b):
-            acc += np.roll(out, -shift, axis=axis)
-        out = acc
-    return out
-
-
 def window_block_spins(spins, b, *, tie="coin", seed=None, return_sums=False):
     """Majority-rule block spins of every periodic ``b``-block position.
 
@@ -96,7 +88,7 @@ def window_block_spins(spins, b, *, tie="coin", seed=None, return_sums=False):
     b = _check_block(b, spins.shape[1])
     if tie not in ("coin", "first"):
         raise ValueError(f"tie must be 'coin' or 'first', got {tie!r}")
-    sums = _window_sums(spins, b)
+    sums = periodic_window_sums(spins.astype(np.int32), b)
     blocks = np.sign(sums).astype(np.int8)
     ties = sums == 0
     if np.any(ties):

@@ -24,11 +24,14 @@ __all__ = [
     "plot_correlation_lengths",
     "plot_correlation_functions",
     "plot_thermodynamics",
-    "plot_flow",
+    "plot_rbm_flow",
     "plot_generative_check",
     "plot_temperature_study",
     "plot_iso_flows",
     "plot_iso_fixed_points",
+    "plot_mcrg_exponents",
+    "plot_coupling_flow",
+    "plot_kernels",
 ]
 
 log = logging.getLogger(__name__)
@@ -50,11 +53,12 @@ def _save(fig, stem):
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = []
+    from ising.atomic import atomic_output
+
     for ext in ("png", "pdf"):
         path = stem.with_suffix(f".{ext}")
-        tmp = path.with_name(f".{path.name}.tmp")
-        fig.savefig(tmp, dpi=200, format=ext)
-        tmp.replace(path)
+        with atomic_output(path) as tmp:  # exclusive temp file, fsync, rename
+            fig.savefig(tmp, dpi=200, format=ext)
         paths.append(path)
     log.info("wrote %s (.png, .pdf)", stem)
     return paths
@@ -260,8 +264,8 @@ def plot_thermodynamics(comparisons, stem):
     return _save(fig, stem)
 
 
-def plot_flow(steps, effective_temperatures, start_temperatures, stem, *, critical_temperature=None,
-              errors=None, training_temperature=None):
+def plot_rbm_flow(steps, effective_temperatures, start_temperatures, stem, *,
+                  critical_temperature=None, errors=None, training_temperature=None):
     """Effective temperature of RBM-flow samples vs flow step, one curve per start temperature."""
     fig = _figure(3.6, 2.8)
     ax = fig.subplots()
@@ -397,4 +401,103 @@ def plot_iso_fixed_points(series, stem, *, n_visible=None,
     ax.set_xlabel("hidden units")
     ax.set_ylabel(r"$T^*/J$ (mean of final $T_{eff}$ over starts)")
     ax.legend(frameon=False, fontsize=7)
+    return _save(fig, stem)
+
+
+def plot_mcrg_exponents(results, stem, *, exact=(1.0, 15 / 8)):
+    """MCRG exponents y_T and y_h vs RG level, one curve per transform (largest operator sets).
+
+    Parameters
+    ----------
+    results : dict[str, list of dict]
+        ``transform label -> levels`` as in :meth:`analysis.mcrg.MCRGLevel.to_dict`.
+    exact : (float, float)
+        Reference lines (2D Ising: y_T = 1, y_h = 15/8).
+    """
+    fig = _figure(6.4, 2.8)
+    axes = fig.subplots(1, 2)
+    for k, (label, levels) in enumerate(results.items()):
+        n = [lv["level"] for lv in levels]
+        for ax, key in zip(axes, ("y_T", "y_h")):
+            ax.errorbar(np.asarray(n) + 0.04 * k, [np.nan if lv[key] is None else lv[key] for lv in levels],
+                        yerr=[0.0 if lv[key + "_err"] is None else lv[key + "_err"] for lv in levels],
+                        color=OKABE_ITO[k % len(OKABE_ITO)], marker="os^Dv"[k % 5], capsize=2,
+                        ms=4, label=label)
+    for ax, value, name in zip(axes, exact, (r"$y_T$", r"$y_h$")):
+        ax.axhline(value, color="0.3", ls=":", lw=1, label="exact")
+        ax.set_xlabel("RG level n")
+        ax.set_ylabel(name)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    axes[0].legend(frameon=False, fontsize=7)
+    fig.suptitle("Monte Carlo RG exponents (Swendsen 1979)")
+    return _save(fig, stem)
+
+
+def plot_coupling_flow(flows, stem, *, x=0, y=1, names=("K_nn", "K_nnn"), fixed_points=None,
+                       max_error=0.05):
+    """RG flow of effective couplings: (K_x, K_y) at every level, one trajectory per start.
+
+    Parameters
+    ----------
+    flows : dict[str, list of (label, couplings, errors)]
+        ``panel title -> trajectories``; ``couplings``/``errors`` arrays (n_levels + 1, n_ops).
+    fixed_points : dict[str, (couplings, errors)], optional
+        A fixed point to mark per panel.
+    max_error : float
+        The axis limits enclose the points whose errors are below this (fits of nearly ordered
+        configurations deep in the low-temperature phase are ill-determined and can lie far
+        outside); the number of points left outside the view is written in the panel.
+    """
+    panels = list(flows)
+    fig = _figure(3.2 * len(panels) + 0.2, 3.0)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, panel in zip(axes, panels):
+        for k, (label, K, E) in enumerate(flows[panel]):
+            K, E = np.asarray(K), np.asarray(E)
+            colour = OKABE_ITO[k % len(OKABE_ITO)]
+            ax.errorbar(K[:, x], K[:, y], xerr=E[:, x], yerr=E[:, y], color=colour, marker="o", ms=3,
+                        capsize=1.5, lw=0.8, label=label)
+            for i in range(len(K) - 1):
+                ax.annotate("", xy=(K[i + 1, x], K[i + 1, y]), xytext=(K[i, x], K[i, y]),
+                            arrowprops={"arrowstyle": "->", "color": colour, "lw": 0.8})
+        if fixed_points and panel in fixed_points:
+            fp, fe = fixed_points[panel]
+            ax.errorbar([fp[x]], [fp[y]], xerr=[fe[x]], yerr=[fe[y]], color="k", marker="*", ms=9,
+                        ls="none", label="fixed point")
+        pts = np.concatenate([np.asarray(K)[:, [x, y]] for _, K, _ in flows[panel]])
+        errs = np.concatenate([np.asarray(E)[:, [x, y]] for _, _, E in flows[panel]])
+        good = np.all(np.nan_to_num(errs, nan=0.0) < max_error, axis=1) & np.all(np.isfinite(pts), axis=1)
+        if good.any() and not good.all():
+            lo, hi = pts[good].min(axis=0), pts[good].max(axis=0)
+            pad = 0.1 * np.maximum(hi - lo, 1e-3)
+            ax.set_xlim(lo[0] - pad[0], hi[0] + pad[0])
+            ax.set_ylim(lo[1] - pad[1], hi[1] + pad[1])
+            ax.text(0.98, 0.02, f"{int((~good).sum())} point(s) with error > {max_error:g} outside view",
+                    transform=ax.transAxes, ha="right", va="bottom", fontsize=6, color="0.3")
+        ax.set_xlabel(names[0])
+        ax.set_ylabel(names[1])
+        ax.set_title(panel)
+        ax.legend(frameon=False, fontsize=6)
+    return _save(fig, stem)
+
+
+def plot_kernels(kernels, stem):
+    """Shared w x w weights of learned block transforms (one panel each; RdBu_r, symmetric range).
+
+    Parameters
+    ----------
+    kernels : dict[str, ndarray (w, w)]
+        ``title -> kernel`` (include the majority-rule kernel for comparison).
+    """
+    titles = list(kernels)
+    fig = _figure(1.7 * len(titles) + 0.4, 2.0)
+    axes = fig.subplots(1, len(titles), squeeze=False)[0]
+    for ax, title in zip(axes, titles):
+        k = np.asarray(kernels[title], dtype=float)
+        vmax = float(np.abs(k).max()) or 1.0
+        im = ax.imshow(k, cmap="RdBu_r", vmin=-vmax, vmax=vmax)
+        ax.set_title(title, fontsize=7)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        fig.colorbar(im, ax=ax, shrink=0.7)
     return _save(fig, stem)

@@ -584,6 +584,32 @@ def _json_clean(obj):
 _EXPONENTS = {"binder": 0.0, "susceptibility": -GAMMA / NU, "abs_magnetization": BETA / NU}
 
 
+def _check_table(table: Mapping[str, np.ndarray]) -> None:
+    """Raise ValueError unless ``table`` is a 2D sweep table this analysis applies to.
+
+    The exponents, T_c and the collapse are those of the 2D Ising model; a sweep of the 1D
+    chain (no transition at T > 0) has no Binder crossing to find.
+    """
+    for column in ("size", "temperature"):
+        if column not in table:
+            raise ValueError(f"the table lacks the column {column!r}")
+    n = len(np.asarray(table["size"]))
+    for column, values in table.items():
+        if column != "file" and len(np.asarray(values)) != n:
+            raise ValueError(f"column {column!r} has {len(np.asarray(values))} rows, "
+                             f"'size' has {n}")
+    if "dimension" in table:
+        dims = sorted({int(d) for d in np.asarray(table["dimension"]).ravel()})
+        if dims and dims != [2]:
+            raise ValueError(f"finite-size scaling here is that of the 2D Ising model; the sweep "
+                             f"has dimension {', '.join(map(str, dims))}")
+    sizes = np.asarray(table["size"], dtype=np.float64)
+    temps = np.asarray(table["temperature"], dtype=np.float64)
+    if n and not (np.all(np.isfinite(sizes)) and np.all(sizes >= 2)
+                  and np.all(np.isfinite(temps)) and np.all(temps > 0)):
+        raise ValueError("sizes must be >= 2 and temperatures finite and > 0")
+
+
 def analyze(table: Mapping[str, np.ndarray], *, n_bootstrap: int = 2000, seed=0,
             window: int = 6, degree: int = 3, method: str = "largest",
             require_crossing: bool = False) -> FSSResult:
@@ -602,6 +628,7 @@ def analyze(table: Mapping[str, np.ndarray], *, n_bootstrap: int = 2000, seed=0,
         change in the sampled range); by default the result then has ``crossing=None`` and a
         ``note`` explaining why, and the rest of the analysis is still done.
     """
+    _check_table(table)
     curves = {}
     for name in _EXPONENTS:
         if name not in table or f"{name}_error" not in table:
@@ -636,9 +663,12 @@ def analyze(table: Mapping[str, np.ndarray], *, n_bootstrap: int = 2000, seed=0,
 # --------------------------------------------------------------------------------------------
 # Figure
 # --------------------------------------------------------------------------------------------
-def plot_fss(result: FSSResult, path: str | Path, *, title: str | None = None) -> list[Path]:
+def plot_fss(result: FSSResult, path: str | Path, *, title: str | None = None,
+             overwrite: bool = True) -> list[Path]:
     """Draw the FSS figure: Binder, chi and <|m|> against T (top) and their collapses with the
-    exact T_c and exponents (bottom). Saves ``path`` with suffixes ``.png`` and ``.pdf``.
+    exact T_c and exponents (bottom). Saves ``path`` with suffixes ``.png`` and ``.pdf``,
+    atomically (:func:`ising.atomic.atomic_output`; ``overwrite=False`` refuses to replace an
+    existing file).
 
     Returns
     -------
@@ -708,9 +738,12 @@ def plot_fss(result: FSSResult, path: str | Path, *, title: str | None = None) -
     axes[1, 0].legend(fontsize=8)
     fig.suptitle(title or "Finite-size scaling of the 2D Ising model "
                  r"(exact $T_c$ = 2.2692, $\nu$ = 1, $\gamma$ = 7/4, $\beta$ = 1/8)")
+    from ising.atomic import atomic_output
+
     written = []
     for suffix in (".png", ".pdf"):
         target = base.with_suffix(suffix)
-        fig.savefig(target, dpi=150)
+        with atomic_output(target, overwrite=overwrite) as tmp:  # temp + fsync + rename
+            fig.savefig(tmp, dpi=150, format=suffix[1:])
         written.append(target)
     return written

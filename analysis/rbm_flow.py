@@ -10,7 +10,7 @@ is the RBM's own marginal ``p(v)``; the "fixed point" measures where the model's
 (Used by ``rgdl reproduce`` with one RBM trained at a *single* temperature -- a contrast, not Iso et
 al.'s protocol, which :mod:`analysis.iso_flow` implements: one RBM trained on many temperatures.)
 
-Conditionals follow docs/CONTRACTS.md (Mehta & Schwab sign convention):
+Conditionals are those of :mod:`rbm.maths` (docs/CONTRACTS.md, Mehta & Schwab sign convention):
 binary units ``P(h_j=1|v) = sigma(-(b_j + sum_i v_i w_ij))``; spin units
 ``P(h_j=+1|v) = sigma(-2(b_j + sum_i v_i w_ij))``, and symmetrically for ``v``.
 """
@@ -18,9 +18,9 @@ binary units ``P(h_j=1|v) = sigma(-(b_j + sum_i v_i w_ij))``; spin units
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit
 
 from analysis.thermodynamics import Estimate
+from rbm import maths
 
 __all__ = [
     "hidden_probability",
@@ -32,37 +32,22 @@ __all__ = [
 ]
 
 
-def _check_units(units):
-    if units not in ("binary", "spin"):
-        raise ValueError(f"units must be 'binary' or 'spin', got {units!r}")
-    return units
-
-
-def _scale(units):
-    return 1.0 if units == "binary" else 2.0
-
-
 def hidden_probability(v, weights, hidden_bias, units="spin"):
     """``P(h_j = on | v)`` for a batch ``v`` (n, n_visible) in the model's units."""
-    _check_units(units)
-    return expit(-_scale(units) * (hidden_bias + v @ weights))
+    maths.check_units(units)
+    return maths.unit_probability(maths.hidden_field(v, weights, hidden_bias), units)
 
 
 def visible_probability(h, weights, visible_bias, units="spin"):
     """``P(v_i = on | h)`` for a batch ``h`` (n, n_hidden) in the model's units."""
-    _check_units(units)
-    return expit(-_scale(units) * (visible_bias + h @ weights.T))
-
-
-def _draw(p, units, rng):
-    on = rng.random(p.shape) < p
-    return on.astype(np.float64) if units == "binary" else np.where(on, 1.0, -1.0)
+    maths.check_units(units)
+    return maths.unit_probability(maths.visible_field(h, weights, visible_bias), units)
 
 
 def flow_step(v, weights, visible_bias, hidden_bias, units, rng):
     """One step ``v -> h ~ P(h|v) -> v' ~ P(v'|h)`` (both sampled), in the model's units."""
-    h = _draw(hidden_probability(v, weights, hidden_bias, units), units, rng)
-    return _draw(visible_probability(h, weights, visible_bias, units), units, rng)
+    h = maths.draw_units(hidden_probability(v, weights, hidden_bias, units), units, rng)
+    return maths.draw_units(visible_probability(h, weights, visible_bias, units), units, rng)
 
 
 def rbm_flow(spins, weights, visible_bias, hidden_bias, *, units="spin", n_steps=10, seed=None):
@@ -84,7 +69,7 @@ def rbm_flow(spins, weights, visible_bias, hidden_bias, *, units="spin", n_steps
     ndarray int8 (n_steps + 1, n_samples, ...)
         Configurations as spins {-1, +1}; index 0 is the input.
     """
-    _check_units(units)
+    maths.check_units(units)
     s = np.asarray(spins)
     weights = np.asarray(weights, dtype=np.float64)
     if weights.ndim != 2:
@@ -103,14 +88,12 @@ def rbm_flow(spins, weights, visible_bias, hidden_bias, *, units="spin", n_steps
     if visible_bias.shape != (n_visible,) or hidden_bias.shape != (weights.shape[1],):
         raise ValueError("bias shapes do not match the weight matrix")
     rng = np.random.default_rng(seed)
-    v = s.reshape(s.shape[0], -1).astype(np.float64)
-    if units == "binary":
-        v = (v + 1.0) / 2.0
+    v = maths.convert_units(s.reshape(s.shape[0], -1).astype(np.float64), "spin", units)
     out = np.empty((n_steps + 1,) + s.shape, dtype=np.int8)
     out[0] = s
     for step in range(1, n_steps + 1):
         v = flow_step(v, weights, visible_bias, hidden_bias, units, rng)
-        spin = v if units == "spin" else 2.0 * v - 1.0
+        spin = maths.convert_units(v, units, "spin")
         out[step] = spin.reshape(s.shape).astype(np.int8)
     return out
 

@@ -1,6 +1,6 @@
 """Receptive fields of stacked RBMs and how local they are.
 
-Mehta & Schwab (arXiv:1410.3831, Fig. 3) visualise the receptive field of a hidden unit of layer
+Mehta & Schwab (arXiv:1410.3831, Fig. 4) visualise the receptive field of a hidden unit of layer
 ``l`` as the product of the weight matrices below it,
 
 .. math:: r^{(l)} = r^{(l-1)} W^{(l)}, \\qquad r^{(1)} = W^{(1)},
@@ -30,55 +30,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rbm.maths import receptive_fields  # the one definition, re-exported here
+
 __all__ = [
     "receptive_fields",
     "Localization",
     "localization",
     "layer_localization",
     "uniform_core_radius",
+    "periodic_window_sums",
 ]
-
-
-def receptive_fields(weights):
-    """Receptive fields ``r^(l) = r^(l-1) W^(l)`` of every layer of a stack.
-
-    Parameters
-    ----------
-    weights : sequence of ndarray
-        Weight matrices ``W^(1), W^(2), ...``, each ``(n_below, n_above)`` in the convention of
-        docs/CONTRACTS.md (``weights_`` of a fitted :class:`rbm.RBM`).
-
-    Returns
-    -------
-    list of ndarray
-        ``fields[l]`` has shape ``(n_visible, n_hidden_l)``; column ``j`` is the receptive field of
-        unit ``j`` of layer ``l + 1`` on the visible lattice.
-
-    Raises
-    ------
-    ValueError
-        If the list is empty, a matrix is not 2-D, or consecutive shapes do not chain.
-
-    References
-    ----------
-    Mehta & Schwab, arXiv:1410.3831 (2014), Fig. 3.
-    """
-    weights = list(weights)
-    if not weights:
-        raise ValueError("weights must contain at least one weight matrix")
-    fields = []
-    current = None
-    for index, w in enumerate(weights):
-        w = np.asarray(w, dtype=np.float64)
-        if w.ndim != 2:
-            raise ValueError(f"weight matrix {index} must be 2-D, got shape {w.shape}")
-        if current is not None and current.shape[1] != w.shape[0]:
-            raise ValueError(
-                f"weight matrix {index} has {w.shape[0]} rows but layer {index} has "
-                f"{current.shape[1]} units")
-        current = w.copy() if current is None else current @ w
-        fields.append(current)
-    return fields
 
 
 def uniform_core_radius(window, dimension=2):
@@ -150,8 +111,13 @@ def _minimal_image(x, length):
     return np.mod(x + length / 2.0, length) - length / 2.0
 
 
-def _periodic_window_sums(values, b):
-    """Sum of ``values`` (n, *shape) over every periodic ``b``-window (anchored at its corner)."""
+def periodic_window_sums(values, b):
+    """Sum of ``values`` (n, *shape) over every periodic ``b``-window (anchored at its corner).
+
+    Entry ``[k, i, j]`` of the result is the sum of ``values[k]`` over the ``b x b`` window whose
+    top-left corner is ``(i, j)`` (periodic wrap-around; any number of lattice axes). Used for
+    the block shares here and the window block spins of :mod:`analysis.blockspin_fidelity`.
+    """
     out = values
     for axis in range(1, values.ndim):
         acc = np.zeros_like(out)
@@ -246,7 +212,7 @@ def localization(fields, shape, *, window=None, radius_cut=None, block_sizes=(1,
 
     block_share = {}
     for b in block_sizes:
-        sums = _periodic_window_sums(unit_r2, b).reshape(n_units, -1)
+        sums = periodic_window_sums(unit_r2, b).reshape(n_units, -1)
         block_share[b] = sums.max(axis=1) / safe_total
     return Localization(radius=radius, share_within=share_within, block_share=block_share,
                         centre=centre, peak=peak.astype(np.int64), window=window,

@@ -20,8 +20,10 @@ uninterrupted run's.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass, field as dataclass_field
 from pathlib import Path
@@ -29,7 +31,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from . import io
+from . import atomic, io
 from .lattice import energy_per_spin, magnetization_per_spin
 
 __all__ = ["GenerationResult", "generate_dataset", "summarize_dataset"]
@@ -104,6 +106,49 @@ def summarize_dataset(energy, magnetization, *, n_spins, temperature, thin, n_ch
                      sweeps_per_sample=thin, n_chains=n_chains)
 
 
+#: Upper bound of counts (samples, chains, sweeps): exact in float64 and far inside int64.
+MAX_COUNT = 1 << 53
+
+
+def estimate_memory(dimension, size, n_samples, n_chains, chunk_size=None) -> int:
+    """Bytes of the main arrays :func:`generate_dataset` allocates (an estimate, >= the truth).
+
+    Counted: the chains' spins (int8) three times (sampler state, kernel work buffers and the
+    state copy committed with every chunk), one chunk buffer of spins (int8) and its energy and
+    magnetization (float64), and the stored energy and magnetization series (float64), read
+    back once for the summary and once for verification.
+    """
+    n_spins = int(size) ** int(dimension)
+    if chunk_size is None:
+        chunk_size = max(1, CHUNK_BYTES // n_spins)
+    chunk = int(n_chains) * max(1, -(-int(chunk_size) // int(n_chains)))
+    return (3 * int(n_chains) * n_spins + chunk * (n_spins + 16)
+            + 6 * 8 * int(n_samples))
+
+
+def check_memory(dimension, size, n_samples, n_chains, chunk_size=None) -> None:
+    """Raise :class:`ising.atomic.ResourceError` (a ValueError) when the arrays of
+    :func:`estimate_memory` exceed the available memory; nothing is allocated before."""
+    if isinstance(dimension, bool) or dimension not in (1, 2):
+        return  # the sampler reports bad dimensions and sizes with its own message
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 2:
+        return
+    need = estimate_memory(dimension, size, n_samples, n_chains, chunk_size)
+    lattice = f"{size}" if dimension == 1 else f"{size}x{size}"
+    atomic.check_memory(need, f"simulating {n_chains} chain(s) of {lattice} spins with "
+                              f"{n_samples} samples")
+
+
+def _after_write_failure(exc, out, partial):
+    """The error to raise after a failed write; keeps ``partial`` only if a resume can use it."""
+    if io.partial_is_resumable(out):
+        return atomic.WriteError(exc.errno, f"{exc}; {partial.name} keeps the samples committed "
+                                            "so far (resume=True, --resume, continues it)")
+    with contextlib.suppress(OSError):
+        partial.unlink()
+    return atomic.WriteError(exc.errno, f"{exc}; nothing was kept")
+
+
 def _float_equal(a, b) -> bool:
     a, b = float(a), float(b)
     return a == b or (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-12, abs_tol=0.0)
@@ -128,7 +173,8 @@ def generate_dataset(out, *, dimension: int, size: int, temperature: float, coup
                      n_chains: int = 1, burn_in: Optional[int] = None, thin: Optional[int] = None,
                      seed: Optional[int] = None, resume: bool = False, overwrite: bool = False,
                      chunk_size: Optional[int] = None, compression: Optional[str] = "gzip",
-                     progress: Optional[Callable[[int, int], None]] = None) -> GenerationResult:
+                     progress: Optional[Callable[[int, int], None]] = None,
+                     engine: str = "auto") -> GenerationResult:
     """Simulate the periodic Ising model and write ``n_samples`` configurations to ``out`` (HDF5).
 
     Parameters
@@ -153,6 +199,9 @@ def generate_dataset(out, *, dimension: int, size: int, temperature: float, coup
         Sweeps discarded before the first sample, and sweeps between samples of one chain.
         ``None`` chooses them from the measured tau_int (:func:`ising.samplers.calibrate`:
         burn_in >= 20 tau_int, thin = ceil(2 tau_int)).
+    engine : {"auto", "scalar", "multispin"}
+        As for :class:`ising.samplers.MonteCarloSampler` (the multi-spin engine packs 64
+        chains per word; "auto" uses it for 2D Metropolis at h = 0 with >= 32 chains).
     seed : int or None
         Root seed (non-negative integer); ``None`` draws one and records it.  Same seed => same
         ``spins`` at any NUMBA_NUM_THREADS, and across kill + resume.
@@ -206,6 +255,14 @@ def generate_dataset(out, *, dimension: int, size: int, temperature: float, coup
         if seed >= 1 << 63:
             raise ValueError(f"seed must be < 2**63 (it is stored as int64), got {seed}")
     chunk_size = _check_int("chunk_size", chunk_size, 1, allow_none=True)
+    for name, value in (("n_samples", n_samples), ("n_chains", n_chains), ("burn_in", burn_in),
+                        ("thin", thin), ("chunk_size", chunk_size)):
+        if value is not None and value > MAX_COUNT:
+            raise ValueError(f"{name} must be <= {MAX_COUNT} (2**53), got {value}")
+    if thin is not None and (burn_in or 0) + thin * -(-n_samples // n_chains) > MAX_COUNT:
+        raise ValueError(f"burn_in + thin * rounds = {(burn_in or 0) + thin * -(-n_samples // n_chains)} "
+                         f"sweeps exceeds {MAX_COUNT} (the sweep counter is int64)")
+    check_memory(dimension, size, n_samples, n_chains, chunk_size)
     if compression not in ("gzip", "lzf", None):
         raise ValueError(f"compression must be 'gzip', 'lzf' or None, got {compression!r}")
     if resume and overwrite:
@@ -214,14 +271,31 @@ def generate_dataset(out, *, dimension: int, size: int, temperature: float, coup
         raise ValueError("progress must be callable or None")
     # the sampler validates the physics (T > 0, size >= 2, even L for checkerboards, ...)
     probe = MonteCarloSampler(dimension, size, temperature, coupling=coupling, field=field,
-                              algorithm=algorithm, n_chains=n_chains, seed=seed if seed is not None else 0)
+                              algorithm=algorithm, n_chains=n_chains,
+                              seed=seed if seed is not None else 0, engine=engine)
     dimension, size = probe.dimension, probe.size
     temperature, coupling, field = probe.temperature, probe.coupling, probe.field
     del probe
 
-    out = io.check_output_path(out, overwrite=overwrite, allow_existing=resume)
+    out = io.check_output_path(out, overwrite=overwrite, allow_existing=resume, resumable=True)
+    with atomic.OutputLock(out):  # one writer per output, taken before anything is opened
+        return _generate_locked(
+            out, dimension=dimension, size=size, temperature=temperature, coupling=coupling,
+            field=field, algorithm=algorithm, n_samples=n_samples, n_chains=n_chains,
+            burn_in=burn_in, thin=thin, seed=seed, resume=resume, overwrite=overwrite,
+            chunk_size=chunk_size, compression=compression, progress=progress, started=started,
+            engine=engine)
+
+
+def _generate_locked(out, *, dimension, size, temperature, coupling, field, algorithm, n_samples,
+                     n_chains, burn_in, thin, seed, resume, overwrite, chunk_size, compression,
+                     progress, started, engine):
+    """The body of :func:`generate_dataset`, run while holding the output's lock."""
+    from .samplers import MonteCarloSampler, calibrate
+
+    out = io.check_output_path(out, overwrite=overwrite, allow_existing=resume, resumable=True)
     partial = io.partial_path(out)
-    if partial.is_dir():
+    if partial.is_dir() and not partial.is_symlink():
         raise IsADirectoryError(f"partial-file path is a directory: {partial}")
 
     wanted = {"dimension": dimension, "size": size, "temperature": temperature, "coupling": coupling,
@@ -243,6 +317,9 @@ def generate_dataset(out, *, dimension: int, size: int, temperature: float, coup
 
     # ---- a partial file -----------------------------------------------------------------------
     writer = None
+    if os.path.lexists(partial) and partial.is_symlink():
+        raise ValueError(f"{partial} is a symbolic link, not an rgdl partial file; remove it "
+                         "(it is never followed)")
     if partial.exists():
         if not resume and not overwrite:
             raise FileExistsError(f"unfinished partial file exists: {partial} "
@@ -268,7 +345,8 @@ def generate_dataset(out, *, dimension: int, size: int, temperature: float, coup
     if writer is not None:
         params = writer.resume_params
         sampler = MonteCarloSampler(dimension, size, temperature, coupling=coupling, field=field,
-                                    algorithm=algorithm, n_chains=n_chains, seed=params["seed"])
+                                    algorithm=algorithm, n_chains=n_chains, seed=params["seed"],
+                                    engine=engine)
         try:
             sampler.set_state(writer.resume_state)
         except ValueError as exc:
@@ -284,7 +362,8 @@ def generate_dataset(out, *, dimension: int, size: int, temperature: float, coup
         logger.info("resuming %s at sample %d of %d", partial, resumed, n_samples)
     else:
         sampler = MonteCarloSampler(dimension, size, temperature, coupling=coupling, field=field,
-                                    algorithm=algorithm, n_chains=n_chains, seed=seed)
+                                    algorithm=algorithm, n_chains=n_chains, seed=seed,
+                                    engine=engine)
         tau_int = float("nan")
         tau_source = "samples"
         if burn_in is None or thin is None:
@@ -347,7 +426,10 @@ def generate_dataset(out, *, dimension: int, size: int, temperature: float, coup
                 logger.warning("stored samples are correlated: tau_int = %.2f samples (%.3g sweeps) "
                                "with thin = %d; a thin >= %d would decorrelate them", tau_samples,
                                summary.tau_int, thin, math.ceil(2 * summary.tau_int))
-        path = writer.finalize(**final)
+        path = writer.finalize(expected_series=(energy, magnetization), overwrite=True, **final)
+    except atomic.WriteError as exc:
+        writer.close()
+        raise _after_write_failure(exc, out, partial) from exc
     except BaseException as exc:
         writer.close()
         if isinstance(exc, KeyboardInterrupt):

@@ -382,18 +382,6 @@ def _onsager_modulus(kk: np.ndarray):
     return k, kprime
 
 
-def _elliptic_b(k: np.ndarray, kprime: np.ndarray) -> np.ndarray:
-    """B(k) = (E(k) - k'^2 K(k)) / k^2 = int_0^{pi/2} cos^2 t / sqrt(1 - k^2 sin^2 t) dt.
-
-    Computed by quadrature (substituting t = pi/2 - psi, 1 - k^2 sin^2 t = k'^2 + k^2 sin^2 psi)
-    because E - k'^2 K cancels catastrophically for small k.
-    """
-    psi, weights = _graded_quadrature()
-    sp = np.sin(psi)
-    integrand = sp * sp / np.sqrt(kprime[..., None] ** 2 + (k[..., None] * sp) ** 2)
-    return integrand @ weights
-
-
 @functools.lru_cache(maxsize=None)
 def _graded_quadrature(n_panels: int = 48, order: int = 20, smallest: float = 1e-13):
     """Nodes psi and weights on [0, pi/2], Gauss-Legendre panels graded geometrically towards 0.

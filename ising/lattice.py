@@ -19,7 +19,6 @@ __all__ = [
     "n_spins",
     "lattice_shape",
     "neighbour_table",
-    "checkerboard_colour",
     "bond_sum",
     "energy_per_spin",
     "magnetization_per_spin",
@@ -68,17 +67,6 @@ def neighbour_table(size: int, dimension: int) -> np.ndarray:
         cols = [np.roll(idx, -1, axis=1), np.roll(idx, 1, axis=1),
                 np.roll(idx, -1, axis=0), np.roll(idx, 1, axis=0)]
     return np.stack([c.ravel() for c in cols], axis=1).astype(np.int64)
-
-
-def checkerboard_colour(size: int, dimension: int) -> np.ndarray:
-    """Colour (0 or 1) of every site: parity of the coordinate sum.
-
-    For even L the two colours form the bipartition of the periodic lattice, so all sites
-    of one colour can be updated independently.
-    """
-    dimension = check_dimension(dimension)
-    grids = np.indices(lattice_shape(size, dimension))
-    return (grids.sum(axis=0) % 2).astype(np.int8)
 
 
 def _lattice_axes(spins: np.ndarray, dimension: int) -> tuple:

@@ -76,10 +76,11 @@ from dataclasses import dataclass, field as dc_field
 import numpy as np
 
 from . import _kernels, io
+from .multispin import MultiSpinMetropolis
 from .lattice import energy_per_spin, magnetization_per_spin, neighbour_table
 
-__all__ = ["ALGORITHMS", "INITIAL_STATES", "MonteCarloSampler", "SampleResult", "calibrate",
-           "sample", "visiting_scheme"]
+__all__ = ["ALGORITHMS", "ENGINES", "INITIAL_STATES", "MonteCarloSampler", "SampleResult",
+           "calibrate", "sample", "select_engine", "visiting_scheme"]
 
 logger = logging.getLogger(__name__)
 
@@ -91,12 +92,18 @@ CLUSTER_ALGORITHMS = ("wolff", "swendsen-wang")
 INITIAL_STATES = ("random", "up", "down", "neel")
 #: Integer codes of the visiting schemes, stored in the sampler state.
 SCHEMES = ("checkerboard", "random-site", "cluster")
+#: Engines: "scalar" (one int8 per spin, every algorithm) or "multispin" (64 replicas per
+#: machine word, :class:`ising.multispin.MultiSpinMetropolis`); "auto" picks (select_engine).
+ENGINES = ("auto", "scalar", "multispin")
+#: engine="auto" runs the multi-spin engine from this many chains on (it packs 64 chains per
+#: word: below about half a word the scalar chain-vectorised driver is as fast).
+MULTISPIN_MIN_CHAINS = 32
 
 #: 2D lattices with at least this linear size, simulated as fewer than LANES_MIN_CHAINS
 #: chains, use the parallel row mode (rows of each colour split over threads, two barriers
 #: per sweep). Below it the serial build runs: a barrier waits for the slowest thread, and on
-#: a shared machine a descheduled thread stalls it for a scheduler time slice (at L = 256 on
-#: 2 busy cores the 2-thread row mode ran 34 M updates/s against 494 M/s serially).
+#: a shared machine a descheduled thread stalls it for a scheduler time slice, which on small
+#: lattices costs far more than the threads gain.
 ROW_MODE_MIN_SIZE = 1024
 
 #: 2D local algorithms with at least this many chains run the chain-vectorised driver
@@ -141,6 +148,38 @@ def visiting_scheme(algorithm: str, dimension: int, size: int) -> str:
     if algorithm == "metropolis" and (dimension == 1 or size == 2):
         return "random-site"
     return "checkerboard"
+
+
+def select_engine(engine: str, algorithm: str, dimension: int, size: int, field: float,
+                  n_chains: int, initial="random") -> str:
+    """The engine that runs a sampler: ``"scalar"`` or ``"multispin"``.
+
+    The multi-spin engine implements lazy checkerboard Metropolis in 2D at h = 0 for even
+    L >= 4 (the same Markov chain as the scalar engine, with other random numbers), started
+    from "random" or "up". ``engine="auto"`` chooses it for such problems with at least
+    :data:`MULTISPIN_MIN_CHAINS` chains, the scalar engine otherwise; ``"multispin"`` refuses
+    problems it does not implement (ValueError naming the reason).
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if engine == "scalar":
+        return "scalar"
+    why = None
+    if algorithm != "metropolis":
+        why = f"algorithm {algorithm!r} (it runs metropolis only)"
+    elif dimension != 2:
+        why = "a 1D chain (it runs 2D lattices only)"
+    elif size < 4 or size % 2:
+        why = f"L = {size} (it needs an even L >= 4)"
+    elif field != 0.0:
+        why = f"field = {field} (it implements h = 0 only)"
+    elif not (isinstance(initial, str) and initial in ("random", "up")):
+        why = f"initial = {initial!r} (it starts from 'random' or 'up')"
+    if engine == "multispin":
+        if why:
+            raise ValueError(f"the multispin engine cannot run {why}; use engine='scalar'")
+        return "multispin"
+    return "multispin" if why is None and n_chains >= MULTISPIN_MIN_CHAINS else "scalar"
 
 
 def _probability_threshold(p: float) -> int:
@@ -256,6 +295,12 @@ class MonteCarloSampler:
         Initial configuration: independent fair coins (from the chain's own stream), all +1,
         all -1, or the Neel state (-1)**(coordinate sum) (antiferromagnetic); one value for
         every chain or one per chain.
+    engine : {"auto", "scalar", "multispin"}, default "auto"
+        ``"multispin"`` packs 64 chains per machine word (:mod:`ising.multispin`): the same
+        lazy checkerboard Metropolis chain, each chain with its own random numbers, for 2D,
+        h = 0, even L >= 4; ``"auto"`` uses it from MULTISPIN_MIN_CHAINS (32) chains on
+        (:func:`select_engine`). The two engines draw different random numbers, so the same
+        seed gives other (equally valid) samples; a state resumes only on its own engine.
     row_parallel : bool or None
         Local algorithms in 2D with fewer than LANES_MIN_CHAINS (8) chains: split the rows of
         each lattice over threads (a barrier per colour). ``None`` (default) turns it on for a
@@ -279,7 +324,7 @@ class MonteCarloSampler:
 
     def __init__(self, dimension, size, temperature, coupling=1.0, field=0.0,
                  algorithm="metropolis", n_chains=1, seed=None, initial="random",
-                 *, row_parallel=None):
+                 *, engine="auto", row_parallel=None):
         if isinstance(dimension, bool) or dimension not in (1, 2):
             raise ValueError(f"dimension must be 1 or 2, got {dimension!r}")
         self.dimension = int(dimension)
@@ -323,6 +368,14 @@ class MonteCarloSampler:
                              "(metropolis/heatbath at even L >= 4)")
         self.row_parallel = bool(row_parallel)
         self.seed = _resolve_seed(seed)
+        #: "scalar" or "multispin" (:func:`select_engine`).
+        self.engine = select_engine(engine, algorithm, self.dimension, L, self.field,
+                                    self.n_chains, initial)
+        self._multispin = None
+        if self.engine == "multispin":
+            self._multispin = MultiSpinMetropolis(L, self.temperature, self.coupling, 0.0,
+                                                  n_replicas=self.n_chains, seed=self.seed,
+                                                  initial=initial)
         self.n_spins = L ** self.dimension
         self._shape = (self.n_chains,) + (L,) * self.dimension
 
@@ -391,6 +444,10 @@ class MonteCarloSampler:
         """
         n = _check_int("n_sweeps", n_sweeps, 0)
         if n == 0:
+            return self
+        if self._multispin is not None:
+            self._multispin.sweep(n)
+            self.sweeps_done += n
             return self
         L, d = self.size, self.dimension
         work = self.n_chains * self.n_spins * n
@@ -484,6 +541,9 @@ class MonteCarloSampler:
 
     def _flat_spins(self, chains=None):
         """Row-major configurations (a new array), shape (n_chains, N); ``chains`` slices."""
+        if self._multispin is not None:
+            x = self._multispin.spins if chains is None else self._multispin.spins[chains]
+            return x.reshape(x.shape[0], -1)
         x = self._spins if chains is None else self._spins[chains]
         if self._perm is None:
             return x.copy()
@@ -493,11 +553,15 @@ class MonteCarloSampler:
 
     def energy(self):
         """Energy per spin of every chain, float64 (n_chains,)."""
+        if self._multispin is not None:
+            return self._multispin.energy()
         return energy_per_spin(self.spins, self.coupling, self.field,
                                self.dimension)
 
     def magnetization(self):
         """Magnetization per spin (signed) of every chain, float64 (n_chains,)."""
+        if self._multispin is not None:
+            return self._multispin.magnetization()
         return magnetization_per_spin(self._spins, 1)
 
     # -------------------------------------------------------------------- state
@@ -508,8 +572,17 @@ class MonteCarloSampler:
         the counter-based generator for 2D local algorithms and Wolff, xoshiro256** states
         otherwise), ``sweeps``,
         ``counts`` and ``clusters_per_sweep`` (Wolff bookkeeping), ``scheme`` (index into
-        ``SCHEMES``) and ``version``.
+        ``SCHEMES``), ``engine`` (1 for multispin, whose ``rng`` is its (n_groups, 2) streams)
+        and ``version``.
         """
+        if self._multispin is not None:
+            inner = self._multispin.get_state()
+            return {"spins": inner["spins"], "rng": inner["rng"],
+                    "sweeps": np.array(self.sweeps_done, dtype=np.int64),
+                    "scheme": np.array(SCHEMES.index(self.scheme), dtype=np.int64),
+                    "engine": np.array(1, dtype=np.int64),
+                    "multispin_version": inner["version"],
+                    "version": np.array(_STATE_VERSION, dtype=np.int64)}
         return {
             "spins": self.spins,
             "rng": self._rng.copy(),
@@ -534,6 +607,16 @@ class MonteCarloSampler:
         version = int(np.asarray(state.get("version", _STATE_VERSION)))
         if version != _STATE_VERSION:
             raise ValueError(f"sampler state version {version} is not supported (expected {_STATE_VERSION})")
+        saved_engine = "multispin" if int(np.asarray(state.get("engine", 0))) == 1 else "scalar"
+        if saved_engine != self.engine:
+            raise ValueError(f"sampler state was made by the {saved_engine} engine, this sampler "
+                             f"runs the {self.engine} engine (pass engine={saved_engine!r})")
+        if self._multispin is not None:
+            self._multispin.set_state({"spins": state["spins"], "rng": state["rng"],
+                                       "sweeps": state["sweeps"],
+                                       "version": state.get("multispin_version", 1)})
+            self.sweeps_done = int(np.asarray(state["sweeps"]))
+            return self
         if "scheme" in state:
             code = int(np.asarray(state["scheme"]))
             saved = SCHEMES[code] if 0 <= code < len(SCHEMES) else f"code {code}"
@@ -567,7 +650,8 @@ class MonteCarloSampler:
     def __repr__(self):
         return (f"MonteCarloSampler(dimension={self.dimension}, size={self.size}, "
                 f"temperature={self.temperature!r}, coupling={self.coupling!r}, field={self.field!r}, "
-                f"algorithm={self.algorithm!r}, n_chains={self.n_chains}, seed={self.seed})")
+                f"algorithm={self.algorithm!r}, n_chains={self.n_chains}, seed={self.seed}, "
+                f"engine={self.engine!r})")
 
 
 # ---------------------------------------------------------------- calibration
@@ -730,7 +814,8 @@ def metadata_for(sampler, burn_in, thin, tau_int):
 
 
 def sample(dimension, size, temperature, *, coupling=1.0, field=0.0, algorithm="metropolis",
-           n_samples, n_chains=1, burn_in=None, thin=None, seed=None, progress=None):
+           n_samples, n_chains=1, burn_in=None, thin=None, seed=None, progress=None,
+           engine="auto"):
     """Draw decorrelated Ising configurations.
 
     Parameters
@@ -744,6 +829,8 @@ def sample(dimension, size, temperature, *, coupling=1.0, field=0.0, algorithm="
         chooses them with :func:`calibrate` (burn_in >= 20 τ_int, thin >= 2 τ_int with margin).
     progress : callable or None
         Called as ``progress(n_done, n_samples)`` after each round of samples.
+    engine : {"auto", "scalar", "multispin"}
+        As for :class:`MonteCarloSampler`.
 
     Returns
     -------
@@ -757,7 +844,7 @@ def sample(dimension, size, temperature, *, coupling=1.0, field=0.0, algorithm="
     if thin is not None:
         thin = _check_int("thin", thin, 1)
     sampler = MonteCarloSampler(dimension, size, temperature, coupling=coupling, field=field,
-                                algorithm=algorithm, n_chains=n_chains, seed=seed)
+                                algorithm=algorithm, n_chains=n_chains, seed=seed, engine=engine)
     tau = float("nan")
     if burn_in is None or thin is None:
         b, t, tau = calibrate(sampler)

@@ -10,24 +10,23 @@ RBM
 TrainingDivergedError
     Raised when training produces NaN/inf (a ValueError).
 DBN
-    Greedy layer-wise stack of RBMs (:mod:`rbm.dbn`, imported on first use).
+    Greedy layer-wise stack of RBMs (:mod:`rbm.dbn`).
 save_model, load_model, save_layers, load_layers
     Versioned ``.npz`` persistence (:mod:`rbm.io`).
 log_partition_exact, ais_log_partition
     Partition functions (:mod:`rbm.partition`).
+
+The formulas themselves (conditionals, samples, free energies, exact log Z) are array
+functions in :mod:`rbm.maths`. The package imports nothing from ``ising``, ``analysis`` or
+``rgdl`` (checked by tests/test_architecture.py).
 """
 
+from rbm.dbn import DBN
+from rbm.local import LocalRBM, LocalRBMStack
 from rbm.io import load_layers, load_model, save_layers, save_model
 from rbm.model import RBM, TrainingDivergedError
 from rbm.partition import ais_log_partition, log_partition_exact
 
 __all__ = ["RBM", "TrainingDivergedError", "DBN", "save_model", "load_model", "save_layers",
-           "load_layers", "log_partition_exact", "ais_log_partition"]
+           "load_layers", "log_partition_exact", "ais_log_partition", "LocalRBM", "LocalRBMStack"]
 
-
-def __getattr__(name):
-    if name == "DBN":
-        from rbm.dbn import DBN
-
-        return DBN
-    raise AttributeError(f"module 'rbm' has no attribute {name!r}")

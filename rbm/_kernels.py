@@ -7,7 +7,7 @@ For a layer with field ``x = bias + act`` (``act`` = v W for hiddens, h W^T for 
 * spin units {-1, +1}:  P(u = +1 | .) = sigma(-2x), E[u | .] = -tanh(x).
 
 The layer kernels receive ``t = tanh(s x)`` (s = 1/2 binary, 1 spin), computed beforehand by
-:func:`rbm.train.field_tanh` with NumPy's SIMD ``tanh``, so the loops here are plain arithmetic
+:func:`rbm.maths.field_tanh` with NumPy's SIMD ``tanh``, so the loops here are plain arithmetic
 that vectorises. A unit is set "on" (1 or +1) when its pre-drawn uniform ``u < P(on)``; the training loop's
 uniforms come from the counter-based stream of :func:`uniform_fill` (serial, so results do not
 depend on the number of threads).
@@ -27,7 +27,18 @@ import types
 import numpy as np
 from numba import njit, prange
 
-from ising._kernels import GAMMA, mix64  # the one SplitMix64 primitive of the project
+#: SplitMix64 (Steele, Lea & Flood, OOPSLA 2014; Vigna's splitmix64.c): the Weyl increment
+#: and Stafford's Mix13 finaliser. ``ising._kernels`` has the same generator (the packages are
+#: independent); tests/test_rbm_maths.py pins both to Vigna's reference outputs.
+GAMMA = np.uint64(0x9E3779B97F4A7C15)
+
+
+@njit(cache=True, inline="always")
+def mix64(z):
+    """SplitMix64 output function of a uint64 ``z``."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
 
 #: Arrays with fewer elements than this run in the serial build of a dual kernel (only the
 #: all-sites pseudo-likelihood, which is not interleaved with BLAS): a parallel launch costs tens
@@ -72,11 +83,10 @@ def _dual(func, size_arg=0, fastmath=False):
 # "Fast splittable pseudorandom number generators", OOPSLA 2014; Stafford's Mix13 finaliser):
 # d(1), d(2), ... is exactly Vigna's splitmix64.c seeded with k, which passes TestU01 BigCrush.
 # A draw is a pure function of (k, m), so a whole buffer is filled by one branch-free loop that
-# LLVM vectorises (AVX-512: ~20x NumPy's ``Generator.random`` for float32, which dominated the
-# non-BLAS time of a CD-1 step). float32 uniforms take 24 bits each, two per draw (bits 40-63
+# LLVM vectorises (NumPy's ``Generator.random`` for float32 dominated the non-BLAS time of a
+# CD-1 step before). float32 uniforms take 24 bits each, two per draw (bits 40-63
 # then bits 8-31: the same resolution 2**-24 as NumPy's float32 ``random``); float64 uniforms
-# take the top 53 bits of one draw. The mixer and GAMMA are those of the Monte Carlo kernels
-# (:mod:`ising._kernels`), defined once there.
+# take the top 53 bits of one draw. The mixer and GAMMA are defined at the top of this module.
 # ----------------------------------------------------------------------------------------------
 _U1 = np.uint64(1)
 _U8 = np.uint64(8)
@@ -275,8 +285,12 @@ def _bias_step(bias, velocity, positive, negative, positive_scale, negative_scal
 
 
 @njit(cache=True, inline="always")
-def _g(x, spin):
-    """One unit's log-partition g(x) = log sum_u exp(-x u): softplus(-x) or log 2cosh(x)."""
+def unit_log_partition_scalar(x, spin):
+    """One unit's log-partition g(x) = log sum_u exp(-x u): softplus(-x) or log 2cosh(x).
+
+    The Numba twin of :func:`rbm.maths.unit_log_partition` (tests/test_rbm_maths.py pins them
+    together).
+    """
     if spin:
         a = abs(x)
         return a + math.log1p(math.exp(-2.0 * a))
@@ -297,24 +311,24 @@ def _pseudo_log_likelihood_all_sites(v, act, weights, visible_bias, spin, out):
     for r in prange(n):
         base = 0.0
         for j in range(nh):
-            base += _g(act[r, j], spin)
+            base += unit_log_partition_scalar(act[r, j], spin)
         total = 0.0
         for i in range(nv):
             vi = v[r, i]
             delta = -2.0 * vi if spin else 1.0 - 2.0 * vi
             flipped = 0.0
             for j in range(nh):
-                flipped += _g(act[r, j] + delta * weights[i, j], spin)
+                flipped += unit_log_partition_scalar(act[r, j] + delta * weights[i, j], spin)
             # F(v') - F(v) = c_i delta - (sum g(act') - sum g(act))
             diff = visible_bias[i] * delta - (flipped - base)
             # log sigma(diff) = -softplus(-diff)
-            total -= _g(diff, False)
+            total -= unit_log_partition_scalar(diff, False)
         out[r] = total
 
 
 # The training-loop kernels run serially ON PURPOSE: they alternate with multithreaded BLAS calls,
-# and a Numba thread pool spinning next to OpenBLAS's own pool on the same cores cost a factor
-# 3-4 in the CD-1 step (measured: 16 ms vs 4 ms per 100x1600x400 step on 2 cores). They are
+# and a Numba thread pool spinning next to OpenBLAS's own pool on the same cores slows the CD-1
+# step several-fold when both want every core. They are
 # vectorised loops over in-cache arrays, a small fraction of the step's time.
 layer_sample = njit(cache=True, fastmath=_FAST)(_layer_sample)
 layer_mean = njit(cache=True, fastmath=_FAST)(_layer_mean)

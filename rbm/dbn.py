@@ -11,7 +11,7 @@ binary units E[u] = P(u = 1) = sigma(-x); spin units E[u] = -tanh(x), P(u = +1) 
 * :meth:`DBN.transform` is the deterministic (mean-field) up-pass; :meth:`DBN.inverse_transform`
   the down-pass (mean-field or stochastic); :meth:`DBN.sample` generates visibles by block Gibbs
   sampling in the top RBM followed by a down-pass; :meth:`DBN.receptive_fields` gives the
-  effective receptive fields r^(l) = r^(l-1) W^(l), r^(1) = W^(1) (Mehta & Schwab 2014, Fig. 4).
+  effective receptive fields r^(l) = r^(l-1) W^(l), r^(1) = W^(1) (:func:`rbm.maths.receptive_fields`).
 
 Adjacent layers may use different unit types; values are converted between the two
 representations by u_spin = 2 u_binary - 1 (means and samples alike).
@@ -31,45 +31,18 @@ import os
 
 import numpy as np
 
-from rbm._params import ParamsMixin
+from rbm import maths
+from rbm._params import ParamsMixin, jsonable_params, params_from_json
+from rbm.archive import open_archive, save_layers
+from rbm.model import RBM, TrainingDivergedError
 
-from rbm.model import RBM, _jsonable_params, _params_from_json
-
-__all__ = ["DBN"]
+__all__ = ["DBN", "load_layers"]
 
 logger = logging.getLogger(__name__)
 
 _UNITS = ("binary", "spin")
 _PROPAGATE = ("sample", "mean")
 _MODES = ("stochastic", "mean-field")
-
-
-def _mean(x, units):
-    """E[u | input x]: sigma(-x) (binary) or -tanh(x) (spin), docs/CONTRACTS.md."""
-    if units == "binary":
-        with np.errstate(over="ignore"):
-            return 1.0 / (1.0 + np.exp(x))
-    return -np.tanh(x)
-
-
-def _sample(x, units, rng):
-    """u ~ p(u | input x): binary {0, 1} with P(1) = sigma(-x); spin with P(+1) = sigma(-2x)."""
-    scale = 1.0 if units == "binary" else 2.0
-    with np.errstate(over="ignore"):
-        p_on = 1.0 / (1.0 + np.exp(scale * x))
-    on = rng.random(x.shape) < p_on
-    if units == "binary":
-        return on.astype(x.dtype)
-    return np.where(on, 1.0, -1.0).astype(x.dtype)
-
-
-def _convert(x, from_units, to_units):
-    """Re-express unit values (or means) of one unit type in the other: s = 2 b - 1."""
-    if from_units == to_units:
-        return x
-    if to_units == "spin":
-        return 2.0 * x - 1.0
-    return 0.5 * (x + 1.0)
 
 
 def _check_int(name, value, low):
@@ -161,7 +134,7 @@ class DBN(ParamsMixin):
             params = [dict(p) for p in params]
             if len(params) != n:
                 raise ValueError(f"rbm_params has {len(params)} entries for {n} layers")
-        valid = set(RBM._param_names()) - {"n_hidden", "units", "random_state"}
+        valid = set(RBM.param_names()) - {"n_hidden", "units", "random_state"}
         for i, p in enumerate(params):
             bad = sorted(set(p) - valid)
             if bad:
@@ -281,8 +254,6 @@ class DBN(ParamsMixin):
                 data = self._propagate_up(rbm, data, units[i + 1],
                                           np.random.default_rng(self._child_seed(root, 1, layer)))
                 if not np.all(np.isfinite(data)):
-                    from rbm.model import TrainingDivergedError
-
                     raise TrainingDivergedError(f"non-finite activations after layer {layer}")
         self.layers_ = layers
         self.n_features_in_ = int(layers[0].weights_.shape[0])
@@ -292,14 +263,14 @@ class DBN(ParamsMixin):
         return self
 
     def _propagate_up(self, rbm, data, next_units, rng):
-        act = np.asarray(data, np.float64) @ rbm.weights_.astype(np.float64) \
-            + rbm.hidden_bias_.astype(np.float64)
+        act = maths.hidden_field(np.asarray(data, np.float64), rbm.weights_.astype(np.float64),
+                                 rbm.hidden_bias_.astype(np.float64))
         if self.propagate == "mean":
-            out = _mean(act, rbm.units)
+            out = maths.unit_mean(act, rbm.units)
         else:
-            out = np.concatenate([_sample(act, rbm.units, rng)
+            out = np.concatenate([maths.sample_units(act, rbm.units, rng)
                                   for _ in range(int(self.propagate_repeats))])
-        out = _convert(out, rbm.units, next_units)
+        out = maths.convert_units(out, rbm.units, next_units)
         return out.astype(rbm.weights_.dtype)
 
     # ------------------------------------------------------------------------------------------
@@ -321,14 +292,12 @@ class DBN(ParamsMixin):
         """
         self._check_fitted()
         stop = self._check_layer(layer)
-        x = self._check_visible(X)
-        for i in range(stop):
-            rbm = self.layers_[i]
-            if i > 0:
-                x = _convert(x, self.layers_[i - 1].units, rbm.units)
-            x = _mean(x @ rbm.weights_.astype(np.float64) + rbm.hidden_bias_.astype(np.float64),
-                      rbm.units)
-        return x
+        layers = self.layers_[:stop]
+        means = maths.mean_field_up(self._check_visible(X),
+                                    [(rbm.weights_.astype(np.float64),
+                                      rbm.hidden_bias_.astype(np.float64)) for rbm in layers],
+                                    [rbm.units for rbm in layers])
+        return means[-1]
 
     def _down(self, x, start, mode, rng, *, sample_visible=False):
         """From hidden values of layer ``start`` (in its units) down to the visibles.
@@ -339,12 +308,13 @@ class DBN(ParamsMixin):
         for i in range(start - 1, -1, -1):
             rbm = self.layers_[i]
             if i < start - 1:
-                x = _convert(x, self.layers_[i + 1].units, rbm.units)
-            act = x @ rbm.weights_.T.astype(np.float64) + rbm.visible_bias_.astype(np.float64)
+                x = maths.convert_units(x, self.layers_[i + 1].units, rbm.units)
+            act = maths.visible_field(x, rbm.weights_.astype(np.float64),
+                                      rbm.visible_bias_.astype(np.float64))
             if mode == "stochastic" or (sample_visible and i == 0):
-                x = _sample(act, rbm.units, rng)
+                x = maths.sample_units(act, rbm.units, rng)
             else:
-                x = _mean(act, rbm.units)
+                x = maths.unit_mean(act, rbm.units)
         return x
 
     def inverse_transform(self, H, layer=None, *, mode="mean-field", seed=None):
@@ -429,14 +399,11 @@ class DBN(ParamsMixin):
         if n == 1:
             return x.astype(np.int8)
         rng = np.random.default_rng(self._child_seed(root, 1))
-        x = _convert(x, top.units, self.layers_[-2].units)
+        x = maths.convert_units(x, top.units, self.layers_[-2].units)
         return self._down(x, n - 1, mode, rng, sample_visible=True).astype(np.int8)
 
     def receptive_fields(self, layer=None):
-        """Effective receptive fields r^(l) = r^(l-1) W^(l), r^(1) = W^(1).
-
-        Column j of r^(l) is the linear map from the visible spins to hidden unit j of layer l
-        composed through the weight matrices (Mehta & Schwab 2014, Fig. 4).
+        """Effective receptive fields r^(l) of layer ``layer`` (:func:`rbm.maths.receptive_fields`).
 
         Parameters
         ----------
@@ -449,10 +416,7 @@ class DBN(ParamsMixin):
         """
         self._check_fitted()
         stop = self._check_layer(layer)
-        r = self.layers_[0].weights_.astype(np.float64)
-        for i in range(1, stop):
-            r = r @ self.layers_[i].weights_.astype(np.float64)
-        return r
+        return maths.receptive_fields([rbm.weights_ for rbm in self.layers_[:stop]])[-1]
 
     # ------------------------------------------------------------------------------------------
     # persistence
@@ -463,18 +427,14 @@ class DBN(ParamsMixin):
         ``meta`` (JSON-serialisable, default ``metadata_``) is stored with the hyperparameters
         and comes back as ``metadata_`` from :meth:`load`.
         """
-        from rbm.io import save_layers
-
         self._check_fitted()
-        record = {"params": _jsonable_params(self.get_params()),
+        record = {"params": jsonable_params(self.get_params()),
                   "metadata": meta if meta is not None else getattr(self, "metadata_", {})}
         save_layers(path, self.layers_, record, kind="dbn")
 
     @classmethod
     def load(cls, path):
         """Load a DBN (or a single RBM, as a one-layer DBN) saved with :func:`rbm.io`."""
-        from rbm.io import load_layers
-
         layers, meta = load_layers(path)
         return cls.from_layers(layers, meta)
 
@@ -490,8 +450,8 @@ class DBN(ParamsMixin):
         meta = dict(meta or {})
         params = meta.get("params") or {}
         try:
-            params = _params_from_json(params)
-            dbn = cls(**{k: v for k, v in params.items() if k in cls._param_names()})
+            params = params_from_json(params)
+            dbn = cls(**{k: v for k, v in params.items() if k in cls.param_names()})
         except (TypeError, KeyError) as exc:
             raise ValueError(f"invalid DBN metadata: {exc}") from None
         dbn.layer_sizes = [int(rbm.weights_.shape[1]) for rbm in layers]
@@ -503,3 +463,67 @@ class DBN(ParamsMixin):
         dbn.history_ = [getattr(rbm, "history_", {}) for rbm in layers]
         dbn.metadata_ = dict(meta.get("metadata") or {})
         return dbn
+
+
+# ----------------------------------------------------------------------------------------------
+# loading a stack of layers (rbm.io re-exports load_layers)
+# ----------------------------------------------------------------------------------------------
+def _build_layer(path, arrays, record, i):
+    try:
+        info = record["layers"][i]
+        weights = arrays[f"layer{i}_weights"]
+        visible_bias = arrays[f"layer{i}_visible_bias"]
+        hidden_bias = arrays[f"layer{i}_hidden_bias"]
+        params = params_from_json(info["params"])
+        rbm = RBM(**params)
+    except (KeyError, IndexError, TypeError) as exc:
+        raise ValueError(f"{path} is not a valid rgdl model file (layer {i}: missing {exc})") from None
+    if weights.ndim != 2 or visible_bias.shape != (weights.shape[0],) \
+            or hidden_bias.shape != (weights.shape[1],):
+        raise ValueError(f"{path}: layer {i} arrays have inconsistent shapes")
+    if info.get("n_features_in") != weights.shape[0] or info.get("n_hidden") != weights.shape[1]:
+        raise ValueError(f"{path}: layer {i} shape does not match its metadata")
+    if not (np.issubdtype(weights.dtype, np.floating) and np.all(np.isfinite(weights))
+            and np.all(np.isfinite(visible_bias)) and np.all(np.isfinite(hidden_bias))):
+        raise ValueError(f"{path}: layer {i} parameters are not finite floats")
+    if rbm.units not in ("binary", "spin"):
+        raise ValueError(f"{path}: layer {i} has unknown units {rbm.units!r}")
+    dtype = weights.dtype
+    rbm.weights_ = np.ascontiguousarray(weights)
+    rbm.visible_bias_ = np.ascontiguousarray(visible_bias, dtype)
+    rbm.hidden_bias_ = np.ascontiguousarray(hidden_bias, dtype)
+    rbm.n_features_in_ = int(weights.shape[0])
+    rbm.n_epochs_done_ = int(info.get("n_epochs_done", 0))
+    rbm.history_ = {k: list(v) for k, v in (info.get("history") or {}).items()}
+    return rbm
+
+
+def load_layers(path):
+    """Load the layers of a model file.
+
+    Returns
+    -------
+    layers : list of RBM
+    meta : dict
+        The caller's metadata saved with the file, plus ``"kind"``.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    ValueError
+        Another format version, a corrupt or inconsistent file (one-line message).
+    """
+    path, arrays, record = open_archive(path)
+    if record["kind"] == "checkpoint":
+        raise ValueError(f"{path} is a training checkpoint, not a model file")
+    layers_info = record.get("layers")
+    if not isinstance(layers_info, list) or not layers_info:
+        raise ValueError(f"{path} is not a valid rgdl model file (no layers)")
+    layers = [_build_layer(path, arrays, record, i) for i in range(len(layers_info))]
+    for i in range(1, len(layers)):
+        if layers[i].weights_.shape[0] != layers[i - 1].weights_.shape[1]:
+            raise ValueError(f"{path}: layer {i} does not stack on layer {i - 1}")
+    meta = dict(record.get("meta") or {})
+    meta["kind"] = record["kind"]
+    return layers, meta

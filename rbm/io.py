@@ -1,128 +1,20 @@
 """Versioned ``.npz`` persistence of RBMs, RBM stacks (DBNs) and training checkpoints.
 
-File layout (``FORMAT_VERSION`` = 1), one uncompressed ``.npz`` archive, no pickles:
-
-* ``meta``: a 0-d unicode array holding a JSON object with ``format_version``, ``kind``
-  ("rbm", "dbn" or "checkpoint"), ``rgdl_version``, ``layers`` (one entry per layer: ``params`` =
-  hyperparameters, ``units``, ``n_features_in``, ``n_epochs_done``, ``dtype``, ``history``) and
-  ``meta`` (free-form JSON from the caller, e.g. the DBN's own hyperparameters or the lattice).
-  Checkpoints add ``epoch``, ``fingerprint`` (data identity), ``seed_entropy``/``seed_spawn_key``
-  ``rng_state`` (numpy ``bit_generator.state``) and ``uniform_stream`` ([key, counter] of the
-  trainer's counter-based Gibbs uniforms).
-* ``format_version``: int64 scalar (also checked against the JSON).
-* ``layer{i}_weights``, ``layer{i}_visible_bias``, ``layer{i}_hidden_bias`` for i = 0..n-1
-  (sign convention of docs/CONTRACTS.md); checkpoints add ``velocity_weights``,
-  ``velocity_visible``, ``velocity_hidden`` and ``chains``.
-
-Every write is atomic: the archive goes to ``<path>.tmp`` in the same directory, is flushed and
-fsynced, then renamed over ``path`` with :func:`os.replace`, so a killed process never leaves a
-half-written model or checkpoint behind.
+The public entry points. The file layout (``FORMAT_VERSION``, no pickles, atomic writes) is
+documented, written and read by :mod:`rbm.archive`; :func:`load_layers` lives beside
+:class:`rbm.DBN`, which loads through it.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import zipfile
-
-import numpy as np
+from rbm._params import jsonable_params
+from rbm.archive import (FORMAT_VERSION, ModelWriteError, atomic_savez, load_checkpoint,
+                         save_checkpoint, save_layers)
+from rbm.dbn import DBN, load_layers
+from rbm.model import RBM
 
 __all__ = ["FORMAT_VERSION", "save_model", "load_model", "save_layers", "load_layers",
-           "save_checkpoint", "load_checkpoint", "atomic_savez"]
-
-FORMAT_VERSION = 1
-_KINDS = ("rbm", "dbn", "checkpoint")
-
-
-def _rgdl_version():
-    try:
-        from rgdl import __version__
-    except Exception:  # noqa: BLE001 - rbm is a leaf package; the version is informative only
-        return "unknown"
-    return __version__
-
-
-def atomic_savez(path, arrays):
-    """Write ``arrays`` (dict name -> ndarray) to ``path`` atomically via ``path + '.tmp'``."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"directory {directory} does not exist")
-    tmp = path + ".tmp"
-    try:
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def _layer_record(rbm):
-    from rbm.model import _jsonable_params
-
-    if getattr(rbm, "weights_", None) is None:
-        raise ValueError("cannot save an unfitted RBM")
-    return {
-        "params": _jsonable_params(rbm.get_params()),
-        "units": rbm.units,
-        "n_features_in": int(rbm.weights_.shape[0]),
-        "n_hidden": int(rbm.weights_.shape[1]),
-        "n_epochs_done": int(getattr(rbm, "n_epochs_done_", 0)),
-        "dtype": str(rbm.weights_.dtype),
-        "history": getattr(rbm, "history_", None) or {},
-    }
-
-
-def _layer_arrays(layers):
-    arrays = {}
-    for i, rbm in enumerate(layers):
-        arrays[f"layer{i}_weights"] = np.asarray(rbm.weights_)
-        arrays[f"layer{i}_visible_bias"] = np.asarray(rbm.visible_bias_)
-        arrays[f"layer{i}_hidden_bias"] = np.asarray(rbm.hidden_bias_)
-    return arrays
-
-
-def _meta_array(meta):
-    try:
-        text = json.dumps(meta, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"model metadata is not JSON-serialisable: {exc}") from None
-    return np.array(text)
-
-
-def save_layers(path, layers, meta=None, *, kind="dbn"):
-    """Save a list of fitted RBMs (a stack, visible layer first) to a versioned ``.npz``.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-    layers : list of RBM
-        Fitted RBMs; layer i+1's visible layer is layer i's hidden layer.
-    meta : dict, optional
-        JSON-serialisable extra metadata (e.g. the DBN's hyperparameters).
-    kind : {"dbn", "rbm"}, default "dbn"
-    """
-    if kind not in ("rbm", "dbn"):
-        raise ValueError(f"kind must be 'rbm' or 'dbn', got {kind!r}")
-    layers = list(layers)
-    if not layers:
-        raise ValueError("no layers to save")
-    if kind == "rbm" and len(layers) != 1:
-        raise ValueError("kind 'rbm' holds exactly one layer")
-    for i in range(1, len(layers)):
-        if layers[i].weights_.shape[0] != layers[i - 1].weights_.shape[1]:
-            raise ValueError(f"layer {i} has {layers[i].weights_.shape[0]} visible units but layer "
-                             f"{i - 1} has {layers[i - 1].weights_.shape[1]} hidden units")
-    record = {"format_version": FORMAT_VERSION, "kind": kind, "rgdl_version": _rgdl_version(),
-              "layers": [_layer_record(rbm) for rbm in layers], "meta": meta or {}}
-    arrays = _layer_arrays(layers)
-    arrays["meta"] = _meta_array(record)
-    arrays["format_version"] = np.array(FORMAT_VERSION, dtype=np.int64)
-    atomic_savez(path, arrays)
+           "save_checkpoint", "load_checkpoint", "atomic_savez", "ModelWriteError"]
 
 
 def save_model(path, model, meta=None):
@@ -131,8 +23,6 @@ def save_model(path, model, meta=None):
     A DBN-like object is saved through :func:`save_layers` with ``meta`` defaulting to its
     ``get_params()`` (made JSON-compatible) when it has one.
     """
-    from rbm.model import RBM, _jsonable_params
-
     if isinstance(model, RBM):
         save_layers(path, [model], meta, kind="rbm")
         return
@@ -140,104 +30,8 @@ def save_model(path, model, meta=None):
     if layers is None:
         raise ValueError(f"cannot save {type(model).__name__}: not an RBM and no fitted layers_")
     if meta is None and hasattr(model, "get_params"):
-        meta = {"params": _jsonable_params(model.get_params())}
+        meta = {"params": jsonable_params(model.get_params())}
     save_layers(path, layers, meta, kind="dbn")
-
-
-def _open(path):
-    """Load the archive and its JSON record; any corruption becomes a one-line ValueError."""
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"model file {path} does not exist")
-    if os.path.isdir(path):
-        raise ValueError(f"{path} is a directory, not a model file")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as exc:
-        raise ValueError(f"{path} is not a valid rgdl model file ({type(exc).__name__}: "
-                         f"{' '.join(str(exc).split())})") from None
-    if "meta" not in arrays or "format_version" not in arrays:
-        raise ValueError(f"{path} is not a valid rgdl model file (no metadata)")
-    try:
-        version = int(arrays["format_version"])
-    except (TypeError, ValueError):
-        raise ValueError(f"{path} is not a valid rgdl model file (bad format_version)") from None
-    if version != FORMAT_VERSION:
-        raise ValueError(f"{path} has model format version {version}; this rgdl reads version "
-                         f"{FORMAT_VERSION}")
-    try:
-        record = json.loads(str(arrays["meta"]))
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{path} is not a valid rgdl model file (corrupt metadata: {exc})") from None
-    if not isinstance(record, dict) or record.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{path} has inconsistent format version metadata")
-    if record.get("kind") not in _KINDS:
-        raise ValueError(f"{path} has unknown kind {record.get('kind')!r}")
-    return path, arrays, record
-
-
-def _build_layer(path, arrays, record, i):
-    from rbm.model import RBM, _params_from_json
-
-    try:
-        info = record["layers"][i]
-        weights = arrays[f"layer{i}_weights"]
-        visible_bias = arrays[f"layer{i}_visible_bias"]
-        hidden_bias = arrays[f"layer{i}_hidden_bias"]
-        params = _params_from_json(info["params"])
-        rbm = RBM(**params)
-    except (KeyError, IndexError, TypeError) as exc:
-        raise ValueError(f"{path} is not a valid rgdl model file (layer {i}: missing {exc})") from None
-    if weights.ndim != 2 or visible_bias.shape != (weights.shape[0],) \
-            or hidden_bias.shape != (weights.shape[1],):
-        raise ValueError(f"{path}: layer {i} arrays have inconsistent shapes")
-    if info.get("n_features_in") != weights.shape[0] or info.get("n_hidden") != weights.shape[1]:
-        raise ValueError(f"{path}: layer {i} shape does not match its metadata")
-    if not (np.issubdtype(weights.dtype, np.floating) and np.all(np.isfinite(weights))
-            and np.all(np.isfinite(visible_bias)) and np.all(np.isfinite(hidden_bias))):
-        raise ValueError(f"{path}: layer {i} parameters are not finite floats")
-    if rbm.units not in ("binary", "spin"):
-        raise ValueError(f"{path}: layer {i} has unknown units {rbm.units!r}")
-    dtype = weights.dtype
-    rbm.weights_ = np.ascontiguousarray(weights)
-    rbm.visible_bias_ = np.ascontiguousarray(visible_bias, dtype)
-    rbm.hidden_bias_ = np.ascontiguousarray(hidden_bias, dtype)
-    rbm.n_features_in_ = int(weights.shape[0])
-    rbm.n_epochs_done_ = int(info.get("n_epochs_done", 0))
-    rbm.history_ = {k: list(v) for k, v in (info.get("history") or {}).items()}
-    return rbm
-
-
-def load_layers(path):
-    """Load the layers of a model file.
-
-    Returns
-    -------
-    layers : list of RBM
-    meta : dict
-        The caller's metadata saved with the file, plus ``"kind"``.
-
-    Raises
-    ------
-    FileNotFoundError
-        No such file.
-    ValueError
-        Another format version, a corrupt or inconsistent file (one-line message).
-    """
-    path, arrays, record = _open(path)
-    if record["kind"] == "checkpoint":
-        raise ValueError(f"{path} is a training checkpoint, not a model file")
-    layers_info = record.get("layers")
-    if not isinstance(layers_info, list) or not layers_info:
-        raise ValueError(f"{path} is not a valid rgdl model file (no layers)")
-    layers = [_build_layer(path, arrays, record, i) for i in range(len(layers_info))]
-    for i in range(1, len(layers)):
-        if layers[i].weights_.shape[0] != layers[i - 1].weights_.shape[1]:
-            raise ValueError(f"{path}: layer {i} does not stack on layer {i - 1}")
-    meta = dict(record.get("meta") or {})
-    meta["kind"] = record["kind"]
-    return layers, meta
 
 
 def load_model(path):
@@ -249,71 +43,4 @@ def load_model(path):
     layers, meta = load_layers(path)
     if meta["kind"] == "rbm":
         return layers[0]
-    try:
-        from rbm.dbn import DBN
-    except ImportError:
-        raise ValueError(f"{os.fspath(path)} holds a DBN but rbm.dbn is not available") from None
     return DBN.from_layers(layers, meta)
-
-
-# ----------------------------------------------------------------------------------------------
-# training checkpoints
-# ----------------------------------------------------------------------------------------------
-def save_checkpoint(path, rbm, *, fingerprint=None):
-    """Atomically write the full training state of ``rbm`` (called by ``RBM.fit`` each epoch).
-
-    Stores the parameters, the optimiser state of its trainer (momentum buffers, persistent
-    chains, numpy ``bit_generator.state``), the epoch, the history, the hyperparameters, the
-    root seed and the data fingerprint, so :meth:`rbm.RBM.fit` with ``resume=True`` continues
-    bit-identically.
-    """
-    trainer = rbm._trainer
-    state = trainer.get_state()
-    root = rbm._root_seed_
-    from rbm.model import _jsonable_entropy
-
-    record = {"format_version": FORMAT_VERSION, "kind": "checkpoint",
-              "rgdl_version": _rgdl_version(), "layers": [_layer_record(rbm)], "meta": {},
-              "epoch": int(rbm.n_epochs_done_), "fingerprint": fingerprint,
-              "seed_entropy": _jsonable_entropy(root.entropy),
-              "seed_spawn_key": [int(k) for k in root.spawn_key],
-              "rng_state": state["rng_state"], "uniform_stream": state["uniform_stream"]}
-    arrays = _layer_arrays([rbm])
-    arrays["velocity_weights"] = state["velocity_weights"]
-    arrays["velocity_visible"] = state["velocity_visible"]
-    arrays["velocity_hidden"] = state["velocity_hidden"]
-    arrays["chains"] = state.get("chains", np.empty((0, 0), rbm.weights_.dtype))
-    arrays["meta"] = _meta_array(record)
-    arrays["format_version"] = np.array(FORMAT_VERSION, dtype=np.int64)
-    atomic_savez(path, arrays)
-
-
-def load_checkpoint(path):
-    """Read a checkpoint written by :func:`save_checkpoint`.
-
-    Returns
-    -------
-    dict
-        ``weights``, ``visible_bias``, ``hidden_bias``, ``trainer`` (the state dict for
-        :meth:`rbm.train.CDTrainer.set_state`) and ``meta`` (with ``params``, ``history``,
-        ``epoch``, ``fingerprint``, ``seed_entropy``, ``seed_spawn_key``).
-    """
-    path, arrays, record = _open(path)
-    if record["kind"] != "checkpoint":
-        raise ValueError(f"{path} is a model file, not a training checkpoint")
-    try:
-        layer = record["layers"][0]
-        trainer = {"velocity_weights": arrays["velocity_weights"],
-                   "velocity_visible": arrays["velocity_visible"],
-                   "velocity_hidden": arrays["velocity_hidden"],
-                   "rng_state": record["rng_state"],
-                   "uniform_stream": record["uniform_stream"]}
-        if arrays["chains"].size:
-            trainer["chains"] = arrays["chains"]
-        meta = {"params": layer["params"], "history": layer["history"], "epoch": record["epoch"],
-                "fingerprint": record["fingerprint"], "seed_entropy": record["seed_entropy"],
-                "seed_spawn_key": record["seed_spawn_key"]}
-        return {"weights": arrays["layer0_weights"], "visible_bias": arrays["layer0_visible_bias"],
-                "hidden_bias": arrays["layer0_hidden_bias"], "trainer": trainer, "meta": meta}
-    except (KeyError, IndexError, TypeError) as exc:
-        raise ValueError(f"{path} is not a valid rgdl checkpoint (missing {exc})") from None

@@ -37,11 +37,12 @@ import zlib
 
 import numpy as np
 
-from rbm._params import ParamsMixin
-
 from rbm import _kernels as K
-from rbm.partition import unit_log_partition as _g
-from rbm.train import CDTrainer, field_tanh, sample_layer
+from rbm import maths, partition
+from rbm._params import ParamsMixin, jsonable_params
+from rbm.archive import load_checkpoint, save_checkpoint
+from rbm.maths import field_tanh
+from rbm.train import CDTrainer
 
 __all__ = ["RBM", "TrainingDivergedError"]
 
@@ -194,7 +195,19 @@ class RBM(ParamsMixin):
     # ------------------------------------------------------------------------------------------
     # validation
     # ------------------------------------------------------------------------------------------
-    def _validate_params(self):
+    def validated_params(self):
+        """The hyperparameters checked and normalised (defaults resolved, dtype as numpy dtype).
+
+        Returns
+        -------
+        dict
+            One entry per constructor argument, as :meth:`fit` uses them.
+
+        Raises
+        ------
+        ValueError
+            An invalid hyperparameter (one-line message naming it).
+        """
         def integer(name, low):
             value = getattr(self, name)
             if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
@@ -292,7 +305,7 @@ class RBM(ParamsMixin):
             if not np.all((arr >= low) & (arr <= 1)):
                 raise ValueError(f"{name} must lie in [{low}, 1] for {units} units")
             return arr
-        if not _in_unit_set(arr, units):
+        if not in_unit_set(arr, units):
             allowed = "0 and 1" if units == "binary" else "-1 and +1"
             raise ValueError(f"{name} must contain only {allowed} for {units} units")
         return arr
@@ -427,15 +440,13 @@ class RBM(ParamsMixin):
             NaN/inf parameters or free energies; the error names the epoch (and layer). The
             checkpoint of the last good epoch is left intact.
         """
-        p = self._validate_params()
+        p = self.validated_params()
         arr = self._check_data(X, allow_fractional=allow_fractional)
         data = _training_array(arr, p["dtype"], allow_fractional)
         fingerprint = _fingerprint(data) if checkpoint is not None else None
         self._root_seed_ = self._make_root_seed(p["random_state"])
         state = None
         if resume and checkpoint is not None and os.path.exists(checkpoint):
-            from rbm.io import load_checkpoint
-
             state = load_checkpoint(checkpoint)
             self._restore_from_checkpoint(state, p, data, fingerprint)
         else:
@@ -459,7 +470,7 @@ class RBM(ParamsMixin):
         -------
         self
         """
-        p = self._validate_params()
+        p = self.validated_params()
         fitted = getattr(self, "weights_", None) is not None
         arr = self._check_data(X, n_features=self.n_features_in_ if fitted else None,
                                allow_fractional=allow_fractional)
@@ -503,7 +514,7 @@ class RBM(ParamsMixin):
                 raise TrainingDivergedError(
                     f"training diverged at epoch {epoch + 1}{where}: non-finite weights or biases "
                     f"(try a smaller learning_rate)")
-            metrics = self._monitor(data, p, epoch, recon, where)
+            metrics = self.monitor_metrics(data, p, epoch, recon, where)
             seconds = time.perf_counter() - t0
             record = {"epoch": epoch + 1, "learning_rate": lr, "momentum": mom, **metrics,
                       "seconds": seconds}
@@ -513,13 +524,38 @@ class RBM(ParamsMixin):
             logger.info("epoch %d/%d%s: %s", epoch + 1, stop, where,
                         ", ".join(f"{k}={v:.5g}" for k, v in metrics.items() if v is not None))
             if checkpoint is not None:
-                from rbm.io import save_checkpoint
-
-                save_checkpoint(checkpoint, self, fingerprint=fingerprint)
+                save_checkpoint(checkpoint, self, trainer_state=self._trainer.get_state(),
+                                root_seed=self._root_seed_, fingerprint=fingerprint)
             if callback is not None:
                 callback({**record, "n_epochs": p["n_epochs"], "layer": layer})
 
-    def _monitor(self, data, p, epoch, recon, where):
+    def monitor_metrics(self, data, p, epoch, recon, where=""):
+        """The per-epoch metrics of :meth:`fit` on its monitoring subset of ``data``.
+
+        Parameters
+        ----------
+        data : ndarray (n_samples, n_visible)
+            The training data of the fit (the subset's indices were drawn by :meth:`fit`).
+        p : dict
+            :meth:`validated_params`.
+        epoch : int
+            0-based epoch (keys the random stream of the pseudo-likelihood estimate).
+        recon : float or None
+            The epoch's reconstruction error (None for PCD: computed here on the subset).
+        where : str
+            Suffix of error messages (" in layer l").
+
+        Returns
+        -------
+        dict
+            ``reconstruction_error``, ``pseudo_log_likelihood`` and ``log_likelihood`` (None
+            unless the smaller layer has at most ``monitor_exact_max_units`` units).
+
+        Raises
+        ------
+        TrainingDivergedError
+            Non-finite free energies.
+        """
         idx = self._monitor_index_
         metrics = {"reconstruction_error": recon, "pseudo_log_likelihood": None,
                    "log_likelihood": None}
@@ -536,7 +572,7 @@ class RBM(ParamsMixin):
         W = self.weights_  # the fields are computed in the model's dtype (one BLAS product),
         c = self.visible_bias_.astype(np.float64)  # everything after it in float64
         act = (sample @ W).astype(np.float64) + self.hidden_bias_.astype(np.float64)
-        free = v @ c - _g(act, self.units).sum(axis=1)
+        free = maths.free_energy_visible(v, W, c, None, self.units, field=act)
         if not np.all(np.isfinite(free)):
             raise TrainingDivergedError(f"training diverged at epoch {epoch + 1}{where}: "
                                         f"non-finite free energy")
@@ -549,13 +585,12 @@ class RBM(ParamsMixin):
                                               self.units == "spin", pll)
         metrics["pseudo_log_likelihood"] = float(np.mean(pll))
         if recon is None:  # PCD: reconstruct the monitoring samples, h ~ p(h | v), E[v | h]
-            h = sample_layer(sample @ self.weights_, self.hidden_bias_, self.units, rng)
-            mean_v = _unit_mean(h @ self.weights_.T + self.visible_bias_, self.units)
+            h = maths.sample_units_tanh(sample @ self.weights_, self.hidden_bias_, self.units, rng)
+            mean_v = maths.unit_mean(maths.visible_field(h, self.weights_, self.visible_bias_),
+                                     self.units)
             metrics["reconstruction_error"] = float(np.mean((sample - mean_v) ** 2))
         if min(self.weights_.shape) <= p["monitor_exact_max_units"]:
-            from rbm.partition import log_partition_exact
-
-            log_z = log_partition_exact(self.weights_, self.visible_bias_, self.hidden_bias_,
+            log_z = partition.log_partition_exact(self.weights_, self.visible_bias_, self.hidden_bias_,
                                         self.units, max_units=p["monitor_exact_max_units"])
             metrics["log_likelihood"] = float(np.mean(-free - log_z))
         return metrics
@@ -563,7 +598,7 @@ class RBM(ParamsMixin):
     def _restore_from_checkpoint(self, state, p, data, fingerprint):
         meta = state["meta"]
         saved = meta["params"]
-        current = _jsonable_params(self.get_params())
+        current = jsonable_params(self.get_params())
         # n_epochs may grow on resume only with a constant learning rate (the schedule of the
         # epochs already done does not depend on it then)
         free = ("n_epochs",) if p["learning_rate_schedule"] == "constant" else ()
@@ -594,7 +629,7 @@ class RBM(ParamsMixin):
     # conditionals, sampling
     # ------------------------------------------------------------------------------------------
     def _hidden_input(self, v):
-        return v @ self.weights_ + self.hidden_bias_
+        return maths.hidden_field(v, self.weights_, self.hidden_bias_)
 
     def mean_hidden(self, X):
         """E[h | v]: P(h_j = 1 | v) = sigma(-(b + vW)_j) (binary) or -tanh((b + vW)_j) (spin).
@@ -605,8 +640,7 @@ class RBM(ParamsMixin):
         self._check_fitted()
         v = np.asarray(self._check_data(X, n_features=self.n_features_in_, allow_fractional=True),
                        self._float_dtype())
-        x = self._hidden_input(v)
-        return _unit_mean(x, self.units)
+        return maths.unit_mean(self._hidden_input(v), self.units)
 
     transform = mean_hidden
 
@@ -614,7 +648,8 @@ class RBM(ParamsMixin):
         """E[v | h]: sigma(-(c + W h)_i) (binary) or -tanh((c + W h)_i) (spin)."""
         self._check_fitted()
         h = self._check_hidden(H)
-        return _unit_mean(h @ self.weights_.T + self.visible_bias_, self.units)
+        return maths.unit_mean(maths.visible_field(h, self.weights_, self.visible_bias_),
+                               self.units)
 
     def _check_hidden(self, H):
         arr = np.asarray(H)
@@ -639,11 +674,12 @@ class RBM(ParamsMixin):
         """Draw v ~ p(v | h) for each row of ``H`` (float array of unit values)."""
         self._check_fitted()
         h = self._check_hidden(H)
-        return self._sample_layer(h @ self.weights_.T + self.visible_bias_, _as_rng(seed))
+        return self._sample_layer(maths.visible_field(h, self.weights_, self.visible_bias_),
+                                  _as_rng(seed))
 
     def _sample_layer(self, x, rng):
         zero = np.zeros(x.shape[1], x.dtype)
-        return sample_layer(x, zero, self.units, rng)
+        return maths.sample_units_tanh(x, zero, self.units, rng)
 
     def gibbs(self, X, n_steps=1, seed=None):
         """Run ``n_steps`` of block Gibbs sampling v -> h -> v from each row of ``X``.
@@ -737,9 +773,9 @@ class RBM(ParamsMixin):
         h = np.asarray(self._check_hidden(H), np.float64)
         if v.shape[0] != h.shape[0]:
             raise ValueError(f"V and H have different numbers of rows ({v.shape[0]}, {h.shape[0]})")
-        W = self.weights_.astype(np.float64)
-        return (h @ self.hidden_bias_.astype(np.float64) + np.einsum("ni,ij,nj->n", v, W, h)
-                + v @ self.visible_bias_.astype(np.float64))
+        return maths.energy(v, h, self.weights_.astype(np.float64),
+                            self.visible_bias_.astype(np.float64),
+                            self.hidden_bias_.astype(np.float64))
 
     def free_energy(self, X):
         """F(v) = -log sum_h exp(-E(v,h)) = c.v - sum_j g((b + vW)_j), float64 per row.
@@ -751,9 +787,9 @@ class RBM(ParamsMixin):
         return self._free_energy64(v)
 
     def _free_energy64(self, v):
-        W = self.weights_.astype(np.float64)
-        x = v @ W + self.hidden_bias_.astype(np.float64)
-        return v @ self.visible_bias_.astype(np.float64) - _g(x, self.units).sum(axis=1)
+        return maths.free_energy_visible(v, self.weights_.astype(np.float64),
+                                         self.visible_bias_.astype(np.float64),
+                                         self.hidden_bias_.astype(np.float64), self.units)
 
     def pseudo_log_likelihood(self, X, *, method="exact", seed=None):
         """Pseudo-log-likelihood sum_i log P(v_i | v_-i) of each row (Besag 1975).
@@ -802,8 +838,9 @@ class RBM(ParamsMixin):
         vi = v[rows, site]
         delta = -2.0 * vi if self.units == "spin" else 1.0 - 2.0 * vi
         shifted = act + delta[:, None] * W[site]
-        diff = c[site] * delta - (_g(shifted, self.units).sum(axis=1)
-                                  - _g(act, self.units).sum(axis=1))
+        g = maths.unit_log_partition
+        diff = c[site] * delta - (g(shifted, self.units).sum(axis=1)
+                                  - g(act, self.units).sum(axis=1))
         return -nv * np.logaddexp(0.0, -diff)
 
     def log_partition(self, *, method="auto", exact_max_units=20, n_betas=10000, n_runs=100,
@@ -817,6 +854,9 @@ class RBM(ParamsMixin):
             layer has at most ``exact_max_units`` units, else annealed importance sampling
             (:func:`rbm.partition.ais_log_partition`).
         exact_max_units : int, default 20
+            Largest enumerated layer for "auto". ``method="exact"`` refuses (ValueError) a
+            smaller layer above ``max(exact_max_units, rbm.partition.EXACT_UNITS_LIMIT)`` = 30
+            units; pass a larger ``exact_max_units`` to insist.
         n_betas, n_runs, seed, base_visible_bias
             AIS settings (seed default: derived from ``random_state``).
 
@@ -825,15 +865,16 @@ class RBM(ParamsMixin):
         (float, float)
         """
         self._check_fitted()
-        from rbm import partition
-
         if method not in ("auto", "exact", "ais"):
             raise ValueError(f"method must be 'auto', 'exact' or 'ais', got {method!r}")
         small = min(self.weights_.shape)
         if method == "exact" or (method == "auto" and small <= exact_max_units):
+            # method="exact" enumerates up to EXACT_UNITS_LIMIT units (2^30 terms, minutes);
+            # beyond that only an explicit, larger exact_max_units insists
             log_z = partition.log_partition_exact(self.weights_, self.visible_bias_,
                                                   self.hidden_bias_, self.units,
-                                                  max_units=max(exact_max_units, small)
+                                                  max_units=max(exact_max_units,
+                                                                partition.EXACT_UNITS_LIMIT)
                                                   if method == "exact" else exact_max_units)
             return float(log_z), 0.0
         if seed is None:
@@ -873,19 +914,12 @@ class RBM(ParamsMixin):
 # ----------------------------------------------------------------------------------------------
 # helpers
 # ----------------------------------------------------------------------------------------------
-def _unit_mean(x, units):
-    if units == "binary":
-        with np.errstate(over="ignore"):
-            return 1.0 / (1.0 + np.exp(x))
-    return -np.tanh(x)
-
-
 def _empty_history():
     return {k: [] for k in ("epoch", "learning_rate", "momentum", "reconstruction_error",
                             "pseudo_log_likelihood", "log_likelihood", "seconds")}
 
 
-def _in_unit_set(arr, units):
+def in_unit_set(arr, units):
     """Whether every entry of ``arr`` is a unit value: 0/1 (binary) or -1/+1 (spin).
 
     Integer and boolean arrays are checked by reductions without temporaries (min/max and,
@@ -924,39 +958,3 @@ def _same(a, b):
         return bool(a == b) and type(a) is type(b)
     except Exception:  # noqa: BLE001 - arrays etc.
         return False
-
-
-def _jsonable_params(params):
-    """Hyperparameters as JSON-compatible values (SeedSequence -> its entropy)."""
-    out = {}
-    for key, value in params.items():
-        if isinstance(value, np.random.SeedSequence):
-            value = {"entropy": _jsonable_entropy(value.entropy),
-                     "spawn_key": [int(k) for k in value.spawn_key]}
-        elif isinstance(value, np.integer):
-            value = int(value)
-        elif isinstance(value, np.floating):
-            value = float(value)
-        elif isinstance(value, np.bool_):
-            value = bool(value)
-        elif isinstance(value, np.dtype):
-            value = str(value)
-        out[key] = value
-    return out
-
-
-def _jsonable_entropy(entropy):
-    """SeedSequence entropy (int or sequence of ints) as JSON-compatible ints."""
-    if isinstance(entropy, (int, np.integer)):
-        return int(entropy)
-    return [int(e) for e in np.asarray(entropy).ravel()]
-
-
-def _params_from_json(params):
-    """Inverse of :func:`_jsonable_params` (a JSON seed dict becomes a SeedSequence again)."""
-    out = dict(params)
-    seed = out.get("random_state")
-    if isinstance(seed, dict):
-        out["random_state"] = np.random.SeedSequence(seed["entropy"],
-                                                     spawn_key=tuple(seed["spawn_key"]))
-    return out

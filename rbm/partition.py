@@ -7,12 +7,8 @@ docs/CONTRACTS.md (Mehta & Schwab 2014):
 
     E(v, h) = b.h + v W h + c.v,        p(v, h) = exp(-E(v, h)) / Z.
 
-Summing one layer out analytically gives the free energies
-
-    F(v) = c.v - sum_j g(b_j + (v W)_j),      F(h) = b.h - sum_i g(c_i + (W h)_i),
-
-with g(a) = log sum_{x} exp(-a x) over one unit's states: g(a) = softplus(-a) = log(1 + e^{-a})
-for binary units and g(a) = log 2 cosh(a) for spin units. Both are evaluated stably.
+The formulas (free energies, the unit log-partition g, the enumeration) live in
+:mod:`rbm.maths`; this module validates its inputs and adds the sampling estimate of log Z.
 
 * :func:`log_partition_exact` enumerates the smaller layer (2^n configurations, vectorised in
   bounded-memory chunks, log-sum-exp in float64).
@@ -37,6 +33,10 @@ import types
 import numpy as np
 from numba import njit, prange
 
+from rbm import maths
+from rbm._kernels import unit_log_partition_scalar
+from rbm.maths import UNITS, check_units, unit_log_partition
+
 __all__ = [
     "UNITS",
     "unit_log_partition",
@@ -52,23 +52,15 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-UNITS = ("binary", "spin")
-
 _LOG2 = math.log(2.0)
 
 
 # ----------------------------------------------------------------------------------------------
 # validation helpers
 # ----------------------------------------------------------------------------------------------
-def _check_units(units):
-    if units not in UNITS:
-        raise ValueError(f"units must be 'binary' or 'spin', got {units!r}")
-    return units
-
-
 def _check_params(weights, visible_bias, hidden_bias, units):
     """Validate and convert the parameters to float64 arrays."""
-    _check_units(units)
+    check_units(units)
     w = np.asarray(weights, dtype=np.float64)
     if w.ndim != 2 or w.shape[0] < 1 or w.shape[1] < 1:
         raise ValueError(f"weights must be a non-empty 2-D array (n_visible, n_hidden), "
@@ -96,33 +88,13 @@ def _check_states(x, n, units, name):
 
 
 # ----------------------------------------------------------------------------------------------
-# elementwise pieces
+# free energies (validating wrappers of rbm.maths)
 # ----------------------------------------------------------------------------------------------
-def unit_log_partition(a, units):
-    """g(a) = log sum_x exp(-a x) over the two states x of one unit, stably.
-
-    Parameters
-    ----------
-    a : array_like
-        Field acting on the unit (energy coefficient of x).
-    units : {"binary", "spin"}
-
-    Returns
-    -------
-    ndarray
-        ``log(1 + exp(-a))`` (binary, x in {0, 1}) or ``log(2 cosh a)`` (spin, x in {-1, +1}).
-    """
-    a = np.asarray(a, dtype=np.float64)
-    if _check_units(units) == "binary":
-        return np.logaddexp(0.0, -a)
-    x = np.abs(a)
-    return x + np.log1p(np.exp(-2.0 * x))
-
-
 def free_energy_visible(v, weights, visible_bias, hidden_bias, units):
     """Free energy F(v) = -log sum_h exp(-E(v, h)) of visible configurations.
 
-    F(v) = c.v - sum_j g(b_j + (v W)_j), see :func:`unit_log_partition` (docs/CONTRACTS.md).
+    F(v) = c.v - sum_j g(b_j + (v W)_j) (:func:`rbm.maths.free_energy_visible`,
+    docs/CONTRACTS.md), after checking the parameters and that ``v`` holds unit values.
 
     Parameters
     ----------
@@ -135,43 +107,30 @@ def free_energy_visible(v, weights, visible_bias, hidden_bias, units):
     -------
     ndarray, shape (n_samples,) or scalar float
     """
-    w, c, b = _check_params(weights, visible_bias, hidden_bias, units)
-    x = _check_states(v, w.shape[0], units, "v")
-    out = x @ c - unit_log_partition(b + x @ w, units).sum(axis=-1)
-    return out if out.ndim else float(out)
+    return _checked_free_energy(maths.free_energy_visible, 0, v, weights, visible_bias,
+                                hidden_bias, units)
 
 
 def free_energy_hidden(h, weights, visible_bias, hidden_bias, units):
-    """Free energy of hidden configurations, F(h) = -log sum_v exp(-E(v, h)).
+    """Free energy F(h) = -log sum_v exp(-E(v, h)) = b.h - sum_i g(c_i + (W h)_i) of hidden
+    configurations ``h`` (n_samples, n_hidden) or (n_hidden,); as :func:`free_energy_visible`."""
+    return _checked_free_energy(maths.free_energy_hidden, 1, h, weights, visible_bias,
+                                hidden_bias, units)
 
-    F(h) = b.h - sum_i g(c_i + (W h)_i).
 
-    Parameters
-    ----------
-    h : array_like, shape (n_samples, n_hidden) or (n_hidden,)
-    weights, visible_bias, hidden_bias : array_like
-    units : {"binary", "spin"}
-
-    Returns
-    -------
-    ndarray, shape (n_samples,) or scalar float
-    """
+def _checked_free_energy(func, axis, x, weights, visible_bias, hidden_bias, units):
     w, c, b = _check_params(weights, visible_bias, hidden_bias, units)
-    x = _check_states(h, w.shape[1], units, "h")
-    out = x @ b - unit_log_partition(c + x @ w.T, units).sum(axis=-1)
+    x = _check_states(x, w.shape[axis], units, "vh"[axis])
+    out = func(x, w, c, b, units)
     return out if out.ndim else float(out)
 
 
 # ----------------------------------------------------------------------------------------------
 # exact enumeration
 # ----------------------------------------------------------------------------------------------
-def _configurations(start, stop, n, units):
-    """Rows ``start..stop-1`` of the 2^n configurations of n units (bit k of the index = unit k)."""
-    idx = np.arange(start, stop, dtype=np.int64)[:, None]
-    bits = ((idx >> np.arange(n, dtype=np.int64)) & 1).astype(np.float64)
-    if units == "spin":
-        bits = 2.0 * bits - 1.0
-    return bits
+#: Enumerated units above which :meth:`rbm.RBM.log_partition` refuses ``method="exact"``
+#: unless the caller passes a larger ``exact_max_units`` (2^30 terms take minutes).
+EXACT_UNITS_LIMIT = 30
 
 
 def log_partition_exact(weights, visible_bias, hidden_bias, units, *, max_units=24,
@@ -188,9 +147,8 @@ def log_partition_exact(weights, visible_bias, hidden_bias, units, *, max_units=
 
     Parameters
     ----------
-    weights : array_like, shape (n_visible, n_hidden)
-    visible_bias : array_like, shape (n_visible,)
-    hidden_bias : array_like, shape (n_hidden,)
+    weights, visible_bias, hidden_bias : array_like
+        RBM parameters, shapes (n_visible, n_hidden), (n_visible,), (n_hidden,).
     units : {"binary", "spin"}
     max_units : int, default 24
         Refuse (ValueError) when the enumerated layer has more units than this (2^n terms).
@@ -215,29 +173,12 @@ def log_partition_exact(weights, visible_bias, hidden_bias, units, *, max_units=
         raise ValueError(f"layer must be 'auto', 'visible' or 'hidden', got {layer!r}")
     if layer == "auto":
         layer = "hidden" if n_hidden <= n_visible else "visible"
-    if layer == "hidden":
-        enum_bias, other_bias, coupling = b, c, w.T  # coupling: (n_enum, n_other)
-    else:
-        enum_bias, other_bias, coupling = c, b, w
-    n = enum_bias.shape[0]
+    n = n_hidden if layer == "hidden" else n_visible
     if n > max_units:
         raise ValueError(f"exact log Z needs 2^{n} terms ({layer} layer has {n} units), more than "
                          f"max_units={max_units}; use ais_log_partition instead")
-    n_other = other_bias.shape[0]
-    total = 1 << n
-    chunk = int(max(1, min(total, max_chunk_elements // max(n_other, n))))
-    running_max = -np.inf
-    running_sum = 0.0
-    for start in range(0, total, chunk):
-        x = _configurations(start, min(total, start + chunk), n, units)
-        log_terms = -(x @ enum_bias) + unit_log_partition(other_bias + x @ coupling,
-                                                          units).sum(axis=1)
-        m = float(log_terms.max())
-        if m > running_max:
-            running_sum = running_sum * math.exp(running_max - m) if running_sum else 0.0
-            running_max = m
-        running_sum += float(np.exp(log_terms - running_max).sum())
-    return running_max + math.log(running_sum)
+    return maths.log_partition_exact(w, c, b, units, layer=layer,
+                                     max_chunk_elements=max_chunk_elements)
 
 
 def log_marginal_visible(v, weights, visible_bias, hidden_bias, units, *, log_z=None):
@@ -290,7 +231,7 @@ def base_rate_visible_bias(data, units, *, eps=1e-3):
     -------
     ndarray, shape (n_visible,)
     """
-    _check_units(units)
+    check_units(units)
     x = np.asarray(data, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] == 0:
         raise ValueError(f"data must be a non-empty 2-D array, got shape {x.shape}")
@@ -333,22 +274,6 @@ def default_betas(n_betas=10000):
     ])
 
 
-@njit(cache=True, inline="always")
-def _g_binary(a):
-    # log(1 + exp(-a)) = softplus(-a)
-    x = -a
-    if x > 0.0:
-        return x + math.log1p(math.exp(-x))
-    return math.log1p(math.exp(x))
-
-
-@njit(cache=True, inline="always")
-def _g_spin(a):
-    # log(2 cosh a)
-    x = abs(a)
-    return x + math.log1p(math.exp(-2.0 * x))
-
-
 def _ais_hidden_step(act, hidden_bias, beta_prev, beta, spin, uniforms, hidden, log_w):
     """Add sum_j [g(β(b+a)_j) - g(β_prev(b+a)_j)] to log_w and sample h ~ p_β(h | v).
 
@@ -360,12 +285,14 @@ def _ais_hidden_step(act, hidden_bias, beta_prev, beta, spin, uniforms, hidden, 
         for j in range(n_hidden):
             a = hidden_bias[j] + act[r, j]
             if spin:
-                acc += _g_spin(beta * a) - _g_spin(beta_prev * a)
+                acc += (unit_log_partition_scalar(beta * a, True)
+                        - unit_log_partition_scalar(beta_prev * a, True))
                 # P(h = +1) = σ(-2 β a)
                 p_on = 1.0 / (1.0 + math.exp(2.0 * beta * a))
                 hidden[r, j] = 1.0 if uniforms[r, j] < p_on else -1.0
             else:
-                acc += _g_binary(beta * a) - _g_binary(beta_prev * a)
+                acc += (unit_log_partition_scalar(beta * a, False)
+                        - unit_log_partition_scalar(beta_prev * a, False))
                 p_on = 1.0 / (1.0 + math.exp(beta * a))
                 hidden[r, j] = 1.0 if uniforms[r, j] < p_on else 0.0
         log_w[r] += acc
@@ -504,8 +431,7 @@ def ais_log_partition(weights, visible_bias, hidden_bias, units, *, n_betas=1000
     log_z0 = float(unit_log_partition(c_a, units).sum()) + n_hidden * _LOG2
 
     # v ~ p_A: independent visibles, P(on) = σ(-c_A) (binary) or σ(-2 c_A) (spin)
-    scale = 2.0 if spin else 1.0
-    p_on = 1.0 / (1.0 + np.exp(scale * c_a))
+    p_on = maths.unit_probability(c_a, units)
     v = (rng.random((n_runs, n_visible)) < p_on).astype(dtype)
     if spin:
         v = 2 * v - 1

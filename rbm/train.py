@@ -1,6 +1,7 @@
 """Contrastive-divergence training engine (CD-k and persistent CD) used by :class:`rbm.RBM`.
 
-One mini-batch step of CD-k (Hinton 2002) in the sign convention of docs/CONTRACTS.md
+One mini-batch step of CD-k (Hinton 2002) in the sign convention of docs/CONTRACTS.md, for a
+batch of B = ``n_batch`` rows and C = ``n_neg`` negative chains
 (E = b.h + v W h + c.v, so d log p(v) / dW = <v h>_model - <v h>_data):
 
 1. ``A = v0 W`` (BLAS); h0 ~ p(h | v0) and the scaled means E[h | v0] / B (one fused kernel);
@@ -15,7 +16,7 @@ states instead of h0, and its final hidden sample is kept for the next step.
 
 CD-1 therefore costs exactly the five matrix products of the textbook step (two v.W, one h.W^T,
 two v^T.h); everything else is O(B (V + H) + V H) memory-bound work writing into preallocated
-buffers: NumPy's SIMD ``tanh`` for the conditionals (:func:`field_tanh`), Numba kernels for
+buffers: NumPy's SIMD ``tanh`` for the conditionals (:func:`rbm.maths.field_tanh`), Numba kernels for
 the mini-batch gather, sampling, means and the parameter updates. The Gibbs
 uniforms come from a counter-based SplitMix64 stream (:func:`rbm._kernels.uniform_fill`, keyed
 from the training generator; serial, so results do not depend on the Numba thread count); the
@@ -29,8 +30,9 @@ from __future__ import annotations
 import numpy as np
 
 from rbm import _kernels as K
+from rbm.maths import field_tanh, sample_units_tanh
 
-__all__ = ["CDTrainer", "field_tanh", "sample_layer"]
+__all__ = ["CDTrainer"]
 
 
 class CDTrainer:
@@ -97,8 +99,8 @@ class CDTrainer:
             return
         rows = self.rng.integers(0, data.shape[0], size=self.n_chains)
         v = np.ascontiguousarray(data[rows], dtype=self.dtype)
-        self.chains[...] = sample_layer(v @ self.weights, self.hidden_bias,
-                                        "spin" if self.spin else "binary", self.rng)
+        self.chains[...] = sample_units_tanh(v @ self.weights, self.hidden_bias,
+                                             "spin" if self.spin else "binary", self.rng)
 
     def get_state(self):
         """The optimiser state (copies): velocities, persistent chains and the RNG state."""
@@ -157,17 +159,20 @@ class CDTrainer:
         total_error = 0.0
         for start in range(0, n, self.batch_size):
             idx = perm[start:start + self.batch_size]
-            b = idx.shape[0]
-            K.gather_rows(data, idx, signs, self._vstack[:b])
-            err = self.step(b, learning_rate, momentum, weight_decay, l1)
+            n_batch = idx.shape[0]
+            K.gather_rows(data, idx, signs, self._vstack[:n_batch])
+            err = self.step(n_batch, learning_rate, momentum, weight_decay, l1)
             if err is not None:
                 total_error += err
         if self.persistent:
             return None
         return total_error / (n * data.shape[1])
 
-    def step(self, b, learning_rate, momentum, weight_decay, l1):
-        """One CD-k / PCD-k update from the batch already in ``self._vstack[:b]``.
+    def step(self, n_batch, learning_rate, momentum, weight_decay, l1):
+        """One CD-k / PCD-k update from the batch already in ``self._vstack[:n_batch]``.
+
+        The negative phase runs ``n_neg`` chains: the persistent ones (PCD) or one per batch
+        row (CD).
 
         Returns the summed squared reconstruction error of the batch (CD) or ``None`` (PCD).
         """
@@ -178,18 +183,18 @@ class CDTrainer:
         typed = self.dtype.type
         one = typed(1.0)
         off = typed(0.0 if binary else -1.0)
-        c = self.n_chains if self.persistent else b
-        vstack = self._vstack[:b + c]
-        hstack = self._hstack[:b + c]
-        v0 = vstack[:b]
-        vk = vstack[b:]
-        h_pos = hstack[:b]
-        h_neg = hstack[b:]
-        lo_pos, hi_pos = _mean_coefficients(binary, 1.0 / b, typed)
-        lo_neg, hi_neg = _mean_coefficients(binary, -1.0 / c, typed)
+        n_neg = self.n_chains if self.persistent else n_batch
+        vstack = self._vstack[:n_batch + n_neg]
+        hstack = self._hstack[:n_batch + n_neg]
+        v0 = vstack[:n_batch]
+        vk = vstack[n_batch:]
+        h_pos = hstack[:n_batch]
+        h_neg = hstack[n_batch:]
+        lo_pos, hi_pos = _mean_coefficients(binary, 1.0 / n_batch, typed)
+        lo_neg, hi_neg = _mean_coefficients(binary, -1.0 / n_neg, typed)
 
-        # positive phase: t = tanh(s (v0 W + b)), scaled means and (CD) the h0 sample
-        act = self._act_h[:b]
+        # positive phase: t = tanh(s (v0 W + hidden bias)), scaled means and (CD) the h0 sample
+        act = self._act_h[:n_batch]
         np.dot(v0, W, out=act)
         field_tanh(act, hb, binary)
         error = None
@@ -197,22 +202,22 @@ class CDTrainer:
             K.layer_mean(act, lo_pos, hi_pos, h_pos)
             h_state = self.chains
         else:
-            u = self._u_h[:b]
+            u = self._u_h[:n_batch]
             self._uniforms(u)
-            h_state = self._h_sample[:b]
+            h_state = self._h_sample[:n_batch]
             K.layer_mean_sample(act, u, lo_pos, hi_pos, one, off, h_pos, h_state)
 
         # negative phase: k steps of block Gibbs sampling
-        act_v = self._act_v[:c]
-        act_h = self._act_h[:c]
-        u_v = self._u_v[:c]
-        u_h = self._u_h[:c]
+        act_v = self._act_v[:n_neg]
+        act_h = self._act_h[:n_neg]
+        u_v = self._u_v[:n_neg]
+        u_h = self._u_h[:n_neg]
         for step in range(self.cd_k):
             np.dot(h_state, W.T, out=act_v)
             field_tanh(act_v, vb, binary)
             self._uniforms(u_v)
             if step == 0 and not self.persistent:
-                row_error = self._row_error[:b]
+                row_error = self._row_error[:n_batch]
                 lo, hi = _mean_coefficients(binary, 1.0, typed)
                 K.visible_sample_recon(act_v, u_v, lo, hi, one, off, v0, vk, row_error)
                 error = float(row_error.sum(dtype=np.float64))
@@ -222,7 +227,7 @@ class CDTrainer:
             field_tanh(act_h, hb, binary)
             if step < self.cd_k - 1:
                 self._uniforms(u_h)
-                h_state = self._h_sample[:c]
+                h_state = self._h_sample[:n_neg]
                 K.layer_sample(act_h, u_h, one, off, h_state)
             elif self.persistent:
                 self._uniforms(u_h)
@@ -236,11 +241,11 @@ class CDTrainer:
         mom = typed(momentum)
         K.momentum_update_weights(W, self.velocity_weights, self._stat, lr, mom,
                                   typed(weight_decay), typed(l1))
-        # bias statistics (the hidden rows are already scaled by 1/B and -1/C) and updates
+        # bias statistics (the hidden rows are already scaled by 1/n_batch and -1/n_neg) and updates
         K.bias_step(hb, self.velocity_hidden, hstack, hstack[:0], one, one, lr, mom,
                     self._stat_h, self._scratch_h)
-        K.bias_step(vb, self.velocity_visible, v0, vk, typed(1.0 / b), typed(-1.0 / c), lr, mom,
-                    self._stat_v, self._scratch_v)
+        K.bias_step(vb, self.velocity_visible, v0, vk, typed(1.0 / n_batch), typed(-1.0 / n_neg),
+                    lr, mom, self._stat_v, self._scratch_v)
         return error
 
 
@@ -249,27 +254,3 @@ def _mean_coefficients(binary, scale, typed):
     if binary:
         return typed(0.5 * scale), typed(-0.5 * scale)
     return typed(0.0), typed(-scale)
-
-
-def field_tanh(act, bias, binary):
-    """In place: ``act <- tanh(s * (act + bias))`` with s = 1/2 (binary) or 1 (spin).
-
-    NumPy's SIMD ``tanh`` is far faster than a scalar libm call in a Numba loop; with this t,
-    P(on) = (1 - t)/2 for both unit types (:mod:`rbm._kernels`).
-    """
-    if binary:
-        K.shift_scale(act, bias, act.dtype.type(0.5))  # one pass: act <- (act + bias) / 2
-    else:
-        np.add(act, bias, out=act)
-    np.tanh(act, out=act)
-    return act
-
-
-def sample_layer(act, bias, units, rng):
-    """Sample a layer from its input ``act`` (copied): u ~ p(u | field act + bias)."""
-    t = field_tanh(np.array(act, order="C"), bias, units == "binary")
-    typed = t.dtype.type
-    uniforms = rng.random(t.shape, dtype=t.dtype)
-    out = np.empty_like(t)
-    K.layer_sample(t, uniforms, typed(1.0), typed(0.0 if units == "binary" else -1.0), out)
-    return out

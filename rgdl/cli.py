@@ -25,13 +25,18 @@ _COMMANDS = {
     "sweep": "sweep:sweep",
     "fss": "sweep:fss",
     "bench": "bench:bench",
+    "mcrg": "mcrg:mcrg",
 }
 
 
-class UserInputError(click.ClickException):
-    """An error caused by the user's input: printed as one line, exit status 2."""
+def command_names() -> list:
+    """Names of all ``rgdl`` subcommands (including ones whose module is not built)."""
+    return sorted(_COMMANDS)
 
-    exit_code = 2
+
+def load_command(name: str):
+    """The click command ``name`` (imported on demand), or None if it is not available."""
+    return _LazyGroup._load(name)
 
 
 class _LazyGroup(click.Group):
@@ -69,24 +74,71 @@ def main(argv=None):
     """Entry point of the ``rgdl`` console script.
 
     Converts every user error (click usage errors, ``ValueError``, ``FileExistsError``,
-    ``FileNotFoundError``, ``PermissionError``, ``UserInputError``) to one line on stderr and
-    exit status 2.
+    ``FileNotFoundError``, ``PermissionError``) and every failure of the environment
+    (``OSError`` such as a full disk or a file-size limit, ``MemoryError``) to one line on stderr
+    and exit status 2. ``SIGXFSZ`` is ignored, so exceeding ``ulimit -f`` is a write error
+    (``EFBIG``) reported like a full disk instead of killing the process.
     """
+    import signal
+
+    if hasattr(signal, "SIGXFSZ"):
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    message = None
+    detached_before = _detached_files()
+    status = 0
     try:
-        cli.main(args=argv, prog_name="rgdl", standalone_mode=False)
+        # non-standalone click returns the status of an explicit ctx.exit(n) instead of raising
+        result = cli.main(args=argv, prog_name="rgdl", standalone_mode=False)
+        if isinstance(result, int) and not isinstance(result, bool):
+            status = result
     except click.exceptions.Abort:
         click.echo("Error: aborted", err=True)
         sys.exit(130)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:  # a command's own exit status (rgdl sweep: 1)
+        _exit(exc.exit_code, hard=_detached_files() > detached_before)
     except click.ClickException as exc:
-        click.echo(f"Error: {_one_line(exc.format_message())}", err=True)
-        sys.exit(2)
+        message = exc.format_message()
     except (ValueError, FileExistsError, FileNotFoundError, PermissionError, IsADirectoryError,
             NotADirectoryError) as exc:
-        click.echo(f"Error: {_one_line(str(exc))}", err=True)
-        sys.exit(2)
-    sys.exit(0)
+        message = str(exc)
+    except OSError as exc:  # the environment failed: full disk, file-size limit, I/O error
+        from ising.atomic import describe_os_error
+
+        message = describe_os_error(exc)
+    except MemoryError:
+        message = "out of memory"
+    # outside the except blocks, so that the exception's frames (which may hold HDF5 objects
+    # of a failed write) are released now, not during interpreter shutdown
+    if message is not None:
+        _fail(message, hard_exit=_detached_files() > detached_before)
+    _exit(status, hard=_detached_files() > detached_before)
+
+
+def _detached_files() -> int:
+    """HDF5 files detached after a failed write so far in this process (see ising.io)."""
+    io_module = sys.modules.get("ising.io")
+    return io_module.abandoned_files() if io_module is not None else 0
+
+
+def _fail(message: str, hard_exit: bool = False):
+    """Print ``Error: <message>`` (one line) and exit with status 2.
+
+    ``hard_exit``: this command detached an HDF5 file whose storage failed; HDF5's exit-time
+    cleanup could retry the failing writes (and crash), so the process leaves without it.
+    """
+    click.echo(f"Error: {_one_line(message)}", err=True)
+    _exit(2, hard=hard_exit)
+
+
+def _exit(code: int, *, hard: bool = False):
+    """``sys.exit(code)``; with ``hard`` (see :func:`_fail`) without the interpreter's cleanup."""
+    if hard:
+        import os
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 def _one_line(message: str) -> str:

@@ -59,10 +59,14 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
+from scipy.special import logsumexp
 
+from rbm.model import RBM
 from rgdl import variational as var
 
 log = logging.getLogger(__name__)
@@ -237,7 +241,7 @@ def chain_marginal(hamiltonian, keep) -> np.ndarray:
     Returns an array over the :math:`2^{|K|}` configurations of the kept spins, in the order of
     :func:`rgdl.variational.spin_configurations` (kept spin ``a`` = bit ``a``).
     """
-    h, n = var._as_hamiltonian(hamiltonian)
+    h, n = var.as_hamiltonian(hamiltonian)
     keep = np.asarray(keep, dtype=np.int64)
     rest = np.setdiff1d(np.arange(n), keep)
     k = np.arange(h.size, dtype=np.int64)
@@ -245,7 +249,7 @@ def chain_marginal(hamiltonian, keep) -> np.ndarray:
     rest_idx = (((k[:, None] >> rest[None, :]) & 1) << np.arange(rest.size)[None, :]).sum(axis=1)
     table = np.full((1 << keep.size, 1 << rest.size), -np.inf)
     table[kept_idx, rest_idx] = -h
-    return -var.logsumexp(table, axis=1)
+    return -logsumexp(table, axis=1)
 
 
 @dataclass
@@ -494,11 +498,9 @@ def align_hidden_units(weights, hidden_bias, shape, coarse_shape):
     permutation, signs : ndarray
         ``weights_out = weights[:, permutation] * signs``.
     """
-    from scipy.optimize import linear_sum_assignment
-
     w = np.asarray(weights, dtype=np.float64)
     b = np.asarray(hidden_bias, dtype=np.float64)
-    shape = var._lattice_shape(shape)
+    shape = var.lattice_shape(shape)
     coarse_shape = tuple(int(x) for x in np.atleast_1d(coarse_shape))
     if (len(coarse_shape) != len(shape) or any(s % c for s, c in zip(shape, coarse_shape))
             or w.shape != (int(np.prod(shape)), int(np.prod(coarse_shape))) or b.shape != (w.shape[1],)):
@@ -551,8 +553,6 @@ def _seed_sequence(seed) -> np.random.SeedSequence:
 
 
 def _train_rbm(data, n_hidden, epochs, seed, rbm_params):
-    from rbm.model import RBM
-
     params = dict(DEFAULT_RBM_PARAMS, n_epochs=epochs, random_state=seed)
     params.update(rbm_params or {})
     return RBM(n_hidden=n_hidden, **params).fit(data)
@@ -578,11 +578,9 @@ def learned_layer(hamiltonian, shape, coarse_shape, *, epochs=30, n_samples=1000
     dict with keys ``kl_per_spin``, ``fit``, ``encoder_fit`` (:class:`CouplingFit`),
     ``encoder_hamiltonian``, ``weights``, ``visible_bias``, ``hidden_bias`` (aligned), ``seconds``.
     """
-    import time
-
-    h_fine, n = var._as_hamiltonian(hamiltonian)
-    shape = var._lattice_shape(shape)
-    coarse_shape = var._lattice_shape(coarse_shape)
+    h_fine, n = var.as_hamiltonian(hamiltonian)
+    shape = var.lattice_shape(shape)
+    coarse_shape = var.lattice_shape(coarse_shape)
     if int(np.prod(shape)) != n:
         raise ValueError(f"hamiltonian has 2**{n} entries but shape {shape} has {int(np.prod(shape))} spins")
     seeds = _seed_sequence(seed).spawn(2)

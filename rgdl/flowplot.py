@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from rgdl.decimation import decimated_coupling
 
 log = logging.getLogger(__name__)
 
@@ -49,19 +50,30 @@ def figure_paths(path) -> tuple[Path, Path]:
     return base.parent / (base.name + ".png"), base.parent / (base.name + ".pdf")
 
 
-def _save_atomic(fig, target: Path, **kwargs):
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=target.suffix)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, **kwargs)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+def _save_atomic(fig, target: Path, *, overwrite: bool = True, **kwargs):
+    """``fig.savefig`` into a temporary file renamed to ``target`` (:mod:`ising.atomic`)."""
+    from ising.atomic import atomic_output
+
+    with atomic_output(target, overwrite=overwrite) as tmp:
+        fig.savefig(tmp, format=target.suffix[1:], **kwargs)
 
 
-def plot_flow(coupling: float, steps: list, path, *, title: str | None = None) -> list[str]:
+def check_figure_outputs(path, *, overwrite: bool = False) -> tuple[Path, Path]:
+    """:func:`figure_paths`, refusing existing files unless ``overwrite`` (before any work)."""
+    from ising.atomic import check_name_length
+
+    paths = figure_paths(path)
+    for target in paths:
+        check_name_length(target, suffixes=(".lock",))
+        if target.is_dir():
+            raise IsADirectoryError(f"output path is a directory: {target}")
+        if target.exists() and not overwrite:
+            raise FileExistsError(f"output exists: {target} (use --overwrite to replace it)")
+    return paths
+
+
+def plot_flow1d(coupling: float, steps: list, path, *, title: str | None = None,
+              overwrite: bool = True) -> list[str]:
     r"""Draw the coupling flow of ``rgdl flow1d`` and save it as PNG and PDF.
 
     Parameters
@@ -75,18 +87,18 @@ def plot_flow(coupling: float, steps: list, path, *, title: str | None = None) -
     path : str or Path
         ``FIG.png`` (or ``.pdf``); both files are written.
     title : str, optional
+    overwrite : bool, default True
+        Replace existing files; with False an existing PNG or PDF is an error (FileExistsError).
 
     Returns
     -------
     list of str
-        The written paths (PNG, PDF).
+        The written paths (PNG, PDF), each written atomically.
     """
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
-
-    from rgdl.decimation import decimated_coupling
 
     if not steps:
         raise ValueError("no RG steps to plot")
@@ -134,9 +146,11 @@ def plot_flow(coupling: float, steps: list, path, *, title: str | None = None) -
     ax2.set_aspect("equal")
     ax2.legend(fontsize=7.5, frameon=False, loc="upper left")
     fig.suptitle(title or f"1D Ising RG flow from K = {k0:g}: flows to the fixed point K* = 0", fontsize=10)
-    _save_atomic(fig, png, dpi=150)
-    _save_atomic(fig, pdf)
-    plt.close(fig)
+    try:
+        _save_atomic(fig, png, overwrite=overwrite, dpi=150)
+        _save_atomic(fig, pdf, overwrite=overwrite)
+    finally:
+        plt.close(fig)
     log.info("wrote %s and %s", png, pdf)
     return [str(png), str(pdf)]
 
@@ -159,7 +173,9 @@ def plot_strength_dependence(rows, path) -> list[str]:
     ax.set_xlabel(r"decimation strength $\lambda$")
     ax.set_ylabel("coarse-coupling error")
     ax.legend(frameon=False)
-    _save_atomic(fig, png, dpi=150)
-    _save_atomic(fig, pdf)
-    plt.close(fig)
+    try:
+        _save_atomic(fig, png, dpi=150)
+        _save_atomic(fig, pdf)
+    finally:
+        plt.close(fig)
     return [str(png), str(pdf)]

@@ -39,6 +39,22 @@ from pathlib import Path
 
 import numpy as np
 
+from analysis import figures
+from analysis.blockspin_fidelity import fidelity_scans
+from analysis.correlations import (activation_correlation_length, block_spin_correlation_lengths,
+                                   correlation_length, correlation_map, radial_correlation)
+from analysis.rbm_flow import effective_temperature, flow_fixed_point, rbm_flow
+from analysis.receptive_fields import layer_localization, receptive_fields
+from analysis.thermodynamics import (Estimate, gelman_rubin, kl_per_spin, relative_error,
+                                     thermodynamic_estimates)
+from ising.dataset import generate_dataset
+from ising.exact import critical_temperature, energy_per_spin_2d, log_partition_2d
+from ising.io import partial_path, read_dataset
+from ising.lattice import energy_per_spin, magnetization_per_spin
+from ising.samplers import sample
+from rbm import DBN, load_layers, maths, save_model
+from rbm.partition import ais_log_partition, base_rate_visible_bias
+
 log = logging.getLogger(__name__)
 
 __all__ = ["ExperimentConfig", "PRESETS", "preset", "run_pipeline", "STAGES"]
@@ -163,19 +179,44 @@ def _key(payload):
 
 
 def _atomic_write_text(path, text):
+    from ising.atomic import atomic_write_text
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic_write_text(path, text)
 
 
 def _atomic_savez(path, **arrays):
+    from ising.atomic import atomic_open
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    with atomic_open(path, "wb") as handle:
+        np.savez(handle, **arrays)
+
+
+def _load_npz(path, what):
+    """All arrays of a cached ``.npz``; a corrupt file is a ValueError naming ``--force``."""
+    import zipfile
+
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"cached {what} {path} is corrupt or truncated "
+                         f"({type(exc).__name__}); rerun with --force to recompute it") from None
+
+
+def _discard(*paths):
+    """Remove corrupt cached files (and their partial/checkpoint companions)."""
+    for path in paths:
+        path = Path(path)
+        if path.is_dir() and not path.is_symlink():
+            import shutil
+
+            shutil.rmtree(path)
+        elif os.path.lexists(path):
+            path.unlink()
 
 
 def _jsonable(x):
@@ -199,7 +240,6 @@ def _jsonable(x):
 
 class _Stages:
     """Bookkeeping of finished stages in ``<out>/.stages``."""
-
     def __init__(self, out):
         self.dir = Path(out) / ".stages"
 
@@ -226,42 +266,13 @@ def _params(layer):
 
 
 def _to_units(spins_flat, units):
-    x = np.asarray(spins_flat, np.float64)
-    return x if units == "spin" else (x + 1.0) / 2.0
-
-
-def _mean_up(x, weights, hidden_bias, units):
-    a = hidden_bias + x @ weights
-    if units == "spin":
-        return -np.tanh(a)
-    with np.errstate(over="ignore"):
-        return 1.0 / (1.0 + np.exp(a))
-
-
-def _mean_down(h, weights, visible_bias, units):
-    a = visible_bias + h @ weights.T
-    if units == "spin":
-        return -np.tanh(a)
-    with np.errstate(over="ignore"):
-        return 1.0 / (1.0 + np.exp(a))
-
-
-def _sample_units(mean, units, rng):
-    """Sample units with the given mean (E[h] for spins, P(on) for binary), in mean's dtype."""
-    p_on = (mean + 1.0) / 2.0 if units == "spin" else mean
-    on = rng.random(mean.shape, dtype=np.float32) < p_on
-    one = np.ones((), mean.dtype)
-    return np.where(on, one, -one) if units == "spin" else on.astype(mean.dtype)
+    """Spins {-1, +1} as float64 values of ``units``."""
+    return maths.convert_units(np.asarray(spins_flat, np.float64), "spin", units)
 
 
 def up_pass(params, spins_flat, units):
-    """Mean activations ``E[h^(l) | below]`` of every layer (mean-field up-pass)."""
-    x = _to_units(spins_flat, units)
-    out = []
-    for w, _, b in params:
-        x = _mean_up(x, w, b, units)
-        out.append(x)
-    return out
+    """Mean activations ``E[h^(l) | below]`` of every layer (:func:`rbm.maths.mean_field_up`)."""
+    return maths.mean_field_up(_to_units(spins_flat, units), [(w, b) for w, _, b in params], units)
 
 
 def _untrained_params(layer_sizes, n_visible, seed):
@@ -275,20 +286,36 @@ def _untrained_params(layer_sizes, n_visible, seed):
 # ----------------------------------------------------------------------------------------------
 # stages
 # ----------------------------------------------------------------------------------------------
-def _simulate(cfg, folder, progress):
-    from ising.dataset import generate_dataset
-    from ising.io import read_dataset
-    from ising.samplers import sample
-
+def _simulate(cfg, folder, progress, force=False):
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "ising.h5"
-    result = generate_dataset(path, dimension=2, size=cfg.size, temperature=cfg.temperature,
-                              coupling=cfg.coupling, algorithm=cfg.algorithm,
-                              n_samples=cfg.n_samples, n_chains=cfg.mc_chains,
-                              seed=_child_seed(cfg.seed, "simulate"), resume=True,
-                              progress=lambda done, total: progress("simulate", done, total))
+
+    def run():
+        result = generate_dataset(path, dimension=2, size=cfg.size, temperature=cfg.temperature,
+                                  coupling=cfg.coupling, algorithm=cfg.algorithm,
+                                  n_samples=cfg.n_samples, n_chains=cfg.mc_chains,
+                                  seed=_child_seed(cfg.seed, "simulate"), resume=True,
+                                  progress=lambda done, total: progress("simulate", done, total))
+        return result, read_dataset(path)
+
+    try:
+        result, dataset = run()
+    except ValueError as exc:
+        if not force:
+            raise ValueError(f"{exc} (rerun with --force to discard the cached Monte Carlo data "
+                             "and simulate again)") from None
+        log.warning("cached Monte Carlo data unusable (%s); simulating again", exc)
+        _discard(path, partial_path(path))
+        result, dataset = run()
     log.info("Monte Carlo data: %s (tau_int %.3g sweeps)", result.path, result.attrs.get("tau_int", float("nan")))
     flow_path = folder / "flow_starts.npz"
+    if flow_path.exists():
+        try:
+            _load_npz(flow_path, "flow starts")
+        except ValueError:
+            if not force:
+                raise
+            _discard(flow_path)
     if not flow_path.exists():
         arrays = {}
         for i, t in enumerate(cfg.flow_temperatures):
@@ -299,13 +326,26 @@ def _simulate(cfg, folder, progress):
             arrays[f"energy_{i}"] = res.energy
         arrays["temperatures"] = np.asarray(cfg.flow_temperatures, np.float64)
         _atomic_savez(flow_path, **arrays)
-    return read_dataset(path)
+    return dataset
 
 
-def _train_stack(cfg, spins_flat, folder, n_epochs, seed_name, progress, label):
-    """Greedy layer-wise training with :class:`rbm.DBN` (checkpointed every epoch; resumes)."""
-    from rbm import DBN, load_layers, save_model
+def _train_stack(cfg, spins_flat, folder, n_epochs, seed_name, progress, label, force=False):
+    """Greedy layer-wise training with :class:`rbm.DBN` (checkpointed every epoch; resumes).
 
+    With ``force`` a corrupt cached stack or checkpoint is discarded and trained again.
+    """
+    try:
+        return _train_stack_once(cfg, spins_flat, folder, n_epochs, seed_name, progress, label)
+    except ValueError as exc:
+        if not force:
+            raise ValueError(f"{exc} (rerun with --force to discard the cached {label} stack "
+                             "and train it again)") from None
+        log.warning("cached %s stack unusable (%s); training again", label, exc)
+        _discard(folder)
+        return _train_stack_once(cfg, spins_flat, folder, n_epochs, seed_name, progress, label)
+
+
+def _train_stack_once(cfg, spins_flat, folder, n_epochs, seed_name, progress, label):
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / "stack.npz"
     if final.exists():
@@ -336,13 +376,22 @@ def _generation(cfg, params, data_flat, energy_fn, rng, progress, label):
     half = n_chains // 2
     # float32 chains: the states are exact, only the conditional probabilities are rounded
     params = [tuple(np.asarray(p, np.float32) for p in layer) for layer in params]
+
+    def draw(mean):  # states with the given means, from float32 uniforms
+        return maths.draw_units(maths.probability_from_mean(mean, units), units, rng, np.float32)
+
+    def up(x, w, b):
+        return maths.unit_mean(maths.hidden_field(x, w, b), units)
+
+    def down(h, w, c):
+        return maths.unit_mean(maths.visible_field(h, w, c), units)
+
     # top RBM's visible layer: sampled up-pass of data rows, or noise
     idx = rng.choice(data_flat.shape[0], size=half, replace=False)
     x = _to_units(data_flat[idx], units).astype(np.float32)
     for w, _, b in params[:-1]:
-        x = _sample_units(_mean_up(x, w, b, units), units, rng)
-    noise = _sample_units(np.full((half, x.shape[1]), 0.0 if units == "spin" else 0.5, np.float32),
-                          units, rng)
+        x = draw(up(x, w, b))
+    noise = draw(np.full((half, x.shape[1]), 0.0 if units == "spin" else 0.5, np.float32))
     v = np.concatenate([noise, x], axis=0)
     w_top, c_top, b_top = params[-1]
     every = cfg.generation_steps // cfg.generation_records
@@ -351,12 +400,12 @@ def _generation(cfg, params, data_flat, energy_fn, rng, progress, label):
     visible = None
     for r in range(cfg.generation_records):
         for _ in range(every):
-            h = _sample_units(_mean_up(v, w_top, b_top, units), units, rng)
-            v = _sample_units(_mean_down(h, w_top, c_top, units), units, rng)
+            h = draw(up(v, w_top, b_top))
+            v = draw(down(h, w_top, c_top))
         z = v
         for w, c, _ in reversed(params[:-1]):
-            z = _sample_units(_mean_down(z, w, c, units), units, rng)
-        visible = z if units == "spin" else 2.0 * z - 1.0
+            z = draw(down(z, w, c))
+        visible = maths.convert_units(z, units, "spin")
         e, m = energy_fn(visible)
         energy[:, r] = e
         absmag[:, r] = np.abs(m)
@@ -365,8 +414,6 @@ def _generation(cfg, params, data_flat, energy_fn, rng, progress, label):
 
 
 def _generation_summary(energy, absmag, mc_thermo, n_spins, temperature):
-    from analysis.thermodynamics import gelman_rubin, relative_error, thermodynamic_estimates
-
     keep = energy.shape[1] // 2  # second half of the records
     e, m = energy[:, keep:], absmag[:, keep:]
     rhat = {"energy": gelman_rubin(e), "abs_magnetization": gelman_rubin(m)}
@@ -382,17 +429,6 @@ def _generation_summary(energy, absmag, mc_thermo, n_spins, temperature):
 
 
 def _analyse(cfg, dataset, stacks, flow_path, folder, progress):
-    from analysis.blockspin_fidelity import fidelity_scans
-    from analysis.correlations import (activation_correlation_length,
-                                       block_spin_correlation_lengths, correlation_length,
-                                       correlation_map, radial_correlation)
-    from analysis.rbm_flow import effective_temperature, flow_fixed_point, rbm_flow
-    from analysis.receptive_fields import layer_localization, receptive_fields
-    from analysis.thermodynamics import kl_per_spin, thermodynamic_estimates
-    from ising.exact import critical_temperature, energy_per_spin_2d, log_partition_2d
-    from ising.lattice import energy_per_spin, magnetization_per_spin
-    from rbm.partition import ais_log_partition, base_rate_visible_bias
-
     L = cfg.size
     shape = (L, L)
     n_spins = L * L
@@ -487,26 +523,20 @@ def _analyse(cfg, dataset, stacks, flow_path, folder, progress):
     progress("analyse", 4, 7)
 
     # reconstructions from each depth (mean-field up, mean-field down)
-    x = _to_units(sub_flat[:6], cfg.units)
-    ups = []
-    for w, _, b in trained:
-        x = _mean_up(x, w, b, cfg.units)
-        ups.append(x)
+    ups = up_pass(trained, sub_flat[:6], cfg.units)
     arrays["recon_input"] = sub[:6]
     for l in range(len(trained)):
         z = ups[l]
         for w, c, _ in reversed(trained[: l + 1]):
-            z = _mean_down(z, w, c, cfg.units)
-        arrays[f"recon_{l}"] = (z if cfg.units == "spin" else 2 * z - 1).reshape((-1,) + shape)
+            z = maths.unit_mean(maths.visible_field(z, w, c), cfg.units)
+        arrays[f"recon_{l}"] = maths.convert_units(z, cfg.units, "spin").reshape((-1,) + shape)
 
     lap("reconstructions")
 
     # KL(P_Ising || p_RBM1) per spin
     w1, c1, b1 = trained[0]
     v_units = _to_units(spins.reshape(n_total, -1), cfg.units)
-    g = np.logaddexp(0.0, -(v_units @ w1 + b1)) if cfg.units == "binary" else \
-        np.logaddexp(v_units @ w1 + b1, -(v_units @ w1 + b1))
-    free = v_units @ c1 - g.sum(axis=1)
+    free = maths.free_energy_visible(v_units, w1, c1, b1, cfg.units)
     # AIS is a stochastic lower bound on ln Z_RBM (Jensen), so KL is biased low; its standard
     # error covers only the run-to-run spread. A second run with half the annealing schedule
     # shows how far the estimate still moves with the schedule (the unresolved bias).
@@ -534,7 +564,7 @@ def _analyse(cfg, dataset, stacks, flow_path, folder, progress):
     progress("analyse", 5, 7)
 
     # RBM flow (Iso et al.) with the first RBM, energies in units of J = 1
-    starts = np.load(flow_path)
+    starts = _load_npz(flow_path, "flow starts")
     temps = np.linspace(0.5, 12.0, 600)
     curve = np.asarray(energy_per_spin_2d(L, L, temps, 1.0))
     t_eff, t_err = [], []
@@ -607,9 +637,7 @@ def _analyse(cfg, dataset, stacks, flow_path, folder, progress):
 
 
 def _figures(cfg, analysis, arrays_path, fig_dir):
-    from analysis import figures
-
-    a = np.load(arrays_path)
+    a = _load_npz(arrays_path, "analysis arrays")
     L = cfg.size
     n_layers = len(cfg.layers)
     written = []
@@ -630,7 +658,6 @@ def _figures(cfg, analysis, arrays_path, fig_dir):
                    for name in layers[0]["fidelity_scan_local_null"]}
     written += figures.plot_fidelity([layer["fidelity_scan_local"] for layer in layers],
                                      fig_dir / "fidelity_local", nulls=nulls_local)
-    from analysis.thermodynamics import Estimate
 
     block_xi = {int(b): Estimate(v["value"], v["error"])
                 for b, v in analysis["correlation_length_block_spins"].items()}
@@ -647,7 +674,7 @@ def _figures(cfg, analysis, arrays_path, fig_dir):
     written += figures.plot_thermodynamics(
         {label: analysis["generation"][label]["relative_error"] for label in ("rbm1", "stack")},
         fig_dir / "thermodynamics")
-    written += figures.plot_flow(np.arange(a["flow_T"].shape[1]), a["flow_T"], a["flow_T0"],
+    written += figures.plot_rbm_flow(np.arange(a["flow_T"].shape[1]), a["flow_T"], a["flow_T0"],
                                  fig_dir / "rbm_flow", critical_temperature=analysis["flow"]["critical_temperature"],
                                  errors=a["flow_T_err"],
                                  training_temperature=analysis["flow"]["training_temperature"])
@@ -804,7 +831,37 @@ def _report(cfg, analysis, summary):
     return "\n".join(lines)
 
 
-def run_pipeline(config, out, *, progress=None, force=False):
+def _check_results_folder(out, config, overwrite):
+    """Refuse to replace results that are not this configuration's (unless ``overwrite``).
+
+    Rerunning the same configuration in ``out`` resumes it (its cached stages are its own
+    outputs); a folder holding another configuration's summary/report/figures, or files that
+    are not rgdl results at all, is refused without ``overwrite``.
+    """
+    if not out.exists() or overwrite:
+        return
+    entries = [p for p in out.iterdir() if p.name != _LOCK_NAME]
+    if not entries:
+        return
+    if not (out / ".stages").is_dir():
+        raise FileExistsError(f"{out} is not empty and holds no rgdl results; choose another "
+                              "--out or use --overwrite")
+    summary = out / "summary.json"
+    if summary.exists():
+        try:
+            old = json.loads(summary.read_text()).get("config")
+        except (OSError, ValueError, AttributeError):
+            old = None
+        if old != json.loads(json.dumps(config.to_dict())):
+            raise FileExistsError(f"{out} holds the results of another configuration "
+                                  "(summary.json, report.md, figures/); use --overwrite to "
+                                  "replace them, or another --out")
+
+
+_LOCK_NAME = ".rgdl-reproduce.lock"
+
+
+def run_pipeline(config, out, *, progress=None, force=False, overwrite=False):
     """Run (or resume) the experiment into the folder ``out``.
 
     Parameters
@@ -817,7 +874,12 @@ def run_pipeline(config, out, *, progress=None, force=False):
         ``None`` with ``total`` a message string when a stage starts or is skipped.
     force : bool
         Recompute the analysis and the figures even if cached (the Monte Carlo data and the
-        trained models are reused whenever their parameters match; delete ``out`` to redo them).
+        trained models are reused whenever their parameters match and they read back; corrupt
+        cached data or models are discarded and recomputed).
+    overwrite : bool
+        Replace the results of another configuration (summary.json, report.md, figures/) in
+        ``out``; without it such a folder, or a non-empty folder that holds no rgdl results,
+        is refused (FileExistsError). Rerunning the same configuration always resumes.
 
     Returns
     -------
@@ -838,7 +900,17 @@ def run_pipeline(config, out, *, progress=None, force=False):
         raise ValueError(f"{out} exists and is not a folder")
     if not out.parent.exists():
         raise FileNotFoundError(f"parent folder {out.parent} does not exist")
+    from ising.atomic import OutputLock
+
+    _check_results_folder(out, config, overwrite)
     out.mkdir(exist_ok=True)
+    with OutputLock(out, lock_file=out / _LOCK_NAME):  # one run per results folder
+        _check_results_folder(out, config, overwrite)
+        return _run_locked(config, out, progress, force)
+
+
+def _run_locked(config, out, progress, force):
+    """The body of :func:`run_pipeline`, run while holding the folder's lock."""
     progress = progress or (lambda stage, done, total: None)
     stages = _Stages(out)
     timings = {}
@@ -856,7 +928,7 @@ def run_pipeline(config, out, *, progress=None, force=False):
     data_dir = out / "data" / sim_key
     t0 = time.perf_counter()
     cached = start("simulate", sim_key)
-    dataset = _simulate(config, data_dir, progress)  # resumes or returns the finished file
+    dataset = _simulate(config, data_dir, progress, force)  # resumes or returns the finished file
     if not cached:
         stages.mark("simulate", sim_key, time.perf_counter() - t0)
     timings["simulate"] = time.perf_counter() - t0
@@ -871,12 +943,12 @@ def run_pipeline(config, out, *, progress=None, force=False):
     start("train", train_key)
     spins_flat = np.asarray(dataset.spins).reshape(dataset.spins.shape[0], -1)
     trained = _train_stack(config, spins_flat, model_dir / "trained", config.n_epochs, "train",
-                           progress, "train")
+                           progress, "train", force)
     timings["train_stack"] = time.perf_counter() - t0
     shuffled_data = np.random.default_rng(_child_seed(config.seed, "shuffle")).permuted(spins_flat, axis=1)
     shuffled = _train_stack(config, shuffled_data, model_dir / "shuffled",
                             min(config.null_epochs or config.n_epochs, config.n_epochs), "null",
-                            progress, "null")
+                            progress, "null", force)
     stages.mark("train", train_key, time.perf_counter() - t0)
     timings["train"] = time.perf_counter() - t0
     timings["train_null"] = timings["train"] - timings["train_stack"]
@@ -894,9 +966,14 @@ def run_pipeline(config, out, *, progress=None, force=False):
     analysis_key = _key({"stage": "analyse", "params": analysis_params, "upstream": train_key})
     analysis_dir = out / "analysis"
     t0 = time.perf_counter()
+    analysis = None
     if start("analyse", analysis_key) and (analysis_dir / "analysis.json").exists():
-        analysis = json.loads((analysis_dir / "analysis.json").read_text())
-    else:
+        try:
+            analysis = json.loads((analysis_dir / "analysis.json").read_text())
+        except (OSError, ValueError) as exc:
+            log.warning("cached analysis unreadable (%s); recomputing it", exc)
+            analysis = None
+    if analysis is None:
         analysis = _jsonable(_analyse(config, dataset, stacks, data_dir / "flow_starts.npz",
                                       analysis_dir, progress))
         stages.mark("analyse", analysis_key, time.perf_counter() - t0)

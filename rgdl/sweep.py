@@ -16,7 +16,7 @@ Guarantees
 * **Resumable and idempotent.** Rerunning the same sweep skips points whose file still has the
   hash recorded in the index, adopts files that were finished but not yet indexed (the driver was
   killed between the rename and the index update), and resumes partial files
-  (``<file>.partial``, written by :func:`ising.io.generate_dataset`). Finished files are never
+  (``<file>.partial``, written by :func:`ising.dataset.generate_dataset`). Finished files are never
   rewritten: they are produced once, atomically (temporary file + rename).
 * **Fault tolerant.** Tasks are submitted with ``retries``; a worker that dies mid-task is
   replaced by its nanny and the scheduler reruns the task, which resumes the partial file.
@@ -84,6 +84,31 @@ class SweepError(RuntimeError):
     """Some points of a sweep failed even after retries (the index records which and why)."""
 
 
+def _strict_int(name: str, value, *, minimum: int | None = None, allow_none: bool = False):
+    """An integer setting: the same rules as the command line (a bool or 2.5 is not an int)."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if value > _MAX_SETTING:
+        raise ValueError(f"{name} must be <= {_MAX_SETTING}, got {value}")
+    return value
+
+
+def _strict_float(name: str, value) -> float:
+    """A real setting: a number that is not a bool."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    return float(value)
+
+
+#: Upper bound of integer settings (counts, sweeps, seeds): inside int64 and exact in float64.
+_MAX_SETTING = 1 << 53
+
+
 # --------------------------------------------------------------------------------------------
 # Parsing
 # --------------------------------------------------------------------------------------------
@@ -140,6 +165,8 @@ def parse_values(text: str | Sequence[Any] | float | int, *, kind: type = float,
         raise ValueError(f"{name} is empty")
     values: list = []
     for item in raw:
+        if isinstance(item, bool):
+            raise ValueError(f"{name}: {item!r} is not a number")
         try:
             value = float(item)
         except (TypeError, ValueError):
@@ -185,19 +212,22 @@ class TrainSpec:
     l1: float = 0.0
 
     def __post_init__(self):
-        layers = tuple(int(n) for n in self.layers)
+        if isinstance(self.layers, (str, bytes)) or not hasattr(self.layers, "__iter__"):
+            raise ValueError(f"train: layers must be a list of sizes, got {self.layers!r}")
+        layers = tuple(_strict_int("train: layers", n, minimum=1) for n in self.layers)
         object.__setattr__(self, "layers", layers)
-        if not layers or any(n < 1 for n in layers):
+        if not layers:
             raise ValueError("train: layers must be a non-empty list of positive sizes")
-        if int(self.epochs) < 1:
-            raise ValueError("train: epochs must be >= 1")
+        for name in ("epochs", "batch_size", "cd_k"):
+            object.__setattr__(self, name, _strict_int(f"train: {name}", getattr(self, name),
+                                                       minimum=1))
         if self.units not in ("spin", "binary"):
             raise ValueError(f"train: units must be 'spin' or 'binary', not {self.units!r}")
-        if not float(self.learning_rate) > 0:
+        for name in ("learning_rate", "l1"):
+            object.__setattr__(self, name, _strict_float(f"train: {name}", getattr(self, name)))
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise ValueError("train: learning_rate must be > 0")
-        if int(self.batch_size) < 1 or int(self.cd_k) < 1:
-            raise ValueError("train: batch_size and cd_k must be >= 1")
-        if not float(self.l1) >= 0:
+        if not (math.isfinite(self.l1) and self.l1 >= 0):
             raise ValueError("train: l1 must be >= 0")
 
     def to_dict(self) -> dict:
@@ -228,7 +258,7 @@ class SweepSpec:
     n_samples, n_chains : int
         Samples stored per point and independent chains that produce them.
     burn_in, thin : int or None
-        In sweeps; ``None`` lets :func:`ising.io.generate_dataset` choose them from the measured
+        In sweeps; ``None`` lets :func:`ising.dataset.generate_dataset` choose them from the measured
         integrated autocorrelation time.
     train : TrainSpec or None
         Optional RBM/DBN trained on each point's samples.
@@ -261,21 +291,25 @@ class SweepSpec:
             raise ValueError("sizes must be >= 2")
         if any(seed < 0 for seed in seeds):
             raise ValueError("seeds must be >= 0")
-        if self.dimension not in (1, 2):
+        if any(seed > _MAX_SETTING for seed in seeds) or any(size > _MAX_SETTING for size in sizes):
+            raise ValueError(f"seeds and sizes must be <= {_MAX_SETTING}")
+        # the rules of the command line: a bool is not an integer, 2.5 is not an integer
+        if isinstance(self.dimension, bool) or self.dimension not in (1, 2):
             raise ValueError(f"dimension must be 1 or 2, not {self.dimension!r}")
+        object.__setattr__(self, "dimension", int(self.dimension))
         if not isinstance(self.algorithm, str) or not self.algorithm:
             raise ValueError("algorithm must be a non-empty string")
         for name in ("coupling", "field"):
-            if not math.isfinite(float(getattr(self, name))):
+            value = _strict_float(name, getattr(self, name))
+            if not math.isfinite(value):
                 raise ValueError(f"{name} must be finite")
-        if int(self.n_samples) < 1:
-            raise ValueError("n_samples must be >= 1")
-        if int(self.n_chains) < 1:
-            raise ValueError("n_chains must be >= 1")
+            object.__setattr__(self, name, value)
+        for name in ("n_samples", "n_chains"):
+            object.__setattr__(self, name, _strict_int(name, getattr(self, name), minimum=1))
         for name in ("burn_in", "thin"):
-            value = getattr(self, name)
-            if value is not None and int(value) < (0 if name == "burn_in" else 1):
-                raise ValueError(f"{name} must be >= {0 if name == 'burn_in' else 1}")
+            object.__setattr__(self, name, _strict_int(name, getattr(self, name),
+                                                       minimum=0 if name == "burn_in" else 1,
+                                                       allow_none=True))
         if self.train is not None and not isinstance(self.train, TrainSpec):
             object.__setattr__(self, "train", TrainSpec(**dict(self.train)))
 
@@ -299,7 +333,7 @@ class SweepSpec:
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "SweepSpec":
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict` (used to validate the ``spec`` of a sweep index)."""
         data = dict(data)
         train = data.pop("train", None)
         return cls(**data, train=None if train is None else TrainSpec(**train))
@@ -467,17 +501,10 @@ def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 # Small file utilities
 # --------------------------------------------------------------------------------------------
 def _write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1, sort_keys=False, allow_nan=False)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    """Write ``data`` as JSON to ``path`` atomically (:func:`ising.atomic.atomic_write_text`)."""
+    from ising.atomic import atomic_write_text
+
+    atomic_write_text(path, json.dumps(data, indent=1, sort_keys=False, allow_nan=False) + "\n")
 
 
 @contextlib.contextmanager
@@ -711,7 +738,44 @@ def read_index(out: str | os.PathLike) -> dict:
     if index.get("version") != INDEX_VERSION:
         raise ValueError(f"{path} has index version {index.get('version')!r}; "
                          f"this rgdl reads version {INDEX_VERSION}")
+    _check_index_schema(path, index)
     return index
+
+
+def _check_index_schema(path: Path, index: Mapping) -> None:
+    """Raise ValueError unless ``index`` has the fields :func:`sweep_table` and the driver use."""
+    def bad(what):
+        return ValueError(f"{path} is not a valid rgdl sweep index ({what})")
+
+    spec = index.get("spec")
+    if not isinstance(spec, dict):
+        raise bad("no 'spec' object")
+    try:
+        SweepSpec.from_dict(spec)
+    except (TypeError, ValueError) as exc:
+        raise bad(f"spec: {exc}") from None
+    points = index.get("points")
+    if not isinstance(points, list):
+        raise bad("no 'points' list")
+    for i, entry in enumerate(points):
+        if not isinstance(entry, dict) or not isinstance(entry.get("params"), dict) \
+                or not isinstance(entry.get("id"), str) or not isinstance(entry.get("file"), str):
+            raise bad(f"point {i} lacks id, file or params")
+        params = entry["params"]
+        for key, kind in (("size", int), ("seed", int), ("temperature", float)):
+            value = params.get(key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                    (kind is int and not isinstance(value, int)):
+                raise bad(f"point {entry['id']}: parameter {key!r} is {value!r}")
+        summary = entry.get("summary")
+        if summary is not None and not isinstance(summary, dict):
+            raise bad(f"point {entry['id']}: summary is not an object")
+        for name in SUMMARY_FIELDS:
+            est = (summary or {}).get(name)
+            if est is not None and not (isinstance(est, dict) and all(
+                    v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+                    for v in (est.get("value"), est.get("error")))):
+                raise bad(f"point {entry['id']}: summary {name!r} is malformed")
 
 
 def _check_out(out: Path, spec: SweepSpec) -> dict | None:
@@ -1061,6 +1125,7 @@ def sweep_table(out: str | os.PathLike, *, include_unfinished: bool = False) -> 
     index = read_index(out)
     rows = [e for e in index["points"]
             if include_unfinished or (e.get("status") == "done" and e.get("summary"))]
+    dimension = index["spec"]["dimension"]
     rows.sort(key=lambda e: (e["params"]["size"], e["params"]["temperature"],
                              e["params"]["seed"]))
     table: dict = {
@@ -1068,6 +1133,7 @@ def sweep_table(out: str | os.PathLike, *, include_unfinished: bool = False) -> 
         "temperature": np.array([e["params"]["temperature"] for e in rows], dtype=np.float64),
         "seed": np.array([e["params"]["seed"] for e in rows], dtype=np.int64),
         "file": np.array([str(out / e["file"]) for e in rows], dtype=object),
+        "dimension": np.full(len(rows), dimension, dtype=np.int64),
     }
     for name in SUMMARY_FIELDS:
         values, errors = [], []

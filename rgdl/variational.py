@@ -63,6 +63,9 @@ from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
 
 import numpy as np
+from scipy.special import logsumexp
+
+from rbm import maths
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +74,6 @@ MAX_ENUMERATED_UNITS = 24
 #: Largest joint table (visible configurations x one chunk of hidden configurations) built at once.
 _CHUNK_ENTRIES = 1 << 21
 
-_UNITS = ("spin", "binary")
 _TERMS_1D = ("field", "nn", "nnn")
 _TERMS_2D = ("field", "nn", "nnn", "plaquette")
 
@@ -79,12 +81,6 @@ _TERMS_2D = ("field", "nn", "nnn", "plaquette")
 # --------------------------------------------------------------------------------------------
 # enumeration helpers
 # --------------------------------------------------------------------------------------------
-def _check_units(units: str) -> str:
-    if units not in _UNITS:
-        raise ValueError(f"units must be 'spin' or 'binary', got {units!r}")
-    return units
-
-
 def _check_count(n, what="number of units", limit=MAX_ENUMERATED_UNITS) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
         raise ValueError(f"{what} must be an integer, got {n!r}")
@@ -112,10 +108,7 @@ def spin_configurations(n: int, units: str = "spin") -> np.ndarray:
         Row ``k`` has unit ``i`` up iff bit ``i`` of ``k`` is set.
     """
     n = _check_count(n)
-    _check_units(units)
-    k = np.arange(1 << n, dtype=np.int64)[:, None]
-    bits = ((k >> np.arange(n, dtype=np.int64)[None, :]) & 1).astype(np.int8)
-    return bits if units == "binary" else (2 * bits - 1).astype(np.int8)
+    return maths.configurations(n, maths.check_units(units), dtype=np.int8)
 
 
 def _n_from_table(length: int, what: str) -> int:
@@ -125,7 +118,7 @@ def _n_from_table(length: int, what: str) -> int:
     return n
 
 
-def _as_hamiltonian(hamiltonian, what="hamiltonian") -> tuple[np.ndarray, int]:
+def as_hamiltonian(hamiltonian, what="hamiltonian") -> tuple[np.ndarray, int]:
     arr = np.asarray(hamiltonian, dtype=np.float64)
     if arr.ndim != 1:
         raise ValueError(f"{what} must be a 1-D array over all configurations, got shape {arr.shape}")
@@ -135,22 +128,7 @@ def _as_hamiltonian(hamiltonian, what="hamiltonian") -> tuple[np.ndarray, int]:
     return arr, n
 
 
-def logsumexp(a: np.ndarray, axis=None) -> np.ndarray:
-    """``log(sum(exp(a)))`` along ``axis``, exact for entries equal to ``-inf`` (zero weight).
-
-    A slice whose entries are all ``-inf`` gives ``-inf`` without warnings.
-    """
-    a = np.asarray(a, dtype=np.float64)
-    m = np.max(a, axis=axis, keepdims=True)
-    m_safe = np.where(np.isfinite(m), m, 0.0)
-    with np.errstate(divide="ignore"):
-        s = np.log(np.sum(np.exp(a - m_safe), axis=axis, keepdims=True)) + m_safe
-    if axis is None:
-        return s.reshape(())[()]
-    return np.squeeze(s, axis=axis)
-
-
-def _lattice_shape(shape) -> tuple[int, ...]:
+def lattice_shape(shape) -> tuple[int, ...]:
     try:
         shape = tuple(int(s) for s in np.atleast_1d(shape))
     except (TypeError, ValueError):
@@ -189,7 +167,7 @@ def lattice_features(configs: np.ndarray, shape, terms) -> np.ndarray:
     -------
     ndarray of float64, shape (n_conf, len(terms))
     """
-    shape = _lattice_shape(shape)
+    shape = lattice_shape(shape)
     s = np.asarray(configs, dtype=np.float64)
     if s.ndim != 2 or s.shape[1] != int(np.prod(shape)):
         raise ValueError(f"configs must have shape (n_conf, {int(np.prod(shape))}), got {s.shape}")
@@ -233,7 +211,7 @@ def ising_hamiltonian(shape, coupling: float, field: float = 0.0,
     -------
     ndarray of float64, shape (2**N,), N = prod(shape), in the order of :func:`spin_configurations`.
     """
-    shape = _lattice_shape(shape)
+    shape = lattice_shape(shape)
     for name, value in (("coupling", coupling), ("field", field), ("next_coupling", next_coupling)):
         if not np.isfinite(value):
             raise ValueError(f"{name} must be finite, got {value}")
@@ -245,13 +223,13 @@ def ising_hamiltonian(shape, coupling: float, field: float = 0.0,
 
 def log_partition(hamiltonian) -> float:
     """``log Z = log sum_s exp(-H(s))`` of a Hamiltonian given over all configurations."""
-    arr, _ = _as_hamiltonian(hamiltonian)
+    arr, _ = as_hamiltonian(hamiltonian)
     return float(logsumexp(-arr))
 
 
 def boltzmann_probabilities(hamiltonian) -> np.ndarray:
     """Exact Boltzmann probabilities ``exp(-H)/Z`` over all configurations."""
-    arr, _ = _as_hamiltonian(hamiltonian)
+    arr, _ = as_hamiltonian(hamiltonian)
     return np.exp(-arr - logsumexp(-arr))
 
 
@@ -270,8 +248,8 @@ def sample_exact(hamiltonian, n_samples: int, seed=None, units: str = "spin") ->
     -------
     ndarray of int8, shape (n_samples, n)
     """
-    arr, n = _as_hamiltonian(hamiltonian)
-    _check_units(units)
+    arr, n = as_hamiltonian(hamiltonian)
+    maths.check_units(units)
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
         raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
     rng = np.random.default_rng(seed)
@@ -328,7 +306,7 @@ def default_terms(shape) -> tuple[str, ...]:
 
     Drops e.g. ``"nnn"`` on chains shorter than 4 (where it duplicates ``"nn"`` or a constant).
     """
-    shape = _lattice_shape(shape)
+    shape = lattice_shape(shape)
     candidates = _TERMS_1D if len(shape) == 1 else _TERMS_2D
     configs = spin_configurations(int(np.prod(shape)))
     chosen: list[str] = []
@@ -366,8 +344,8 @@ def fit_couplings(hamiltonian, shape, terms=None) -> CouplingFit:
     -------
     CouplingFit
     """
-    arr, n = _as_hamiltonian(hamiltonian)
-    shape = _lattice_shape(shape)
+    arr, n = as_hamiltonian(hamiltonian)
+    shape = lattice_shape(shape)
     if int(np.prod(shape)) != n:
         raise ValueError(f"hamiltonian has 2**{n} entries but shape {shape} has {int(np.prod(shape))} spins")
     if not np.all(np.isfinite(arr)):
@@ -449,7 +427,7 @@ def soft_decimation_operator(n_visible: int, strength: float, stride: int = 2,
                          f"with 0 <= offset < stride")
     sites = np.arange(offset, n_visible, stride)
     lam = float(strength)
-    log_norm = np.logaddexp(lam, -lam)
+    log_norm = float(maths.unit_log_partition(lam, "spin"))  # log 2cosh(lambda)
 
     def func(v, h):
         kept = np.asarray(v, dtype=np.float64)[:, sites]
@@ -474,7 +452,7 @@ def majority_operator(shape, block: int) -> VariationalOperator:
         Block side ``b``; blocks are ``b`` consecutive sites (1D) or ``b x b`` squares (2D),
         coarse sites in C order.
     """
-    shape = _lattice_shape(shape)
+    shape = lattice_shape(shape)
     if block < 1 or any(s % block for s in shape):
         raise ValueError(f"lattice sides {shape} must be multiples of the block size {block}")
     n = int(np.prod(shape))
@@ -558,7 +536,7 @@ def coarse_grain(hamiltonian, operator) -> CoarseGrainResult:
     -------
     CoarseGrainResult
     """
-    h_v, n_v = _as_hamiltonian(hamiltonian)
+    h_v, n_v = as_hamiltonian(hamiltonian)
     op = _as_operator(operator)
     if op.n_visible != n_v:
         raise ValueError(f"operator acts on {op.n_visible} visible spins but the hamiltonian has {n_v}")
@@ -590,7 +568,7 @@ def coarse_grain(hamiltonian, operator) -> CoarseGrainResult:
 # RBMs
 # --------------------------------------------------------------------------------------------
 def _check_rbm(weights, visible_bias, hidden_bias, units):
-    _check_units(units)
+    maths.check_units(units)
     w = np.asarray(weights, dtype=np.float64)
     if w.ndim != 2:
         raise ValueError(f"weights must be 2-D (n_visible, n_hidden), got shape {w.shape}")
@@ -604,20 +582,14 @@ def _check_rbm(weights, visible_bias, hidden_bias, units):
     return w, c, b
 
 
-def _log_unit_sum(x: np.ndarray, units: str) -> np.ndarray:
-    """log sum_{u} exp(-x u): log 2cosh(x) for spins, softplus(-x) for binary units."""
-    return np.logaddexp(x, -x) if units == "spin" else np.logaddexp(0.0, -x)
-
-
 def rbm_energy(v, h, weights, visible_bias=None, hidden_bias=None) -> np.ndarray:
     r"""RBM energy :math:`E(v,h) = b\cdot h + v W h + c\cdot v` for every pair (v[a], h[b]).
 
     Returns an array of shape (len(v), len(h)).
     """
     w, c, b = _check_rbm(weights, visible_bias, hidden_bias, "spin")
-    v = np.asarray(v, dtype=np.float64)
-    h = np.asarray(h, dtype=np.float64)
-    return (v @ c)[:, None] + (h @ b)[None, :] + v @ w @ h.T
+    return maths.energy_matrix(np.asarray(v, dtype=np.float64), np.asarray(h, dtype=np.float64),
+                               w, c, b)
 
 
 def rbm_visible_free_energy(v, weights, visible_bias=None, hidden_bias=None, units="spin"):
@@ -627,26 +599,21 @@ def rbm_visible_free_energy(v, weights, visible_bias=None, hidden_bias=None, uni
     :math:`c\cdot v - \sum_j \mathrm{softplus}(-(b+vW)_j)`.
     """
     w, c, b = _check_rbm(weights, visible_bias, hidden_bias, units)
-    v = np.asarray(v, dtype=np.float64)
-    return v @ c - _log_unit_sum(b + v @ w, units).sum(axis=-1)
+    return maths.free_energy_visible(np.asarray(v, dtype=np.float64), w, c, b, units)
 
 
 def rbm_hidden_free_energy(h, weights, visible_bias=None, hidden_bias=None, units="spin"):
     r"""Hidden free energy :math:`H^{RBM}_\lambda[h] = -\log\sum_v e^{-E(v,h)}` (Mehta & Schwab
     Eq. 19): spin units :math:`b\cdot h - \sum_i \log 2\cosh(c + Wh)_i`."""
     w, c, b = _check_rbm(weights, visible_bias, hidden_bias, units)
-    h = np.asarray(h, dtype=np.float64)
-    return h @ b - _log_unit_sum(c + h @ w.T, units).sum(axis=-1)
+    return maths.free_energy_hidden(np.asarray(h, dtype=np.float64), w, c, b, units)
 
 
 def rbm_log_partition(weights, visible_bias=None, hidden_bias=None, units="spin") -> float:
-    """Exact ``log Z`` of an RBM, enumerating the smaller layer."""
+    """Exact ``log Z`` of an RBM, enumerating the smaller layer (:func:`rbm.maths.log_partition_exact`)."""
     w, c, b = _check_rbm(weights, visible_bias, hidden_bias, units)
-    if w.shape[1] <= w.shape[0]:
-        h = spin_configurations(_check_count(w.shape[1], "n_hidden"), units)
-        return float(logsumexp(-rbm_hidden_free_energy(h, w, c, b, units)))
-    v = spin_configurations(_check_count(w.shape[0], "n_visible"), units)
-    return float(logsumexp(-rbm_visible_free_energy(v, w, c, b, units)))
+    _check_count(min(w.shape), "n_hidden" if w.shape[1] <= w.shape[0] else "n_visible")
+    return float(maths.log_partition_exact(w, c, b, units))
 
 
 def rbm_hidden_hamiltonian(weights, visible_bias=None, hidden_bias=None, units="spin",
@@ -674,7 +641,7 @@ def rbm_hidden_hamiltonian(weights, visible_bias=None, hidden_bias=None, units="
     hk = spin_configurations(_check_count(keep.size, "number of kept units"), units).astype(np.float64)
     _check_count(w.shape[0] + keep.size, "n_visible + kept hidden units")
     # -log sum over traced units, per visible configuration
-    base = v @ c - _log_unit_sum(b[rest] + v @ w[:, rest], units).sum(axis=1)
+    base = maths.free_energy_visible(v, w[:, rest], c, b[rest], units)
     out = np.empty(hk.shape[0])
     chunk = max(1, _CHUNK_ENTRIES // v.shape[0])
     for start in range(0, hk.shape[0], chunk):
@@ -691,7 +658,7 @@ def rbm_operator(hamiltonian, weights, visible_bias=None, hidden_bias=None,
     Built as an explicit table so that :func:`coarse_grain` evaluates
     :math:`\operatorname{Tr}_v e^{T - H}` by brute force, independently of the closed forms.
     """
-    h_v, n_v = _as_hamiltonian(hamiltonian)
+    h_v, n_v = as_hamiltonian(hamiltonian)
     w, c, b = _check_rbm(weights, visible_bias, hidden_bias, units)
     if w.shape[0] != n_v:
         raise ValueError(f"RBM has {w.shape[0]} visible units but the hamiltonian has {n_v} spins")
@@ -701,8 +668,7 @@ def rbm_operator(hamiltonian, weights, visible_bias=None, hidden_bias=None,
     def func(v, h):
         idx = configuration_index(v)
         hu = (np.asarray(h) > 0).astype(np.float64) if units == "binary" else np.asarray(h, np.float64)
-        vu = v_units[idx]
-        energy = (vu @ c)[:, None] + (hu @ b)[None, :] + vu @ w @ hu.T
+        energy = maths.energy_matrix(v_units[idx], hu, w, c, b)
         return -energy + h_v[idx][:, None]
 
     return VariationalOperator(func, n_v, w.shape[1], "RBM: T = -E + H")
@@ -724,9 +690,9 @@ def rbm_encoder_operator(weights, visible_bias=None, hidden_bias=None,
     v_units = spin_configurations(n_v, units).astype(np.float64)
 
     def func(v, h):
-        a = b + v_units[configuration_index(v)] @ w
+        a = maths.hidden_field(v_units[configuration_index(v)], w, b)
         hu = (np.asarray(h) > 0).astype(np.float64) if units == "binary" else np.asarray(h, np.float64)
-        return -(a @ hu.T) - _log_unit_sum(a, units).sum(axis=1)[:, None]
+        return -(a @ hu.T) - maths.unit_log_partition(a, units).sum(axis=1)[:, None]
 
     return VariationalOperator(func, n_v, w.shape[1], "RBM encoder: T = log p(h|v)")
 
@@ -739,7 +705,7 @@ def kl_divergence(hamiltonian, weights, visible_bias=None, hidden_bias=None, uni
     Mehta & Schwab (Sec. III): the RBM realises an exact RG step iff this vanishes (up to the
     free-energy constant, see :func:`rbm_mapping_check`).
     """
-    h_v, n_v = _as_hamiltonian(hamiltonian)
+    h_v, n_v = as_hamiltonian(hamiltonian)
     w, c, b = _check_rbm(weights, visible_bias, hidden_bias, units)
     if w.shape[0] != n_v:
         raise ValueError(f"RBM has {w.shape[0]} visible units but the hamiltonian has {n_v} spins")
@@ -800,7 +766,7 @@ def rbm_mapping_check(hamiltonian, weights, visible_bias=None, hidden_bias=None,
     -------
     RBMMappingResult
     """
-    h_v, _ = _as_hamiltonian(hamiltonian)
+    h_v, _ = as_hamiltonian(hamiltonian)
     w, c, b = _check_rbm(weights, visible_bias, hidden_bias, units)
     cg = coarse_grain(h_v, rbm_operator(h_v, w, c, b, units))
     h_rbm = rbm_hidden_hamiltonian(w, c, b, units)

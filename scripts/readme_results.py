@@ -105,12 +105,45 @@ def _compare_2d(tmp: Path):
     return "\n".join(lines) + "\n", data
 
 
+MCRG_ARGS = ["--sizes", "64", "128", "--samples", "20000", "--levels", "3", "--seed", "2026"]
+
+
+def mcrg_markdown(data) -> str:
+    """The README's MCRG table from the JSON of scripts/mcrg_study.py (no timings)."""
+    lines = [f"`python scripts/mcrg_study.py {' '.join(MCRG_ARGS)}` (Wolff samples at K_c; "
+             f"{data['rows'][0]['samples']:,} per size; 9 even and 6 odd operators; "
+             "jackknife errors over 20 blocks; exact y_T = 1, y_h = 15/8 = 1.875)", "",
+             "| L | transform | level 1 y_T / y_h | level 2 y_T / y_h | level 3 y_T / y_h |",
+             "|---|---|---|---|---|"]
+    for row in data["rows"]:
+        cells = [f"{lv['y_T']:.3f} ± {lv['y_T_err']:.3f} / {lv['y_h']:.4f} ± {lv['y_h_err']:.4f}"
+                 for lv in row["levels"]]
+        cells += ["–"] * (3 - len(cells))
+        lines.append(f"| {row['size']} | {row['label']} | " + " | ".join(cells) + " |")
+    lines += ["", "| transform | RG step | sign change | K0* | fixed point (K_nn, K_nnn, K_□) |",
+              "|---|---|---|---|---|"]
+    for label, points in data["fixed_points"].items():
+        for fp in points:
+            fixed = ", ".join(f"{v:.3f} ± {e:.3f}" for v, e in zip(fp["fixed_point"], fp["fixed_point_err"]))
+            lines.append(f"| {label} | {fp['level']}→{fp['level'] + 1} | "
+                         f"{'yes' if fp['bracketed'] else 'no (extrapolated)'} | "
+                         f"{fp['K0_star']:.4f} ± {fp['K0_star_err']:.4f} | {fixed} |")
+    return "\n".join(lines) + "\n"
+
+
+def _mcrg(tmp: Path):
+    _run([sys.executable, str(ROOT / "scripts" / "mcrg_study.py"), "--out", str(tmp / "mcrg")] + MCRG_ARGS)
+    data = json.loads((tmp / "mcrg" / "mcrg_study.json").read_text())
+    return mcrg_markdown(data), data
+
+
 ENTRIES = {
     "validation_quick": Entry("python scripts/validate_samplers.py --quick --seed 0",
                               _validation(True), cheap=True),
     "validation": Entry("python scripts/validate_samplers.py --seed 0", _validation(False),
                         cheap=False),
     "flow1d": Entry("rgdl " + " ".join(FLOW1D_ARGS[:-1]), _flow1d, cheap=True),
+    "mcrg": Entry("python scripts/mcrg_study.py " + " ".join(MCRG_ARGS), _mcrg, cheap=False),
     "compare_2d": Entry("python -c '" + COMPARE_2D + "'", _compare_2d, cheap=True),
 }
 

@@ -111,7 +111,7 @@ def mean_visible(h, W, c, units):
     return _sigmoid(-x) if units == "binary" else -np.tanh(x)
 
 
-def _sample(x, u, units):
+def sample_from_uniforms(x, u, units):
     """Sample from pre-activations x with uniforms u: on iff u < P(on)."""
     p = _sigmoid(-x) if units == "binary" else _sigmoid(-2.0 * x)
     off = 0.0 if units == "binary" else -1.0
@@ -130,17 +130,17 @@ def cd_step(v0, W, c, b, units, k, rng, chains=None, uniform_dtype=None):
     h_pos = mean_hidden(v0, W, b, units)
     if chains is None:
         u = rng.random((n, W.shape[1]), dtype=dtype)
-        h = _sample(v0 @ W + b, u, units)
+        h = sample_from_uniforms(v0 @ W + b, u, units)
     else:
         h = chains
     m = h.shape[0]
     new_chains = None
     for step in range(k):
         u_v = rng.random((m, W.shape[0]), dtype=dtype)
-        v = _sample(h @ W.T + c, u_v, units)
+        v = sample_from_uniforms(h @ W.T + c, u_v, units)
         if step < k - 1 or chains is not None:
             u_h = rng.random((m, W.shape[1]), dtype=dtype)
-            h = _sample(v @ W + b, u_h, units)
+            h = sample_from_uniforms(v @ W + b, u_h, units)
             new_chains = h
     h_neg = mean_hidden(v, W, b, units)
     dW = np.zeros_like(W, dtype=np.float64)

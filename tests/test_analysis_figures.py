@@ -34,8 +34,8 @@ def test_all_figures(tmp_path):
                                               tmp_path / "g"))
     rel = {"energy": {"value": 0.01, "error": 0.005}, "abs_magnetization": {"value": -0.02, "error": 0.01}}
     _check(figures.plot_thermodynamics({"RBM 1": rel, "stack": rel}, tmp_path / "thermo"))
-    _check(figures.plot_flow(np.arange(4), [[3, 2.6, 2.4, 2.3], [1.5, 2.0, 2.2, 2.25]], [3.0, 1.5],
-                             tmp_path / "flow", critical_temperature=2.269))
+    _check(figures.plot_rbm_flow(np.arange(4), [[3, 2.6, 2.4, 2.3], [1.5, 2.0, 2.2, 2.25]],
+                                 [3.0, 1.5], tmp_path / "flow", critical_temperature=2.269))
     _check(figures.plot_generative_check([2.0, 3.0], {"energy": [(-1.7, 0.01), (-0.8, 0.01)]},
                                          {"energy": [(-1.68, 0.01), (-0.81, 0.01)]}, tmp_path / "gen"))
     layer = {"block_fidelity": 0.6, "block_fidelity_error": 0.01,

@@ -184,10 +184,10 @@ def test_strength_and_flow_figures(tmp_path):
     assert [p.rsplit(".", 1)[1] for p in paths] == ["png", "pdf"]
     steps = [dict(K_decimation=0.3, K_rbm_exact=0.3, K_learned=-0.1), dict(K_decimation=0.05, K_rbm_exact=0.05,
                                                                           K_learned=0.02)]
-    out = flowplot.plot_flow(0.7, steps, tmp_path / "flow.v1.pdf")
+    out = flowplot.plot_flow1d(0.7, steps, tmp_path / "flow.v1.pdf")
     assert out == [str(tmp_path / "flow.v1.png"), str(tmp_path / "flow.v1.pdf")]
     assert all((tmp_path / name).stat().st_size > 1000 for name in ("lam.png", "lam.pdf", "flow.v1.png"))
     with pytest.raises(ValueError):
-        flowplot.plot_flow(0.7, steps, tmp_path / "flow.jpg")
+        flowplot.plot_flow1d(0.7, steps, tmp_path / "flow.jpg")
     with pytest.raises(ValueError):
-        flowplot.plot_flow(0.7, [], tmp_path / "flow.png")
+        flowplot.plot_flow1d(0.7, [], tmp_path / "flow.png")

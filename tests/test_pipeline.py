@@ -130,8 +130,13 @@ def test_killed_run_resumes_to_identical_models(finished, tmp_path):
 def test_changed_parameter_invalidates_downstream(finished, tmp_path):
     out = tmp_path / "changed"
     shutil.copytree(finished[0], out)
+    report = (out / "report.md").read_bytes()
+    # another configuration's results are not replaced without overwrite (issue 13)
+    with pytest.raises(FileExistsError, match="another configuration"):
+        run_pipeline(ExperimentConfig(**{**TINY, "flow_steps": 2}), out)
+    assert (out / "report.md").read_bytes() == report
     events = []
-    run_pipeline(ExperimentConfig(**{**TINY, "flow_steps": 2}), out,
+    run_pipeline(ExperimentConfig(**{**TINY, "flow_steps": 2}), out, overwrite=True,
                  progress=lambda stage, done, total: events.append((stage, done, total)))
     assert ("simulate", None, "cached") in events
     assert ("train", None, "cached") in events
@@ -194,3 +199,24 @@ def test_scripts(finished, tmp_path, monkeypatch, capsys):
     rows = json.loads((study / "temperature_study.json").read_text())
     assert rows[0]["temperature"] == 2.5 and len(rows[0]["layers"]) == 2
     assert (study / "temperature_study.png").exists() and (study / "T2.5" / "report.md").exists()
+
+
+def test_force_recovers_from_corrupt_cached_stages(finished, tmp_path):
+    """Truncated cached data and models: a one-line error naming --force; --force recomputes
+    them (same seeds, so the same results)."""
+    ref_out, ref_summary = finished
+    out = tmp_path / "corrupt"
+    shutil.copytree(ref_out, out)
+    data = next((out / "data").glob("*/ising.h5"))
+    stack = next((out / "models").glob("*/trained/stack.npz"))
+    for path in (data, stack):
+        raw = path.read_bytes()
+        path.write_bytes(raw[: len(raw) // 2])
+    truncated = data.read_bytes()
+    with pytest.raises(ValueError, match="--force") as info:
+        run_pipeline(ExperimentConfig(**TINY), out)
+    assert "corrupt or truncated" in str(info.value) and "\n" not in str(info.value)
+    assert data.read_bytes() == truncated  # nothing replaced without --force
+    summary = run_pipeline(ExperimentConfig(**TINY), out, force=True)
+    assert summary["layers"] == ref_summary["layers"]
+    assert _weights(out).keys() == _weights(ref_out).keys()

@@ -228,7 +228,7 @@ def test_load_rejects_other_version_and_corrupt_files(tmp_path):
         load_model(tmp_path / "trunc.npz")
     # not an npz at all
     (tmp_path / "text.npz").write_text("hello")
-    with pytest.raises(ValueError, match="not a valid rgdl model file"):
+    with pytest.raises(ValueError, match="not an rgdl model file"):
         load_model(tmp_path / "text.npz")
     # inconsistent arrays
     bad = dict(arrays, layer0_weights=arrays["layer0_weights"][:, :2])
@@ -335,7 +335,7 @@ def test_transform_accepts_means_but_not_out_of_range():
 @pytest.mark.parametrize("units", ["binary", "spin"])
 def test_unit_set_check_matches_elementwise_reference(dtype, units):
     """The temporary-free reductions of the data check agree with the elementwise definition."""
-    from rbm.model import _in_unit_set
+    from rbm.model import in_unit_set
 
     rng = np.random.default_rng(0)
     for values in ([0, 1], [-1, 1], [-1, 0, 1], [1], [0], [2, 1], [-2, -1, 1], [1, 3]):
@@ -348,4 +348,4 @@ def test_unit_set_check_matches_elementwise_reference(dtype, units):
         arr = arr.astype(dtype)
         allowed = (0, 1) if units == "binary" else (-1, 1)
         expected = bool(np.all(np.isin(arr.astype(np.int64), allowed)))
-        assert _in_unit_set(arr, units) == expected, (values, dtype, units)
+        assert in_unit_set(arr, units) == expected, (values, dtype, units)

@@ -83,7 +83,8 @@ def test_reconstruction_error_matches_reference(units):
                         rng=np.random.default_rng(3))
     trainer._vstack[:9] = v0
     err = trainer.step(9, 0.0, 0.0, 0.0, 0.0)
-    h0 = ref._sample(v0 @ W + b, ref.SplitMixUniforms(trainer.uniform_key).random((9, 4)), units)
+    h0 = ref.sample_from_uniforms(v0 @ W + b,
+                                  ref.SplitMixUniforms(trainer.uniform_key).random((9, 4)), units)
     expected = np.sum((v0 - ref.mean_visible(h0, W, c, units)) ** 2)
     assert err == pytest.approx(expected, rel=1e-12)
 
@@ -151,7 +152,7 @@ def test_training_increases_exact_log_likelihood(persistent):
             random_state=3, dtype="float64")
     init = RBM(6, units="spin", n_epochs=1, random_state=3, dtype="float64", monitor_size=0)
     init._root_seed_ = np.random.SeedSequence(3)
-    init._initialise(data, init._validate_params())
+    init._initialise(data, init.validated_params())
     ll0 = ref.exact_mean_log_likelihood(data[:300], *map(np.asarray, (
         init.weights_, init.visible_bias_, init.hidden_bias_)), "spin")
     m.fit(data)
@@ -183,7 +184,7 @@ def test_hinton_initialisation_and_schedules():
     m = RBM(3, units="binary", n_epochs=4, learning_rate=0.1, learning_rate_schedule="exponential",
             final_learning_rate=0.001, momentum_switch_epoch=2, random_state=0, monitor_size=0)
     m._root_seed_ = np.random.SeedSequence(0)
-    m._initialise(np.asarray(X, np.float32), m._validate_params())
+    m._initialise(np.asarray(X, np.float32), m.validated_params())
     p = np.clip(X.mean(axis=0), 1e-3, 1 - 1e-3)
     # P(v_i = 1) = sigma(-c_i) reproduces the data means
     np.testing.assert_allclose(1 / (1 + np.exp(m.visible_bias_)), p, rtol=1e-5)
@@ -195,7 +196,7 @@ def test_hinton_initialisation_and_schedules():
     spin = RBM(3, units="spin", random_state=0)
     spin._root_seed_ = np.random.SeedSequence(0)
     Xs = 2 * X - 1
-    spin._initialise(np.asarray(Xs, np.float32), spin._validate_params())
+    spin._initialise(np.asarray(Xs, np.float32), spin.validated_params())
     np.testing.assert_allclose(-np.tanh(spin.visible_bias_), Xs.mean(axis=0), atol=1e-5)
 
 
@@ -324,7 +325,7 @@ def test_flip_augmentation_flips_whole_samples_half_the_time():
         m = RBM(3, units="spin", n_epochs=1, batch_size=20, flip_augmentation=flip,
                 random_state=4, monitor_size=0)
         m._root_seed_ = np.random.SeedSequence(4)
-        p = m._validate_params()
+        p = m.validated_params()
         data = np.ascontiguousarray(X, np.float32)
         m._initialise(data, p)
         trainer = m._make_trainer(data, p)
@@ -355,7 +356,7 @@ def test_flip_augmentation_flips_whole_samples_half_the_time():
     # initialisation uses the symmetrised (zero) means
     m = RBM(3, units="spin", flip_augmentation=True, random_state=0)
     m._root_seed_ = np.random.SeedSequence(0)
-    m._initialise(np.ones((10, 6), np.float32), m._validate_params())
+    m._initialise(np.ones((10, 6), np.float32), m.validated_params())
     np.testing.assert_array_equal(m.visible_bias_, 0.0)
 
 

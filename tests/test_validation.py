@@ -300,3 +300,19 @@ def test_zscore_rms_over_the_suite(suite_reports):
     lo, hi = zscore_rms_interval(z.size, 1e-3)
     rms = float(np.sqrt(np.mean(z ** 2)))
     assert lo <= rms <= hi, (rms, lo, hi, z.size)
+
+
+# ------------------------------------------------------------- the multi-spin engine
+@pytest.mark.parametrize("L,T,J,thin", [(4, 2.269, 1.0, 2), (4, 2.0, -1.0, 2), (8, 3.0, 1.0, 2),
+                                        (8, 2.269185314213022, 1.0, 6)])
+def test_multispin_engine_every_replica_agrees_with_exact_results(L, T, J, thin):
+    """64 replicas of the multi-spin engine (through MonteCarloSampler's engine="auto"), each
+    judged on its own like the scalar chains; the rms of their <E>/N z-scores inside its
+    interval (which also fails if replicas share random numbers and so their errors)."""
+    smp = MonteCarloSampler(2, L, T, J, 0.0, "metropolis", n_chains=64, seed=77)
+    assert smp.engine == "multispin"
+    report = validate_point(smp, n_samples=2000, burn_in=200, thin=thin)
+    assert not report.failures(ALPHA), report.failures(ALPHA)
+    z = report.zscores()
+    lo, hi = zscore_rms_interval(z.size, 1e-3)
+    assert lo <= math.sqrt(np.mean(z ** 2)) <= hi

@@ -4,7 +4,29 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["describe_environment"]
+__all__ = ["describe_environment", "format_table", "judge"]
+
+
+def judge(row, *, at_least=None, at_most=None):
+    """Attach a ratio target and its verdict to a benchmark row (in place; returns it).
+
+    Targets are ratios measured in the same run (ours / peer, or ours / the BLAS ceiling),
+    never absolute times, so they carry over between machines. ``row["target"]`` becomes a
+    text such as ``">= 15x"`` and ``row["passed"]`` True/False, or ``None`` for a row that
+    is information only (no target) or whose ratio could not be measured.
+    """
+    ratio = row.get("ratio")
+    measured = ratio is not None and ratio == ratio  # not NaN
+    if at_least is not None:
+        row["target"] = f">= {at_least:g}x"
+        row["passed"] = bool(ratio >= at_least) if measured else None
+    elif at_most is not None:
+        row["target"] = f"<= {at_most:g}x"
+        row["passed"] = bool(ratio <= at_most) if measured else None
+    else:
+        row["target"] = None
+        row["passed"] = None
+    return row
 
 
 def _cpu_model():
@@ -56,3 +78,53 @@ def describe_environment():
     if overrides:
         parts.append("env " + " ".join(overrides))
     return "; ".join(parts)
+
+
+def _format_number(value):
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        return value
+    magnitude = abs(value)
+    if magnitude >= 1e6:
+        return f"{value / 1e6:,.1f} M"
+    if magnitude >= 1e3:
+        return f"{value / 1e3:,.1f} k"
+    return f"{value:,.3g}"
+
+
+def _verdict(row):
+    passed = row.get("passed")
+    if row.get("target") is None:
+        return "info"
+    return "-" if passed is None else ("pass" if passed else "FAIL")
+
+
+def format_table(rows):
+    """Render benchmark rows (name, ours, peer, peer_name, unit, ratio, target, passed, note)
+    as an aligned text table with a target and a pass/fail column."""
+    header = ("benchmark", "rgdl", "peer", "peer value", "unit", "ratio", "target", "pass")
+    lines = [header]
+    for row in rows:
+        ratio = row.get("ratio")
+        lines.append((
+            row["name"],
+            _format_number(row.get("ours")),
+            row.get("peer_name") or "-",
+            _format_number(row.get("peer")),
+            row.get("unit", ""),
+            "-" if ratio is None or ratio != ratio else f"{ratio:.2f}x",
+            row.get("target") or "-",
+            _verdict(row),
+        ))
+    widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
+    out = []
+    for index, line in enumerate(lines):
+        out.append("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths)).rstrip())
+        if index == 0:
+            out.append("  ".join("-" * width for width in widths))
+    notes = [f"- {row['name']}: {row['note']}" for row in rows if row.get("note")]
+    if notes:
+        out.append("")
+        out.extend(notes)
+    return "\n".join(out)

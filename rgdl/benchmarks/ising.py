@@ -1,14 +1,15 @@
 """Ising Monte Carlo benchmark: our Numba kernels against peers on the same work, in one run.
 
 Rows (dicts: ``name``, ``ours``, ``peer``, ``peer_name``, ``unit``, ``ratio`` = ours/peer,
-``note``), targets from issue 2:
+``target``, ``passed``, ``note``; :func:`rgdl.benchmarks.judge`). Every target is a ratio
+measured in the same run; rows without one are information:
 
 * ``metropolis_L256_vs_numpy`` / ``metropolis_L256_vs_pyising``: spin-flip attempts/s on one
   256x256 lattice at K = 0.408 (ours: serial build, each colour one SIMD run; the parallel row
   mode starts at L = 1024, see :data:`ising.samplers.ROW_MODE_MIN_SIZE`) against a
   vectorised-NumPy checkerboard
   Metropolis written here and against ``pyising.Ising2D`` (C++, random-site Metropolis, the
-  flips of its ``equ_N`` phase, which measure nothing). Target >= 4e8/s and >= 15x NumPy.
+  flips of its ``equ_N`` phase, which measure nothing). Target >= 15x NumPy.
 * ``metropolis_64xL40_vs_numpy`` / ``metropolis_64xL40_vs_pyising``: the same for 64 chains of
   40x40 (ours: chain-vectorised driver, blocks of chains over threads; NumPy on the stacked
   array; pyising one Ising2D per chain, in
@@ -21,10 +22,20 @@ Rows (dicts: ``name``, ``ours``, ``peer``, ``peer_name``, ``unit``, ``ratio`` = 
   pyising's cluster step also allocates its visited array and recomputes the energy (O(N),
   ~4.6 us of its ~49 us per cluster at L = 64, measured through ``Ising2D.compute_energy``),
   work that ours does not do: the row reports pyising as it is and says so in its note.
+* ``multispin_{R}xL64_vs_scalar`` / ``multispin_{R}xL64_vs_numpy`` (R = 64, 128 replicas):
+  spin-flip attempts/s of :class:`ising.multispin.MultiSpinMetropolis` (64 replicas per
+  word, independent uniforms per replica, all cores: groups of 64 over threads, or for one
+  group its rows over threads with temporal blocking, ``row_parallel=True``, not the default
+  at L = 64 because its thread meetings stall on a busy machine, badly so with OpenMP's
+  default active waiting unless OMP_WAIT_POLICY=passive) on R lattices of 64x64 at
+  K = 0.408, against our scalar chain-vectorised kernel
+  (:class:`ising.samplers.MonteCarloSampler`, the same R chains) and the NumPy checkerboard
+  peer on the same stacked array. Targets (issue 16): >= 5 flips/ns (moonshot 10), >= 6x
+  scalar, >= 150x NumPy; the note says which are met in this run.
 * ``paper_dataset_seconds``: wall time of a fresh Python process that imports ``ising`` and calls
   :func:`ising.samplers.sample` for the paper's data set (20,000 samples of 40x40 at coupling 0.408,
   T = 1, burn-in and thinning from the measured tau_int), compile or cache load included;
-  peer = the 30 s target, ratio = ours/target (<= 1 meets it).
+  information only (an absolute time, which depends on the machine).
 
 Ours and the peers alternate within each repeat so that load from other processes affects both
 alike; each figure is the median over repeats. Throughputs are wall-clock rates.
@@ -42,6 +53,10 @@ import time
 
 import numpy as np
 
+from ising.samplers import (LANES_BLOCK, LANES_MIN_CHAINS, ROW_MODE_MIN_SIZE,
+                            MonteCarloSampler)
+from rgdl.benchmarks import judge
+
 __all__ = ["run_ising_benchmarks", "numpy_checkerboard_metropolis"]
 
 logger = logging.getLogger(__name__)
@@ -49,7 +64,6 @@ logger = logging.getLogger(__name__)
 K_PAPER = 0.408
 T_PAPER = 1.0 / K_PAPER  # coupling 1 at T = 1/0.408 is K = 0.408 (docs/CONTRACTS.md)
 T_C = 2.0 / math.log(1.0 + math.sqrt(2.0))
-PAPER_TARGET_S = 30.0
 
 
 def numpy_checkerboard_metropolis(spins, temperature, n_sweeps, rng, coupling=1.0):
@@ -92,9 +106,7 @@ def _row(name, ours, peer, peer_name, unit, note=""):
 
 
 def _metropolis_rows(n_chains, L, sweeps, numpy_sweeps, pyising_sweeps, repeats, label):
-    from ising.samplers import MonteCarloSampler
-
-    smp = MonteCarloSampler(2, L, T_PAPER, n_chains=n_chains, seed=1)
+    smp = MonteCarloSampler(2, L, T_PAPER, n_chains=n_chains, seed=1, engine="scalar")
     smp.sweep(2)  # compile / load the cache, leave the random start
     work = n_chains * L * L
     np_spins = smp.spins
@@ -123,26 +135,73 @@ def _metropolis_rows(n_chains, L, sweeps, numpy_sweeps, pyising_sweeps, repeats,
             work * numpy_sweeps, 1))
         if models is not None:
             peer_py.append(_median_rate(run_pyising, work * pyising_sweeps, 1))
-    from ising.samplers import LANES_BLOCK, LANES_MIN_CHAINS, ROW_MODE_MIN_SIZE
     if n_chains >= LANES_MIN_CHAINS:
         mode = f"chain-vectorised, blocks of {LANES_BLOCK} chains over threads"
     elif smp.row_parallel and L >= ROW_MODE_MIN_SIZE:
         mode = "row-parallel"
     else:
         mode = "serial (1 core), SIMD over each row"
-    rows = [_row(f"metropolis_{label}_vs_numpy", statistics.median(ours), statistics.median(peer_np),
-                 "numpy checkerboard", "spin-flip attempts/s",
-                 f"{n_chains}x{L}x{L}, K=0.408, ours {mode}; target ours >= 4e8/s and >= 15x numpy")]
+    rows = [judge(_row(f"metropolis_{label}_vs_numpy", statistics.median(ours),
+                       statistics.median(peer_np), "numpy checkerboard", "spin-flip attempts/s",
+                       f"{n_chains}x{L}x{L}, K=0.408, ours {mode}"), at_least=15)]
     if models is not None:
-        rows.append(_row(f"metropolis_{label}_vs_pyising", statistics.median(ours),
-                         statistics.median(peer_py), "pyising Ising2D (1 thread)",
-                         "spin-flip attempts/s", f"{n_chains}x{L}x{L}, K=0.408"))
+        rows.append(judge(_row(f"metropolis_{label}_vs_pyising", statistics.median(ours),
+                               statistics.median(peer_py), "pyising Ising2D (1 thread)",
+                               "spin-flip attempts/s", f"{n_chains}x{L}x{L}, K=0.408")))
     return rows
 
 
-def _wolff_row(L, clusters, repeats):
+MULTISPIN_TARGET_FLIPS_PER_NS = 5.0
+MULTISPIN_MOONSHOT_FLIPS_PER_NS = 10.0
+MULTISPIN_TARGET_VS_SCALAR = 6.0
+MULTISPIN_TARGET_VS_NUMPY = 150.0
+
+
+def _multispin_rows(n_replicas, L, sweeps, scalar_sweeps, numpy_sweeps, repeats):
+    from ising.multispin import MultiSpinMetropolis
     from ising.samplers import MonteCarloSampler
 
+    # one word of 64 replicas uses both cores only with its rows split over threads
+    ms = MultiSpinMetropolis(L, T_PAPER, n_replicas=n_replicas, seed=1,
+                             row_parallel=n_replicas <= 64)
+    ms.sweep(20)  # compile / load the cache, leave the random start
+    smp = MonteCarloSampler(2, L, T_PAPER, n_chains=n_replicas, seed=1, engine="scalar")
+    smp.sweep(2)
+    np_spins = ms.spins
+    np_rng = np.random.default_rng(1)
+    numpy_checkerboard_metropolis(np_spins, T_PAPER, 1, np_rng)
+    work = n_replicas * L * L
+    ours, scalar, peer_np = [], [], []
+    for _ in range(repeats):
+        ours.append(_median_rate(lambda: ms.sweep(sweeps), work * sweeps, 1))
+        scalar.append(_median_rate(lambda: smp.sweep(scalar_sweeps), work * scalar_sweeps, 1))
+        peer_np.append(_median_rate(
+            lambda: numpy_checkerboard_metropolis(np_spins, T_PAPER, numpy_sweeps, np_rng),
+            work * numpy_sweeps, 1))
+    o, s_, n_ = (statistics.median(x) for x in (ours, scalar, peer_np))
+    rate = o / 1e9
+
+    def verdict(ok):
+        return "met" if ok else "NOT met"
+
+    mode = "rows over threads" if ms.row_parallel else "groups of 64 over threads"
+    head = (f"{n_replicas}x{L}x{L}, K=0.408, ours {mode}, {rate:.2f} flips/ns with "
+            f"{os.environ.get('NUMBA_NUM_THREADS', 'default')} Numba threads, "
+            f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}; "
+            f">= {MULTISPIN_TARGET_FLIPS_PER_NS:g} flips/ns "
+            f"{verdict(rate >= MULTISPIN_TARGET_FLIPS_PER_NS)}, moonshot "
+            f"{MULTISPIN_MOONSHOT_FLIPS_PER_NS:g} "
+            f"{verdict(rate >= MULTISPIN_MOONSHOT_FLIPS_PER_NS)}")
+    return [
+        judge(_row(f"multispin_{n_replicas}xL{L}_vs_scalar", o, s_,
+                   "ours scalar (chain-vectorised)", "spin-flip attempts/s", head),
+              at_least=MULTISPIN_TARGET_VS_SCALAR),
+        judge(_row(f"multispin_{n_replicas}xL{L}_vs_numpy", o, n_, "numpy checkerboard",
+                   "spin-flip attempts/s", head), at_least=MULTISPIN_TARGET_VS_NUMPY),
+    ]
+
+
+def _wolff_row(L, clusters, repeats):
     smp = MonteCarloSampler(2, L, T_C, algorithm="wolff", seed=1)
     smp.sweep(20)  # equilibrate at T_c
     try:
@@ -161,11 +220,11 @@ def _wolff_row(L, clusters, repeats):
         n_calls = max(1, clusters // 200)
         peer.append(_median_rate(lambda: [model.do_step_wolff(T_C, 0, 1 << 30)
                                           for _ in range(n_calls)], 200 * n_calls, 1))
-    return [_row(f"wolff_L{L}_Tc_vs_pyising", statistics.median(ours), statistics.median(peer),
-                 "pyising Ising2D.do_step_wolff", "cluster steps/s",
-                 f"{L}x{L} at T_c; mean cluster {smp.mean_cluster_size:.0f} spins; pyising's "
-                 "step includes an O(N) energy recomputation (~9% of it at L=64); "
-                 "target >= 5x")]
+    return [judge(_row(f"wolff_L{L}_Tc_vs_pyising", statistics.median(ours),
+                       statistics.median(peer), "pyising Ising2D.do_step_wolff", "cluster steps/s",
+                       f"{L}x{L} at T_c; mean cluster {smp.mean_cluster_size:.0f} spins; pyising's "
+                       "step includes an O(N) energy recomputation (~9% of it at L=64)"),
+                  at_least=5)]
 
 
 _PAPER_SCRIPT = """
@@ -187,16 +246,19 @@ def _paper_row(n_samples, n_chains):
     note = (f"{n_samples} samples 40x40, coupling 0.408, T=1, metropolis, {n_chains} chains; "
             f"tau_int={float(tau):.1f} sweeps, burn_in={burn_in}, thin={thin}; fresh process, "
             "imports and compile/cache load included")
-    return _row("paper_dataset_seconds", wall, PAPER_TARGET_S, "target", "s", note)
+    return judge(_row("paper_dataset_seconds", wall, None, None, "s", note))
 
 
-def run_ising_benchmarks(quick=False):
+def run_ising_benchmarks(quick=False, progress=None):
     """Run the Ising benchmarks and return their rows (see the module docstring).
 
     Parameters
     ----------
     quick : bool
-        Shorter runs (for smoke tests); the paper data set then has 2,000 samples.
+        Shorter runs (a first look): fewer sweeps and repeats, 64 replicas only, and no
+        paper-dataset row (a fresh process whose time is mostly compilation).
+    progress : callable or None
+        Called as ``progress(label)`` before each group of rows.
 
     Returns
     -------
@@ -204,24 +266,28 @@ def run_ising_benchmarks(quick=False):
         Keys ``name``, ``ours``, ``peer``, ``peer_name``, ``unit``, ``ratio``, ``note``.
     """
     repeats = 3 if quick else 5
+    step = progress or (lambda label: None)
     rows = []
     # ours runs 400 sweeps per timing (7-40 ms): shorter timings are dominated by time slices
+    step("metropolis 256x256")
     rows += _metropolis_rows(1, 256, 20 if quick else 400, 2 if quick else 5,
                              2 if quick else 10, repeats, "L256")
+    step("metropolis 64 x 40x40")
     rows += _metropolis_rows(64, 40, 20 if quick else 400, 2 if quick else 10,
                              2 if quick else 10, repeats, "64xL40")
+    for n_replicas in ((64,) if quick else (64, 128)):
+        step(f"multi-spin {n_replicas} x 64x64")
+        rows += _multispin_rows(n_replicas, 64, 20 if quick else 400, 2 if quick else 20,
+                                1 if quick else 2, repeats)
+    step("wolff 64x64 at T_c")
     rows += _wolff_row(64, 2000 if quick else 20000, repeats)
-    rows.append(_paper_row(2000 if quick else 20000, 32))
+    if not quick:
+        step("paper data set")
+        rows.append(_paper_row(20000, 16))
     return rows
 
 
-def _format(rows):
-    lines = [f"{'benchmark':30s} {'ours':>12s} {'peer':>12s} {'ratio':>8s}  unit / peer"]
-    for r in rows:
-        lines.append(f"{r['name']:30s} {r['ours']:12.4g} {r['peer']:12.4g} {r['ratio']:8.3g}  "
-                     f"{r['unit']} / {r['peer_name']}")
-    return "\n".join(lines)
-
-
 if __name__ == "__main__":  # python -m rgdl.benchmarks.ising [--quick]
-    print(_format(run_ising_benchmarks(quick="--quick" in sys.argv)))
+    from rgdl.benchmarks import format_table
+
+    print(format_table(run_ising_benchmarks(quick="--quick" in sys.argv)))

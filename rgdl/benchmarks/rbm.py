@@ -28,6 +28,8 @@ import time
 
 import numpy as np
 
+from rbm import RBM
+
 __all__ = ["run_rbm_benchmarks", "blas_ceiling_seconds"]
 
 logger = logging.getLogger(__name__)
@@ -75,8 +77,6 @@ def _data(n_samples, units, seed):
 
 def _ours_epoch_seconds(data, units, n_epochs, monitor_size, seed, callback=None):
     """Per-epoch wall times of RBM.fit (first epoch dropped: JIT loading, cache warm-up)."""
-    from rbm import RBM
-
     model = RBM(N_HIDDEN, units=units, n_epochs=n_epochs + 1, batch_size=BATCH, learning_rate=0.01,
                 l1=2e-4, dtype="float32", monitor_size=monitor_size, random_state=seed)
     model.fit(data, callback=callback)
@@ -85,17 +85,15 @@ def _ours_epoch_seconds(data, units, n_epochs, monitor_size, seed, callback=None
 
 def _monitor_seconds(data, seed, repeats):
     """Median wall time of the per-epoch monitoring of RBM.fit (default 1000-sample subset)."""
-    from rbm import RBM
-
     model = RBM(N_HIDDEN, units="spin", n_epochs=1, batch_size=BATCH, learning_rate=0.01,
                 l1=2e-4, random_state=seed)
     model.fit(data)
-    params = model._validate_params()
+    params = model.validated_params()
     floats = np.ascontiguousarray(data, dtype=np.float32)
     times = []
     for epoch in range(repeats + 1):
         t0 = time.perf_counter()
-        model._monitor(floats, params, epoch, 0.0, "")
+        model.monitor_metrics(floats, params, epoch, 0.0, "")
         times.append(time.perf_counter() - t0)
     return statistics.median(times[1:])
 
@@ -103,8 +101,6 @@ def _monitor_seconds(data, seed, repeats):
 def _ours_fit_seconds(data, seed):
     """Wall time of a whole one-epoch ``RBM.fit`` (validation and initialisation included),
     binary units, monitoring off: the like-for-like counterpart of ``BernoulliRBM.fit``."""
-    from rbm import RBM
-
     model = RBM(N_HIDDEN, units="binary", n_epochs=1, batch_size=BATCH, learning_rate=0.01,
                 dtype="float32", monitor_size=0, random_state=seed)
     t0 = time.perf_counter()
@@ -200,8 +196,6 @@ def run_rbm_benchmarks(quick=False, *, repeats=None, full_layer1=False, seed=0):
 
     # the paper's layer 1 with per-epoch monitoring (default monitor_size)
     if full_layer1:
-        from rbm import RBM
-
         data = _data(PAPER_SAMPLES, "spin", seed)
         t0 = time.perf_counter()
         RBM(N_HIDDEN, units="spin", n_epochs=PAPER_EPOCHS, batch_size=BATCH, learning_rate=0.01,

@@ -5,46 +5,6 @@ from __future__ import annotations
 import click
 
 
-def _format_number(value):
-    if value is None:
-        return "-"
-    if isinstance(value, str):
-        return value
-    magnitude = abs(value)
-    if magnitude >= 1e6:
-        return f"{value / 1e6:,.1f} M"
-    if magnitude >= 1e3:
-        return f"{value / 1e3:,.1f} k"
-    return f"{value:,.3g}"
-
-
-def format_table(rows):
-    """Render benchmark rows (dicts with name, ours, peer, peer_name, unit, ratio, note) as text."""
-    header = ("benchmark", "rgdl", "peer", "peer value", "unit", "ratio")
-    lines = [header]
-    for row in rows:
-        ratio = row.get("ratio")
-        lines.append((
-            row["name"],
-            _format_number(row.get("ours")),
-            row.get("peer_name") or "-",
-            _format_number(row.get("peer")),
-            row.get("unit", ""),
-            "-" if ratio is None else f"{ratio:.2f}x",
-        ))
-    widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
-    out = []
-    for index, line in enumerate(lines):
-        out.append("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths)).rstrip())
-        if index == 0:
-            out.append("  ".join("-" * width for width in widths))
-    notes = [f"- {row['name']}: {row['note']}" for row in rows if row.get("note")]
-    if notes:
-        out.append("")
-        out.extend(notes)
-    return "\n".join(out)
-
-
 @click.command()
 @click.argument("suite", type=click.Choice(["all", "ising", "rbm"]), default="all")
 @click.option("--quick", is_flag=True, help="Smaller problem sizes (a first look, seconds not minutes).")
@@ -64,16 +24,20 @@ def bench(suite, quick, as_json):
     """
     import json
 
+    def progress(label):  # on stderr, so that --json output stays clean
+        click.echo(f"bench: {label} ...", err=True)
+
     rows = []
     if suite in ("all", "ising"):
         from rgdl.benchmarks.ising import run_ising_benchmarks
 
-        rows += run_ising_benchmarks(quick=quick)
+        rows += run_ising_benchmarks(quick=quick, progress=progress)
     if suite in ("all", "rbm"):
         from rgdl.benchmarks.rbm import run_rbm_benchmarks
 
+        progress("rbm CD-1 vs BLAS ceiling and scikit-learn")
         rows += run_rbm_benchmarks(quick=quick)
-    from rgdl.benchmarks import describe_environment
+    from rgdl.benchmarks import describe_environment, format_table
 
     environment = describe_environment()
     if as_json:

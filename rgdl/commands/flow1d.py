@@ -8,6 +8,8 @@ import time
 
 import click
 
+from rgdl.commands import COUNT
+
 _COLUMNS = (
     # key, header, format
     ("step", "step", "{:d}"),
@@ -71,24 +73,26 @@ def _finite(value):
 @click.command()
 @click.option("--coupling", "-K", type=float, required=True,
               help="Initial nearest-neighbour coupling K = J/T > 0 of the periodic chain.")
-@click.option("--size", "-N", type=int, default=16, show_default=True,
+@click.option("--size", "-N", type=COUNT, default=16, show_default=True,
               help="Chain length N: even, <= 16 (exact enumeration), divisible by 2**steps.")
-@click.option("--steps", "-s", type=int, default=3, show_default=True,
+@click.option("--steps", "-s", type=COUNT, default=3, show_default=True,
               help="Number of RG steps; each halves the chain (N / 2**steps >= 2).")
 @click.option("--strength", type=float, default=None,
               help="Weight lambda of the RBM's decimation units [default: 20 + 2K]; the coarse-coupling "
                    "error is ~exp(-2 lambda) once lambda >> 2K.")
 @click.option("--learned", is_flag=True,
               help="Also train a stack of RBMs (N -> N/2 -> ...) on exact samples and report their couplings.")
-@click.option("--epochs", type=int, default=30, show_default=True, help="CD-1 epochs per learned layer.")
-@click.option("--samples", type=int, default=10000, show_default=True,
+@click.option("--epochs", type=COUNT, default=30, show_default=True, help="CD-1 epochs per learned layer.")
+@click.option("--samples", type=COUNT, default=10000, show_default=True,
               help="Exact samples drawn per learned layer.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--seed", type=click.IntRange(min=0, max=(1 << 63) - 1), default=0, show_default=True,
               help="Seed of the sampling and training (same seed, same numbers).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
 @click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
               help="Write the flow figure to this .png (and the matching .pdf).")
-def flow1d(coupling, size, steps, strength, learned, epochs, samples, seed, as_json, out):
+@click.option("--overwrite", is_flag=True, help="Replace an existing figure (--out).")
+def flow1d(coupling, size, steps, strength, learned, epochs, samples, seed, as_json, out,
+           overwrite):
     """Renormalize the periodic 1D Ising chain with exact RBMs, majority rule and learned RBMs.
 
     Every step halves the chain. K decimation is the analytic flow tanh K' = tanh^2 K; K exact RBM
@@ -112,9 +116,11 @@ def flow1d(coupling, size, steps, strength, learned, epochs, samples, seed, as_j
     if strength is not None and not (math.isfinite(strength) and strength > 0):
         raise ValueError(f"--strength must be finite and > 0, got {strength}")
     if out is not None:
-        from rgdl.flowplot import figure_paths
+        from rgdl.flowplot import check_figure_outputs
 
-        figure_paths(out)  # fail before any work if the figure cannot be written
+        check_figure_outputs(out, overwrite=overwrite)  # fail before any work
+    elif overwrite:
+        raise ValueError("--overwrite needs --out")
 
     from tqdm import tqdm
 
@@ -124,9 +130,13 @@ def flow1d(coupling, size, steps, strength, learned, epochs, samples, seed, as_j
                           samples=samples, seed=seed, progress=lambda _row: bar.update(1))
     result["figure"] = None
     if out is not None:
-        from rgdl.flowplot import plot_flow
+        from ising.atomic import OutputLock
+        from rgdl.flowplot import check_figure_outputs, plot_flow1d
 
-        result["figure"] = plot_flow(coupling, result["steps"], out)
+        png, _ = check_figure_outputs(out, overwrite=overwrite)
+        with OutputLock(png):
+            check_figure_outputs(out, overwrite=overwrite)  # recheck under the lock
+            result["figure"] = plot_flow1d(coupling, result["steps"], out, overwrite=overwrite)
     if as_json:
         clean = json.loads(json.dumps(result, default=float), parse_constant=lambda _c: None)
         click.echo(json.dumps(clean, indent=None, default=_finite))

@@ -6,6 +6,8 @@ import time
 
 import click
 
+from rgdl.commands import COUNT
+
 
 class _StageProgress:
     """One line per stage on stderr, with a tqdm bar for stages that report counts."""
@@ -52,13 +54,16 @@ class _StageProgress:
 @click.option("--out", "out", type=click.Path(file_okay=False), default="rgdl-results",
               show_default=True, help="Results folder (figures/, summary.json, report.md).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Root seed of every random step.")
-@click.option("--epochs", type=int, default=None, help="Override the number of training epochs.")
-@click.option("--samples", type=int, default=None, help="Override the number of Monte Carlo samples.")
+@click.option("--epochs", type=COUNT, default=None, help="Override the number of training epochs.")
+@click.option("--samples", type=COUNT, default=None, help="Override the number of Monte Carlo samples.")
 @click.option("--force", is_flag=True,
               help="Recompute the analysis and figures even if cached (data and models whose "
-                   "parameters match are reused).")
+                   "parameters match are reused; corrupt cached data or models are recomputed).")
+@click.option("--overwrite", is_flag=True,
+              help="Replace the results of another configuration in OUT (without it, such a "
+                   "folder, or a non-empty folder holding no rgdl results, is an error).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
-def reproduce(quick, paper, out, seed, epochs, samples, force, quiet):
+def reproduce(quick, paper, out, seed, epochs, samples, force, overwrite, quiet):
     """Reproduce Mehta & Schwab (arXiv:1410.3831) and measure it.
 
     Simulates the 2D Ising model, trains a stack of RBMs layer by layer with contrastive
@@ -73,13 +78,13 @@ def reproduce(quick, paper, out, seed, epochs, samples, force, quiet):
     if quick and paper:
         raise click.UsageError("--quick and --paper are mutually exclusive")
     mode = "paper" if paper else "quick"
-    if seed < 0:
-        raise click.BadParameter("must be >= 0", param_hint="--seed")
+    if not 0 <= seed < 1 << 63:
+        raise click.BadParameter("must be >= 0 and < 2**63", param_hint="--seed")
     config = preset(mode, seed=seed, n_epochs=epochs, n_samples=samples)
     progress = _StageProgress(not quiet)
     started = time.perf_counter()
     try:
-        summary = run_pipeline(config, out, progress=progress, force=force)
+        summary = run_pipeline(config, out, progress=progress, force=force, overwrite=overwrite)
     finally:
         progress.close()
     wall = time.perf_counter() - started

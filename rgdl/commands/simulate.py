@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import click
 
+from rgdl.commands import COUNT
+
 _ALGORITHMS = ["metropolis", "heatbath", "wolff", "swendsen-wang"]
 
 
@@ -66,7 +68,8 @@ def _format_summary(result, wall: float) -> str:
 @click.command(context_settings={"max_content_width": 100})
 @click.option("--dimension", type=click.Choice(["1", "2"]), default="2", show_default=True,
               help="1: periodic chain of N = SIZE spins; 2: periodic SIZE x SIZE square lattice.")
-@click.option("--size", type=int, required=True, help="Linear size L >= 2 (even for metropolis/heatbath).")
+@click.option("--size", type=COUNT, required=True,
+              help="Linear size L >= 2 (any L; see ising.visiting_scheme for how each is updated).")
 @click.option("--temperature", type=float, required=True,
               help="T > 0 (k_B = 1); Boltzmann weight exp(-H/T), K = J/T.")
 @click.option("--coupling", type=float, default=1.0, show_default=True,
@@ -90,11 +93,15 @@ def _format_summary(result, wall: float) -> str:
               help="Output HDF5 file; written as OUT.partial and renamed when complete.")
 @click.option("--resume", is_flag=True, help="Continue OUT.partial after an interruption (exactly).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUT.")
-@click.option("--chunk-size", type=int, default=None,
+@click.option("--chunk-size", type=COUNT, default=None,
               help="Samples per write and resume checkpoint [default: <= 4 MiB of spins].")
+@click.option("--engine", type=click.Choice(["auto", "scalar", "multispin"]), default="auto",
+              show_default=True,
+              help="multispin: 64 chains per machine word (2D Metropolis, h = 0, even L >= 4); "
+                   "auto uses it from 32 chains on.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def simulate(dimension, size, temperature, coupling, field, algorithm, n_samples, n_chains, burn_in,
-             thin, seed, out, resume, overwrite, chunk_size, quiet):
+             thin, seed, out, resume, overwrite, chunk_size, engine, quiet):
     """Simulate the periodic Ising model and write configurations to an HDF5 dataset.
 
     \b
@@ -118,7 +125,7 @@ def simulate(dimension, size, temperature, coupling, field, algorithm, n_samples
             out, dimension=int(dimension), size=size, temperature=temperature, coupling=coupling,
             field=field, algorithm=algorithm, n_samples=n_samples, n_chains=n_chains,
             burn_in=burn_in, thin=thin, seed=seed, resume=resume, overwrite=overwrite,
-            chunk_size=chunk_size, progress=progress)
+            chunk_size=chunk_size, progress=progress, engine=engine)
     finally:
         progress.close()
     click.echo(_format_summary(result, time.perf_counter() - started))

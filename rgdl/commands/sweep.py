@@ -14,6 +14,8 @@ from pathlib import Path
 
 import click
 
+from rgdl.commands import COUNT
+
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:
@@ -25,22 +27,54 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
         logging.getLogger(name).setLevel(max(level, logging.ERROR))
 
 
+def _report_targets(out: Path, figure: Path | None) -> tuple[Path, list]:
+    """(figure base, [png, pdf, json]) of the FSS report of the sweep in ``out``."""
+    target = Path(figure) if figure is not None else Path(out) / "fss"
+    if target.suffix.lower() in (".png", ".pdf"):
+        target = target.with_suffix("")
+    return target, [target.with_suffix(s) for s in (".png", ".pdf", ".json")]
+
+
+def _check_report_targets(out: Path, figure: Path | None, overwrite: bool, *,
+                          require_dir: bool = True) -> None:
+    """Fail before any work if the report cannot be written (or would replace files)."""
+    from ising.atomic import check_name_length, check_not_input
+
+    _, files = _report_targets(out, figure)
+    for path in files:
+        check_name_length(path, suffixes=(".lock",))
+        if path.is_dir():
+            raise IsADirectoryError(f"output path is a directory: {path}")
+        check_not_input(path, Path(out) / "sweep.json")
+        if path.exists() and not overwrite:
+            raise FileExistsError(f"output exists: {path} (use --overwrite to replace the report)")
+    parent = files[0].parent
+    if require_dir and not parent.is_dir():
+        raise FileNotFoundError(f"output directory does not exist: {parent}")
+
+
 def _report(out: Path, *, n_bootstrap: int, seed: int, figure: Path | None = None,
-            method: str = "largest") -> str:
-    """FSS analysis of the sweep in ``out``: figure (PNG + PDF), ``fss.json``; returns text."""
+            method: str = "largest", overwrite: bool = False) -> str:
+    """FSS analysis of the sweep in ``out``: figure (PNG + PDF), ``fss.json``; returns text.
+
+    Refuses to replace existing report files unless ``overwrite``; every file is written
+    atomically while holding the report's lock (:mod:`ising.atomic`).
+    """
     from analysis import fss
+    from ising.atomic import OutputLock, atomic_write_text
     from rgdl.sweep import sweep_table
 
+    _check_report_targets(out, figure, overwrite)
     table = sweep_table(out)
     if len(table["size"]) == 0:
         raise ValueError(f"{out}: no finished points to analyse")
     result = fss.analyze(table, n_bootstrap=n_bootstrap, seed=seed, method=method)
-    target = Path(figure) if figure is not None else Path(out) / "fss"
-    files = fss.plot_fss(result, target)
-    json_path = target.with_suffix(".json")
-    tmp = json_path.with_name(json_path.name + ".tmp")
-    tmp.write_text(json.dumps(result.as_dict(), indent=1, allow_nan=False) + "\n")
-    tmp.replace(json_path)
+    target, (_, _, json_path) = _report_targets(out, figure)
+    with OutputLock(target):
+        _check_report_targets(out, figure, overwrite)  # recheck under the lock
+        text = json.dumps(result.as_dict(), indent=1, allow_nan=False) + "\n"
+        files = fss.plot_fss(result, target, overwrite=overwrite)
+        atomic_write_text(json_path, text, overwrite=overwrite)
     return result.report() + "\nfigure: " + ", ".join(str(f) for f in files) + \
         f"\nnumbers: {json_path}"
 
@@ -59,26 +93,28 @@ def _report(out: Path, *, n_bootstrap: int, seed: int, figure: Path | None = Non
 @click.option("--dimension", "-d", type=int, help="1 or 2 (default 2).")
 @click.option("--coupling", "-J", type=float, help="Coupling J (default 1).")
 @click.option("--field", "field", type=float, help="Field h (default 0).")
-@click.option("--samples", "-n", type=int, help="Samples per point (default 1000).")
-@click.option("--chains", type=int, help="Independent chains per point (default 1).")
-@click.option("--burn-in", type=int, help="Burn-in sweeps (default: from the measured tau_int).")
-@click.option("--thin", type=int, help="Sweeps between samples (default: ~2 tau_int).")
+@click.option("--samples", "-n", type=COUNT, help="Samples per point (default 1000).")
+@click.option("--chains", type=COUNT, help="Independent chains per point (default 1).")
+@click.option("--burn-in", type=COUNT, help="Burn-in sweeps (default: from the measured tau_int).")
+@click.option("--thin", type=COUNT, help="Sweeps between samples (default: ~2 tau_int).")
 @click.option("--train", "train_layers",
               help="Train an RBM (one size, e.g. '64') or a DBN ('400,100,25') on every point.")
-@click.option("--epochs", type=int, help="Training epochs per layer (with --train; default 10).")
-@click.option("--workers", "-w", type=int, default=None,
+@click.option("--epochs", type=COUNT, help="Training epochs per layer (with --train; default 10).")
+@click.option("--workers", "-w", type=COUNT, default=None,
               help="LocalCluster worker processes (default: number of CPUs); 0 runs serially "
                    "in this process without Dask.")
 @click.option("--scheduler", help="Address tcp://HOST:PORT of a running Dask scheduler "
                                   "(instead of a LocalCluster); --out must be shared.")
 @click.option("--connect-timeout", type=float, default=5.0, show_default=True,
               help="Seconds to wait for --scheduler.")
-@click.option("--retries", type=int, default=2, show_default=True,
+@click.option("--retries", type=COUNT, default=2, show_default=True,
               help="Extra attempts of a failing point.")
 @click.option("--report", is_flag=True, help="Draw the finite-size-scaling figure when done "
                                               "(OUT/fss.png, OUT/fss.pdf, OUT/fss.json).")
-@click.option("--bootstrap", type=int, default=2000, show_default=True,
+@click.option("--bootstrap", type=COUNT, default=2000, show_default=True,
               help="Bootstrap replicates of the FSS error bars (with --report).")
+@click.option("--overwrite", is_flag=True,
+              help="With --report: replace an existing OUT/fss.png, .pdf and .json.")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Progress bar over points.")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
@@ -86,7 +122,7 @@ def _report(out: Path, *, n_bootstrap: int, seed: int, figure: Path | None = Non
 @click.pass_context
 def sweep(ctx, out, config, temperatures, sizes, seeds, algorithm, dimension, coupling, field,
           samples, chains, burn_in, thin, train_layers, epochs, workers, scheduler,
-          connect_timeout, retries, report, bootstrap, progress, verbose, quiet):
+          connect_timeout, retries, report, bootstrap, overwrite, progress, verbose, quiet):
     """Run a grid of Ising datasets (temperatures x sizes x seeds) as Dask tasks.
 
     Every point writes one HDF5 dataset under OUT/points/; OUT/sweep.json indexes parameters,
@@ -120,6 +156,10 @@ def sweep(ctx, out, config, temperatures, sizes, seeds, algorithm, dimension, co
         n_samples=samples, n_chains=chains, burn_in=burn_in, thin=thin, train=train)
     if scheduler is not None and workers is not None:
         raise ValueError("give either --workers or --scheduler, not both")
+    if report:  # refuse an existing report before hours of sweeping, not after
+        _check_report_targets(out, None, overwrite, require_dir=False)
+    elif overwrite:
+        raise ValueError("--overwrite applies to the --report files only")
 
     bar = None
 
@@ -152,7 +192,7 @@ def sweep(ctx, out, config, temperatures, sizes, seeds, algorithm, dimension, co
                    f"finished, {result.n_computed} computed{adopted}) in {result.wall_s:.1f} s; "
                    f"index {result.out / sw.INDEX_NAME}")
     if report:
-        text = _report(result.out, n_bootstrap=bootstrap, seed=0)
+        text = _report(result.out, n_bootstrap=bootstrap, seed=0, overwrite=overwrite)
         if not quiet:
             click.echo(text)
 
@@ -162,15 +202,16 @@ def sweep(ctx, out, config, temperatures, sizes, seeds, algorithm, dimension, co
 @click.option("--figure", "figure", type=click.Path(dir_okay=False, path_type=Path),
               help="Figure path without suffix (default DIRECTORY/fss); .png and .pdf are "
                    "written, and the numbers to .json.")
-@click.option("--bootstrap", type=int, default=2000, show_default=True,
+@click.option("--bootstrap", type=COUNT, default=2000, show_default=True,
               help="Bootstrap replicates of the error bars.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap.")
 @click.option("--method", type=click.Choice(["largest", "weighted"]), default="largest",
               show_default=True,
               help="T_c from the crossing of the two largest sizes, or the weighted mean of all "
                    "consecutive-size crossings.")
+@click.option("--overwrite", is_flag=True, help="Replace existing figure and .json files.")
 @click.option("-v", "--verbose", count=True, help="More log output.")
-def fss(directory, figure, bootstrap, seed, method, verbose):
+def fss(directory, figure, bootstrap, seed, method, overwrite, verbose):
     """Finite-size scaling of a finished sweep in DIRECTORY: Binder-cumulant crossing (T_c with
     a bootstrap error bar), susceptibility peaks, data collapse with the exact exponents."""
     _setup_logging(verbose, False)
@@ -179,4 +220,4 @@ def fss(directory, figure, bootstrap, seed, method, verbose):
     if seed < 0:
         raise ValueError("--seed must be >= 0")
     click.echo(_report(directory, n_bootstrap=bootstrap, seed=seed, figure=figure,
-                       method=method))
+                       method=method, overwrite=overwrite))

@@ -8,20 +8,45 @@ import os
 
 import click
 
+from rgdl.commands import COUNT
+
 _CHECKPOINT_SUFFIX = ".ckpt"
 
 
+#: Largest layer size accepted by --layers (a bound on the kernels' int32 unit indices).
+MAX_LAYER_SIZE = 1 << 31
+
+
 def _parse_layers(text):
+    parts = [part.strip() for part in text.split(",")]
+    if any(part == "" for part in parts):
+        raise ValueError(f"--layers must be comma-separated integers without empty entries, "
+                         f"got {text!r}")
     try:
-        sizes = [int(part) for part in text.split(",") if part.strip() != ""]
+        sizes = [int(part) for part in parts]
     except ValueError:
         raise ValueError(f"--layers must be comma-separated integers, got {text!r}") from None
-    if not sizes:
-        raise ValueError("--layers must name at least one layer size")
     for size in sizes:
-        if size <= 0:
-            raise ValueError(f"--layers sizes must be positive, got {size}")
+        if size <= 0 or size >= MAX_LAYER_SIZE:
+            raise ValueError(f"--layers sizes must be between 1 and {MAX_LAYER_SIZE - 1}, got {size}")
     return sizes
+
+
+def estimate_memory(n_samples, n_visible, sizes, itemsize, propagate):
+    """Bytes of the main arrays ``rgdl train`` allocates (an estimate, >= the truth).
+
+    Counted: the data (int8) read and mapped to the units (2 x n x N); per layer the weights
+    and biases with their momentum buffers, gradient and checkpoint copy (5 x n_in x n_out
+    floats), the next layer's training data (n x n_out, int8 when sampled, floats for means),
+    and mini-batch work arrays.
+    """
+    total = 2 * n_samples * n_visible
+    n_in = n_visible
+    for n_out in sizes:
+        total += 5 * (n_in * n_out + n_in + n_out) * itemsize
+        total += n_samples * n_out * (1 if propagate == "sample" else itemsize)
+        n_in = n_out
+    return total
 
 
 def checkpoint_prefix(out):
@@ -108,8 +133,8 @@ class _Reporter:
 @click.option("--layers", default="400,100,25", show_default=True,
               help="Hidden-layer sizes of the stack, comma-separated (the visible size is L^d "
                    "of the data); the paper: 400,100,25 on 40x40 spins.")
-@click.option("--epochs", type=int, default=10, show_default=True, help="Epochs per layer (>= 1).")
-@click.option("--batch-size", type=int, default=100, show_default=True, help="Mini-batch size.")
+@click.option("--epochs", type=COUNT, default=10, show_default=True, help="Epochs per layer (>= 1).")
+@click.option("--batch-size", type=COUNT, default=100, show_default=True, help="Mini-batch size.")
 @click.option("--learning-rate", type=float, default=0.01, show_default=True,
               help="SGD step on mini-batch averaged gradients (> 0).")
 @click.option("--momentum", type=float, default=0.9, show_default=True,
@@ -117,7 +142,7 @@ class _Reporter:
 @click.option("--l1", type=float, default=0.0, show_default=True,
               help="L1 weight penalty (the paper used 2e-4).")
 @click.option("--l2", type=float, default=0.0, show_default=True, help="L2 weight decay.")
-@click.option("--cd-k", type=int, default=1, show_default=True, help="Gibbs steps of CD-k (>= 1).")
+@click.option("--cd-k", type=COUNT, default=1, show_default=True, help="Gibbs steps of CD-k (>= 1).")
 @click.option("--persistent/--no-persistent", default=False, show_default=True,
               help="Persistent contrastive divergence (PCD) instead of CD.")
 @click.option("--units", type=click.Choice(["spin", "binary"]), default="spin", show_default=True,
@@ -127,7 +152,7 @@ class _Reporter:
               help="Training data of layer l+1: a sample of p(h|v) or the means E[h|v].")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32",
               show_default=True, help="Floating type of the parameters and of training.")
-@click.option("--seed", type=click.IntRange(min=0), default=None,
+@click.option("--seed", type=click.IntRange(min=0, max=(1 << 63) - 1), default=None,
               help="Root seed; the same seed gives the same model [default: random, recorded].")
 @click.option("--out", type=click.Path(dir_okay=False), required=True,
               help="Output model (.npz), written atomically when training ends; per-epoch "
@@ -151,12 +176,10 @@ def train(data, layers, epochs, batch_size, learning_rate, momentum, l1, l2, cd_
     log-likelihood for small models). A killed run continues with --resume and ends identical
     to an uninterrupted run.
     """
-    import time
-
     import numpy as np
 
-    from ising.io import check_output_path
-    from rbm.dbn import DBN
+    from ising import atomic
+    from ising.io import check_output_path, dataset_shape
 
     sizes = _parse_layers(layers)
     if epochs < 1:
@@ -177,7 +200,33 @@ def train(data, layers, epochs, batch_size, learning_rate, momentum, l1, l2, cd_
     if not os.path.exists(data):
         raise FileNotFoundError(f"data file {data} does not exist")
 
-    out_path = check_output_path(out, overwrite=overwrite, allow_existing=resume)
+    out_path = check_output_path(out, overwrite=overwrite, allow_existing=resume,
+                                 resumable=True)
+    atomic.check_not_input(out_path, data)
+    n_samples, *lattice_shape = dataset_shape(data)
+    n_visible = int(np.prod(lattice_shape))
+    atomic.check_memory(estimate_memory(n_samples, n_visible, sizes, np.dtype(dtype).itemsize,
+                                        propagate),
+                        f"training a {n_visible}-{'-'.join(map(str, sizes))} stack on "
+                        f"{n_samples} samples")
+    # one run owns OUT and its checkpoints OUT.ckpt.layer*: taken before any file is touched
+    with atomic.OutputLock(out_path):
+        _train_locked(data, out, out_path, sizes, seed, resume, overwrite, quiet, units,
+                      propagate, dtype, epochs, batch_size, learning_rate, momentum, l1, l2,
+                      cd_k, persistent)
+
+
+def _train_locked(data, out, out_path, sizes, seed, resume, overwrite, quiet, units, propagate,
+                  dtype, epochs, batch_size, learning_rate, momentum, l1, l2, cd_k, persistent):
+    """The body of ``rgdl train``, run while holding the output's lock."""
+    import time
+
+    import numpy as np
+
+    from ising.io import check_output_path
+    from rbm.dbn import DBN
+
+    check_output_path(out, overwrite=overwrite, allow_existing=resume, resumable=True)
     spins, lattice = load_training_data(data, units)
     stale = _checkpoint_files(out)
     if resume and out_path.exists() and not stale:
