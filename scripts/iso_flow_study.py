@@ -25,18 +25,6 @@ import time
 from pathlib import Path
 
 
-def _atomic_write(path, text):
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if tmp.exists():
-            tmp.unlink()
-        raise
-
-
 def _markdown(runs, wall, name):
     first = runs[0]["result"]
     s = first["settings"]
@@ -176,6 +164,7 @@ def main(argv=None):
 
     from analysis.figures import plot_iso_fixed_points, plot_iso_flows
     from analysis.iso_flow import ISO_TEMPERATURES, run_protocol
+    from ising.atomic import atomic_write_text
 
     results_dir, figures_dir = Path(args.results), Path(args.figures)
     results_dir.mkdir(parents=True, exist_ok=True)
@@ -216,10 +205,10 @@ def main(argv=None):
         plot_iso_fixed_points(series, figures_dir / f"{args.name}_fixed_points",
                               n_visible=args.size ** 2,
                               critical_temperature=first["critical_temperature"])
-    _atomic_write(results_dir / f"{args.name}.json",
+    atomic_write_text(results_dir / f"{args.name}.json",
                   json.dumps({"wall_seconds": wall, "cpu_count": os.cpu_count(),
                               "runs": compact(runs)}, default=float) + "\n")
-    _atomic_write(results_dir / f"{args.name}.md", _markdown(runs, wall, args.name))
+    atomic_write_text(results_dir / f"{args.name}.md", _markdown(runs, wall, args.name))
     print(f"wrote {results_dir / (args.name + '.md')} and .json, figures in {figures_dir} "
           f"({wall:.0f} s)")
     return 0

@@ -40,22 +40,6 @@ def _clean(obj):
     return json.loads(json.dumps(obj, default=float), parse_constant=lambda _c: None)
 
 
-def _write_json_atomic(path, obj):
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(tmp, "w") as handle:
-            json.dump(obj, handle, indent=1, default=_finite)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if tmp.exists():
-            tmp.unlink()
-        raise
-
-
 def summary(result):
     """The JSON object of ``--json``: the protocol's result plus the top-level fixed point.
 
@@ -171,9 +155,12 @@ def rbmflow(size, t_min, t_max, t_step, samples, hidden, units, epochs, learning
         out_dir = Path(out)
         if out_dir.exists() and not out_dir.is_dir():
             raise NotADirectoryError(f"--out {out!r} is not a directory")
-        result_path = out_dir / RESULT_NAME
-        if result_path.exists() and not overwrite:
-            raise FileExistsError(f"{result_path} exists (use --overwrite to replace the results; "
+        outputs = [out_dir / RESULT_NAME] + [out_dir / f"{stem}.{ext}" for stem in
+                                              (FLOWS_FIGURE, FIXED_POINT_FIGURE)
+                                              for ext in ("png", "pdf")]
+        existing = [p for p in outputs if p.exists()]
+        if existing and not overwrite:
+            raise FileExistsError(f"{existing[0]} exists (use --overwrite to replace the results; "
                                   f"trained RBMs in {out_dir / 'models'} are reused)")
         if not out_dir.absolute().parent.is_dir():
             raise FileNotFoundError(f"parent directory of --out {out!r} does not exist")
@@ -208,7 +195,10 @@ def rbmflow(size, t_min, t_max, t_step, samples, hidden, units, epochs, learning
                                            n_visible=size * size,
                                            critical_temperature=result["critical_temperature"])
         result["figures"] = [str(p) for p in paths]
-        _write_json_atomic(Path(out) / RESULT_NAME, result)
+        from ising.atomic import atomic_write_text
+
+        atomic_write_text(Path(out) / RESULT_NAME,
+                          json.dumps(result, indent=1, default=_finite) + "\n")
     if as_json:
         click.echo(json.dumps(result, default=_finite))
         return
