@@ -15,6 +15,8 @@ thermodynamics
     Jackknife thermodynamics, Gelman-Rubin R-hat, ``KL(P_Ising || p_RBM)`` per spin.
 rbm_flow
     The RBM flow of Iso et al. (2018) and energy-matched effective temperatures.
+iso_flow, thermometer
+    Iso et al.'s protocol (one RBM trained on many temperatures) and an MC-calibrated thermometer.
 figures
     Publication figures (PNG + PDF, colour-blind safe).
 fss

@@ -27,6 +27,8 @@ __all__ = [
     "plot_rbm_flow",
     "plot_generative_check",
     "plot_temperature_study",
+    "plot_iso_flows",
+    "plot_iso_fixed_points",
     "plot_mcrg_exponents",
     "plot_coupling_flow",
     "plot_kernels",
@@ -382,6 +384,68 @@ def plot_temperature_study(rows, stem, *, critical_temperature=2.269185314213022
     ax2.axvline(critical_temperature, color="0.5", lw=0.8, ls=":")
     ax2.set_xlabel("temperature T/J")
     ax2.set_ylabel(r"KL$(P_{Ising}\,\|\,p_{RBM1})/N$ (nats)")
+    return _save(fig, stem)
+
+
+def plot_iso_flows(models, stem, *, critical_temperature=2.269185314213022):
+    """RBM flows of Iso et al.'s protocol: thermometer ``T_eff`` vs flow step, one panel per
+    number of hidden units, one curve (with its error band) per start temperature.
+
+    ``models``: the ``"models"`` list of :func:`analysis.iso_flow.run_protocol`."""
+    n = len(models)
+    cols = min(n, 3)
+    rows = -(-n // cols)
+    fig = _figure(3.2 * cols, 2.6 * rows)
+    axes = np.atleast_1d(fig.subplots(rows, cols, sharey=True, squeeze=False)).ravel()
+    for ax, model in zip(axes, models):
+        for k, flow in enumerate(model["flows"]):
+            t = np.asarray(flow["T_eff"])
+            e = np.asarray(flow["T_eff_err"])
+            steps = np.arange(t.size)
+            colour = OKABE_ITO[k % len(OKABE_ITO)]
+            ax.plot(steps, t, color=colour, lw=1.2, label=f"$T_0$ = {flow['T0']:.3g}")
+            ax.fill_between(steps, t - e, t + e, color=colour, alpha=0.25, lw=0)
+        fp = model["fixed_point"]
+        ax.axhline(critical_temperature, color="0.3", ls=":", label=r"$T_c$ (Onsager)")
+        ax.axhspan(fp["value"] - fp["error"], fp["value"] + fp["error"], color="0.85", zorder=0,
+                   label=r"$T^*\pm$ err")
+        ax.set_title(f"{model['n_hidden']} hidden units: $T^*$ = {fp['value']:.2f} "
+                     f"± {fp['error']:.2f}")
+        ax.set_xlabel(r"RBM flow step ($v \to h \to v'$)")
+        ax.set_ylabel(r"$T_{eff}/J$ (MC-calibrated thermometer)")
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right upper", frameon=False, fontsize=7)
+    return _save(fig, stem)
+
+
+def plot_iso_fixed_points(series, stem, *, n_visible=None,
+                          critical_temperature=2.269185314213022):
+    """Fixed point ``T*`` of the RBM flow vs the number of hidden units, with ``T_c``.
+
+    ``series``: list of ``(label, n_hidden, values, errors)``, one curve each (e.g. per flow
+    mode or number of training epochs)."""
+    fig = _figure(3.8, 2.9)
+    ax = fig.subplots()
+    ticks = set()
+    markers = "osD^v<>"
+    for k, (label, n_hidden, values, errors) in enumerate(series):
+        x = np.asarray(n_hidden, dtype=float)
+        ticks.update(x.tolist())
+        ax.errorbar(x * (1 + 0.02 * k), values, yerr=errors, color=OKABE_ITO[k % len(OKABE_ITO)],
+                    marker=markers[k % len(markers)], ms=4, capsize=2, label=label)
+    ax.axhline(critical_temperature, color="0.3", ls=":", label=r"$T_c$ (Onsager)")
+    if n_visible is not None:
+        ax.axvline(n_visible, color="0.6", ls="--", label="hidden = visible")
+    ax.set_xscale("log")
+    ticks = sorted(ticks)
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([f"{int(v)}" for v in ticks])
+    ax.minorticks_off()
+    ax.set_xlabel("hidden units")
+    ax.set_ylabel(r"$T^*/J$ (mean of final $T_{eff}$ over starts)")
+    ax.legend(frameon=False, fontsize=7)
     return _save(fig, stem)
 
 

@@ -7,6 +7,8 @@ flowing samples (here: the temperature at which the Ising energy per spin of a r
 temperature space. Iso et al. observed flows converging towards ``T_c`` rather than away from it
 (as a true RG flow would). The iteration is block Gibbs sampling, so its stationary distribution
 is the RBM's own marginal ``p(v)``; the "fixed point" measures where the model's distribution sits.
+(Used by ``rgdl reproduce`` with one RBM trained at a *single* temperature -- a contrast, not Iso et
+al.'s protocol, which :mod:`analysis.iso_flow` implements: one RBM trained on many temperatures.)
 
 Conditionals are those of :mod:`rbm.maths` (docs/CONTRACTS.md, Mehta & Schwab sign convention):
 binary units ``P(h_j=1|v) = sigma(-(b_j + sum_i v_i w_ij))``; spin units

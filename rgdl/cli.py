@@ -20,6 +20,7 @@ _COMMANDS = {
     "train": "train:train",
     "sample": "sample:sample",
     "flow1d": "flow1d:flow1d",
+    "rbmflow": "rbmflow:rbmflow",
     "reproduce": "reproduce:reproduce",
     "sweep": "sweep:sweep",
     "fss": "sweep:fss",

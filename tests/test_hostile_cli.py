@@ -351,6 +351,12 @@ def _invocation(name, files, tmp_path):
         out.parent.mkdir()
         return ["mcrg", "--size", "16", "--levels", "1", "--samples", "100", "--out",
                 out.parent], out
+    if name == "rbmflow":
+        out = root / "rf" / "rbmflow_flows.png"
+        out.parent.mkdir()
+        return ["rbmflow", "--size", "6", "--t-min", "1", "--t-max", "4", "--t-step", "0.5",
+                "--samples", "40", "--hidden", "4", "--epochs", "1", "--steps", "2",
+                "--flow-samples", "20", "--out", out.parent, "-q"], out
     if name == "reproduce":
         out = root / "res" / "notes.txt"
         out.parent.mkdir()

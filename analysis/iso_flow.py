@@ -1,0 +1,501 @@
+"""The RBM flow of Iso, Shiba & Yokoo (PRE 97, 053304 (2018)) with their protocol.
+
+Protocol (their setting: periodic ``L = 10`` lattice, 100 visible units):
+
+1. **Training data**: Monte Carlo configurations of the 2D Ising model (J = 1, h = 0) on a grid
+   of temperatures from low to high (default ``T = 0.25, 0.50, ..., 6.00``: 24 temperatures,
+   the same number of configurations at each), drawn with :func:`ising.sample` (Wolff by
+   default) from fixed seeds.
+2. **One RBM** trained on all of it by CD-k (:class:`rbm.RBM`), with {0, 1} units as Iso et al.
+   used (``units="binary"``; spins enter as ``(s + 1) / 2``), for each number of hidden units.
+3. **The flow**: from independent Monte Carlo configurations at a start temperature ``T0``,
+   iterate ``v -> h -> v'`` with the RBM's conditionals. ``mode="sample"`` draws
+   ``h ~ p(h|v)`` and ``v' ~ p(v'|h)`` (configurations stay spin configurations, which is what
+   the thermometer is calibrated on; this is block Gibbs sampling, the "iterative sampling" of
+   Funai & Giataganas 2020); ``mode="mean"`` propagates the conditional means
+   ``E[h|v]``, ``E[v'|h]`` (a deterministic, mean-field map; real-valued configurations).
+4. **Effective temperature** of the configurations after every step, read by an independent
+   thermometer trained and calibrated on labelled Monte Carlo samples
+   (:class:`analysis.thermometer.Thermometer`), with bootstrap errors.
+5. **Fixed point** ``T*`` (:func:`fixed_point`): the mean over starts of each flow's
+   ``T_eff`` over its last steps.
+
+Because the sampled flow is block Gibbs sampling, every start ends at the model's own
+marginal ``p(v)``; ``T*`` is the thermometer's reading of that distribution (a model trained on
+a *mixture* of temperatures), which is what Iso et al. found near ``T_c``. The single-
+temperature flow of :mod:`analysis.rbm_flow` (one RBM trained at the data's temperature,
+energy-matched ``T_eff``) is a different experiment, kept as a contrast.
+
+References
+----------
+S. Iso, S. Shiba and S. Yokoo, Phys. Rev. E 97, 053304 (2018).
+S. Funai and D. Giataganas, Phys. Rev. Research 2, 033415 (2020).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+import numpy as np
+
+__all__ = [
+    "ISO_SIZE", "ISO_TEMPERATURES", "FLOW_MODES", "temperature_grid", "mc_configurations",
+    "train_flow_rbm", "flow_configurations", "flow_temperatures", "fixed_point",
+    "model_checkpoint_name", "fit_or_load_rbm", "run_protocol",
+]
+
+#: Iso et al.'s lattice side (100 visible units).
+ISO_SIZE = 10
+#: The default training grid T = 0.25, 0.50, ..., 6.00.
+ISO_TEMPERATURES = tuple(round(0.25 * k, 2) for k in range(1, 25))
+#: Flow modes (see the module docstring).
+FLOW_MODES = ("sample", "mean")
+
+# purposes of the Monte Carlo streams (distinct seeds for independent data sets)
+_PURPOSES = {"train": 0, "thermometer": 1, "flow": 2, "validation": 3}
+
+
+def temperature_grid(t_min, t_max, step):
+    """Temperatures ``t_min, t_min + step, ..., t_max`` (inclusive, rounded to 1e-9)."""
+    t_min, t_max, step = float(t_min), float(t_max), float(step)
+    if not (np.isfinite(t_min) and np.isfinite(t_max) and np.isfinite(step)):
+        raise ValueError("temperature grid bounds and step must be finite")
+    if t_min <= 0 or t_max <= t_min or step <= 0:
+        raise ValueError(f"need 0 < t_min < t_max and step > 0, got {t_min}, {t_max}, {step}")
+    n = int(np.floor((t_max - t_min) / step + 1e-9)) + 1
+    return np.round(t_min + step * np.arange(n), 9)
+
+
+def _stream_seed(seed, purpose, index):
+    """An int seed for :func:`ising.sample`, distinct per (seed, purpose, index)."""
+    ss = np.random.SeedSequence([int(seed), _PURPOSES[purpose], int(index)])
+    return int(ss.generate_state(1, dtype=np.uint32)[0])
+
+
+def mc_configurations(size, temperatures, n_samples, *, seed, purpose="train",
+                      algorithm="wolff", n_chains=4, progress=None):
+    """Decorrelated 2D Ising configurations at each temperature (J = 1, h = 0, periodic).
+
+    Parameters
+    ----------
+    size : int
+        Lattice side L.
+    temperatures : sequence of float
+    n_samples : int
+        Configurations per temperature.
+    seed : int
+        Root seed; each (purpose, temperature index) gets its own stream.
+    purpose : {"train", "thermometer", "flow", "validation"}
+        Selects independent data sets from the same root seed.
+    algorithm : str
+        :data:`ising.ALGORITHMS`; burn-in and thinning are calibrated by :func:`ising.sample`.
+    n_chains : int
+    progress : callable, optional
+        ``progress(k)`` after each temperature.
+
+    Returns
+    -------
+    ndarray int8 (n_T, n_samples, L, L)
+    """
+    import ising
+
+    if purpose not in _PURPOSES:
+        raise ValueError(f"purpose must be one of {tuple(_PURPOSES)}, got {purpose!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    temps = [float(t) for t in temperatures]
+    out = np.empty((len(temps), int(n_samples), int(size), int(size)), dtype=np.int8)
+    for k, t in enumerate(temps):
+        res = ising.sample(2, size, t, algorithm=algorithm, n_samples=int(n_samples),
+                           n_chains=n_chains, seed=_stream_seed(seed, purpose, k))
+        out[k] = res.spins
+        if progress is not None:
+            progress(k)
+    return out
+
+
+def _to_units(spins, units):
+    s = np.asarray(spins).reshape(len(spins), -1)
+    if units == "binary":
+        return ((s.astype(np.int16) + 1) // 2).astype(np.int8)
+    return s.astype(np.int8)
+
+
+def train_flow_rbm(spins, n_hidden, *, units="binary", n_epochs=50, learning_rate=0.01,
+                   batch_size=100, cd_k=1, seed=0, callback=None):
+    """Train one RBM on configurations pooled from all temperatures (Iso et al.'s protocol).
+
+    Parameters
+    ----------
+    spins : ndarray (..., L, L) in {-1, +1}
+        All training configurations (e.g. ``(n_T, n, L, L)``; pooled).
+    n_hidden : int
+    units : {"binary", "spin"}
+        Iso et al. used {0, 1} units (``"binary"``; spins are mapped to ``(s + 1) / 2``).
+    n_epochs, learning_rate, batch_size, cd_k, seed
+        :class:`rbm.RBM` hyperparameters (momentum 0.5 -> 0.9 after epoch 5, no weight decay).
+    callback : callable, optional
+        Passed to :meth:`rbm.RBM.fit` (per-epoch progress).
+
+    Returns
+    -------
+    rbm.RBM
+    """
+    from rbm import RBM
+
+    s = np.asarray(spins)
+    if s.ndim < 3 or s.shape[-1] != s.shape[-2]:
+        raise ValueError(f"spins must have shape (..., L, L), got {s.shape}")
+    flat = s.reshape(-1, s.shape[-2], s.shape[-1])
+    model = RBM(n_hidden=n_hidden, units=units, n_epochs=n_epochs, learning_rate=learning_rate,
+                batch_size=batch_size, cd_k=cd_k, random_state=seed, monitor_size=0)
+    model.fit(_to_units(flat, units), callback=callback)
+    return model
+
+
+def flow_configurations(model, spins, n_steps, *, mode="sample", seed=0):
+    """Iterate the RBM map from Monte Carlo configurations.
+
+    Parameters
+    ----------
+    model : rbm.RBM
+        Fitted, with ``n_features_in_ == L * L``.
+    spins : ndarray (n, L, L) in {-1, +1}
+        Starting configurations.
+    n_steps : int
+        Number of steps ``v -> h -> v'`` (>= 0).
+    mode : {"sample", "mean"}
+        Sampled conditionals (block Gibbs) or conditional means (see the module docstring).
+    seed : int, default 0
+        Seed of the sampled conditionals (unused for ``"mean"``).
+
+    Returns
+    -------
+    ndarray float64 (n_steps + 1, n, L, L)
+        Configurations in spin language (``2 v - 1`` for binary units): in {-1, +1} for
+        ``"sample"``, in [-1, 1] for ``"mean"``; index 0 is the input.
+    """
+    if mode not in FLOW_MODES:
+        raise ValueError(f"mode must be one of {FLOW_MODES}, got {mode!r}")
+    if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 0:
+        raise ValueError(f"n_steps must be a non-negative integer, got {n_steps!r}")
+    s = np.asarray(spins)
+    if s.ndim != 3 or s.shape[1] * s.shape[2] != model.n_features_in_:
+        raise ValueError(f"spins must have shape (n, L, L) with L*L = {model.n_features_in_}, "
+                         f"got {s.shape}")
+    binary = model.units == "binary"
+    rng = np.random.default_rng(seed)
+    v = _to_units(s, model.units).astype(np.float64)
+    out = np.empty((int(n_steps) + 1,) + s.shape, dtype=np.float64)
+    out[0] = s
+    for step in range(1, int(n_steps) + 1):
+        if mode == "sample":
+            h = model.sample_hidden(v, seed=rng)
+            v = model.sample_visible(h, seed=rng)
+        else:
+            v = model.mean_visible(model.mean_hidden(v))
+        v = np.asarray(v, dtype=np.float64)
+        out[step] = (2.0 * v - 1.0 if binary else v).reshape(s.shape)
+    return out
+
+
+def flow_temperatures(thermometer, flow, *, n_boot=200, seed=0):
+    """Thermometer readings of every step of a flow.
+
+    Parameters
+    ----------
+    thermometer : analysis.thermometer.Thermometer
+        Fitted.
+    flow : ndarray (n_steps + 1, n, L, L)
+        Output of :func:`flow_configurations`.
+
+    Returns
+    -------
+    T, T_err : ndarray (n_steps + 1,)
+    in_range : ndarray of bool (n_steps + 1,)
+    """
+    readings = [thermometer.measure(step, n_boot=n_boot, seed=seed + i)
+                for i, step in enumerate(flow)]
+    return (np.array([r.value for r in readings]), np.array([r.error for r in readings]),
+            np.array([r.in_range for r in readings]))
+
+
+def fixed_point(effective_temperatures, errors, *, last=5):
+    """Common fixed point of flows started at several temperatures.
+
+    Parameters
+    ----------
+    effective_temperatures, errors : ndarray (n_starts, n_steps + 1)
+        ``T_eff`` and its standard error per start and step.
+    last : int, default 5
+        Final steps averaged per flow.
+
+    Returns
+    -------
+    dict
+        ``value``: mean over starts of each flow's final ``T_eff`` (mean of its last ``last``
+        steps); ``spread``: standard deviation over starts of those finals (how far the flows
+        are from a *common* point); ``statistical``: RMS over starts of the final steps'
+        bootstrap errors; ``error = sqrt(spread**2 + statistical**2)`` (conservative: the
+        single-flow uncertainty, not that of the mean); ``finals``: per-start final values.
+    """
+    t = np.asarray(effective_temperatures, dtype=np.float64)
+    e = np.asarray(errors, dtype=np.float64)
+    if t.ndim != 2 or t.shape != e.shape or t.shape[1] < 1 or t.shape[0] < 1:
+        raise ValueError(f"effective_temperatures and errors must be (n_starts, n_steps+1), "
+                         f"got {t.shape} and {e.shape}")
+    last = max(1, min(int(last), t.shape[1]))
+    finals = t[:, -last:].mean(axis=1)
+    stat = float(np.sqrt(np.mean(e[:, -last:] ** 2)))
+    spread = float(finals.std(ddof=1)) if finals.size > 1 else 0.0
+    return {"value": float(finals.mean()), "error": float(np.hypot(spread, stat)),
+            "spread": spread, "statistical": stat, "finals": finals.tolist(), "last": last}
+
+
+def model_checkpoint_name(settings):
+    """File name ``rbm-<hash>.npz`` identifying an RBM by its training settings (a dict)."""
+    text = json.dumps(settings, sort_keys=True, default=float)
+    return "rbm-" + hashlib.sha256(text.encode()).hexdigest()[:16] + ".npz"
+
+
+def fit_or_load_rbm(spins, settings, directory=None, *, callback=None):
+    """Train the RBM described by ``settings``, or load it from ``directory`` if saved before.
+
+    Parameters
+    ----------
+    spins : ndarray
+        Training configurations (see :func:`train_flow_rbm`).
+    settings : dict
+        ``n_hidden``, ``units``, ``n_epochs``, ``learning_rate``, ``batch_size``, ``cd_k``,
+        ``seed`` and any data description (size, temperatures, samples, data seed): everything
+        that determines the model. It names the checkpoint and is stored in it.
+    directory : str or os.PathLike, optional
+        Where checkpoints live (``<directory>/rbm-<hash>.npz``, written atomically).
+
+    Returns
+    -------
+    model : rbm.RBM
+    reused : bool
+    """
+    from rbm import load_layers, save_model
+
+    path = None
+    if directory is not None:
+        path = os.path.join(os.fspath(directory), model_checkpoint_name(settings))
+        if os.path.exists(path):
+            layers, record = load_layers(path)
+            model = layers[0]
+            stored = record.get("iso_flow_settings")
+            if json.loads(json.dumps(settings, default=float)) != stored:
+                raise ValueError(f"checkpoint {path} was written with other settings; remove it")
+            return model, True
+    model = train_flow_rbm(spins, settings["n_hidden"], units=settings["units"],
+                           n_epochs=settings["n_epochs"], learning_rate=settings["learning_rate"],
+                           batch_size=settings["batch_size"], cd_k=settings["cd_k"],
+                           seed=settings["seed"], callback=callback)
+    if path is not None:
+        save_model(path, model, {"iso_flow_settings": json.loads(json.dumps(settings,
+                                                                            default=float))})
+    return model, False
+
+
+def run_protocol(*, size=ISO_SIZE, temperatures=ISO_TEMPERATURES, n_samples=1000,
+                 hidden_units=(64,), units="binary", n_epochs=50, learning_rate=0.01,
+                 batch_size=100, cd_k=1, n_steps=100, start_temperatures=(0.5, 1.5, 3.5, 6.0),
+                 n_flow=500, thermometer_samples=None, validation_temperatures=(1.6, 2.269, 2.9,
+                                                                                 4.1),
+                 mode="sample", last=None, n_boot=100, seed=0, algorithm="wolff",
+                 single_temperature=None, model_dir=None, progress=None):
+    """Run Iso et al.'s protocol end to end and return a JSON-ready dict.
+
+    Parameters
+    ----------
+    size, temperatures, n_samples, algorithm
+        Training data: ``n_samples`` Monte Carlo configurations of the ``size x size`` lattice
+        at every temperature of ``temperatures``.
+    hidden_units : sequence of int
+        One RBM per entry, all trained on the same data (the hidden-unit table).
+    units, n_epochs, learning_rate, batch_size, cd_k
+        RBM training (:func:`train_flow_rbm`).
+    n_steps, start_temperatures, n_flow, mode
+        Flows of ``n_steps`` steps from ``n_flow`` independent Monte Carlo configurations at
+        every start temperature (:func:`flow_configurations`).
+    thermometer_samples : int, optional
+        Labelled Monte Carlo configurations per training temperature for the thermometer
+        (independent of the RBM's training data; default ``n_samples``).
+    validation_temperatures : sequence of float
+        Independent Monte Carlo ensembles (``n_flow`` configurations each) at known
+        temperatures read by the thermometer: its accuracy, reported in ``"thermometer"``.
+    last : int, optional
+        Final steps averaged per flow for the fixed point (default ``max(5, n_steps // 10)``).
+    n_boot : int
+        Bootstrap resamples per reading.
+    seed : int
+        Root seed of every Monte Carlo stream, RBM and flow (same seed, same numbers).
+    model_dir : str or os.PathLike, optional
+        Checkpoint directory: trained RBMs are saved there and reused by a later call with the
+        same settings (:func:`fit_or_load_rbm`).
+    single_temperature : float, optional
+        Also train the contrast: one RBM (``hidden_units[0]`` hidden units) on as many
+        configurations as the pooled set, all at this one temperature (the setting of
+        :mod:`analysis.rbm_flow` and ``rgdl reproduce``), and flow it the same way.
+    progress : callable, optional
+        ``progress(stage, done, total)`` with ``stage`` in ``"data"``, ``"train"``, ``"flow"``,
+        ``"contrast"``.
+
+    Returns
+    -------
+    dict
+        ``settings``; ``thermometer`` (calibration curve, validation rows and
+        ``training_mixture``: the reading of the pooled training configurations, i.e. where
+        the stationary distribution of a *perfect* model of the data would read); ``models``, one
+        per hidden-unit count with ``n_hidden``, ``reused``, ``train_seconds``, ``flows``
+        (per start: ``T0``, ``T_eff``, ``T_eff_err``, ``in_range`` per step) and
+        ``fixed_point`` (:func:`fixed_point`, plus ``clipped_final_readings``: the number of
+        flows whose last reading lay outside the thermometer's calibrated range, i.e. is a
+        bound); ``single_temperature`` (the contrast, same keys, or None);
+        ``critical_temperature``; ``seconds``.
+    """
+    import time
+
+    from analysis.thermometer import Thermometer
+    from ising.exact import critical_temperature
+
+    t_start = time.perf_counter()
+    temps = np.asarray([float(t) for t in temperatures])
+    starts = [float(t) for t in start_temperatures]
+    checks = [float(t) for t in validation_temperatures]
+    hidden = [int(h) for h in hidden_units]
+    if isinstance(size, bool) or int(size) != size or size < 4:
+        raise ValueError(f"size must be an integer >= 4, got {size!r}")
+    if temps.size < 3 or np.any(~np.isfinite(temps)) or np.any(temps <= 0) \
+            or np.unique(temps).size != temps.size:
+        raise ValueError("temperatures must be >= 3 distinct positive finite values")
+    for name, values in (("start temperatures", starts), ("validation temperatures", checks)):
+        if any(not np.isfinite(t) or t <= 0 for t in values):
+            raise ValueError(f"{name} must be positive and finite")
+    if not starts:
+        raise ValueError("at least one start temperature is required")
+    if not hidden or min(hidden) < 1:
+        raise ValueError("hidden units must be positive integers")
+    for name, value, low in (("n_samples", n_samples, 20), ("n_flow", n_flow, 10),
+                             ("n_epochs", n_epochs, 1), ("n_steps", n_steps, 1),
+                             ("n_boot", n_boot, 10), ("batch_size", batch_size, 1),
+                             ("cd_k", cd_k, 1)):
+        if isinstance(value, bool) or int(value) != value or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    if not (np.isfinite(learning_rate) and learning_rate > 0):
+        raise ValueError(f"learning_rate must be finite and > 0, got {learning_rate}")
+    if mode not in FLOW_MODES:
+        raise ValueError(f"mode must be one of {FLOW_MODES}, got {mode!r}")
+    if single_temperature is not None and not (np.isfinite(single_temperature)
+                                               and single_temperature > 0):
+        raise ValueError(f"single_temperature must be positive and finite, "
+                         f"got {single_temperature}")
+    if units not in ("binary", "spin"):
+        raise ValueError(f"units must be 'binary' or 'spin', got {units!r}")
+    n_therm = int(n_samples if thermometer_samples is None else thermometer_samples)
+    if n_therm < 20:
+        raise ValueError(f"thermometer_samples must be >= 20, got {n_therm}")
+    last = max(5, int(n_steps) // 10) if last is None else int(last)
+    if model_dir is not None and not os.path.isdir(os.fspath(model_dir)):
+        raise FileNotFoundError(f"checkpoint directory {os.fspath(model_dir)!r} does not exist")
+    report = progress or (lambda *_: None)
+
+    n_data = 2 * temps.size + len(starts) + len(checks)
+    done = [0]
+
+    def tick(_k):
+        done[0] += 1
+        report("data", done[0], n_data)
+
+    kwargs = {"seed": seed, "algorithm": algorithm, "progress": tick}
+    train = mc_configurations(size, temps, n_samples, purpose="train", **kwargs)
+    therm_data = mc_configurations(size, temps, n_therm, purpose="thermometer", **kwargs)
+    flow_starts = mc_configurations(size, starts, n_flow, purpose="flow", **kwargs)
+    valid = mc_configurations(size, checks, n_flow, purpose="validation", **kwargs) \
+        if checks else []
+
+    thermometer = Thermometer(random_state=seed).fit(
+        therm_data.reshape(-1, size, size), np.repeat(temps, n_therm))
+    validation = thermometer.validate(list(valid), checks, n_boot=n_boot, seed=seed)
+    # the reading of the pooled training set itself: where a perfect model of the data would sit
+    mixture = thermometer.measure(train.reshape(-1, size, size), n_boot=n_boot, seed=seed)
+
+    settings = {
+        "size": int(size), "temperatures": temps.tolist(), "n_samples": int(n_samples),
+        "algorithm": algorithm, "units": units, "n_epochs": int(n_epochs),
+        "learning_rate": float(learning_rate), "batch_size": int(batch_size), "cd_k": int(cd_k),
+        "seed": int(seed), "hidden_units": hidden, "n_steps": int(n_steps),
+        "start_temperatures": starts, "n_flow": int(n_flow), "mode": mode, "last": last,
+        "thermometer_samples": n_therm, "validation_temperatures": checks, "n_boot": int(n_boot),
+    }
+    def evaluate(model, stream, flow_progress):
+        """Flows of ``model`` from every start, their readings and fixed point."""
+        flows, t_eff, t_err = [], [], []
+        for k, t0_ in enumerate(starts):
+            configs = flow_configurations(model, flow_starts[k], int(n_steps), mode=mode,
+                                          seed=_stream_seed(seed, "flow", stream + k))
+            value, err, inside = flow_temperatures(thermometer, configs, n_boot=n_boot,
+                                                   seed=seed)
+            t_eff.append(value)
+            t_err.append(err)
+            flows.append({"T0": t0_, "T_eff": value.tolist(), "T_eff_err": err.tolist(),
+                          "in_range": inside.tolist()})
+            flow_progress(k)
+        point = fixed_point(np.array(t_eff), np.array(t_err), last=last)
+        point["clipped_final_readings"] = int(sum(not f["in_range"][-1] for f in flows))
+        history = getattr(model, "history_", None) or {}
+        return {"reconstruction_error": (history.get("reconstruction_error") or [None])[-1],
+                "flows": flows, "fixed_point": point}
+
+    data_keys = ("size", "temperatures", "n_samples", "algorithm", "units", "n_epochs",
+                 "learning_rate", "batch_size", "cd_k", "seed")
+    models = []
+    for i, n_hidden in enumerate(hidden):
+        model_settings = {k: settings[k] for k in data_keys}
+        model_settings["n_hidden"] = n_hidden
+
+        def epoch(record, i=i):
+            report("train", i * int(n_epochs) + record["epoch"], len(hidden) * int(n_epochs))
+
+        t0 = time.perf_counter()
+        model, reused = fit_or_load_rbm(train, model_settings, model_dir, callback=epoch)
+        train_seconds = time.perf_counter() - t0
+        report("train", (i + 1) * int(n_epochs), len(hidden) * int(n_epochs))
+        entry = {"n_hidden": n_hidden, "reused": bool(reused), "train_seconds": train_seconds}
+        entry.update(evaluate(model, 1000 * (i + 1), lambda k, i=i: report(
+            "flow", i * len(starts) + k + 1, len(hidden) * len(starts))))
+        models.append(entry)
+
+    contrast = None
+    if single_temperature is not None:
+        # the contrast: one RBM trained at a single temperature (the analysis.rbm_flow setting)
+        # on as many configurations as the protocol's pooled set, read by the same thermometer
+        n_single = int(n_samples) * temps.size
+        single = mc_configurations(size, [single_temperature], n_single, seed=int(seed) + 1,
+                                   purpose="train", algorithm=algorithm)
+        single_settings = {k: settings[k] for k in data_keys}
+        single_settings.update(temperatures=[float(single_temperature)], n_samples=n_single,
+                               seed=int(seed) + 1, n_hidden=hidden[0])
+        t0 = time.perf_counter()
+        model, reused = fit_or_load_rbm(single, single_settings, model_dir)
+        contrast = {"T": float(single_temperature), "n_hidden": hidden[0],
+                    "n_samples": n_single, "reused": bool(reused),
+                    "train_seconds": time.perf_counter() - t0}
+        contrast.update(evaluate(model, 10 ** 6, lambda k: report("contrast", k + 1,
+                                                                  len(starts))))
+    return {
+        "settings": settings,
+        "critical_temperature": float(critical_temperature()),
+        "thermometer": {"temperatures": thermometer.temperatures_.tolist(),
+                        "calibration": thermometer.calibration_.tolist(),
+                        "calibration_error": thermometer.calibration_error_.tolist(),
+                        "validation": validation,
+                        "training_mixture": mixture.to_dict()},
+        "models": models,
+        "single_temperature": contrast,
+        "seconds": time.perf_counter() - t_start,
+    }
