@@ -35,12 +35,11 @@ Local updates (Metropolis and heat-bath)
 
     2D: lattices are stored in a checkerboard layout (:func:`checkerboard_permutation`) so
     that neighbours are contiguous; in sweep number w (counted per chain from 0) the site at
-    layout index x draws d(w N + x + 1) and flips iff its top 53 bits are below the threshold
-    and its low 11 bits are not below ``lazy``. Metropolis passes lazy = 1: each site is left
-    alone with probability 2**-11 (bits disjoint from the acceptance bits, so independent of
-    it), which makes every half-sweep able to keep or flip every site and the scheme
+    layout index x draws d(w N + x + 1) and flips iff its top 53 bits are below the threshold.
+    Lazy Metropolis (:mod:`ising.samplers`) only changes the thresholds: floor(q P 2**53) with
+    q = 1 - 2**-11, so every site of a half-sweep can stay as well as flip and the scheme is
     provably ergodic (without it, zero-cost moves are forced and some zero-energy striped
-    configurations form closed classes; :mod:`ising.samplers`). Heat-bath passes lazy = 0.
+    configurations form closed classes) at no cost per site.
     Every site draws, used or not, so the update is branch-free and vectorises,
     and since sites of one colour do not interact, the result does not depend on the order
     of the sites: the three drivers (:func:`local_2d_chains`, one thread per chain;
@@ -87,7 +86,6 @@ U63 = np.uint64(63)
 ONE53 = np.uint64(1 << 53)
 U1 = np.uint64(1)
 M32 = np.uint64(0xFFFFFFFF)
-LAZY_MASK = np.uint64(0x7FF)
 
 
 # --------------------------------------------------------------------------- RNG
@@ -163,23 +161,22 @@ def _select_threshold(nb, s, t):
 
 
 @njit(cache=True, boundscheck=False)
-def _update_run(cur, a, b, c, e, t, base, lazy):
+def _update_run(cur, a, b, c, e, t, base):
     """Metropolis/heat-bath decision for a run of same-colour sites with neighbour runs a-e.
 
-    Site k of ``cur`` draws r = mix64(base + k GAMMA) and flips iff (r >> 11) < threshold and
-    (r & LAZY_MASK) >= lazy (see the module docstring). Branch-free over separate views, so
-    LLVM vectorises it.
+    Site k of ``cur`` draws r = mix64(base + k GAMMA) and flips iff (r >> 11) < threshold.
+    Branch-free over separate views, so LLVM vectorises it.
     """
     for k in range(cur.shape[0]):
         nb = np.int64(a[k]) + b[k] + c[k] + e[k]
         s = np.int64(cur[k])
         r = mix64(base + np.uint64(k) * GAMMA)
-        flip = np.int64(((r >> U11) < _select_threshold(nb, s, t)) & ((r & LAZY_MASK) >= lazy))
+        flip = np.int64((r >> U11) < _select_threshold(nb, s, t))
         cur[k] = s - 2 * s * flip
 
 
 @njit(cache=True, boundscheck=False)
-def _half_row_2d(lat, L, i, colour, t, base, side, lazy):
+def _half_row_2d(lat, L, i, colour, t, base, side):
     """Update the sites of one colour in row ``i`` of a lattice in checkerboard layout.
 
     Layout (see :func:`checkerboard_permutation`): ``lat[(c * L + i) * H + k]`` with
@@ -188,8 +185,7 @@ def _half_row_2d(lat, L, i, colour, t, base, side, lazy):
     k - 1 (if (i + c) is even) or k + 1 (if odd) of the other colour in row i.
 
     Every site x (its layout index) draws r = mix64(base + x * GAMMA) and flips iff
-    ``(r >> 11) < threshold(s, nb)`` (``t``: see :func:`_select_threshold`) and
-    ``(r & LAZY_MASK) >= lazy``. Sites of one
+    ``(r >> 11) < threshold(s, nb)`` (``t``: see :func:`_select_threshold`). Sites of one
     colour do not interact, so the order of the updates within a row is irrelevant.
     ``side`` is int8 scratch of at least H entries.
     """
@@ -210,11 +206,11 @@ def _half_row_2d(lat, L, i, colour, t, base, side, lazy):
         side[0:H - 1] = lat[o + 1:o + H]  # k <= H - 2: right neighbour k + 1; H - 1 wraps to 0
         side[H - 1] = lat[o]
     _update_run(lat[p:p + H], lat[u:u + H], lat[d:d + H], lat[o:o + H], side[:H], t,
-                base + np.uint64(p) * GAMMA, lazy)
+                base + np.uint64(p) * GAMMA)
 
 
 @njit(cache=True, boundscheck=False)
-def _colour_2d(lat, L, colour, t, base, ext, side, lazy):
+def _colour_2d(lat, L, colour, t, base, ext, side):
     """Update all sites of one colour as a single run (same draws and bytes as row by row).
 
     In the checkerboard layout the L half-rows of a colour are contiguous, so with the other
@@ -241,7 +237,7 @@ def _colour_2d(lat, L, colour, t, base, ext, side, lazy):
             side[q:q + H - 1] = lat[r + 1:r + H]
             side[q + H - 1] = lat[r]
     _update_run(lat[p:p + half], ext[0:half], ext[2 * H:2 * H + half], ext[H:H + half],
-                side[0:half], t, base + np.uint64(p) * GAMMA, lazy)
+                side[0:half], t, base + np.uint64(p) * GAMMA)
 
 
 @njit(cache=True)
@@ -251,7 +247,7 @@ def thresholds_2d(thr):
 
 
 @njit(cache=True, boundscheck=False)
-def _sweep_lanes(buf, B, L, t, bases, lazy):
+def _sweep_lanes(buf, B, L, t, bases):
     """One checkerboard sweep of a block of ``B`` chains stored site-major in the flat buffer
     ``buf[x * B + j]`` (x the checkerboard layout index, j the chain in the block): lane j of
     site x draws mix64(bases[j] + x GAMMA), with bases[j] = key + (sweeps N + 1) GAMMA of
@@ -284,12 +280,11 @@ def _sweep_lanes(buf, B, L, t, bases, lazy):
                     nb = np.int64(buf[us + jj]) + buf[ds + jj] + buf[os_ + jj] + buf[es + jj]
                     s = np.int64(buf[xs + jj])
                     r = mix64(bases[j] + off)
-                    flip = np.int64(((r >> U11) < _select_threshold(nb, s, t))
-                                    & ((r & LAZY_MASK) >= lazy))
+                    flip = np.int64((r >> U11) < _select_threshold(nb, s, t))
                     buf[xs + jj] = s - 2 * s * flip
 
 
-def _local_2d_lanes_py(spins, L, rng, thr, lazy, n_sweeps, block):
+def _local_2d_lanes_py(spins, L, rng, thr, n_sweeps, block):
     """Checkerboard sweeps of many chains, vectorised across chains.
 
     Same arguments and the same bytes as :func:`local_2d_chains`; chains are processed in
@@ -313,7 +308,7 @@ def _local_2d_lanes_py(spins, L, rng, thr, lazy, n_sweeps, block):
             for x in range(n):
                 buf[x * nb_ + j] = spins[c0 + j, x]
         for _ in range(n_sweeps):
-            _sweep_lanes(buf, nb_, L, t, bases, lazy)
+            _sweep_lanes(buf, nb_, L, t, bases)
             for j in range(nb_):
                 bases[j] += nu * GAMMA
         for j in range(nb_):
@@ -334,7 +329,7 @@ def checkerboard_permutation(L):
     return (i * L + j).ravel()
 
 
-def _local_2d_chains_py(spins, L, rng, thr, lazy, n_sweeps):
+def _local_2d_chains_py(spins, L, rng, thr, n_sweeps):
     """Checkerboard sweeps of many L*L lattices, one thread per chain, each colour updated as
     one vectorised run (:func:`_colour_2d`).
 
@@ -350,9 +345,6 @@ def _local_2d_chains_py(spins, L, rng, thr, lazy, n_sweeps):
         draws mix64(key + (n N + x + 1) GAMMA) at layout index x. ``sweeps`` advances.
     thr : uint64[19]
         Flip thresholds indexed ``5 s + nb + 9`` (entries between are unused).
-    lazy : uint64
-        A site is left alone when the low 11 bits of its draw are below ``lazy``: 1 for
-        Metropolis (probability 2**-11), 0 for heat-bath (see the module docstring).
     n_sweeps : int
     """
     n = np.uint64(L * L)
@@ -366,12 +358,12 @@ def _local_2d_chains_py(spins, L, rng, thr, lazy, n_sweeps):
         for _ in range(n_sweeps):
             base = key + (sw * n + U1) * GAMMA
             for colour in range(2):
-                _colour_2d(lat, L, colour, t, base, ext, side, lazy)
+                _colour_2d(lat, L, colour, t, base, ext, side)
             sw += U1
         rng[c, 0, 1] = sw
 
 
-def _local_2d_rows_py(spins, L, rng, thr, lazy, n_sweeps):
+def _local_2d_rows_py(spins, L, rng, thr, n_sweeps):
     """Checkerboard sweeps with the rows of each lattice split over threads.
 
     Same arguments and the same bytes as :func:`local_2d_chains` (the draws depend only on
@@ -388,7 +380,7 @@ def _local_2d_rows_py(spins, L, rng, thr, lazy, n_sweeps):
             base = key + (sw * n + U1) * GAMMA
             for colour in range(2):
                 for i in prange(L):
-                    _half_row_2d(lat, L, i, colour, t, base, side[i], lazy)
+                    _half_row_2d(lat, L, i, colour, t, base, side[i])
             sw += U1
         rng[c, 0, 1] = sw
 

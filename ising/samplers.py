@@ -22,8 +22,10 @@ Visiting schemes of the local algorithms (:func:`visiting_scheme`)
       half-sweep is a product of independent single-site kernels and leaves the Boltzmann
       distribution invariant. Used for heat-bath at every even size and for Metropolis in 2D
       at even L >= 4, where Metropolis is *lazy*: each site of the colour is proposed for a
-      flip with probability 1 - 2**-11 (and left alone otherwise), then accepted with
-      min(1, exp(-dE/T)). The lazy kernel q M_i + (1 - q) 1 is reversible like M_i.
+      flip with probability q = 1 - 2**-11 (and left alone otherwise), then accepted with
+      min(1, exp(-dE/T)), i.e. it flips with probability q min(1, exp(-dE/T)), decided by one
+      uniform against the threshold floor(q P 2**53) (:data:`LAZY_PROPOSAL`). The lazy kernel
+      q M_i + (1 - q) 1 is reversible like M_i.
     * ``"random-site"``: N elementary steps per sweep, each at a uniformly random site
       (random sequential updating). Used for Metropolis in 1D, Metropolis at L = 2 in 2D, and
       both local algorithms at odd sizes.
@@ -98,6 +100,9 @@ ENGINES = ("auto", "scalar", "multispin")
 #: engine="auto" runs the multi-spin engine from this many chains on (it packs 64 chains per
 #: word: below about half a word the scalar chain-vectorised driver is as fast).
 MULTISPIN_MIN_CHAINS = 32
+#: Lazy Metropolis (2D checkerboard): each site is proposed with probability 1 - 2**-11, i.e.
+#: its flip probability min(1, exp(-dE/T)) is multiplied by this (the multi-spin engine's q).
+LAZY_PROPOSAL = 1.0 - 2.0 ** -11
 
 #: 2D lattices with at least this linear size, simulated as fewer than LANES_MIN_CHAINS
 #: chains, use the parallel row mode (rows of each colour split over threads, two barriers
@@ -386,9 +391,11 @@ class MonteCarloSampler:
                 self._thr = _random_site_table(p, self.dimension)
                 self._nbr = neighbour_table(L, self.dimension).astype(np.int32)
             else:
+                if algorithm == "metropolis":
+                    # lazy Metropolis: flip with probability q min(1, exp(-dE/T)), q = 1 - 2**-11,
+                    # so every site may also stay (module docstring)
+                    p = p * LAZY_PROPOSAL
                 self._thr = _threshold_table(p, self.dimension)
-            # lazy Metropolis in 2D: a site is left alone with probability 2**-11 (module docstring)
-            self._lazy = np.uint64(1 if algorithm == "metropolis" else 0)
         else:
             k = self.coupling / self.temperature
             self._p_thr = np.uint64(_probability_threshold(-math.expm1(-2.0 * k)))
@@ -457,16 +464,14 @@ class MonteCarloSampler:
                 n_blocks = -(-self.n_chains // LANES_BLOCK)
                 par = n_blocks > 1 and work >= PARALLEL_MIN_WORK
                 self._kernel("local_2d_lanes", par)(self._spins, L, self._rng, self._thr,
-                                                    self._lazy, n, LANES_BLOCK)
+                                                    n, LANES_BLOCK)
             elif self.row_parallel:
                 # two barriers per sweep: only for very large lattices
                 par = L >= ROW_MODE_MIN_SIZE and work >= PARALLEL_MIN_WORK
-                self._kernel("local_2d_rows", par)(self._spins, L, self._rng, self._thr,
-                                                   self._lazy, n)
+                self._kernel("local_2d_rows", par)(self._spins, L, self._rng, self._thr, n)
             else:
                 par = self.n_chains > 1 and work >= PARALLEL_MIN_WORK
-                self._kernel("local_2d_chains", par)(self._spins, L, self._rng, self._thr,
-                                                     self._lazy, n)
+                self._kernel("local_2d_chains", par)(self._spins, L, self._rng, self._thr, n)
             self.sweeps_done += n
             return self
         par = self.n_chains > 1 and work >= PARALLEL_MIN_WORK

@@ -90,8 +90,8 @@ def local_sweep_2d_counter(lat, algorithm, temperature, coupling, field, key, sw
     """One checkerboard sweep of an (L, L) lattice in place with the counter-based draws.
 
     Colour 0 (i + j even) first, then colour 1. Every site draws ``counter_draw`` at its
-    checkerboard-layout index x = (c L + i) (L/2) + j // 2 and flips iff (r >> 11) < floor(P 2**53)
-    and, for (lazy) Metropolis, the low 11 bits of r are not all zero.
+    checkerboard-layout index x = (c L + i) (L/2) + j // 2 and flips iff (r >> 11) < floor(P 2**53),
+    with P multiplied by q = 1 - 2**-11 for (lazy) Metropolis.
     """
     L = lat.shape[0]
     H = L // 2
@@ -103,10 +103,10 @@ def local_sweep_2d_counter(lat, algorithm, temperature, coupling, field, key, sw
                 nb = int(lat[(i - 1) % L, j]) + int(lat[(i + 1) % L, j]) + \
                     int(lat[i, (j - 1) % L]) + int(lat[i, (j + 1) % L])
                 s = int(lat[i, j])
-                t = threshold(flip_probability(algorithm, s, nb, temperature, coupling, field))
+                p = flip_probability(algorithm, s, nb, temperature, coupling, field)
+                t = threshold(p * (1.0 - 2.0 ** -11) if algorithm == "metropolis" else p)
                 r = counter_draw(key, sweep, L * L, (colour * L + i) * H + j // 2)
-                lazy_skip = algorithm == "metropolis" and (r & 0x7FF) == 0
-                if (r >> 11) < t and not lazy_skip:
+                if (r >> 11) < t:
                     lat[i, j] = -s
 
 

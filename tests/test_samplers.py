@@ -118,7 +118,7 @@ def test_local_2d_drivers_agree():
         for suffix in ("", "_serial"):
             spins, rng = smp._spins.copy(), smp._rng.copy()
             rng[:, 0, 1] = np.arange(11)  # chains at different sweep counts
-            getattr(_kernels, name + suffix)(spins, 12, rng, smp._thr, smp._lazy, 3, *extra)
+            getattr(_kernels, name + suffix)(spins, 12, rng, smp._thr, 3, *extra)
             outs.append((spins, rng))
     for spins, rng in outs[1:]:
         assert np.array_equal(spins, outs[0][0]) and np.array_equal(rng, outs[0][1])
@@ -342,10 +342,9 @@ def test_same_bytes_at_one_and_two_threads():
 def test_serial_and_parallel_builds_agree():
     rng0 = MonteCarloSampler(2, 16, 2.3, n_chains=3, seed=1)
     nbr = neighbour_table(16, 2).astype(np.int32)
-    lazy = rng0._lazy
-    for name, args in (("local_2d_chains", (16, None, rng0._thr, lazy, 4)),
-                       ("local_2d_rows", (16, None, rng0._thr, lazy, 4)),
-                       ("local_2d_lanes", (16, None, rng0._thr, lazy, 4, 2)),
+    for name, args in (("local_2d_chains", (16, None, rng0._thr, 4)),
+                       ("local_2d_rows", (16, None, rng0._thr, 4)),
+                       ("local_2d_lanes", (16, None, rng0._thr, 4, 2)),
                        ("sw_chains", (nbr, None, np.uint64(1 << 52), 3)),
                        ("wolff_chains", (nbr, None, np.uint64(1 << 52), 2, 0, np.zeros((3, 2), np.int64)))):
         outs = []
