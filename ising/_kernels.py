@@ -386,6 +386,20 @@ def _local_2d_rows_py(spins, L, rng, thr, n_sweeps):
 
 
 # ------------------------------------------------------------ local updates, 1D
+@njit(cache=True, inline="always")
+def _tabulated_flip(lat, x, s, t, s0, s1, s2, s3):
+    """Flip ``lat[x]`` (value ``s``) with the tabulated probability t / 2**53: always when
+    t >= 2**53, never when t = 0, otherwise iff the top 53 bits of the next xoshiro256** draw
+    are below t (a number is drawn only then). Returns the advanced state."""
+    if t >= ONE53:
+        lat[x] = -s
+    elif t != 0:
+        r, s0, s1, s2, s3 = _next(s0, s1, s2, s3)
+        if (r >> U11) < t:
+            lat[x] = -s
+    return s0, s1, s2, s3
+
+
 @njit(cache=True, boundscheck=False)
 def _local_chain_1d(lat, L, colour, thr, s0, s1, s2, s3):
     j = colour
@@ -394,13 +408,7 @@ def _local_chain_1d(lat, L, colour, thr, s0, s1, s2, s3):
         jr = j + 1 if j < L - 1 else 0
         nb = np.int64(lat[jl]) + lat[jr]
         s = np.int64(lat[j])
-        t = thr[3 * s + nb + 5]
-        if t >= ONE53:
-            lat[j] = -s
-        elif t != 0:
-            r, s0, s1, s2, s3 = _next(s0, s1, s2, s3)
-            if (r >> U11) < t:
-                lat[j] = -s
+        s0, s1, s2, s3 = _tabulated_flip(lat, j, s, thr[3 * s + nb + 5], s0, s1, s2, s3)
         j += 2
     return s0, s1, s2, s3
 
@@ -474,12 +482,7 @@ def _random_site_chains_py(spins, nbr, rng, thr, n_sweeps):
                     nb += lat[nbr[x, k]]
                 s = np.int64(lat[x])
                 t = thr[(2 * z + 1) * ((s + 1) // 2) + nb + z]
-                if t >= ONE53:
-                    lat[x] = -s
-                elif t != 0:
-                    r, s0, s1, s2, s3 = _next(s0, s1, s2, s3)
-                    if (r >> U11) < t:
-                        lat[x] = -s
+                s0, s1, s2, s3 = _tabulated_flip(lat, x, s, t, s0, s1, s2, s3)
         rng[c, 0, 0], rng[c, 0, 1], rng[c, 0, 2], rng[c, 0, 3] = s0, s1, s2, s3
 
 
