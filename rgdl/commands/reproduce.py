@@ -44,6 +44,22 @@ class _StageProgress:
         self._close()
 
 
+def _verdict(separated, margin):
+    """``separated from the null (margin ...)`` or the same in capitals when not separated."""
+    margin = "" if margin is None else f"margin {margin:+.2f} sigma"
+    return (f"separated from the null ({margin})" if separated
+            else f"NOT SEPARATED FROM THE NULL ({margin})")
+
+
+def _local_fidelity(layer):
+    """The local block-spin fidelity (magnetization regressed out) and its null verdict."""
+    if "separated_from_null_local" not in layer:
+        return ""
+    return (f"; local fidelity {layer['block_fidelity_local']:.3f} ± "
+            f"{layer['block_fidelity_local_error']:.3f} (b = {layer['best_block_size_local']}) "
+            + _verdict(layer["separated_from_null_local"], layer["null_margin_sigma_local"]))
+
+
 @click.command(context_settings={"max_content_width": 100})
 @click.option("--quick", is_flag=True,
               help="Small version (16x16, 256-64-16-4, 20 epochs): a first look in under a "
@@ -92,10 +108,7 @@ def reproduce(quick, paper, out, seed, epochs, samples, force, overwrite, quiet)
     footnotes = []
     for l, layer in enumerate(summary["layers"]):
         nulls = ", ".join(f"{k} {v:.3f}" for k, v in layer["block_fidelity_null"].items())
-        margin = layer["null_margin_sigma"]
-        margin = "" if margin is None else f"margin {margin:+.2f} sigma"
-        verdict = (f"separated from the null ({margin})" if layer["separated_from_null"]
-                   else f"NOT SEPARATED FROM THE NULL ({margin})")
+        verdict = _verdict(layer["separated_from_null"], layer["null_margin_sigma"])
         if layer["correlation_length_reason"]:
             footnotes.append(f"layer {l + 1}: {layer['correlation_length_reason']}")
             xi = f"xi -[{len(footnotes)}]"
@@ -107,8 +120,10 @@ def reproduce(quick, paper, out, seed, epochs, samples, force, overwrite, quiet)
                      f"{layer['block_fidelity']:.3f} ± {layer['block_fidelity_error']:.3f} "
                      f"(ceiling {layer['block_fidelity_ceiling']:.3f}; null: {nulls}) {verdict}, "
                      f"RF radius {layer['receptive_field_radius']:.2f} "
-                     f"(untrained {layer['receptive_field_radius_untrained']:.2f}), {xi}")
-    if not all(layer["separated_from_null"] for layer in summary["layers"]):
+                     f"(untrained {layer['receptive_field_radius_untrained']:.2f}), {xi}"
+                     + _local_fidelity(layer))
+    if not all(layer["separated_from_null"] and layer.get("separated_from_null_local", True)
+               for layer in summary["layers"]):
         lines.append(f"           separated: {summary['null_separation_criterion']}")
     for k, note in enumerate(footnotes, 1):
         lines.append(f"           [{k}] xi omitted for {note}")

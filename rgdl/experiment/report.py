@@ -45,12 +45,15 @@ def _header(cfg):
             f"{_null_epochs(cfg)} epochs per layer (the trained stack: {cfg.n_epochs}).", ""]
 
 
+def _verdict(separated, margin):
+    """The table's null verdict: separated, or not (bold), with the margin in sigma."""
+    margin = "" if margin is None else f" ({margin:+.2f} σ)"
+    return f"separated{margin}" if separated else f"**not separated from the null**{margin}"
+
+
 def _layer_row(l, layer, entry, footnotes):
     nulls = " / ".join(f"{v:.3f}" for v in layer["block_fidelity_null"].values())
-    margin = entry["null_margin_sigma"]
-    margin = "" if margin is None else f" ({margin:+.2f} σ)"
-    versus = (f"separated{margin}" if entry["separated_from_null"]
-              else f"**not separated from the null**{margin}")
+    versus = _verdict(entry["separated_from_null"], entry["null_margin_sigma"])
     if entry["correlation_length_reason"]:
         mark = footnotes.setdefault(entry["correlation_length_reason"], len(footnotes) + 1)
         xi = f"—[^xi{mark}]"
@@ -63,13 +66,14 @@ def _layer_row(l, layer, entry, footnotes):
             f"{layer['best_block_size_local']}, {layer['block_fidelity_local']:.3f} "
             f"({layer['block_fidelity_local_ceiling']:.3f}), "
             + " / ".join(f"{v:.3f}" for v in layer["block_fidelity_local_null"].values())
+            + "; " + _verdict(entry["separated_from_null_local"], entry["null_margin_sigma_local"])
             + f" | {xi} ({layer['rg_expected_correlation_length']:.3g}) |")
 
 
 def _layers_table(analysis, summary):
     lines = ["## Layers vs block spins", "",
              "| layer | units | RF radius (untrained) | best b | fidelity (ceiling) | null: untrained / shuffled "
-             "| vs nulls | local: best b, fidelity (ceiling), nulls | ξ (RG ξ0/a) |",
+             "| vs nulls | local: best b, fidelity (ceiling), nulls; vs nulls | ξ (RG ξ0/a) |",
              "|---|---|---|---|---|---|---|---|---|"]
     footnotes = {}
     for l, (layer, entry) in enumerate(zip(analysis["layers"], summary["layers"])):
@@ -90,7 +94,8 @@ def _layers_notes(cfg, analysis):
     return ["", "Separation from the nulls: " + NULL_SEPARATION_CRITERION + ". A layer marked "
             "**not separated from the null** does not do measurably better than a network that "
             "never saw the spatial structure of the data; its fidelity is not evidence of "
-            "block-spin (RG) behaviour.",
+            "block-spin (RG) behaviour. The local fidelity is judged by the same rule, at its "
+            "own best b with its own errors and nulls (verdict in the local column).",
             "", f"Data: ξ_2nd = {format_estimate(analysis['correlation_length_data'])} lattice "
             "spacings; majority block spins: " + block_xi,
             "", "RF radius: median core radius of gyration of r² (window half-width "

@@ -28,11 +28,14 @@ NULL_SEPARATION_CRITERION = (
 ).format(k=NULL_SEPARATION_SIGMAS)
 
 
-def null_separation(layer):
+def null_separation(layer, local=False):
     """Whether a layer's block-spin fidelity beats its nulls beyond the error.
 
     See :data:`NULL_SEPARATION_CRITERION`. ``layer`` is a per-layer entry of the analysis
-    (``block_fidelity``, ``block_fidelity_error``, ``best_block_size``, ``fidelity_scan_null``).
+    (``block_fidelity``, ``block_fidelity_error``, ``best_block_size``, ``fidelity_scan_null``;
+    with ``local``: ``block_fidelity_local``, ``best_block_size_local``, ``fidelity_scan_local``
+    and ``fidelity_scan_local_null``, the fidelity with the sample magnetization regressed out,
+    judged by the same rule at its own best block size).
 
     Returns
     -------
@@ -40,10 +43,21 @@ def null_separation(layer):
         ``separated`` (bool), ``margin_sigma`` (the smallest margin over the nulls, in units of
         the combined error; +-inf when that error is zero) and ``margin_sigma_per_null``.
     """
-    f, s = float(layer["block_fidelity"]), float(layer["block_fidelity_error"])
+    if local:
+        b = layer["best_block_size_local"]
+        scan = layer["fidelity_scan_local"]
+        error = scan["fidelity_error"][list(scan["block_sizes"]).index(b)]
+        return _separation(layer["block_fidelity_local"], error, b, layer["fidelity_scan_local_null"])
+    return _separation(layer["block_fidelity"], layer["block_fidelity_error"],
+                       layer["best_block_size"], layer["fidelity_scan_null"])
+
+
+def _separation(fidelity, error, block_size, null_scans):
+    """:func:`null_separation` of a fidelity ± error at ``block_size`` against null scans."""
+    f, s = float(fidelity), float(error)
     per_null = {}
-    for name, scan in layer["fidelity_scan_null"].items():
-        k = list(scan["block_sizes"]).index(layer["best_block_size"])
+    for name, scan in null_scans.items():
+        k = list(scan["block_sizes"]).index(block_size)
         diff = f - float(scan["fidelity"][k])
         err = math.hypot(s, float(scan["fidelity_error"][k]))
         per_null[name] = diff / err if err > 0 else math.copysign(math.inf, diff)
@@ -68,8 +82,12 @@ def xi_omission_reason(n_units):
             f"has no meaning on this geometry")
 
 
-def _layer_summary(layer, sep):
-    """One entry of ``summary.json["layers"]`` from the analysis record and its null verdict."""
+def _layer_summary(layer):
+    """One entry of ``summary.json["layers"]`` from the analysis record, with its null verdicts."""
+    sep, sep_local = null_separation(layer), null_separation(layer, local=True)
+    local_scan = layer["fidelity_scan_local"]
+    local_error = local_scan["fidelity_error"][
+        list(local_scan["block_sizes"]).index(layer["best_block_size_local"])]
     return {
         "receptive_field_radius": layer["receptive_field_radius"],
         "receptive_field_radius_untrained": layer["receptive_field_radius_untrained"],
@@ -79,6 +97,7 @@ def _layer_summary(layer, sep):
         "block_fidelity_null": layer["block_fidelity_null"],
         "best_block_size": layer["best_block_size"],
         "block_fidelity_local": layer["block_fidelity_local"],
+        "block_fidelity_local_error": local_error,
         "block_fidelity_local_null": layer["block_fidelity_local_null"],
         "block_fidelity_local_ceiling": layer["block_fidelity_local_ceiling"],
         "best_block_size_local": layer["best_block_size_local"],
@@ -91,6 +110,10 @@ def _layer_summary(layer, sep):
         "separated_from_null": sep["separated"],
         "null_margin_sigma": sep["margin_sigma"],
         "null_margin_sigma_per_null": sep["margin_sigma_per_null"],
+        # the same criterion for the local fidelity (its own best b, errors and nulls)
+        "separated_from_null_local": sep_local["separated"],
+        "null_margin_sigma_local": sep_local["margin_sigma"],
+        "null_margin_sigma_per_null_local": sep_local["margin_sigma_per_null"],
     }
 
 
@@ -101,7 +124,7 @@ def make_summary(cfg, analysis, timings):
     layers = analysis["layers"]
     return jsonable({
         "config": cfg.to_dict(),
-        "layers": [_layer_summary(layer, null_separation(layer)) for layer in layers],
+        "layers": [_layer_summary(layer) for layer in layers],
         "null_separation_criterion": NULL_SEPARATION_CRITERION,
         "min_linear_size_for_xi": MIN_LINEAR_SIZE_FOR_XI,
         "correlation_length_data": analysis["correlation_length_data"],
