@@ -18,8 +18,8 @@ key skips it. Large intermediate files live in key-named folders (``data/<key>``
 dataset and every RBM layer checkpoint after each epoch, so a killed run resumes where it
 stopped. Figures, ``summary.json`` and ``report.md`` are rewritten atomically.
 
-Modules
--------
+Module layout
+-------------
 This module runs the stages; each job lives in its own module of :mod:`rgdl.experiment`
 (configuration and presets, the stage cache, the data and model stages, the analysis steps,
 generation, summary, report, figures), whose public names it re-exports.

@@ -37,8 +37,8 @@ RG step is exact iff :math:`F(v) = H(v)`; up to the free-energy constant this is
 (a brute-force double trace of :math:`e^{T - H}` versus the closed-form hidden free energy) and the
 exact KL divergence in nats per visible spin.
 
-Modules
--------
+Module layout
+-------------
 This module re-exports the public names of three modules with one job each:
 :mod:`rgdl.enumeration` (configurations in a fixed enumeration order, Ising Hamiltonians,
 ``log Z``, exact samples, coupling fits), :mod:`rgdl.rg_operators` (operators

@@ -167,7 +167,10 @@ def correlations_step(ctx, done):
 
 
 def generation_step(ctx, done):
-    """Generation by the first RBM alone, then by the whole stack (:mod:`.generation`)."""
+    """Generation by the first RBM alone, then by the whole stack.
+
+    See :mod:`rgdl.experiment.generation`.
+    """
     rng = np.random.default_rng(child_seed(ctx.cfg.seed, "generate"))
     trained = ctx.stacks["trained"]
     gen, arrays = {}, {}
