@@ -57,6 +57,9 @@ class FiniteFloatRange(click.FloatRange):
             self.fail(f"{value!r} is not a finite number.", param, ctx)
         return super().convert(number, param, ctx)
 
+    def _describe_range(self) -> str:  # click's hook for the "[x>0]" shown in --help
+        return "finite" if self.min is None and self.max is None else super()._describe_range()
+
 
 def real(min=None, max=None, *, min_open=False, max_open=False) -> FiniteFloatRange:
     """A finite real in ``[min, max]`` (bounds open with ``min_open``/``max_open``)."""
