@@ -164,7 +164,7 @@ def test_a_dataset_given_as_model_and_a_model_given_as_data_are_named(dataset_an
                                                                       tmp_path, capsys):
     data, model = dataset_and_model
     capsys.readouterr()
-    for argv, expected in ((["sample", str(data), "--samples", "2"], "not a model"),
+    for argv, expected in ((["sample", str(data), "--samples", "2"], "it is an HDF5 spin dataset"),
                            (["train", str(model)], "not an HDF5 spin dataset")):
         with pytest.raises(SystemExit) as info:
             cli.main(argv + ["--out", str(tmp_path / "x")])

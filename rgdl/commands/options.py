@@ -33,6 +33,8 @@ from rgdl.seeds import SEED_BOUND
 #: usage error instead of a Numba typing error or an overflow.
 MAX_COUNT = 1 << 53
 
+
+
 #: A count (no lower bound of its own: the library names the constraint).
 COUNT = click.IntRange(max=MAX_COUNT)
 #: A count >= 1.
@@ -49,7 +51,7 @@ CONTEXT = {"max_content_width": 100}
 class FiniteFloatRange(click.FloatRange):
     """``click.FloatRange`` that also refuses NaN and infinities (which compare as in range)."""
 
-    name = "finite float range"
+    name = "float"
 
     def convert(self, value, param, ctx):
         number = click.FLOAT.convert(value, param, ctx)
@@ -225,10 +227,10 @@ def check_input_kind(path, expected: str) -> None:
     with open(path, "rb") as handle:
         head = handle.read(8)
     if expected == "model" and head == _HDF5_SIGNATURE:
-        raise ValueError(f"{path} is an HDF5 spin dataset, not a model; give the .npz file "
-                         "written by `rgdl train`")
+        raise ValueError(f"{path} is not an rgdl model file: it is an HDF5 spin dataset (give "
+                         "the .npz file written by `rgdl train`)")
     if expected == "dataset" and head.startswith(_ZIP_SIGNATURE):
-        raise ValueError(f"{path} is an .npz archive (a model?), not an HDF5 spin dataset; "
+        raise ValueError(f"{path} is not an HDF5 spin dataset: it is an .npz archive (a model?); "
                          "give the file written by `rgdl simulate` or `rgdl sample`")
 
 

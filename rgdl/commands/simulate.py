@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from rgdl.commands.options import (NONNEGATIVE_COUNT, POSITIVE_COUNT, Command, algorithm_option,
+from rgdl.commands.options import (POSITIVE_COUNT, Command, algorithm_option,
                                    coupling_option, dimension_option, field_option, out_option,
                                    overwrite_option, quiet_option, resume_option, samples_option,
                                    seed_option, size_option, temperature_option)
@@ -88,9 +88,9 @@ def _format_summary(result, wall: float) -> str:
                 help="Configurations to store (> 0); energy and magnetization are stored per spin.")
 @click.option("--chains", "n_chains", type=POSITIVE_COUNT, default=1, show_default=True,
               help="Independent chains run in parallel; samples are stored round-major.")
-@click.option("--burn-in", type=NONNEGATIVE_COUNT, default=None,
+@click.option("--burn-in", type=click.IntRange(min=0), default=None,
               help="Sweeps discarded before sampling [default: >= 20 tau_int from a pilot run].")
-@click.option("--thin", type=POSITIVE_COUNT, default=None,
+@click.option("--thin", type=click.IntRange(min=1), default=None,
               help="Sweeps between samples of a chain [default: ceil(2 tau_int) from a pilot run].")
 @seed_option(help="Root seed; same seed => same spins at any thread count "
                   "[default: random, recorded].")

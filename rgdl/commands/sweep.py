@@ -14,9 +14,10 @@ from pathlib import Path
 import click
 
 from rgdl.commands.options import (MAX_COUNT, NONNEGATIVE_COUNT, POSITIVE_COUNT, Command,
-                                   algorithm_option, coupling_option, dimension_option,
-                                   field_option, out_option, overwrite_option, quiet_option,
-                                   real, samples_option, seed_option, sizes_option,
+                                   algorithm_option, coupling_option,
+                                   dimension_option, field_option, out_option,
+                                   overwrite_option, quiet_option, real, samples_option,
+                                   seed_option, sizes_option,
                                    temperatures_option, verbose_option)
 
 
