@@ -82,8 +82,9 @@ def sweep(ctx, out, config, temperatures, sizes, seeds, algorithm, dimension, co
     content hash per file. Per-point seeds derive from the seed entry and the point's
     parameters, so results do not depend on the number of workers. Example:
 
-        rgdl sweep --temperatures 2.1:2.45:12 --sizes 8,16,32 --algorithm wolff --samples 2000
-            --workers 2 --out runs/fss --report
+    \b
+        rgdl sweep --temperatures 2.1:2.45:12 --sizes 8,16,32 --algorithm wolff \\
+            --samples 2000 --workers 2 --out runs/fss --report
     """
     from rgdl import sweep as sw
 
