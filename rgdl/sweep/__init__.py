@@ -87,7 +87,8 @@ __all__ = [
     "SweepResult", "SweepSpec", "TrainSpec", "check_out_dir", "check_physics",
     "check_report_targets", "dask_client", "entry_is_done", "file_lock", "file_sha256",
     "load_spec_file", "new_entry", "parse_values", "point_seed", "read_index",
-    "read_spins_for_training", "report_targets", "run_point", "run_sweep", "spec_from_command_line", "spec_from_options",
+    "read_spins_for_training", "report_targets", "run_point", "run_sweep",
+    "spec_from_command_line", "spec_from_options",
     "stable_hash", "sweep_table", "train_seed", "utc_now", "write_fss_report",
     "write_json_atomic",
 ]

@@ -282,7 +282,8 @@ class _IndexRecorder:
                          finished=utc_now(), worker={"host": result["host"], "pid": result["pid"],
                                                      "numba_threads": result["numba_threads"]})
         else:
-            entry.update(status="failed", error=" ".join(f"{type(error).__name__}: {error}".split()))
+            message = f"{type(error).__name__}: {error}"
+            entry.update(status="failed", error=" ".join(message.split()))
             logger.error("point %s failed: %s", entry["id"], entry["error"])
         self.index["updated"] = utc_now()
         if time.monotonic() - self.last_write >= INDEX_WRITE_INTERVAL or error is not None:

@@ -423,7 +423,8 @@ def point_seed(params: Mapping) -> int:
 
 def train_seed(params: Mapping) -> int:
     """Seed of a point's RBM/DBN training: a stream separate from the sampler's
-    (``SeedSequence(entropy=point_seed(params), spawn_key=(1,))``, :func:`rgdl.seeds.derive_seed`)."""
+    (``SeedSequence(entropy=point_seed(params), spawn_key=(1,))``,
+    :func:`rgdl.seeds.derive_seed`)."""
     return derive_seed(point_seed(params), (1,))
 
 
