@@ -41,7 +41,8 @@ from pathlib import Path
 import numpy as np
 
 from ising.atomic import OutputLock, atomic_write_text
-from rgdl.experiment.cache import StageRecords, child_seed, jsonable, stage_key
+from rgdl.experiment.cache import StageRecords, jsonable, stage_key
+from rgdl.seeds import child_seed
 from rgdl.experiment.config import PRESETS, ExperimentConfig, preset
 from rgdl.experiment.generation import RHAT_THRESHOLD
 from rgdl.experiment.plots import draw_figures

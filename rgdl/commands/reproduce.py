@@ -6,7 +6,8 @@ import time
 
 import click
 
-from rgdl.commands import COUNT
+from rgdl.commands.options import (POSITIVE_COUNT, Command, out_option, overwrite_option,
+                                   quiet_option, samples_option, seed_option)
 
 
 class _StageProgress:
@@ -60,25 +61,25 @@ def _local_fidelity(layer):
             + _verdict(layer["separated_from_null_local"], layer["null_margin_sigma_local"]))
 
 
-@click.command(context_settings={"max_content_width": 100})
+@click.command(cls=Command)
 @click.option("--quick", is_flag=True,
               help="Small version (16x16, 256-64-16-4, 20 epochs): a first look in under a "
                    "minute (the default).")
 @click.option("--paper", is_flag=True,
               help="The paper's setting: 40x40 at coupling 0.408, 20,000 samples, 1600-400-100-25, "
                    "CD-1, 200 epochs, L1 2e-4.")
-@click.option("--out", "out", type=click.Path(file_okay=False), default="rgdl-results",
-              show_default=True, help="Results folder (figures/, summary.json, report.md).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Root seed of every random step.")
-@click.option("--epochs", type=COUNT, default=None, help="Override the number of training epochs.")
-@click.option("--samples", type=COUNT, default=None, help="Override the number of Monte Carlo samples.")
+@out_option(file=False, default="rgdl-results", show_default=True,
+            help="Results folder (figures/, summary.json, report.md).")
+@seed_option(default=0, help="Root seed of every random step.")
+@click.option("--epochs", type=POSITIVE_COUNT, default=None,
+              help="Override the number of training epochs.")
+@samples_option(default=None, help="Override the number of Monte Carlo samples.")
 @click.option("--force", is_flag=True,
               help="Recompute the analysis and figures even if cached (data and models whose "
                    "parameters match are reused; corrupt cached data or models are recomputed).")
-@click.option("--overwrite", is_flag=True,
-              help="Replace the results of another configuration in OUT (without it, such a "
-                   "folder, or a non-empty folder holding no rgdl results, is an error).")
-@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@overwrite_option(help="Replace the results of another configuration in OUT (without it, such a "
+                       "folder, or a non-empty folder holding no rgdl results, is an error).")
+@quiet_option()
 def reproduce(quick, paper, out, seed, epochs, samples, force, overwrite, quiet):
     """Reproduce Mehta & Schwab (arXiv:1410.3831) and measure it.
 
@@ -94,8 +95,6 @@ def reproduce(quick, paper, out, seed, epochs, samples, force, overwrite, quiet)
     if quick and paper:
         raise click.UsageError("--quick and --paper are mutually exclusive")
     mode = "paper" if paper else "quick"
-    if not 0 <= seed < 1 << 63:
-        raise click.BadParameter("must be >= 0 and < 2**63", param_hint="--seed")
     config = preset(mode, seed=seed, n_epochs=epochs, n_samples=samples)
     progress = _StageProgress(not quiet)
     started = time.perf_counter()

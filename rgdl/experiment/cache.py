@@ -16,24 +16,13 @@ import os
 import shutil
 import time
 import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
 
 from ising.atomic import atomic_write_text
 
-__all__ = ["child_seed", "stage_key", "load_npz", "discard", "jsonable", "StageRecords"]
-
-
-def child_seed(root, name):
-    """A deterministic non-negative integer seed for purpose ``name`` from the root seed.
-
-    ``SeedSequence(root, spawn_key=(crc32(name),))``: independent streams per purpose, the same
-    at any thread count.
-    """
-    ss = np.random.SeedSequence(int(root), spawn_key=(zlib.crc32(name.encode()),))
-    return int(ss.generate_state(1, dtype=np.uint32)[0])
+__all__ = ["stage_key", "load_npz", "discard", "jsonable", "StageRecords"]
 
 
 def stage_key(payload):

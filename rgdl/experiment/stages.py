@@ -17,7 +17,8 @@ from ising.io import partial_path, read_dataset
 from ising.samplers import sample
 from rbm import DBN, load_layers, save_model
 from rbm.archive import atomic_savez
-from rgdl.experiment.cache import child_seed, discard, load_npz
+from rgdl.experiment.cache import discard, load_npz
+from rgdl.seeds import child_seed
 
 log = logging.getLogger(__name__)
 

@@ -35,7 +35,8 @@ from ising.lattice import energy_per_spin, magnetization_per_spin
 from rbm import DBN, maths
 from rbm.archive import atomic_savez
 from rbm.partition import ais_log_partition, base_rate_visible_bias
-from rgdl.experiment.cache import child_seed, jsonable, load_npz
+from rgdl.experiment.cache import jsonable, load_npz
+from rgdl.seeds import child_seed
 from rgdl.experiment.generation import generation_summary, run_generation
 
 __all__ = ["AnalysisContext", "ANALYSIS_STEPS", "make_context", "run_analysis", "up_pass"]
