@@ -487,6 +487,18 @@ def _wolff_join(lat, y, s, flipped, u, p32, queue, tail):
     return tail + np.uint64(j)
 
 
+@njit(cache=True, inline="always")
+def _wolff_join4(lat, y0, y1, y2, y3, s, flipped, w, p32, queue, tail):
+    """Join tests of the four neighbours y0..y3 of a 2D site with the draws d = mix64(w) and
+    mix64(w + GAMMA): low and high halves of the first for y0, y1, of the second for y2, y3."""
+    ra = mix64(w)
+    rb = mix64(w + GAMMA)
+    tail = _wolff_join(lat, y0, s, flipped, ra & M32, p32, queue, tail)
+    tail = _wolff_join(lat, y1, s, flipped, ra >> U32, p32, queue, tail)
+    tail = _wolff_join(lat, y2, s, flipped, rb & M32, p32, queue, tail)
+    return _wolff_join(lat, y3, s, flipped, rb >> U32, p32, queue, tail)
+
+
 @njit(cache=True, boundscheck=False)
 def _wolff_run(lat, nbr, p32, min_flips, max_clusters, queue, key, ctr):
     """Grow Wolff clusters until ``min_flips`` spins flipped or ``max_clusters`` grown.
@@ -536,35 +548,21 @@ def _wolff_run(lat, nbr, p32, min_flips, max_clusters, queue, key, ctr):
         if pow2:
             while head < tail:
                 x = np.uint64(queue[head])
-                ra = mix64(w)
-                rb = mix64(w + GAMMA)
-                w += g2
                 head += U1
                 xr = x & row
-                tail = _wolff_join(lat, xr | ((x + U1) & col), s, flipped, ra & M32, p32,
-                                   queue, tail)
-                tail = _wolff_join(lat, xr | ((x - U1) & col), s, flipped, ra >> U32, p32,
-                                   queue, tail)
-                tail = _wolff_join(lat, (x + side) & wrap, s, flipped, rb & M32, p32,
-                                   queue, tail)
-                tail = _wolff_join(lat, (x - side) & wrap, s, flipped, rb >> U32, p32,
-                                   queue, tail)
+                tail = _wolff_join4(lat, xr | ((x + U1) & col), xr | ((x - U1) & col),
+                                    (x + side) & wrap, (x - side) & wrap, s, flipped, w, p32,
+                                    queue, tail)
+                w += g2
             ctr += U2 * tail
         elif z == 4:
             while head < tail:
                 x = np.uint64(queue[head])
-                ra = mix64(w)
-                rb = mix64(w + GAMMA)
-                w += g2
                 head += U1
-                tail = _wolff_join(lat, np.uint64(nbr[x, 0]), s, flipped, ra & M32, p32,
-                                   queue, tail)
-                tail = _wolff_join(lat, np.uint64(nbr[x, 1]), s, flipped, ra >> U32, p32,
-                                   queue, tail)
-                tail = _wolff_join(lat, np.uint64(nbr[x, 2]), s, flipped, rb & M32, p32,
-                                   queue, tail)
-                tail = _wolff_join(lat, np.uint64(nbr[x, 3]), s, flipped, rb >> U32, p32,
-                                   queue, tail)
+                tail = _wolff_join4(lat, np.uint64(nbr[x, 0]), np.uint64(nbr[x, 1]),
+                                    np.uint64(nbr[x, 2]), np.uint64(nbr[x, 3]), s, flipped, w,
+                                    p32, queue, tail)
+                w += g2
             ctr += U2 * tail
         else:
             while head < tail:

@@ -221,9 +221,9 @@ class DatasetWriter:
         Raises
         ------
         FileNotFoundError
-            No partial file.
+            ``<path>.partial`` does not exist.
         ValueError
-            The partial file is corrupt or is not an rgdl partial dataset.
+            It is not an rgdl partial dataset, or it is corrupt.
         """
         path = Path(path)
         partial = partial_path(path)
