@@ -10,6 +10,12 @@ Schema (docs/ARCHITECTURE.md, "Data contract"; conventions in docs/CONTRACTS.md)
   ``seed``, ``burn_in`` and ``thin`` (sweeps), ``tau_int`` (sweeps, measured), ``n_chains``,
   ``rgdl_version`` and ``created`` (ISO 8601, UTC). Extra attributes (``source``, ``format_version``,
   ...) are allowed.
+- (format version 2) named dimensions: the coordinates ``sample`` (int64 index, extendible), and
+  ``y``, ``x`` (2D) or ``site`` (1D) (int64 ``0 .. L-1``) are HDF5 dimension scales attached to the
+  axes of ``spins``, ``energy`` and ``magnetization``, and every variable and coordinate carries
+  the CF attributes ``long_name`` and ``units`` (:data:`CF_ATTRIBUTES`), so netCDF tools see a
+  self-describing file: ``xarray.open_dataset(path, engine="h5netcdf")`` shows the dimensions
+  ``(sample, y, x)`` with their units. Version 1 files (no coordinates) stay readable.
 
 Reading: :mod:`ising.h5read`; writing: :mod:`ising.h5write`; the resume state of unfinished
 files: :mod:`ising.h5resume`; all re-exported by :mod:`ising.io`.
@@ -30,10 +36,31 @@ import numpy as np
 
 __all__ = ["FORMAT_VERSION", "REQUIRED_ATTRIBUTES", "SPIN_CHUNK_BYTES", "SERIES_CHUNK",
            "package_version", "utc_now", "python_scalar", "normalise_attributes",
-           "check_spin_values", "validate_layout", "open_h5", "first_line", "create_datasets"]
+           "check_spin_values", "validate_layout", "open_h5", "first_line", "create_datasets",
+           "READABLE_VERSIONS", "CF_ATTRIBUTES", "dimension_names", "format_version"]
 
-#: Version of the on-disk layout, stored as the root attribute ``format_version``.
-FORMAT_VERSION = 1
+#: Version of the on-disk layout, stored as the root attribute ``format_version``: 1, datasets
+#: and root attributes; 2, plus named dimensions (dimension scales) and CF attributes.
+FORMAT_VERSION = 2
+#: Format versions the readers accept (a file without ``format_version`` counts as 1).
+READABLE_VERSIONS = (1, 2)
+
+#: CF-style attributes (``long_name``, ``units``; CF conventions 1.11, sec. 3.1-3.2, 3.5) of the
+#: variables and coordinates. The model is dimensionless: energies are in the units of J, h and T
+#: (k_B = 1), so every quantity has units "1".
+CF_ATTRIBUTES = {
+    "spins": {"long_name": "Ising spin s_i", "units": "1",
+              "flag_values": np.array([-1, 1], dtype=np.int8), "flag_meanings": "down up"},
+    "energy": {"long_name": "energy per spin H/N, H = -J sum_<ij> s_i s_j - h sum_i s_i",
+               "units": "1", "comment": "in the units of the coupling J, the field h and the "
+                                        "temperature T (k_B = 1)"},
+    "magnetization": {"long_name": "magnetization per spin (1/N) sum_i s_i", "units": "1"},
+    "sample": {"long_name": "sample index (sample k comes from chain k mod n_chains)",
+               "units": "1"},
+    "y": {"long_name": "lattice row", "units": "1"},
+    "x": {"long_name": "lattice column", "units": "1"},
+    "site": {"long_name": "lattice site", "units": "1"},
+}
 
 #: Root attributes every dataset carries (docs/ARCHITECTURE.md).
 REQUIRED_ATTRIBUTES = (
@@ -113,7 +140,21 @@ def normalise_attributes(raw: Mapping[str, Any], where: str) -> dict:
             raise ValueError(f"{where}: attribute {name!r} must be >= 0, got {attrs[name]}")
     if attrs["n_chains"] < 1:
         raise ValueError(f"{where}: attribute 'n_chains' must be >= 1, got {attrs['n_chains']}")
+    if format_version(attrs) not in READABLE_VERSIONS:
+        raise ValueError(f"{where}: format_version {attrs['format_version']} is not readable by "
+                         f"this rgdl (it reads {', '.join(map(str, READABLE_VERSIONS))}); "
+                         "written by a newer version?")
     return attrs
+
+
+def format_version(attrs: Mapping[str, Any]) -> int:
+    """The ``format_version`` of a file's root attributes (1 when absent)."""
+    return int(attrs.get("format_version", 1))
+
+
+def dimension_names(dimension: int) -> tuple:
+    """Names of the axes of ``spins``: ``("sample", "y", "x")`` in 2D, ``("sample", "site")`` in 1D."""
+    return ("sample", "y", "x") if dimension == 2 else ("sample", "site")
 
 
 def check_spin_values(spins_ds, n_rows: int, where: str) -> None:
@@ -153,7 +194,18 @@ def validate_layout(h5: h5py.File, where: str, *, require_complete: bool = True)
         raise ValueError(
             f"{where}: datasets 'spins', 'energy', 'magnetization' have different lengths "
             f"({n_samples}, {energy.shape[0]}, {magnetization.shape[0]})")
+    if require_complete and format_version(attrs) >= 2:
+        _check_coordinates(h5, dimension, size, n_samples, where)
     return attrs, n_samples
+
+
+def _check_coordinates(h5: h5py.File, dimension: int, size: int, n_samples: int, where: str):
+    """Raise ValueError unless the coordinates of a version-2 file have the expected lengths."""
+    lengths = dict(zip(dimension_names(dimension), (n_samples,) + (size,) * dimension))
+    for name, length in lengths.items():
+        if name not in h5 or not isinstance(h5[name], h5py.Dataset) or h5[name].shape != (length,):
+            raise ValueError(f"{where}: coordinate {name!r} is missing or does not have length "
+                             f"{length} (format_version 2)")
 
 
 def open_h5(path: Path, mode: str) -> h5py.File:
@@ -184,12 +236,15 @@ def first_line(exc: BaseException) -> str:
 
 def create_datasets(h5: h5py.File, *, dimension: int, size: int, rows: int, series_chunk: int,
                     compression: str | None) -> None:
-    """Create the empty, extendible ``spins``, ``energy`` and ``magnetization`` datasets.
+    """Create the empty, extendible ``spins``, ``energy`` and ``magnetization`` datasets and
+    their coordinates (dimension scales, :func:`dimension_names`) with :data:`CF_ATTRIBUTES`.
 
     ``rows`` samples form one HDF5 chunk of ``spins`` (compressed with ``compression``:
-    "gzip" at level 1, "lzf" or None); the series are chunked by ``series_chunk``.
+    "gzip" at level 1, "lzf" or None); the series and the ``sample`` coordinate are chunked by
+    ``series_chunk``. The writer extends ``sample`` with the sample indices as it appends.
     """
     tail = (size,) * dimension
+    names = dimension_names(dimension)
     filters = {}
     if compression == "gzip":
         filters = {"compression": "gzip", "compression_opts": 1}
@@ -200,3 +255,15 @@ def create_datasets(h5: h5py.File, *, dimension: int, size: int, rows: int, seri
     for name in ("energy", "magnetization"):
         h5.create_dataset(name, shape=(0,), maxshape=(None,), dtype=np.float64,
                           chunks=(series_chunk,))
+    # named dimensions: one dimension scale per axis (the sample index grows with the appends)
+    coordinates = [h5.create_dataset("sample", shape=(0,), maxshape=(None,), dtype=np.int64,
+                                     chunks=(series_chunk,))]
+    coordinates += [h5.create_dataset(name, data=np.arange(size, dtype=np.int64))
+                    for name in names[1:]]
+    for name, scale in zip(names, coordinates):
+        scale.make_scale(name)
+        h5["spins"].dims[names.index(name)].attach_scale(scale)
+    for name in ("energy", "magnetization"):
+        h5[name].dims[0].attach_scale(coordinates[0])
+    for name in ("spins", "energy", "magnetization") + names:
+        h5[name].attrs.update(CF_ATTRIBUTES[name])

@@ -33,8 +33,9 @@ from .h5failure import detach, install_abandoned_hook, quiet_unraisable
 from .h5resume import (RESUME_GROUP, checked_state, create_resume_group, newest_commit,
                        partial_path, write_state)
 from .h5schema import (FORMAT_VERSION, REQUIRED_ATTRIBUTES, SERIES_CHUNK, SPIN_CHUNK_BYTES,
-                       check_spin_values, create_datasets, first_line, normalise_attributes,
-                       open_h5, package_version, python_scalar, utc_now, validate_layout)
+                       check_spin_values, create_datasets, first_line, format_version,
+                       normalise_attributes, open_h5, package_version, python_scalar, utc_now,
+                       validate_layout)
 from .lattice import energy_per_spin, magnetization_per_spin
 
 __all__ = ["DatasetWriter", "check_output_path", "partial_is_resumable", "write_dataset"]
@@ -240,6 +241,11 @@ class DatasetWriter:
                 dimension, size = raw_attrs.get("dimension"), raw_attrs.get("size")
                 if dimension not in (1, 2) or not isinstance(size, int) or size < 2:
                     raise ValueError(f"{where}: not an rgdl partial dataset (bad dimension/size attributes)")
+                version = format_version(raw_attrs)
+                if version != FORMAT_VERSION:
+                    raise ValueError(f"{where}: written in format_version {version} by an earlier "
+                                     f"rgdl; this version writes format_version {FORMAT_VERSION} "
+                                     "and cannot continue it (use --overwrite to start over)")
                 n_samples = int(h5[RESUME_GROUP].attrs.get("n_samples", -1))
                 writer = cls(path, dimension=dimension, size=size, attrs={},
                              n_samples=None if n_samples < 0 else n_samples, _h5=h5)
@@ -261,8 +267,9 @@ class DatasetWriter:
             self._sequence, self.n_written, self.resume_state = 0, 0, None
         else:
             self._sequence, self.n_written, self.resume_state = chosen
-        for name in ("spins", "energy", "magnetization"):
+        for name in ("spins", "energy", "magnetization", "sample"):
             self._h5[name].resize(self.n_written, axis=0)
+        self._h5["sample"][...] = np.arange(self.n_written, dtype=np.int64)  # derived: rewritten
         self._h5.flush()
         logger.info("%s: resuming after %d committed samples", where, self.n_written)
 
@@ -324,7 +331,8 @@ class DatasetWriter:
         start, stop = self.n_written, self.n_written + k
         with checked_writes(self):
             for name, data in (("spins", spins.astype(np.int8, copy=False)), ("energy", energy),
-                               ("magnetization", magnetization)):
+                               ("magnetization", magnetization),
+                               ("sample", np.arange(start, stop, dtype=np.int64))):
                 dataset = h5[name]
                 dataset.resize(stop, axis=0)
                 dataset[start:stop] = data
@@ -414,6 +422,8 @@ class DatasetWriter:
                 raise ValueError(f"{n_samples} samples stored, {self.n_written} written")
             check_spin_values(h5["spins"], n_samples, where)
             energy, magnetization = h5["energy"][...], h5["magnetization"][...]
+            if not np.array_equal(h5["sample"][...], np.arange(n_samples)):
+                raise ValueError("the coordinate 'sample' is not 0, 1, ..., n_samples - 1")
         if not (np.all(np.isfinite(energy)) and np.all(np.isfinite(magnetization))):
             raise ValueError("non-finite energy or magnetization")
         if expected_series is not None:

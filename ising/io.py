@@ -5,7 +5,7 @@ This module gathers the public names of the dataset I/O, each defined in the mod
 - :mod:`ising.h5schema`: the schema (datasets, root attributes, ``format_version``) and its
   validation; :data:`FORMAT_VERSION`, :data:`REQUIRED_ATTRIBUTES`, :func:`package_version`,
   :func:`utc_now`;
-- :mod:`ising.h5read`: :class:`SpinDataset`, :func:`read_dataset`, :func:`read_attributes`,
+- :mod:`ising.h5read`: :class:`SpinDataset`, :func:`load_dataset`, :func:`read_dataset`, :func:`read_attributes`,
   :func:`read_series`, :func:`dataset_shape`;
 - :mod:`ising.h5write`: :class:`DatasetWriter` (chunked, atomic, resumable), :func:`write_dataset`,
   :func:`check_output_path`, :func:`partial_is_resumable`;
@@ -22,7 +22,8 @@ Schema (docs/ARCHITECTURE.md, "Data contract"; conventions in docs/CONTRACTS.md)
 from __future__ import annotations
 
 from .h5failure import abandoned_files
-from .h5read import SpinDataset, dataset_shape, read_attributes, read_dataset, read_series
+from .h5read import (DatasetMetadata, SpinDataset, dataset_shape, load_dataset, read_attributes,
+                     read_dataset, read_series)
 from .h5resume import partial_path, read_partial_params
 from .h5schema import FORMAT_VERSION, REQUIRED_ATTRIBUTES, package_version, utc_now
 from .h5write import DatasetWriter, check_output_path, partial_is_resumable, write_dataset
@@ -31,6 +32,8 @@ __all__ = [
     "FORMAT_VERSION",
     "REQUIRED_ATTRIBUTES",
     "SpinDataset",
+    "DatasetMetadata",
+    "load_dataset",
     "DatasetWriter",
     "read_dataset",
     "read_attributes",
