@@ -13,8 +13,9 @@ validation
     Chain-by-chain statistical validation against exact results (:mod:`ising.validation`).
 generate_dataset
     Calibrated, chunked, atomic, resumable HDF5 datasets (:mod:`ising.dataset`).
-read_dataset, write_dataset
-    The HDF5 schema of docs/ARCHITECTURE.md (:mod:`ising.io`).
+load_dataset, read_dataset, write_dataset
+    The HDF5 schema of docs/ARCHITECTURE.md (:mod:`ising.io`); ``load_dataset(path)`` gives
+    NumPy arrays and metadata, ``load_dataset(path, as_xarray=True)`` an xarray view.
 summarize, integrated_autocorr_time, binning_error, jackknife
     Estimators with error bars (:mod:`ising.observables`).
 energy_per_spin, magnetization_per_spin
@@ -25,7 +26,7 @@ exact, blockspin
 
 from ising import blockspin, exact, validation
 from ising.dataset import generate_dataset
-from ising.io import read_dataset, write_dataset
+from ising.io import load_dataset, read_dataset, write_dataset
 from ising.lattice import energy_per_spin, magnetization_per_spin
 from ising.observables import binning_error, integrated_autocorr_time, jackknife, summarize
 from ising.samplers import (ALGORITHMS, INITIAL_STATES, MonteCarloSampler, SampleResult, calibrate,
@@ -34,7 +35,7 @@ from ising.samplers import (ALGORITHMS, INITIAL_STATES, MonteCarloSampler, Sampl
 __all__ = [
     "sample", "MonteCarloSampler", "calibrate", "SampleResult", "ALGORITHMS", "INITIAL_STATES",
     "visiting_scheme", "validation",
-    "generate_dataset", "read_dataset", "write_dataset",
+    "generate_dataset", "load_dataset", "read_dataset", "write_dataset",
     "summarize", "integrated_autocorr_time", "binning_error", "jackknife",
     "energy_per_spin", "magnetization_per_spin", "exact", "blockspin",
 ]
