@@ -7,7 +7,19 @@ import inspect
 
 import numpy as np
 
-__all__ = ["ParamsMixin", "jsonable_params", "jsonable_entropy", "params_from_json"]
+__all__ = ["ParamsMixin", "store_params", "jsonable_params", "jsonable_entropy",
+           "params_from_json"]
+
+
+def store_params(estimator, arguments):
+    """Set every constructor argument of ``estimator`` as the attribute of the same name.
+
+    Called as ``store_params(self, locals())`` first thing in ``__init__``: the scikit-learn
+    rule (each keyword argument stored unchanged under its own name, no logic), written once.
+    """
+    for name, param in inspect.signature(type(estimator).__init__).parameters.items():
+        if name != "self" and param.kind is not param.VAR_KEYWORD:
+            setattr(estimator, name, arguments[name])
 
 
 class ParamsMixin:

@@ -32,25 +32,17 @@ import os
 import numpy as np
 
 from rbm import maths
-from rbm._params import ParamsMixin, jsonable_params, params_from_json
+from rbm._params import ParamsMixin, jsonable_params, params_from_json, store_params
 from rbm.archive import open_archive, save_layers
+from rbm.hyperparams import UNITS, check_integer, child_seed, root_seed
 from rbm.model import RBM, TrainingDivergedError
 
 __all__ = ["DBN", "load_layers"]
 
 logger = logging.getLogger(__name__)
 
-_UNITS = ("binary", "spin")
 _PROPAGATE = ("sample", "mean")
 _MODES = ("stochastic", "mean-field")
-
-
-def _check_int(name, value, low):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return int(value)
 
 
 class DBN(ParamsMixin):
@@ -97,12 +89,7 @@ class DBN(ParamsMixin):
 
     def __init__(self, layer_sizes=(400, 100, 25), *, units="spin", rbm_params=None,
                  propagate="sample", propagate_repeats=1, random_state=None):
-        self.layer_sizes = layer_sizes
-        self.units = units
-        self.rbm_params = rbm_params
-        self.propagate = propagate
-        self.propagate_repeats = propagate_repeats
-        self.random_state = random_state
+        store_params(self, locals())
 
     def __repr__(self):
         return (f"DBN(layer_sizes={list(self.layer_sizes)!r}, units={self.units!r}, "
@@ -119,13 +106,13 @@ class DBN(ParamsMixin):
                              f"got {self.layer_sizes!r}") from None
         if not sizes:
             raise ValueError("layer_sizes must name at least one layer")
-        sizes = [_check_int(f"layer size {i + 1}", s, 1) for i, s in enumerate(sizes)]
+        sizes = [check_integer(f"layer size {i + 1}", s, 1) for i, s in enumerate(sizes)]
         n = len(sizes)
         units = [self.units] * n if isinstance(self.units, str) else list(self.units)
         if len(units) != n:
             raise ValueError(f"units has {len(units)} entries for {n} layers")
         for u in units:
-            if u not in _UNITS:
+            if u not in UNITS:
                 raise ValueError(f"units must be 'binary' or 'spin', got {u!r}")
         params = self.rbm_params if self.rbm_params is not None else {}
         if isinstance(params, dict):
@@ -142,25 +129,11 @@ class DBN(ParamsMixin):
                                  f"{', '.join(bad)}")
         if self.propagate not in _PROPAGATE:
             raise ValueError(f"propagate must be 'sample' or 'mean', got {self.propagate!r}")
-        repeats = _check_int("propagate_repeats", self.propagate_repeats, 1)
+        repeats = check_integer("propagate_repeats", self.propagate_repeats, 1)
         if repeats > 1 and self.propagate != "sample":
             raise ValueError("propagate_repeats > 1 requires propagate='sample'")
-        seed = self.random_state
-        if isinstance(seed, np.random.SeedSequence):
-            root = seed
-        elif seed is None:
-            root = np.random.SeedSequence()
-        elif isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_)) \
-                and seed >= 0:
-            root = np.random.SeedSequence(int(seed))
-        else:
-            raise ValueError(f"random_state must be None, a non-negative int or a SeedSequence, "
-                             f"got {seed!r}")
+        root = root_seed(self.random_state)
         return sizes, units, params, root
-
-    @staticmethod
-    def _child_seed(root, *key):
-        return np.random.SeedSequence(root.entropy, spawn_key=tuple(root.spawn_key) + key)
 
     def _check_fitted(self):
         if not getattr(self, "layers_", None):
@@ -170,7 +143,7 @@ class DBN(ParamsMixin):
         n = len(self.layers_)
         if layer is None:
             return n
-        layer = _check_int("layer", layer, 1)
+        layer = check_integer("layer", layer, 1)
         if layer > n:
             raise ValueError(f"layer must be in 1..{n}, got {layer}")
         return layer
@@ -217,7 +190,8 @@ class DBN(ParamsMixin):
 
         Returns
         -------
-        self
+        self : DBN
+            The trained stack: ``layers_`` (RBM 1 first), ``history_``, ``n_features_in_``.
 
         Raises
         ------
@@ -238,7 +212,7 @@ class DBN(ParamsMixin):
         layers = []
         for i in range(n_layers):
             layer = i + 1
-            rbm = RBM(sizes[i], units=units[i], random_state=self._child_seed(root, 0, layer),
+            rbm = RBM(sizes[i], units=units[i], random_state=child_seed(root, 0, layer),
                       **params[i])
             wrapped = None
             if callback is not None:
@@ -252,7 +226,7 @@ class DBN(ParamsMixin):
             layers.append(rbm)
             if layer < n_layers:
                 data = self._propagate_up(rbm, data, units[i + 1],
-                                          np.random.default_rng(self._child_seed(root, 1, layer)))
+                                          np.random.default_rng(child_seed(root, 1, layer)))
                 if not np.all(np.isfinite(data)):
                     raise TrainingDivergedError(f"non-finite activations after layer {layer}")
         self.layers_ = layers
@@ -388,17 +362,17 @@ class DBN(ParamsMixin):
         self._check_fitted()
         if mode not in _MODES:
             raise ValueError(f"mode must be 'stochastic' or 'mean-field', got {mode!r}")
-        n_samples = _check_int("n_samples", n_samples, 1)
-        n_gibbs = _check_int("n_gibbs", n_gibbs, 0)
+        n_samples = check_integer("n_samples", n_samples, 1)
+        n_gibbs = check_integer("n_gibbs", n_gibbs, 0)
         if isinstance(seed, np.random.Generator):
             raise ValueError("seed must be None, an int or a SeedSequence")
         root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
         top = self.layers_[-1]
-        x = top.sample(n_samples, n_gibbs, seed=self._child_seed(root, 0)).astype(np.float64)
+        x = top.sample(n_samples, n_gibbs, seed=child_seed(root, 0)).astype(np.float64)
         n = len(self.layers_)
         if n == 1:
             return x.astype(np.int8)
-        rng = np.random.default_rng(self._child_seed(root, 1))
+        rng = np.random.default_rng(child_seed(root, 1))
         x = maths.convert_units(x, top.units, self.layers_[-2].units)
         return self._down(x, n - 1, mode, rng, sample_visible=True).astype(np.int8)
 
