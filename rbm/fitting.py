@@ -12,9 +12,10 @@ from __future__ import annotations
 import numpy as np
 
 from rbm import _kernels as K
+from rbm._params import rename_params
 from rbm.train import CDTrainer
 
-__all__ = ["initial_parameters", "make_trainer", "check_resumable"]
+__all__ = ["initial_parameters", "make_trainer", "check_resumable", "checkpoint_state"]
 
 
 def initial_parameters(data, n_hidden, units, dtype, flip_augmentation, seed):
@@ -84,12 +85,13 @@ def check_resumable(meta, current, p, fingerprint):
         The JSON form of the model's ``get_params()``.
     p : dict
         Validated hyperparameters (the epoch count may grow with a constant learning rate: the
-        schedule of the epochs already done does not depend on it then).
+        schedule of the epochs already done does not depend on it then; ``verbose`` may
+        differ).
     fingerprint : str
         :func:`rbm.validation.fingerprint` of the training data.
     """
-    saved = meta["params"]
-    free = ("n_epochs",) if p["learning_rate_schedule"] == "constant" else ()
+    saved = rename_params(meta["params"])  # a checkpoint of the previous release
+    free = ("verbose",) + (("n_iter",) if p["learning_rate_schedule"] == "constant" else ())
     diff = sorted(k for k in set(saved) | set(current)
                   if k not in free and saved.get(k) != current.get(k))
     if diff:
@@ -97,3 +99,27 @@ def check_resumable(meta, current, p, fingerprint):
                          f"({', '.join(diff)}); cannot resume")
     if meta.get("fingerprint") != fingerprint:
         raise ValueError("checkpoint was written for different training data; cannot resume")
+
+
+def checkpoint_state(state, p, n_visible):
+    """The model state saved in a checkpoint (:func:`rbm.archive.load_checkpoint`).
+
+    Returns
+    -------
+    weights, visible_bias, hidden_bias : ndarray
+        In the dtype of ``p`` (validated hyperparameters).
+    history : dict of lists
+    epochs_done : int
+    root_seed : numpy.random.SeedSequence
+        The root seed of the interrupted fit.
+    """
+    meta = state["meta"]
+    dtype = p["dtype"]
+    weights = np.array(state["weights"], dtype=dtype)
+    if weights.shape != (n_visible, p["n_components"]):
+        raise ValueError(f"checkpoint weights have shape {weights.shape}, expected "
+                         f"{(n_visible, p['n_components'])}")
+    root = np.random.SeedSequence(meta["seed_entropy"], spawn_key=tuple(meta["seed_spawn_key"]))
+    return (weights, np.array(state["visible_bias"], dtype=dtype),
+            np.array(state["hidden_bias"], dtype=dtype),
+            {k: list(v) for k, v in meta["history"].items()}, int(meta["epoch"]), root)

@@ -116,9 +116,9 @@ def validate_rbm_params(params):
         An invalid hyperparameter (one-line message naming it).
     """
     p = dict(params)
-    for name in ("n_hidden", "n_epochs", "batch_size", "cd_k"):
+    for name in ("n_components", "n_iter", "batch_size", "cd_k"):
         p[name] = check_integer(name, p[name], 1)
-    for name in ("momentum_switch_epoch", "monitor_size", "monitor_exact_max_units"):
+    for name in ("momentum_switch_epoch", "monitor_size", "monitor_exact_max_units", "verbose"):
         p[name] = check_integer(name, p[name], 0)
     check_choice("units", p["units"], UNITS)
     check_choice("learning_rate_schedule", p["learning_rate_schedule"], SCHEDULES)
@@ -151,8 +151,8 @@ def validate_rbm_params(params):
 
 def learning_rate_at(epoch, p):
     """Learning rate of 0-based ``epoch``: constant, or a linear / geometric interpolation from
-    ``learning_rate`` to ``final_learning_rate`` over ``n_epochs`` epochs (held at the end)."""
-    lr0, lr1, n = p["learning_rate"], p["final_learning_rate"], p["n_epochs"]
+    ``learning_rate`` to ``final_learning_rate`` over ``n_iter`` epochs (held at the end)."""
+    lr0, lr1, n = p["learning_rate"], p["final_learning_rate"], p["n_iter"]
     if p["learning_rate_schedule"] == "constant" or n == 1:
         return lr0
     t = min(epoch, n - 1) / (n - 1)

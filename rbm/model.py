@@ -28,7 +28,6 @@ J. Besag, "Statistical analysis of non-lattice data", The Statistician 24, 179 (
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
 import time
@@ -36,9 +35,13 @@ import time
 import numpy as np
 
 from rbm import maths, partition
-from rbm._params import ParamsMixin, jsonable_params, store_params
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from rbm._params import (ParamsMixin, accepts_renamed, deprecated_alias, jsonable_params,
+                         store_params)
 from rbm.archive import load_checkpoint, save_checkpoint
-from rbm.fitting import check_resumable, initial_parameters, make_trainer
+from rbm.fitting import check_resumable, checkpoint_state, initial_parameters, make_trainer
 from rbm.hyperparams import (PLL_METHODS, as_rng, child_seed, learning_rate_at, momentum_at,
                              root_seed, validate_rbm_params)
 from rbm.monitoring import (TrainingDivergedError, empty_history, monitor_indices,
@@ -51,24 +54,26 @@ __all__ = ["RBM", "TrainingDivergedError", "in_unit_set"]
 logger = logging.getLogger(__name__)
 
 
-class RBM(ParamsMixin):
+class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
     """Restricted Boltzmann machine trained by contrastive divergence (CD-k or PCD-k).
 
     Parameters
     ----------
-    n_hidden : int, default 64
-        Number of hidden units (> 0).
+    n_components : int, default 64
+        Number of hidden units (> 0); ``n_hidden`` in the previous release (deprecated alias).
     units : {"spin", "binary"}, default "spin"
         Unit values {-1, +1} (natural for Ising data) or {0, 1}; both layers use the same kind.
     learning_rate : float, default 0.01
         Initial SGD step (> 0), applied to mini-batch *averaged* gradients.
     learning_rate_schedule : {"constant", "linear", "exponential"}, default "constant"
-        Learning rate at epoch e = 0..n_epochs-1: constant; linear interpolation from
+        Learning rate at epoch e = 0..n_iter-1: constant; linear interpolation from
         ``learning_rate`` to ``final_learning_rate``; geometric interpolation between them.
     final_learning_rate : float, optional
         Last-epoch learning rate of a decaying schedule (default ``learning_rate / 100``).
-    n_epochs : int, default 10
-        Passes over the training data in :meth:`fit`.
+    n_iter : int, default 10
+        Passes (epochs) over the training data in :meth:`fit`; ``n_epochs`` in the previous
+        release (deprecated alias). scikit-learn's ``BernoulliRBM`` name: a fixed number of
+        epochs, not a bound on an iteration that stops at convergence (``max_iter``).
     batch_size : int, default 100
         Mini-batch size (the last batch of an epoch may be smaller).
     cd_k : int, default 1
@@ -102,14 +107,16 @@ class RBM(ParamsMixin):
     random_state : None, int or numpy.random.SeedSequence
         Seed of every random choice of :meth:`fit` (initialisation, shuffling, Gibbs sampling,
         monitoring). The same seed gives the same bytes.
+    verbose : int, default 0
+        Print one line per epoch (pseudo-log-likelihood, time) to stdout when > 0.
 
     Attributes
     ----------
-    weights_ : ndarray (n_visible, n_hidden)
+    weights_ : ndarray (n_visible, n_components)
         w in E = b.h + v w h + c.v.
     visible_bias_ : ndarray (n_visible,)
         c.
-    hidden_bias_ : ndarray (n_hidden,)
+    hidden_bias_ : ndarray (n_components,)
         b.
     n_features_in_ : int
         Number of visible units.
@@ -120,12 +127,17 @@ class RBM(ParamsMixin):
         for PCD), ``pseudo_log_likelihood`` (mean per sample over the monitoring subset),
         ``log_likelihood`` (exact mean log p(v) over the monitoring subset, or None), ``seconds``.
     n_epochs_done_ : int
-        Epochs trained so far.
+        Epochs trained so far (also ``n_iter_``).
+    feature_names_in_ : ndarray of str
+        Column names of a pandas ``X`` given to :meth:`fit`.
 
     Notes
     -----
     ``transform`` returns E[h | v]: P(h_j = 1 | v) for binary units, E[h_j | v] =
-    2 P(h_j = +1 | v) - 1 = -tanh(b_j + (v W)_j) for spin units.
+    2 P(h_j = +1 | v) - 1 = -tanh(b_j + (v W)_j) for spin units; ``inverse_transform``
+    returns E[v | h]. Inputs are the unit values {0, 1} or {-1, +1} (the data of this model);
+    :meth:`transform` also accepts unit means. Arbitrary real features, which scikit-learn's
+    ``BernoulliRBM`` takes as probabilities, are refused: see :data:`rbm.EXPECTED_FAILED_CHECKS`.
 
     References
     ----------
@@ -133,19 +145,58 @@ class RBM(ParamsMixin):
     Hinton, UTML TR 2010-003 (2010); Tieleman, ICML (2008).
     """
 
-    def __init__(self, n_hidden=64, *, units="spin", learning_rate=0.01,
-                 learning_rate_schedule="constant", final_learning_rate=None, n_epochs=10,
+    @accepts_renamed
+    def __init__(self, n_components=64, *, units="spin", learning_rate=0.01,
+                 learning_rate_schedule="constant", final_learning_rate=None, n_iter=10,
                  batch_size=100, cd_k=1, persistent=False, n_persistent_chains=None,
                  momentum=0.5, final_momentum=0.9, momentum_switch_epoch=5, weight_decay=0.0,
                  l1=0.0, dtype="float32", flip_augmentation=False, monitor_size=1000,
-                 monitor_pll="random", monitor_exact_max_units=16, random_state=None):
+                 monitor_pll="random", monitor_exact_max_units=16, random_state=None,
+                 verbose=0):
         store_params(self, locals())
 
-    def __repr__(self):
-        defaults = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()
-                    if p.name != "self"}
-        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if not _same(v, defaults[k])]
-        return f"RBM({', '.join(changed)})"
+    n_hidden = deprecated_alias("n_hidden", "n_components")
+    n_epochs = deprecated_alias("n_epochs", "n_iter")
+
+    # ------------------------------------------------------------------------------------------
+    # scikit-learn protocol
+    # ------------------------------------------------------------------------------------------
+    def __sklearn_is_fitted__(self):
+        return getattr(self, "weights_", None) is not None
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        # outputs have the model's float type whatever the input's
+        tags.transformer_tags.preserves_dtype = [str(self.dtype)]
+        return tags
+
+    @property
+    def _n_features_out(self):
+        """Number of hidden units (``get_feature_names_out``: ``rbm0``, ``rbm1``, ...)."""
+        return self.weights_.shape[1]
+
+    @property
+    def n_iter_(self):
+        """Epochs trained so far (``n_epochs_done_``, scikit-learn's name)."""
+        check_is_fitted(self)
+        return self.n_epochs_done_
+
+    def check_input(self, X, *, reset, allow_fractional=False):
+        """The visible input of :meth:`fit`, :meth:`partial_fit`, :meth:`transform` and
+        :meth:`score_samples`, checked.
+
+        scikit-learn's checks first (2-D, dense, numeric, finite; ``reset=True`` records
+        ``n_features_in_`` and ``feature_names_in_``, ``reset=False`` compares with them), then
+        the unit values {0, 1} / {-1, +1} (or unit means with ``allow_fractional``). A subclass
+        may override it to map other inputs onto unit values.
+
+        Returns
+        -------
+        ndarray (n_samples, n_features_in_), not copied when already an array
+        """
+        arr = validate_data(self, X, reset=reset, accept_sparse=False, dtype="numeric")
+        return self._check_data(arr, allow_fractional=allow_fractional)
 
     # ------------------------------------------------------------------------------------------
     # validation
@@ -170,8 +221,7 @@ class RBM(ParamsMixin):
                              allow_fractional=allow_fractional)
 
     def _check_fitted(self):
-        if getattr(self, "weights_", None) is None:
-            raise ValueError("this RBM is not fitted yet; call fit() first")
+        check_is_fitted(self)
 
     def _float_dtype(self):
         return self.weights_.dtype
@@ -210,7 +260,7 @@ class RBM(ParamsMixin):
 
     def _initialise(self, data, p):
         self.weights_, self.visible_bias_, self.hidden_bias_ = initial_parameters(
-            data, p["n_hidden"], p["units"], p["dtype"], p["flip_augmentation"],
+            data, p["n_components"], p["units"], p["dtype"], p["flip_augmentation"],
             self._seed_sequence(0))
         self.n_features_in_ = data.shape[1]
         self.history_ = empty_history()
@@ -221,7 +271,7 @@ class RBM(ParamsMixin):
     # ------------------------------------------------------------------------------------------
     def fit(self, X, y=None, *, checkpoint=None, resume=False, callback=None, layer=None,
             allow_fractional=False):
-        """Train on visible configurations ``X`` for ``n_epochs`` epochs.
+        """Train on visible configurations ``X`` for ``n_iter`` epochs.
 
         Parameters
         ----------
@@ -237,7 +287,7 @@ class RBM(ParamsMixin):
             data fingerprint must match (ValueError otherwise).
         callback : callable, optional
             ``callback(record)`` after every epoch, ``record`` a dict with ``epoch`` (1-based),
-            ``n_epochs``, ``layer`` and the epoch's metrics (drives progress bars in the CLI).
+            ``n_epochs`` (= ``n_iter``), ``layer`` and the epoch's metrics (drives progress bars in the CLI).
         layer : str or int, optional
             Label used in log messages and in :class:`TrainingDivergedError`.
         allow_fractional : bool, default False
@@ -260,7 +310,7 @@ class RBM(ParamsMixin):
             checkpoint of the last good epoch is left intact.
         """
         p = self.validated_params()
-        arr = self._check_data(X, allow_fractional=allow_fractional)
+        arr = self.check_input(X, reset=True, allow_fractional=allow_fractional)
         data = training_array(arr, p["dtype"], allow_fractional)
         data_id = fingerprint(data) if checkpoint is not None else None
         self._root_seed_ = root_seed(p["random_state"])
@@ -271,7 +321,7 @@ class RBM(ParamsMixin):
             self.trainer_ = make_trainer(self, data, p, self._seed_sequence(1))
         self._monitor_index_ = monitor_indices(data.shape[0], p["monitor_size"],
                                                self._seed_sequence(3))
-        self._train_epochs(data, p, self.n_epochs_done_, p["n_epochs"], checkpoint=checkpoint,
+        self._train_epochs(data, p, self.n_epochs_done_, p["n_iter"], checkpoint=checkpoint,
                            callback=callback, layer=layer, fingerprint=data_id)
         return self
 
@@ -280,7 +330,7 @@ class RBM(ParamsMixin):
 
         Momentum, persistent chains and the RNG stream continue from the previous call; the
         learning-rate and momentum schedules are evaluated at epoch ``n_epochs_done_`` (the
-        learning rate stays at its last value past ``n_epochs``).
+        learning rate stays at its last value past ``n_iter``).
 
         ``allow_fractional`` as in :meth:`fit`.
 
@@ -289,9 +339,8 @@ class RBM(ParamsMixin):
         self
         """
         p = self.validated_params()
-        fitted = getattr(self, "weights_", None) is not None
-        arr = self._check_data(X, n_features=self.n_features_in_ if fitted else None,
-                               allow_fractional=allow_fractional)
+        fitted = self.__sklearn_is_fitted__()
+        arr = self.check_input(X, reset=not fitted, allow_fractional=allow_fractional)
         data = training_array(arr, p["dtype"] if not fitted else self.weights_.dtype,
                               allow_fractional)
         if not fitted:
@@ -300,8 +349,8 @@ class RBM(ParamsMixin):
         if getattr(self, "_root_seed_", None) is None:
             self._root_seed_ = root_seed(p["random_state"])
         if getattr(self, "trainer_", None) is None:
-            if self.weights_.shape[1] != p["n_hidden"]:
-                raise ValueError(f"n_hidden={p['n_hidden']} does not match the fitted weights "
+            if self.weights_.shape[1] != p["n_components"]:
+                raise ValueError(f"n_components={p['n_components']} does not match the fitted weights "
                                  f"{self.weights_.shape}")
             self.trainer_ = make_trainer(self, data, p, self._seed_sequence(1))
         self._monitor_index_ = monitor_indices(data.shape[0], p["monitor_size"],
@@ -335,11 +384,14 @@ class RBM(ParamsMixin):
             self.n_epochs_done_ = epoch + 1
             logger.info("epoch %d/%d%s: %s", epoch + 1, stop, where,
                         ", ".join(f"{k}={v:.5g}" for k, v in metrics.items() if v is not None))
+            if p["verbose"]:
+                print(f"[{type(self).__name__}] Iteration {epoch + 1}{where}, pseudo-likelihood"
+                      f" = {metrics['pseudo_log_likelihood']}, time = {seconds:.2f}s")
             if checkpoint is not None:
                 save_checkpoint(checkpoint, self, trainer_state=trainer.get_state(),
                                 root_seed=self._root_seed_, fingerprint=fingerprint)
             if callback is not None:
-                callback({**record, "n_epochs": p["n_epochs"], "layer": layer})
+                callback({**record, "n_epochs": p["n_iter"], "layer": layer})
 
     def monitor_metrics(self, data, p, epoch, recon, where=""):
         """The per-epoch metrics of :meth:`fit` on its monitoring subset of ``data``
@@ -349,20 +401,10 @@ class RBM(ParamsMixin):
                                self._seed_sequence(2, epoch), where)
 
     def _restore_from_checkpoint(self, state, p, data, fingerprint):
-        meta = state["meta"]
-        check_resumable(meta, jsonable_params(self.get_params()), p, fingerprint)
-        self._root_seed_ = np.random.SeedSequence(
-            meta["seed_entropy"], spawn_key=tuple(meta["seed_spawn_key"]))
-        dtype = p["dtype"]
-        self.weights_ = np.array(state["weights"], dtype=dtype)
-        self.visible_bias_ = np.array(state["visible_bias"], dtype=dtype)
-        self.hidden_bias_ = np.array(state["hidden_bias"], dtype=dtype)
-        if self.weights_.shape != (data.shape[1], p["n_hidden"]):
-            raise ValueError(f"checkpoint weights have shape {self.weights_.shape}, expected "
-                             f"{(data.shape[1], p['n_hidden'])}")
+        check_resumable(state["meta"], jsonable_params(self.get_params()), p, fingerprint)
+        (self.weights_, self.visible_bias_, self.hidden_bias_, self.history_,
+         self.n_epochs_done_, self._root_seed_) = checkpoint_state(state, p, data.shape[1])
         self.n_features_in_ = data.shape[1]
-        self.history_ = {k: list(v) for k, v in meta["history"].items()}
-        self.n_epochs_done_ = int(meta["epoch"])
         self.trainer_ = make_trainer(self, data, p, self._seed_sequence(1))
         self.trainer_.set_state(state["trainer"])
         logger.info("resumed from checkpoint at epoch %d", self.n_epochs_done_)
@@ -384,7 +426,27 @@ class RBM(ParamsMixin):
                        self._float_dtype())
         return maths.unit_mean(self._hidden_input(v), self.units)
 
-    transform = mean_hidden
+    def transform(self, X):
+        """E[h | v] of each row of ``X`` (:meth:`mean_hidden`), after scikit-learn's input
+        checks: a 2-D dense array (or DataFrame) of unit values or unit means.
+
+        Returns
+        -------
+        ndarray (n_samples, n_components) of the model's float dtype
+        """
+        self._check_fitted()
+        return self.mean_hidden(self.check_input(X, reset=False, allow_fractional=True))
+
+    def inverse_transform(self, X):
+        """E[v | h] of each row of hidden values ``X`` (:meth:`mean_visible`): the mean-field
+        reconstruction of the visibles from features returned by :meth:`transform`.
+
+        Returns
+        -------
+        ndarray (n_samples, n_features_in_) of the model's float dtype
+        """
+        self._check_fitted()
+        return self.mean_visible(_dense_2d(X, "X"))
 
     def mean_visible(self, H):
         """E[v | h]: sigma(-(c + W h)_i) (binary) or -tanh((c + W h)_i) (spin)."""
@@ -594,7 +656,8 @@ class RBM(ParamsMixin):
         -------
         ndarray (n_samples,), float64
         """
-        free = self.free_energy(X)
+        self._check_fitted()
+        free = self.free_energy(self.check_input(X, reset=False))
         if log_z is None:
             log_z, _ = self.log_partition(method=method, **kwargs)
         return -free - float(log_z)
@@ -607,8 +670,6 @@ class RBM(ParamsMixin):
 # ----------------------------------------------------------------------------------------------
 # helpers
 # ----------------------------------------------------------------------------------------------
-def _same(a, b):
-    try:
-        return bool(a == b) and type(a) is type(b)
-    except Exception:  # noqa: BLE001 - arrays etc.
-        return False
+def _dense_2d(X, name):
+    """A dense, finite 2-D array (scikit-learn's ``check_array``: sparse input is refused)."""
+    return check_array(X, accept_sparse=False, dtype="numeric", input_name=name)
