@@ -244,7 +244,7 @@ def _train_locked(data, out, out_path, sizes, seed, resume, overwrite, quiet, un
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % (2 ** 63))
 
-    rbm_params = dict(learning_rate=learning_rate, n_epochs=epochs, batch_size=batch_size,
+    rbm_params = dict(learning_rate=learning_rate, n_iter=epochs, batch_size=batch_size,
                       cd_k=cd_k, persistent=persistent, momentum=min(0.5, momentum),
                       final_momentum=momentum, weight_decay=l2, l1=l1, dtype=dtype)
     dbn = DBN(sizes, units=units, rbm_params=rbm_params, propagate=propagate, random_state=seed)
