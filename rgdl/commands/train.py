@@ -131,7 +131,7 @@ def _train_locked(data, out, out_path, sizes, seed, resume, overwrite, quiet, un
     check_output_path(out, overwrite=overwrite, allow_existing=resume, resumable=True)
     spins, lattice = load_training_data(data, units)
     seed = resume_seed(out, seed, resume=resume, out_exists=out_path.exists())
-    rbm_params = dict(learning_rate=learning_rate, n_epochs=epochs, batch_size=batch_size,
+    rbm_params = dict(learning_rate=learning_rate, n_iter=epochs, batch_size=batch_size,
                       cd_k=cd_k, persistent=persistent, momentum=min(0.5, momentum),
                       final_momentum=momentum, weight_decay=l2, l1=l1, dtype=dtype)
     if not quiet:

@@ -113,7 +113,7 @@ def _train_stack_once(cfg, spins_flat, folder, n_epochs, seed_name, progress, la
     if cfg.units == "binary":
         x = ((x + 1) // 2).astype(np.int8)
     dbn = DBN(tuple(int(h) for h in cfg.layers), units=cfg.units, propagate="sample",
-              rbm_params=dict(learning_rate=cfg.learning_rate, n_epochs=n_epochs,
+              rbm_params=dict(learning_rate=cfg.learning_rate, n_iter=n_epochs,
                               batch_size=cfg.batch_size, cd_k=cfg.cd_k, l1=cfg.l1, monitor_size=0),
               random_state=child_seed(cfg.seed, seed_name))
 

@@ -84,12 +84,12 @@ def _train_point(data_path: Path, model_path: Path, params: Mapping) -> None:
     train = params["train"]
     visible, _ = load_training_data(data_path, train["units"])
     hyper = dict(learning_rate=train["learning_rate"], batch_size=train["batch_size"],
-                 n_epochs=train["epochs"], cd_k=train["cd_k"], l1=train["l1"])
+                 n_iter=train["epochs"], cd_k=train["cd_k"], l1=train["l1"])
     meta = {"sweep_point": dict(params), "data_file": data_path.name}
     stem = model_path.name[:-len(".npz")] if model_path.name.endswith(".npz") else model_path.name
     checkpoint = model_path.with_name(stem + ".ckpt")
     if len(train["layers"]) == 1:
-        model = rbm.RBM(n_hidden=train["layers"][0], units=train["units"],
+        model = rbm.RBM(n_components=train["layers"][0], units=train["units"],
                         random_state=train_seed(params), **hyper)
         model.fit(visible, checkpoint=checkpoint, resume=True)
     else:
