@@ -125,7 +125,8 @@ def test_kernel_matches_bitsliced_numpy_reference():
     words = m.words
     keys = m.get_state()["rng"][:, 0]
     for w in range(6):
-        rms.bitsliced_sweep(words, keys, w, m._tp, m._sure, m._afm)
+        k = m.kernel_arrays()
+        rms.bitsliced_sweep(words, keys, w, k["tp"], k["sure"], k["afm"])
         m.sweep(1)
         assert np.array_equal(m.words, words), f"sweep {w}"
 
@@ -151,18 +152,20 @@ def test_drivers_give_identical_bytes(L):
     m = MultiSpinMetropolis(L, 1.0 / 0.408, n_replicas=130, seed=2)
     outs = []
     for driver in ("serial", "groups", (1, 1), (2, 3), (3, 2), (3, 1)):
-        w, r = m._words.copy(), m._rng.copy()
-        args = (w, L, r, m._afm, m._tp, m._sure, 7)
+        k = m.kernel_arrays()
+        w, r = k["words"], k["rng"]
+        args = (w, L, r, k["afm"], k["tp"], k["sure"], 7)
+        group_buf = np.empty((m.n_groups, 6, (L + 2) * L // 2), dtype=np.uint64)
         if driver == "serial":
-            ms._sweeps_serial(*args, m._buf)
+            ms.sweeps_serial(*args, group_buf)
         elif driver == "groups":
-            ms._sweeps_groups(*args, m._buf)
+            ms.sweeps_groups(*args, group_buf)
         else:
             blocks, depth = driver
             rows = L // blocks + 4 * depth + 4
             buf = np.empty((blocks, 6, rows * L // 2), dtype=np.uint64)
             strips = np.empty((blocks, 2 * rows * L // 2), dtype=np.uint64)
-            ms._sweeps_rows(*args, buf, strips, np.empty_like(w), depth)
+            ms.sweeps_rows(*args, buf, strips, np.empty_like(w), depth)
         outs.append((w, r))
     for w, r in outs[1:]:
         assert np.array_equal(w, outs[0][0]) and np.array_equal(r, outs[0][1])
@@ -350,9 +353,11 @@ def test_cross_replica_correlation_zero_and_shared_randomness_fails():
     bad = MultiSpinMetropolis(L, 2.5, n_replicas=n, seed=51)
     words = bad.words
     keys = bad.get_state()["rng"][:, 0]
+    arrays = bad.kernel_arrays()
     series = np.empty((records, n))
     for w in range(100 + records):
-        rms.bitsliced_sweep(words, keys, w, bad._tp, bad._sure, bad._afm, shared=True)
+        rms.bitsliced_sweep(words, keys, w, arrays["tp"], arrays["sure"], arrays["afm"],
+                            shared=True)
         if w >= 100:
             series[w - 100] = energy_per_spin(unpack_spins(words, n), 1.0, 0.0, 2)
     z_bad, ratio_bad = _correlation_z(series.T)
@@ -441,9 +446,9 @@ def test_set_state_rejects_mismatched_state():
 def test_benchmark_rows_are_consistent():
     """`rgdl bench ising` multi-spin rows: names, ratios ours/peer and target verdicts (speed
     itself is not tested)."""
-    from rgdl.benchmarks.ising import _multispin_rows
+    from rgdl.benchmarks.ising import multispin_rows
 
-    rows = _multispin_rows(64, 16, 2, 1, 1, 1)
+    rows = multispin_rows(64, 16, 2, 1, 1, 1)
     assert [r["name"] for r in rows] == ["multispin_64xL16_vs_scalar", "multispin_64xL16_vs_numpy"]
     for r in rows:
         assert r["ours"] > 0 and r["peer"] > 0

@@ -57,7 +57,7 @@ from ising.samplers import (LANES_BLOCK, LANES_MIN_CHAINS, ROW_MODE_MIN_SIZE,
                             MonteCarloSampler)
 from rgdl.benchmarks import judge
 
-__all__ = ["run_ising_benchmarks", "numpy_checkerboard_metropolis"]
+__all__ = ["run_ising_benchmarks", "numpy_checkerboard_metropolis", "multispin_rows"]
 
 logger = logging.getLogger(__name__)
 
@@ -157,7 +157,24 @@ MULTISPIN_TARGET_VS_SCALAR = 6.0
 MULTISPIN_TARGET_VS_NUMPY = 150.0
 
 
-def _multispin_rows(n_replicas, L, sweeps, scalar_sweeps, numpy_sweeps, repeats):
+def multispin_rows(n_replicas, L, sweeps, scalar_sweeps, numpy_sweeps, repeats):
+    """The ``multispin_{R}xL{L}_vs_scalar`` and ``_vs_numpy`` rows (see the module docstring).
+
+    Parameters
+    ----------
+    n_replicas, L : int
+        R replicas of L x L at K = 0.408 (one word uses its rows over threads, several words
+        one thread per word).
+    sweeps, scalar_sweeps, numpy_sweeps : int
+        Sweeps per timing of ours, of the scalar engine and of the NumPy peer.
+    repeats : int
+        Timings of each (alternating); the figures are medians.
+
+    Returns
+    -------
+    list of dict
+        Two judged rows (:func:`rgdl.benchmarks.judge`).
+    """
     from ising.multispin import MultiSpinMetropolis
     from ising.samplers import MonteCarloSampler
 
@@ -277,7 +294,7 @@ def run_ising_benchmarks(quick=False, progress=None):
                              2 if quick else 10, repeats, "64xL40")
     for n_replicas in ((64,) if quick else (64, 128)):
         step(f"multi-spin {n_replicas} x 64x64")
-        rows += _multispin_rows(n_replicas, 64, 20 if quick else 400, 2 if quick else 20,
+        rows += multispin_rows(n_replicas, 64, 20 if quick else 400, 2 if quick else 20,
                                 1 if quick else 2, repeats)
     step("wolff 64x64 at T_c")
     rows += _wolff_row(64, 2000 if quick else 20000, repeats)
