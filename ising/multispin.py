@@ -265,6 +265,26 @@ class MultiSpinMetropolis:
         self.sweeps_done += n
         return self
 
+    # ------------------------------------------- the sampler interface of ising.validation
+    #: Lattice dimension (the engine is 2D).
+    dimension = 2
+
+    @property
+    def n_chains(self):
+        """Number of replicas (the chain count of :mod:`ising.validation`'s interface)."""
+        return self.n_replicas
+
+    @property
+    def temperature(self):
+        """Per-replica temperatures (n_replicas,) (:func:`ising.validation.validate_point`
+        judges every replica against the exact values at its own T)."""
+        return self.temperatures
+
+    @property
+    def coupling(self):
+        """Per-replica couplings (n_replicas,)."""
+        return self.couplings
+
     # -------------------------------------------------------------- observables
     @property
     def spins(self):
@@ -272,6 +292,22 @@ class MultiSpinMetropolis:
         flat = np.empty_like(self._words)
         flat[:, self._perm] = self._words
         return unpack_spins(flat.reshape(self.n_groups, self.size, self.size), self.n_replicas)
+
+    def replica_spins(self, replicas=slice(None)):
+        """Configurations of some replicas, int8 of shape (n_selected, L, L).
+
+        Parameters
+        ----------
+        replicas : slice, int array or list
+            Replica indices (as for indexing an array of length n_replicas); only the words
+            of the groups holding them are unpacked.
+        """
+        idx = np.arange(self.n_replicas)[replicas]
+        groups, where = np.unique(idx // LANES, return_inverse=True)
+        flat = np.empty((groups.size, self.n_spins), dtype=np.uint64)
+        flat[:, self._perm] = self._words[groups]
+        s = unpack_spins(flat.reshape(groups.size, self.size, self.size), groups.size * LANES)
+        return s[where.reshape(-1) * LANES + idx % LANES]
 
     @property
     def words(self):
