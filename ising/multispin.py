@@ -90,25 +90,30 @@ import numpy as np
 from ._kernels import checkerboard_permutation
 from ._multispin_kernels import (LANES, LAZY_BITS, PLANES, PLANES_INLINE, lane_counts,
                                  sweeps_groups, sweeps_rows, sweeps_serial)
+from .autotune import FasterOf
 from .bitplanes import acceptance_planes, lane_words, pack_spins, unpack_spins
 
 __all__ = ["MultiSpinMetropolis", "pack_spins", "unpack_spins", "acceptance_planes",
            "LANES", "PLANES", "PLANES_INLINE", "LAZY_BITS", "ROWS_MIN_SIZE", "ROW_BLOCKS",
-           "ROW_DEPTH", "PARALLEL_MIN_WORK"]
+           "ROW_DEPTH", "PARALLEL_MIN_WORK", "PROBE_WORK"]
 
-#: A single group (n_replicas <= 64) of at least this linear size splits its rows over threads
-#: by default (``row_parallel=None``). Each meeting of the threads waits for the slowest one:
-#: on a machine with more runnable threads than cores a descheduled thread stalls it for a
-#: scheduler time slice, and with the OpenMP threading layer's default active waiting the
-#: waiting thread also takes the core the other one needs (OMP_WAIT_POLICY=passive avoids
-#: that part). Large lattices give each meeting enough work to absorb the stalls.
-ROWS_MIN_SIZE = 256
+#: A single group (n_replicas <= 64) of at least this linear size chooses between the serial
+#: and the row-parallel driver by their measured speed (``row_parallel=None``,
+#: :class:`ising.autotune.FasterOf`). Each meeting of the row mode's threads waits for the
+#: slowest one: on a machine with more runnable threads than cores a descheduled thread stalls
+#: it for a scheduler time slice, and with the OpenMP threading layer's default active waiting
+#: the waiting thread also takes the core the other one needs, so whether the row mode wins
+#: depends on the load at the time; below this size its halo (2 ROW_DEPTH rows recomputed per
+#: block) costs more than half the work.
+ROWS_MIN_SIZE = 32
 #: Row blocks (threads) of a single group in the row-parallel mode.
 ROW_BLOCKS = 2
 #: Sweeps between the threads' meetings in the row-parallel mode (temporal blocking).
 ROW_DEPTH = 4
 #: Calls with fewer word updates than this (n_groups * L^2 * n_sweeps) run serially.
 PARALLEL_MIN_WORK = 20_000
+#: Word updates of one probe of a driver in the measured choice (a few milliseconds).
+PROBE_WORK = 2_000_000
 
 _STATE_VERSION = 1
 
@@ -151,12 +156,12 @@ class MultiSpinMetropolis:
     row_parallel : bool or None
         Split the rows of each lattice over ROW_BLOCKS threads, meeting every ROW_DEPTH
         sweeps (temporal blocking: each thread recomputes a halo of 2 ROW_DEPTH rows).
-        ``None`` (default) turns it on for a single group (n_replicas <= 64) of
-        L >= ROWS_MIN_SIZE (256); several groups run one thread per group. A thread meeting
-        waits for the slowest thread, so on a machine busier than its core count this mode
-        can be much slower than serial: ``True`` for smaller lattices pays off on an idle
-        machine only. The bytes never depend on this choice.
-
+        ``None`` (default): a single group (n_replicas <= 64) of L >= ROWS_MIN_SIZE (32)
+        measures the serial and the row-parallel drivers on short probes and runs the faster
+        one, re-probing the slower one from time to time (:class:`ising.autotune.FasterOf`;
+        the row mode wins on an idle machine and can lose many times over on one busier than
+        its core count); several groups run one thread per group. ``True`` forces the row
+        mode, ``False`` never uses it. The bytes never depend on this choice.
     Notes
     -----
     ``SeedSequence(seed).spawn(2)`` gives (init, run); replica c starts from
@@ -205,9 +210,13 @@ class MultiSpinMetropolis:
         self.n_groups = -(-n // LANES)
         self.n_spins = L * L
         self.sweeps_done = 0
-        if row_parallel is None:
-            row_parallel = self.n_groups == 1 and L >= ROWS_MIN_SIZE
-        self.row_parallel = bool(row_parallel)
+        #: True (always rows), False (never) or None (measured choice; see ``drivers``).
+        self.row_parallel = None if row_parallel is None else bool(row_parallel)
+        #: The measured choice between the serial (0) and row-parallel (1) drivers, when
+        #: ``row_parallel`` is None for a single group of L >= ROWS_MIN_SIZE; else None.
+        self.drivers = None
+        if row_parallel is None and self.n_groups == 1 and L >= ROWS_MIN_SIZE:
+            self.drivers = FasterOf(2, probe_work=PROBE_WORK)
 
         # per-lane flip probabilities of the classes a >= 2, a = 1, a = 0 (dE <= 0, 4|J|, 8|J|),
         # lazy; padding lanes always flip, so they never keep a comparison running
@@ -252,18 +261,26 @@ class MultiSpinMetropolis:
         n = int(n_sweeps)
         if n == 0:
             return self
-        args = (self._words, self.size, self._rng, self._afm, self._tp, self._sure, n)
         work = self.n_groups * self.n_spins * n
         if work < PARALLEL_MIN_WORK:
-            sweeps_serial(*args, self._buf)
-        elif self.row_parallel:
+            self._run_driver(0, n)
+        elif self.drivers is not None:
+            self.drivers.run(self._run_driver, n, work_per_unit=self.n_groups * self.n_spins)
+        else:
+            self._run_driver(1 if self.row_parallel else 2 if self.n_groups > 1 else 0, n)
+        self.sweeps_done += n
+        return self
+
+    def _run_driver(self, driver, n):
+        """``n`` sweeps with driver 0 (serial), 1 (rows over threads) or 2 (groups over
+        threads); all three give the same bytes."""
+        args = (self._words, self.size, self._rng, self._afm, self._tp, self._sure, n)
+        if driver == 1:
             sweeps_rows(*args, self._buf[:ROW_BLOCKS], self._strips, self._other, ROW_DEPTH)
-        elif self.n_groups > 1:
+        elif driver == 2:
             sweeps_groups(*args, self._buf)
         else:
             sweeps_serial(*args, self._buf)
-        self.sweeps_done += n
-        return self
 
     # ------------------------------------------- the sampler interface of ising.validation
     #: Lattice dimension (the engine is 2D).

@@ -444,7 +444,7 @@ def test_benchmark_rows_are_consistent():
     for r in rows:
         assert r["ours"] > 0 and r["peer"] > 0
         assert math.isclose(r["ratio"], r["ours"] / r["peer"])
-        assert "flips/ns" in r["note"] and ("met" in r["note"]) and "rows over threads" in r["note"]
+        assert "flips/ns" in r["note"] and ("met" in r["note"]) and "measured choice" in r["note"]
 
 
 # ------------------------------------------------------- temperature grids in the lanes
