@@ -377,16 +377,12 @@ class MonteCarloSampler:
             if self.coupling < 0.0:
                 raise ValueError(f"{algorithm} needs a ferromagnetic coupling >= 0, got {self.coupling}; "
                                  "use metropolis or heatbath")
-        #: The measured choice between the serial (0) and row-parallel (1) drivers of a single
-        #: 2D checkerboard chain of L >= ROW_MODE_AUTO_SIZE left to the default
-        #: (:class:`ising.autotune.FasterOf`; same bytes either way), else None.
-        self.row_drivers = None
+        one_lattice = self.scheme == "checkerboard" and self.dimension == 2 and self.n_chains == 1
+        #: Measured choice serial (0) / rows (1) (:class:`ising.autotune.FasterOf`), or None.
+        self.row_drivers = (FasterOf(2, probe_work=ROW_PROBE_WORK) if row_parallel is None
+                            and one_lattice and L >= ROW_MODE_AUTO_SIZE else None)
         if row_parallel is None:
-            one_lattice = (self.scheme == "checkerboard" and self.dimension == 2
-                           and self.n_chains == 1)
             row_parallel = one_lattice and L >= ROW_MODE_MIN_SIZE
-            if one_lattice and L >= ROW_MODE_AUTO_SIZE:
-                self.row_drivers = FasterOf(2, probe_work=ROW_PROBE_WORK)
         elif row_parallel and not (self.scheme == "checkerboard" and self.dimension == 2):
             raise ValueError("row_parallel is available for the 2D checkerboard scheme only "
                              "(metropolis/heatbath at even L >= 4)")
