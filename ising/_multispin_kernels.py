@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ._kernels import GAMMA, mix64
+from ._kernels import GAMMA, gather_side, mix64
 
 __all__ = ["LANES", "PLANES", "PLANES_INLINE", "LAZY_BITS", "sweeps_serial", "sweeps_groups",
            "sweeps_rows", "lane_counts"]
@@ -31,16 +31,10 @@ PLANES = 64
 #: Planes computed branch-free for every site (the rest only where lanes are undecided).
 PLANES_INLINE = 8
 #: Lazy Metropolis: a site is left alone with probability 2**-LAZY_BITS (as in the scalar 2D
-#: kernels, :mod:`ising.samplers`).
+#: kernels, :data:`ising.samplers.LAZY_PROPOSAL` = 1 - 2**-LAZY_BITS).
 LAZY_BITS = 11
 
-_U1 = np.uint64(1)
-_U2 = np.uint64(2)
-_U3 = np.uint64(3)
-_U4 = np.uint64(4)
-_U5 = np.uint64(5)
-_U6 = np.uint64(6)
-_U7 = np.uint64(7)
+_U1, _U2, _U3, _U4, _U5, _U6, _U7 = (np.uint64(k) for k in range(1, 8))
 _G64 = np.uint64((int(GAMMA) * 64) % (1 << 64))  # counter step between consecutive sites
 
 
@@ -167,15 +161,7 @@ def _colour_block(wg, R, L, g0, colour, i0, i1, afm, tp, sure, key, sweep, ext, 
         src = i0 - 1 + r
         src = src + R if src < 0 else (src - R if src >= R else src)
         ext[r * H:(r + 1) * H] = wg[o + src * H:o + (src + 1) * H]
-    for i in range(i0, i1):
-        r = o + i * H
-        q = (i - i0) * H
-        if (i + colour) & 1 == 0:
-            side[q] = wg[r + H - 1]
-            side[q + 1:q + H] = wg[r:r + H - 1]
-        else:
-            side[q:q + H - 1] = wg[r + 1:r + H]
-            side[q + H - 1] = wg[r]
+    gather_side(wg, o, H, i0, i1, colour, side)
     # one run per stretch of rows that is contiguous in the lattice's layout (two if the
     # strip wraps around row L - 1)
     a = i0

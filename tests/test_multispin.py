@@ -439,8 +439,8 @@ def test_benchmark_rows_are_consistent():
     itself is not tested)."""
     from rgdl.benchmarks.ising import multispin_rows
 
-    rows = multispin_rows(64, 16, 2, 1, 1, 1)
-    assert [r["name"] for r in rows] == ["multispin_64xL16_vs_scalar", "multispin_64xL16_vs_numpy"]
+    rows = multispin_rows(64, 32, 2, 1, 1, 1)
+    assert [r["name"] for r in rows] == ["multispin_64xL32_vs_scalar", "multispin_64xL32_vs_numpy"]
     for r in rows:
         assert r["ours"] > 0 and r["peer"] > 0
         assert math.isclose(r["ratio"], r["ours"] / r["peer"])

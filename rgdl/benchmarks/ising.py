@@ -209,9 +209,11 @@ def multispin_rows(n_replicas, L, sweeps, scalar_sweeps, numpy_sweeps, repeats):
     if ms.drivers is not None:
         serial, rows = (r or float("nan") for r in ms.drivers.rates)
         mode = (f"measured choice: {'rows over threads' if ms.drivers.best() else 'serial'} "
-                f"(rows {rows / 1e6:.0f} vs serial {serial / 1e6:.0f} M word-sweeps/s)")
-    else:
+                f"(rows {rows / 1e6:.0f} vs serial {serial / 1e6:.0f} M word updates/s)")
+    elif ms.n_groups > 1:
         mode = "groups of 64 over threads"
+    else:
+        mode = "rows over threads" if ms.row_parallel else "serial"
     head = (f"{n_replicas}x{L}x{L}, K=0.408, ours {mode}, {rate:.2f} flips/ns with "
             f"{os.environ.get('NUMBA_NUM_THREADS', 'default')} Numba threads, "
             f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}; "
