@@ -34,6 +34,7 @@ Seeds
 
 from __future__ import annotations
 
+import heapq
 import math
 from types import SimpleNamespace
 
@@ -172,8 +173,8 @@ def sample_temperature_grid(size, temperatures, *, n_samples, coupling=1.0, n_ch
     schedule = _calibrated_schedule(engine.size, temps, float(coupling), n_chains, engine.seed,
                                     burn_in, thin)
     rounds = math.ceil(n_samples / n_chains)
-    events = sorted((b + j * t, k) for k, (b, t, _) in enumerate(schedule)
-                    for j in range(1, rounds + 1))
+    # record times of every temperature, merged in time order (lazily: n_T x rounds events)
+    events = heapq.merge(*[_record_times(k, b, t, rounds) for k, (b, t, _) in enumerate(schedule)])
     L = engine.size
     out = np.empty((temps.size, n_samples, L, L), dtype=np.int8)
     filled = [0] * temps.size
@@ -187,6 +188,11 @@ def sample_temperature_grid(size, temperatures, *, n_samples, coupling=1.0, n_ch
             progress(sum(filled), temps.size * n_samples)
     return [_result(out[k], engine, temps[k], n_chains, schedule[k])
             for k in range(temps.size)]
+
+
+def _record_times(k, burn_in, thin, rounds):
+    """(sweep, k) of the rounds of temperature k, in time order."""
+    return ((burn_in + j * thin, k) for j in range(1, rounds + 1))
 
 
 def _result(spins, engine, temperature, n_chains, schedule_k):
