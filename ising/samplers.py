@@ -316,11 +316,11 @@ class MonteCarloSampler:
         seed gives other (equally valid) samples; a state resumes only on its own engine.
     row_parallel : bool or None
         Local algorithms in 2D with fewer than LANES_MIN_CHAINS (8) chains: split the rows of
-        each lattice over threads (a barrier per colour). ``None`` (default) turns it on for a
-        single chain with L >= ROW_MODE_MIN_SIZE (1024), and for a single chain with
-        L >= ROW_MODE_AUTO_SIZE (256) measures it against the serial driver and runs the
-        faster (:attr:`row_drivers`, :class:`ising.autotune.FasterOf`; which one wins depends on
-        the machine's load at run time). The draws are counter-based (a pure
+        each lattice over threads (a barrier per colour). ``None`` (default): a single chain
+        with L >= ROW_MODE_AUTO_SIZE (256) measures the row mode against the serial driver
+        and runs the faster (:attr:`row_drivers`, :class:`ising.autotune.FasterOf`; which one
+        wins depends on the machine's load at run time); ``True`` forces the row mode (in
+        parallel from ROW_MODE_MIN_SIZE, 1024). The draws are counter-based (a pure
         function of chain key, sweep and site, see :mod:`ising._kernels`), so this choice, the
         chain-vectorised driver used for >= 8 chains, and the thread count never change the
         bytes: the same seed gives the same samples in every mode at any ``NUMBA_NUM_THREADS``.
