@@ -198,6 +198,27 @@ def _half_row_2d(lat, L, i, colour, t, base, side):
                 base + np.uint64(p) * GAMMA)
 
 
+@njit(cache=True, boundscheck=False, inline="always")
+def gather_side(lat, o, H, i0, i1, colour, side):
+    """Gather the horizontal neighbours of the colour-``colour`` sites of rows i0 <= i < i1.
+
+    Checkerboard layout (:func:`checkerboard_permutation`): the other colour's half-row i
+    starts at ``o + i H``; a site in column 2k + ((i + colour) & 1) has horizontal neighbours
+    k and k - 1 (i + colour even) or k and k + 1 (odd) of that half-row, with the periodic
+    wrap. ``side[(i - i0) H + k]`` receives the one that is not k (entry k is the half-row
+    itself). Used by the scalar and the multi-spin checkerboard kernels.
+    """
+    for i in range(i0, i1):
+        r = o + i * H
+        q = (i - i0) * H
+        if (i + colour) & 1 == 0:
+            side[q] = lat[r + H - 1]
+            side[q + 1:q + H] = lat[r:r + H - 1]
+        else:
+            side[q:q + H - 1] = lat[r + 1:r + H]
+            side[q + H - 1] = lat[r]
+
+
 @njit(cache=True, boundscheck=False)
 def _colour_2d(lat, L, colour, t, base, ext, side):
     """Update all sites of one colour as a single run (same draws and bytes as row by row).
@@ -216,15 +237,7 @@ def _colour_2d(lat, L, colour, t, base, ext, side):
     ext[0:H] = lat[o + half - H:o + half]
     ext[H:H + half] = lat[o:o + half]
     ext[H + half:2 * H + half] = lat[o:o + H]
-    for i in range(L):
-        r = o + i * H
-        q = i * H
-        if (i + colour) & 1 == 0:
-            side[q] = lat[r + H - 1]
-            side[q + 1:q + H] = lat[r:r + H - 1]
-        else:
-            side[q:q + H - 1] = lat[r + 1:r + H]
-            side[q + H - 1] = lat[r]
+    gather_side(lat, o, H, 0, L, colour, side)
     _update_run(lat[p:p + half], ext[0:half], ext[2 * H:2 * H + half], ext[H:H + half],
                 side[0:half], t, base + np.uint64(p) * GAMMA)
 

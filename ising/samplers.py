@@ -46,6 +46,7 @@ import numpy as np
 from . import _kernels, io
 from .calibration import CALIBRATION_WINDOW, calibrate, tau_of_series
 from .checks import check_int, check_real, resolve_seed
+from .autotune import FasterOf
 from .multispin import MultiSpinMetropolis
 from .lattice import energy_per_spin, magnetization_per_spin, neighbour_table
 from .schedule import equilibrate, n_rounds, sample_rounds
@@ -77,6 +78,13 @@ MULTISPIN_MIN_CHAINS = 32
 #: a shared machine a descheduled thread stalls it for a scheduler time slice, which on small
 #: lattices costs far more than the threads gain.
 ROW_MODE_MIN_SIZE = 1024
+#: A single 2D checkerboard chain of at least this linear size (and row_parallel=None)
+#: measures the serial driver against the parallel row mode and runs the faster
+#: (:class:`ising.autotune.FasterOf`): the row mode's barriers win on an idle machine and
+#: collapse on one busier than its core count, which only a measurement at run time can tell.
+ROW_MODE_AUTO_SIZE = 256
+#: Spin updates of one probe of a driver in that choice (a few milliseconds).
+ROW_PROBE_WORK = 4_000_000
 
 #: 2D local algorithms with at least this many chains run the chain-vectorised driver
 #: (``_kernels.local_2d_lanes``): blocks of LANES_BLOCK chains stored site-major, the innermost
@@ -188,15 +196,19 @@ class MonteCarloSampler:
         seed gives other (equally valid) samples; a state resumes only on its own engine.
     row_parallel : bool or None
         Local algorithms in 2D with fewer than LANES_MIN_CHAINS (8) chains: split the rows of
-        each lattice over threads (a barrier per colour). ``None`` (default) turns it on for a
-        single chain with L >= ROW_MODE_MIN_SIZE (1024). The draws are counter-based (a pure
+        each lattice over threads (a barrier per colour). ``None`` (default): a single chain
+        with L >= ROW_MODE_AUTO_SIZE (256) measures the row mode against the serial driver
+        and runs the faster (:attr:`row_drivers`, :class:`ising.autotune.FasterOf`; which one
+        wins depends on the machine's load at run time); ``True`` forces the row mode (in
+        parallel from ROW_MODE_MIN_SIZE, 1024). The draws are counter-based (a pure
         function of chain key, sweep and site, see :mod:`ising._kernels`), so this choice, the
         chain-vectorised driver used for >= 8 chains, and the thread count never change the
         bytes: the same seed gives the same samples in every mode at any ``NUMBA_NUM_THREADS``.
 
     Notes
     -----
-    Which compiled driver runs depends only on the problem size, never on the machine's load:
+    Which compiled driver runs depends only on the problem size (except the measured choice
+    of a single chain of L >= ROW_MODE_AUTO_SIZE, see ``row_parallel``):
     >= 8 chains of a 2D local algorithm use the chain-vectorised driver (blocks of
     LANES_BLOCK chains, one thread per block); calls with fewer than PARALLEL_MIN_WORK spin
     updates, a single block, or a lattice below ROW_MODE_MIN_SIZE in row mode run the serial
@@ -227,9 +239,12 @@ class MonteCarloSampler:
         #: Visiting scheme: "checkerboard", "random-site" or "cluster" (:func:`visiting_scheme`).
         self.scheme = visiting_scheme(algorithm, self.dimension, L)
         check_model(algorithm, self.coupling, self.field)
+        one_lattice = self.scheme == "checkerboard" and self.dimension == 2 and self.n_chains == 1
+        #: Measured choice serial (0) / rows (1) (:class:`ising.autotune.FasterOf`), or None.
+        self.row_drivers = (FasterOf(2, probe_work=ROW_PROBE_WORK) if row_parallel is None
+                            and one_lattice and L >= ROW_MODE_AUTO_SIZE else None)
         if row_parallel is None:
-            row_parallel = (self.scheme == "checkerboard" and self.dimension == 2
-                            and self.n_chains == 1 and L >= ROW_MODE_MIN_SIZE)
+            row_parallel = one_lattice and L >= ROW_MODE_MIN_SIZE
         elif row_parallel and not (self.scheme == "checkerboard" and self.dimension == 2):
             raise ValueError("row_parallel is available for the 2D checkerboard scheme only "
                              "(metropolis/heatbath at even L >= 4)")
@@ -306,6 +321,14 @@ class MonteCarloSampler:
         return st
 
     # ------------------------------------------------------------------ running
+    def _one_lattice_driver(self, driver, n):
+        """``n`` sweeps of a single 2D checkerboard chain: serial (0) or rows over threads (1)."""
+        args = (self._spins, self.size, self._rng, self._thr, n)
+        if driver == 1:
+            self._kernel("local_2d_rows", True)(*args)
+        else:
+            self._kernel("local_2d_chains", False)(*args)
+
     def sweep(self, n_sweeps=1):
         """Advance every chain by ``n_sweeps`` sweeps (see the module docstring).
 
@@ -329,6 +352,8 @@ class MonteCarloSampler:
                 par = n_blocks > 1 and work >= PARALLEL_MIN_WORK
                 self._kernel("local_2d_lanes", par)(self._spins, L, self._rng, self._thr,
                                                     n, LANES_BLOCK)
+            elif self.row_drivers is not None and work >= PARALLEL_MIN_WORK:
+                self.row_drivers.run(self._one_lattice_driver, n, work_per_unit=self.n_spins)
             elif self.row_parallel:
                 # two barriers per sweep: only for very large lattices
                 par = L >= ROW_MODE_MIN_SIZE and work >= PARALLEL_MIN_WORK
