@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from analysis.blockspin_fidelity import window_block_spins
-from analysis.thermodynamics import jackknife
+from ising.observables import Estimate, jackknife
 
 __all__ = [
     "correlation_map",
@@ -138,8 +138,9 @@ def _fourier_stats(values, positions, length):
 def _length_estimate(values, positions, length, coarse_length, n_blocks):
     """Jackknife xi from per-sample Fourier stats; values are already centred if connected."""
     s0, sk = _fourier_stats(values, positions, length)
-    stats = np.column_stack([s0, sk])
-    return jackknife(lambda m: _xi_from_structure(m[0], m[1], coarse_length), stats, n_blocks)
+    n_blocks = min(int(n_blocks), s0.size)
+    return Estimate(*jackknife(lambda a, b: _xi_from_structure(a, b, coarse_length), s0, sk,
+                               n_blocks=n_blocks, bias_correction=False))
 
 
 def correlation_length(spins, *, connected=True, n_blocks=20):

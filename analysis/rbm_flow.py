@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.thermodynamics import Estimate
+from ising.observables import Estimate
 from rbm import maths
 
 __all__ = [

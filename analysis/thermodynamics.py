@@ -16,12 +16,10 @@ energies and magnetizations are per spin; the RBM's ``p(v) = exp(-F(v)) / Z_RBM`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from ising import observables
-from ising.observables import gelman_rubin  # re-exported: one R-hat for the package
+# One Estimate, one jackknife, one R-hat, one susceptibility for the package: re-exported here.
+from ising.observables import Estimate, gelman_rubin, jackknife
 
 __all__ = [
     "Estimate",
@@ -33,47 +31,12 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Estimate:
-    """A value with a one-standard-error bar."""
+def _mean_estimate(series, n_blocks: int) -> Estimate:
+    """Mean of a series with the jackknife error over ``n_blocks`` contiguous blocks.
 
-    value: float
-    error: float
-
-    def to_dict(self):
-        return {"value": float(self.value), "error": float(self.error)}
-
-
-def jackknife(func, stats, n_blocks=20):
-    """Jackknife estimate of ``func(mean of stats)`` over contiguous blocks of samples.
-
-    Parameters
-    ----------
-    func : callable
-        Maps the vector of column means ``(k,)`` to a scalar.
-    stats : ndarray (n_samples, k) or (n_samples,)
-        Per-sample quantities, in sampling order (blocks absorb residual autocorrelation).
-    n_blocks : int
-        Number of blocks (at least 2, at most ``n_samples``).
-
-    Returns
-    -------
-    Estimate
-        ``value = func(mean)`` over the whole blocks, ``error`` the jackknife standard error
-        (delegates to :func:`ising.observables.jackknife`, without bias correction).
+    :func:`ising.observables.jackknife` without bias correction (the mean is linear).
     """
-    stats = np.asarray(stats, dtype=np.float64)
-    if stats.ndim == 1:
-        stats = stats[:, None]
-    n = stats.shape[0]
-    if n < 2:
-        raise ValueError("need at least 2 samples for a jackknife error")
-    n_blocks = min(int(n_blocks), n)
-    if n_blocks < 2:
-        raise ValueError(f"n_blocks must be at least 2, got {n_blocks}")
-    value, error = observables.jackknife(lambda *means: func(np.array(means)), *stats.T,
-                                         n_blocks=n_blocks, bias_correction=False)
-    return Estimate(float(value), float(error))
+    return Estimate(*jackknife(lambda x: x, series, n_blocks=n_blocks, bias_correction=False))
 
 
 def _check_series(x, name):
@@ -117,14 +80,16 @@ def thermodynamic_estimates(energy, magnetization, n_spins, temperature, *, n_bl
     if not temperature > 0:
         raise ValueError(f"temperature must be positive, got {temperature}")
     am = np.abs(m)
-    stats = np.column_stack([e, e * e, am, m * m])
+    n_blocks = min(int(n_blocks), e.size)
+
+    def jk(func, *series):
+        return Estimate(*jackknife(func, *series, n_blocks=n_blocks, bias_correction=False))
+
     return {
-        "energy": jackknife(lambda s: s[0], stats, n_blocks),
-        "abs_magnetization": jackknife(lambda s: s[2], stats, n_blocks),
-        "specific_heat": jackknife(lambda s: n_spins * (s[1] - s[0] ** 2) / temperature ** 2,
-                                   stats, n_blocks),
-        "susceptibility": jackknife(lambda s: n_spins * (s[3] - s[2] ** 2) / temperature,
-                                    stats, n_blocks),
+        "energy": _mean_estimate(e, n_blocks),
+        "abs_magnetization": _mean_estimate(am, n_blocks),
+        "specific_heat": jk(lambda a, a2: n_spins * (a2 - a ** 2) / temperature ** 2, e, e * e),
+        "susceptibility": jk(lambda a, a2: n_spins * (a2 - a ** 2) / temperature, am, m * m),
     }
 
 
@@ -192,7 +157,7 @@ def kl_per_spin(energy, free_energy, temperature, n_spins, log_z_ising, log_z_rb
         if not np.isfinite(value):
             raise ValueError(f"{name} must be finite, got {value}")
     per_sample = -e * n_spins / temperature + f
-    mean = jackknife(lambda s: s[0], per_sample, n_blocks)
+    mean = _mean_estimate(per_sample, min(int(n_blocks), per_sample.size))
     value = (mean.value - float(log_z_ising) + float(log_z_rbm)) / n_spins
     error = np.hypot(mean.error, float(log_z_rbm_error)) / n_spins
     return Estimate(float(value), float(error))

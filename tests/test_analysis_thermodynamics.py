@@ -27,7 +27,7 @@ def _ring_exact(n, k):
 
 def test_jackknife_of_a_mean_is_the_block_standard_error():
     x = np.random.default_rng(0).normal(size=1000)
-    est = jackknife(lambda s: s[0], x, n_blocks=10)
+    est = Estimate(*jackknife(lambda a: a, x, n_blocks=10, bias_correction=False))
     blocks = x.reshape(10, 100).mean(1)
     assert est.value == pytest.approx(x.mean())
     assert est.error == pytest.approx(blocks.std(ddof=1) / np.sqrt(10))
@@ -127,3 +127,20 @@ def test_bad_input():
         kl_per_spin(np.ones(5), np.ones(4), 1.0, 4, 0.0, 0.0)
     with pytest.raises(ValueError, match="finite"):
         kl_per_spin(np.ones(5), np.ones(5), 1.0, 4, np.nan, 0.0)
+
+
+def test_one_estimate_one_jackknife_one_susceptibility():
+    """analysis re-exports ising.observables' Estimate and jackknife; the susceptibility is the
+    finite-lattice chi' = N (<m^2> - <|m|>^2) / T of ising.observables.summarize."""
+    import analysis
+    from ising import observables
+
+    assert analysis.Estimate is observables.Estimate and analysis.jackknife is observables.jackknife
+    rng = np.random.default_rng(3)
+    m = rng.normal(0.0, 0.3, size=400)
+    e = -1.0 + 0.1 * rng.normal(size=400)
+    est = thermodynamic_estimates(e, m, 16, 2.5, n_blocks=400)
+    chi = 16 * (np.mean(m * m) - np.mean(np.abs(m)) ** 2) / 2.5
+    assert est["susceptibility"].value == pytest.approx(chi, rel=1e-12)
+    assert est["susceptibility"].to_dict() == {"value": est["susceptibility"].value,
+                                               "error": est["susceptibility"].error}
