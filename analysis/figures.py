@@ -1,22 +1,28 @@
-"""Publication figures for the layer <-> block-spin comparison (matplotlib, Agg, PNG + PDF).
+"""Publication figures (matplotlib, Agg, PNG + PDF) in the project's one figure style.
 
 Every function takes already-computed arrays, draws one figure without touching pyplot's global
-state (``matplotlib.figure.Figure``), writes ``<stem>.png`` (200 dpi) and ``<stem>.pdf`` and
-returns the two paths. Colours come from the Okabe-Ito palette (colour-blind safe); signed
-fields use the diverging ``RdBu_r`` map with a symmetric range, spins a grey scale. Lengths are in
-lattice spacings, temperatures and energies in units of the coupling ``J`` (k_B = 1).
+state (``matplotlib.figure.Figure``), writes ``<stem>.png`` (200 dpi) and ``<stem>.pdf``
+atomically and returns the two paths. Every figure uses the shared style of
+:mod:`analysis.figure_style` (re-exported here): constrained layout, legends outside the data,
+labelled colour bars, readable log ticks, visible error bars, and a caption stating the lattice
+size ``L`` and the sample count ``n`` (keywords ``size`` and ``samples``). Colours come from the
+Okabe-Ito palette (colour-blind safe); signed fields use the diverging ``RdBu_r`` map with a
+symmetric range, spins a grey scale. Lengths are in lattice spacings, temperatures and energies
+in units of the coupling ``J`` (k_B = 1).
 """
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
-
 import numpy as np
-from matplotlib.figure import Figure
+
+from analysis.figure_style import (ERRORBAR, MARKERS, OKABE_ITO, STYLE, add_colorbar,  # noqa: F401
+                                   new_figure, outside_legend, plain_log_ticks, sample_note,
+                                   save_figure, set_caption, wrap_text, wrap_ylabel)
 
 __all__ = [
-    "OKABE_ITO",
+    "OKABE_ITO", "MARKERS", "STYLE", "ERRORBAR", "new_figure", "wrap_text", "sample_note",
+    "set_caption", "outside_legend", "add_colorbar", "plain_log_ticks", "save_figure",
+    "wrap_ylabel",
     "plot_receptive_fields",
     "plot_localization",
     "plot_reconstructions",
@@ -34,44 +40,18 @@ __all__ = [
     "plot_kernels",
 ]
 
-log = logging.getLogger(__name__)
 
-#: Okabe & Ito (2008) colour-blind-safe palette.
-OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
-_STYLE = {"font.size": 9, "axes.titlesize": 9, "axes.labelsize": 9, "legend.fontsize": 8,
-          "xtick.labelsize": 8, "ytick.labelsize": 8}
-
-
-def _figure(width, height):
-    import matplotlib
-
-    matplotlib.rcParams.update(_STYLE)
-    return Figure(figsize=(width, height), constrained_layout=True)
-
-
-def _save(fig, stem):
-    stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = []
-    from ising.atomic import atomic_output
-
-    for ext in ("png", "pdf"):
-        path = stem.with_suffix(f".{ext}")
-        with atomic_output(path) as tmp:  # exclusive temp file, fsync, rename
-            fig.savefig(tmp, dpi=200, format=ext)
-        paths.append(path)
-    log.info("wrote %s (.png, .pdf)", stem)
-    return paths
-
-
-def plot_receptive_fields(fields_per_layer, shape, stem, *, n_units=6, titles=None):
+def plot_receptive_fields(fields_per_layer, shape, stem, *, n_units=6, titles=None,
+                          samples=None):
     """Receptive fields ``r^(l)`` of the first ``n_units`` units of every layer (rows = layers).
 
-    Units are shown in index order (not selected), each with its own symmetric colour range.
+    Units are shown in index order (not selected); each is divided by its own ``max |r|`` so
+    that weak and strong units are equally visible, on one colour scale from -1 to 1.
+    ``samples``: training-set size for the caption (``L`` is read from ``shape``).
     """
     n_layers = len(fields_per_layer)
     n_cols = max(1, min(n_units, min(f.shape[1] for f in fields_per_layer)))
-    fig = _figure(1.3 * n_cols + 0.6, 1.35 * n_layers + 0.3)
+    fig = new_figure(1.3 * n_cols + 1.4, 1.35 * n_layers + 0.9)
     axes = fig.subplots(n_layers, n_cols, squeeze=False)
     for l, fields in enumerate(fields_per_layer):
         for j in range(n_cols):
@@ -80,26 +60,33 @@ def plot_receptive_fields(fields_per_layer, shape, stem, *, n_units=6, titles=No
             if r.ndim == 1:
                 r = r[None, :]
             vmax = float(np.max(np.abs(r))) or 1.0
-            ax.imshow(r, cmap="RdBu_r", vmin=-vmax, vmax=vmax, interpolation="nearest")
+            image = ax.imshow(r / vmax, cmap="RdBu_r", vmin=-1.0, vmax=1.0,
+                              interpolation="nearest")
             ax.set_xticks([]); ax.set_yticks([])
             if j == 0:
                 ax.set_ylabel(titles[l] if titles else f"layer {l + 1}")
             if l == 0:
                 ax.set_title(f"unit {j}")
-    fig.suptitle(r"Receptive fields $r^{(l)} = r^{(l-1)}W^{(l)}$ on the visible lattice (blue < 0 < red)")
-    return _save(fig, stem)
+    add_colorbar(fig, image, axes, r"$r\,/\max|r|$ per unit (dimensionless)", shrink=0.8)
+    set_caption(fig, r"Receptive fields $r^{(l)} = r^{(l-1)}W^{(l)}$ on the visible lattice",
+                size=shape[-1], samples=samples)
+    return save_figure(fig, stem)
 
 
-def plot_localization(trained, untrained, stem, *, key="radius", ylabel="core radius of gyration of $r^2$ (lattice spacings)"):
+def plot_localization(trained, untrained, stem, *, key="radius",
+                      ylabel="core radius of gyration of $r^2$ (lattice spacings)", size=None,
+                      samples=None):
     """Per-layer distributions of a localisation measure, trained vs the same stack untrained.
 
     Parameters
     ----------
     trained, untrained : list of ndarray
         Per-layer per-unit values (e.g. ``Localization.radius``).
+    size, samples : optional
+        Lattice side and training-set size for the caption.
     """
     n = len(trained)
-    fig = _figure(1.2 * n + 2.0, 2.8)
+    fig = new_figure(1.2 * n + 3.2, 3.2)
     ax = fig.subplots()
     pos = np.arange(1, n + 1)
     for offset, data, colour, label in ((-0.18, trained, OKABE_ITO[0], "trained"),
@@ -114,13 +101,14 @@ def plot_localization(trained, untrained, stem, *, key="radius", ylabel="core ra
             med.set_color("black")
         ax.plot([], [], color=colour, lw=6, alpha=0.6, label=label)
     ax.set_xticks(pos, [f"layer {l}" for l in pos])
-    ax.set_ylabel(ylabel)
-    ax.legend(frameon=False)
-    ax.set_title(f"Receptive-field localisation ({key})")
-    return _save(fig, stem)
+    wrap_ylabel(ax, ylabel, 3.2)
+    outside_legend(fig)
+    set_caption(fig, f"Receptive-field localisation ({key})", size=size, samples=samples)
+    return save_figure(fig, stem)
 
 
-def plot_reconstructions(originals, reconstructions, stem, *, n_samples=5, labels=None):
+def plot_reconstructions(originals, reconstructions, stem, *, n_samples=5, labels=None,
+                         samples=None):
     """Input configurations and their reconstructions (paper's Fig. 3), rows = samples.
 
     Parameters
@@ -128,25 +116,29 @@ def plot_reconstructions(originals, reconstructions, stem, *, n_samples=5, label
     originals : ndarray (n, L, L)
     reconstructions : list of ndarray (n, L, L)
         One per column after the first (e.g. from layers 1, 2, 3).
+    samples : optional
+        Training-set size for the caption (``L`` is read from ``originals``).
     """
     n = min(n_samples, len(originals))
     cols = 1 + len(reconstructions)
-    fig = _figure(1.25 * cols + 0.2, 1.25 * n + 0.4)
+    fig = new_figure(1.25 * cols + 1.2, 1.25 * n + 0.9)
     axes = fig.subplots(n, cols, squeeze=False)
     names = ["input"] + list(labels or [f"recon. {k + 1}" for k in range(len(reconstructions))])
     for i in range(n):
         for c, data in enumerate([originals] + list(reconstructions)):
             ax = axes[i, c]
-            ax.imshow(np.asarray(data[i], dtype=float), cmap="gray", vmin=-1, vmax=1,
-                      interpolation="nearest")
+            image = ax.imshow(np.asarray(data[i], dtype=float), cmap="gray", vmin=-1, vmax=1,
+                              interpolation="nearest")
             ax.set_xticks([]); ax.set_yticks([])
             if i == 0:
                 ax.set_title(names[c])
-    fig.suptitle("Configurations (white = +1) and reconstructions (mean of P(v|h))")
-    return _save(fig, stem)
+    add_colorbar(fig, image, axes, "spin / mean of P(v|h) (white = +1)", shrink=0.6)
+    set_caption(fig, "Configurations and their reconstructions",
+                size=np.shape(originals)[-1], samples=samples)
+    return save_figure(fig, stem)
 
 
-def plot_fidelity(scans, stem, *, nulls=None):
+def plot_fidelity(scans, stem, *, nulls=None, size=None, samples=None):
     """Block-spin fidelity vs block size per layer, with nulls and the linear ceiling.
 
     Parameters
@@ -155,32 +147,37 @@ def plot_fidelity(scans, stem, *, nulls=None):
         Per layer ``FidelityScan.to_dict()``.
     nulls : dict[str, list of dict], optional
         Same structure for null networks (e.g. ``"untrained"``, ``"shuffled data"``).
+    size, samples : optional
+        Lattice side and sample count for the caption.
     """
     n = len(scans)
-    fig = _figure(2.3 * n + 0.4, 2.6)
+    fig = new_figure(2.3 * n + 2.2, 3.0)
     axes = fig.subplots(1, n, squeeze=False, sharey=True)[0]
     for l, scan in enumerate(scans):
         ax = axes[l]
         b = np.array(scan["block_sizes"])
         ax.plot(b, scan["ceiling"], color="0.4", ls=":", marker="_", label="linear block sum (ceiling)")
         ax.errorbar(b, scan["fidelity"], yerr=scan["fidelity_error"], color=OKABE_ITO[0],
-                    marker="o", capsize=2, label="trained")
+                    marker="o", label="trained", **ERRORBAR)
         for k, (name, null_scans) in enumerate((nulls or {}).items()):
             ns = null_scans[l]
             ax.errorbar(np.array(ns["block_sizes"]), ns["fidelity"], yerr=ns["fidelity_error"],
-                        color=OKABE_ITO[1 + k], marker="s^v"[k % 3], ls="--", capsize=2, label=name)
+                        color=OKABE_ITO[1 + k], marker="s^v"[k % 3], ls="--", label=name,
+                        **ERRORBAR)
         ax.set_xscale("log", base=2)
         ax.set_xticks(b, [str(x) for x in b])
+        ax.minorticks_off()
         ax.set_xlabel("block size b (lattice spacings)")
         ax.set_title(f"layer {l + 1}: best b = {scan['best_block_size']}")
         ax.set_ylim(0, 1.05)
-    axes[0].set_ylabel("mean best |corr| with block spin")
-    axes[0].legend(frameon=False, loc="upper right", fontsize=7)
-    return _save(fig, stem)
+    wrap_ylabel(axes[0], "mean best |corr| with block spin", 3.0)
+    outside_legend(fig, fontsize=7)
+    set_caption(fig, "Block-spin fidelity of the hidden units", size=size, samples=samples)
+    return save_figure(fig, stem)
 
 
 def plot_correlation_lengths(xi_layers, xi_layers_error, xi0, xi0_error, spacings, stem, *,
-                             block_xi=None, note=None):
+                             block_xi=None, note=None, size=None, samples=None):
     """Correlation length per layer (activations at receptive-field centres) vs ``xi_0 / b^l``.
 
     Parameters
@@ -194,29 +191,32 @@ def plot_correlation_lengths(xi_layers, xi_layers_error, xi0, xi0_error, spacing
     block_xi : dict[int, Estimate], optional
         ``xi`` of majority block spins for block sizes ``b`` (plotted at depth ``log2 b``).
     note : str, optional
-        Printed in the axes (e.g. which layers' ``xi`` is omitted, as NaN, and why).
+        Printed under the title (e.g. which layers' ``xi`` is omitted, as NaN, and why).
+    size, samples : optional
+        Lattice side and sample count for the caption.
     """
-    fig = _figure(3.6, 2.8)
+    fig = new_figure(5.6, 3.4)
     ax = fig.subplots()
     depth = np.arange(len(xi_layers) + 1)
     spacing = np.concatenate([[1.0], np.asarray(spacings, float)])
     ax.plot(depth, xi0 / spacing, color="0.4", ls=":", label=r"RG: $\xi_0 / a_l$")
     ax.errorbar(depth, np.concatenate([[xi0], xi_layers]),
                 yerr=np.concatenate([[xi0_error], xi_layers_error]), color=OKABE_ITO[0],
-                marker="o", capsize=2, label="data / hidden layers")
+                marker="o", label="data / hidden layers", **ERRORBAR)
     if block_xi:
         bs = sorted(block_xi)
         ax.errorbar(np.log2(bs), [block_xi[b].value for b in bs], yerr=[block_xi[b].error for b in bs],
-                    color=OKABE_ITO[1], marker="s", ls="--", capsize=2, label="majority block spins (depth log2 b)")
+                    color=OKABE_ITO[1], marker="s", ls="--",
+                    label="majority block spins (depth log2 b)", **ERRORBAR)
     ax.set_xticks(depth)
     ax.set_xlabel("layer l (0 = visible)")
-    ax.set_ylabel(r"$\xi_{2nd}$ (units of the layer's spacing)")
+    wrap_ylabel(ax, r"$\xi_{2nd}$ (units of the layer's spacing)", 3.4)
     ax.set_yscale("log")
-    ax.legend(frameon=False)
-    if note:
-        ax.text(0.98, 0.98, note, transform=ax.transAxes, ha="right", va="top", fontsize=6,
-                color="0.3")
-    return _save(fig, stem)
+    plain_log_ticks(ax, "y")
+    outside_legend(fig, fontsize=7)
+    title = "Second-moment correlation length per layer"
+    set_caption(fig, f"{title}\n{note}" if note else title, size=size, samples=samples)
+    return save_figure(fig, stem)
 
 
 def _mark_unusable(ax, unusable, title):
@@ -238,12 +238,13 @@ def _mark_unusable(ax, unusable, title):
                    + "\nnot usable", transform=ax.transAxes, ha="center", va="center", rotation=20,
                    fontsize=10, fontweight="bold", color="#D55E00", alpha=0.45, zorder=10)
     mark.set_in_layout(False)  # a watermark over the axes, not a label to make room for
+    mark.set_clip_on(True)  # and never outside them
     title = f"{title}\n{marks}"
     ax.set_title(title, color="#D55E00")
     return title
 
 
-def plot_correlation_functions(curves, stem, *, unusable=None):
+def plot_correlation_functions(curves, stem, *, unusable=None, size=None, samples=None):
     """``G(r)`` curves on a log scale.
 
     Parameters
@@ -254,9 +255,11 @@ def plot_correlation_functions(curves, stem, *, unusable=None):
         ``label -> reason`` for curves that are not results (e.g. samples of Gibbs chains that
         have not equilibrated): drawn hollow and dashed, named in the legend, the title and a
         watermark across the axes.
+    size, samples : optional
+        Lattice side and sample count for the caption.
     """
     unusable = dict(unusable or {})
-    fig = _figure(4.6 if unusable else 3.6, 3.2 if unusable else 2.8)
+    fig = new_figure(6.4 if unusable else 5.6, 3.8 if unusable else 3.2)
     ax = fig.subplots()
     for k, (label, data) in enumerate(curves.items()):
         r, g = np.asarray(data[0], float), np.asarray(data[1], float)
@@ -264,18 +267,20 @@ def plot_correlation_functions(curves, stem, *, unusable=None):
         err = np.asarray(data[2], float)[keep] if len(data) > 2 else None
         bad = label in unusable
         ax.errorbar(r[keep], g[keep], yerr=err, color=OKABE_ITO[k % len(OKABE_ITO)],
-                    marker="os^vD<>p"[k % 8], ms=3, capsize=2,
-                    ls="--" if bad else "-", mfc="none" if bad else None,
-                    label=f"{label} (not equilibrated)" if bad else label)
+                    marker=MARKERS[k % len(MARKERS)], ls="--" if bad else "-",
+                    label=f"{label} (not equilibrated)" if bad else label, **ERRORBAR)
     ax.set_yscale("log")
+    plain_log_ticks(ax, "y")
     ax.set_xlabel("distance r (visible lattice spacings)")
     ax.set_ylabel("G(r) (connected)")
-    ax.legend(frameon=False, fontsize=6 if unusable else None)
+    outside_legend(fig, anchor_ax=ax, fontsize=7)
     _mark_unusable(ax, unusable, "Connected correlation functions")
-    return _save(fig, stem)
+    set_caption(fig, "Correlation functions of Monte Carlo and generated samples", size=size,
+                samples=samples)
+    return save_figure(fig, stem)
 
 
-def plot_thermodynamics(comparisons, stem, *, unusable=None):
+def plot_thermodynamics(comparisons, stem, *, unusable=None, size=None, samples=None):
     """Relative deviation of generated-sample observables from Monte Carlo, with error bars.
 
     Parameters
@@ -286,9 +291,11 @@ def plot_thermodynamics(comparisons, stem, *, unusable=None):
         ``model label -> reason`` for models whose numbers are not results (e.g. Gibbs chains
         that have not equilibrated): hollow markers, named in the legend, the title and a
         watermark across the axes.
+    size, samples : optional
+        Lattice side and sample count for the caption.
     """
     unusable = dict(unusable or {})
-    fig = _figure(4.6 if unusable else 4.2, 3.2 if unusable else 2.8)
+    fig = new_figure(6.4 if unusable else 5.8, 3.8 if unusable else 3.4)
     ax = fig.subplots()
     labels = list(comparisons)
     observables = list(next(iter(comparisons.values()))) if comparisons else []
@@ -298,37 +305,45 @@ def plot_thermodynamics(comparisons, stem, *, unusable=None):
         vals = [comparisons[label][o]["value"] for o in observables]
         errs = [comparisons[label][o]["error"] for o in observables]
         bad = label in unusable
-        ax.errorbar(x + (k - (len(labels) - 1) / 2) * width, vals, yerr=errs, fmt="o",
-                    color=OKABE_ITO[k % len(OKABE_ITO)], capsize=2, mfc="none" if bad else None,
-                    label=f"{label} (not equilibrated)" if bad else label)
+        style = dict(ERRORBAR, mfc="none" if bad else OKABE_ITO[k % len(OKABE_ITO)])
+        ax.errorbar(x + (k - (len(labels) - 1) / 2) * width, vals, yerr=errs, ls="none",
+                    marker=MARKERS[k % len(MARKERS)], color=OKABE_ITO[k % len(OKABE_ITO)],
+                    label=f"{label} (not equilibrated)" if bad else label, **style)
     ax.axhline(0.0, color="0.4", lw=0.8)
     ax.set_xticks(x, [o.replace("_", " ") for o in observables], rotation=15)
-    ax.set_ylabel("(generated - Monte Carlo) / |Monte Carlo|")
-    ax.legend(frameon=False, fontsize=6 if unusable else None)
+    wrap_ylabel(ax, "(generated - Monte Carlo) / |Monte Carlo|", 3.4)
+    outside_legend(fig, anchor_ax=ax, fontsize=7)
     _mark_unusable(ax, unusable, "Thermodynamics of generated samples")
-    return _save(fig, stem)
+    set_caption(fig, "Generated samples against Monte Carlo", size=size, samples=samples)
+    return save_figure(fig, stem)
 
 
 def plot_rbm_flow(steps, effective_temperatures, start_temperatures, stem, *,
-                  critical_temperature=None, errors=None, training_temperature=None):
-    """Effective temperature of RBM-flow samples vs flow step, one curve per start temperature."""
-    fig = _figure(3.6, 2.8)
+                  critical_temperature=None, errors=None, training_temperature=None, size=None,
+                  samples=None):
+    """Effective temperature of RBM-flow samples vs flow step, one curve per start temperature.
+
+    ``size``, ``samples``: lattice side and samples per flow for the caption.
+    """
+    fig = new_figure(5.2, 3.2)
     ax = fig.subplots()
     for k, (t0, curve) in enumerate(zip(start_temperatures, effective_temperatures)):
         err = None if errors is None else errors[k]
-        ax.errorbar(steps, curve, yerr=err, color=OKABE_ITO[k % len(OKABE_ITO)], marker="o", ms=3,
-                    capsize=2, label=f"start T = {t0:.3g}")
+        ax.errorbar(steps, curve, yerr=err, color=OKABE_ITO[k % len(OKABE_ITO)],
+                    marker=MARKERS[k % len(MARKERS)], label=f"start T = {t0:.3g}", **ERRORBAR)
     if critical_temperature is not None:
         ax.axhline(critical_temperature, color="0.3", ls=":", label=r"$T_c$ (Onsager)")
     if training_temperature is not None:
         ax.axhline(training_temperature, color="0.6", ls="--", label="training data")
     ax.set_xlabel(r"RBM flow step ($v \to h \to v$)")
     ax.set_ylabel(r"$T_{eff}/J$ (energy-matched)")
-    ax.legend(frameon=False, fontsize=7)
-    return _save(fig, stem)
+    outside_legend(fig, fontsize=7)
+    set_caption(fig, "RBM flow of the effective temperature", size=size, samples=samples)
+    return save_figure(fig, stem)
 
 
-def plot_generative_check(temperatures, mc, generated, stem, *, ylabels=None):
+def plot_generative_check(temperatures, mc, generated, stem, *, ylabels=None, size=None,
+                          samples=None):
     """Observables of generated samples vs Monte Carlo as functions of temperature.
 
     Parameters
@@ -336,23 +351,28 @@ def plot_generative_check(temperatures, mc, generated, stem, *, ylabels=None):
     temperatures : sequence of float
     mc, generated : dict[str, list of (value, error)]
         ``observable -> per-temperature (value, error)``.
+    size, samples : optional
+        Lattice side and sample count for the caption.
     """
     names = list(mc)
-    fig = _figure(3.0 * len(names) + 0.3, 2.7)
+    fig = new_figure(3.0 * len(names) + 1.6, 3.0)
     axes = fig.subplots(1, len(names), squeeze=False)[0]
     t = np.asarray(temperatures, float)
+    dt = 0.01 * (np.ptp(t) or 1.0)  # the two series side by side, so both bars show
     for ax, name in zip(axes, names):
-        for data, colour, marker, label in ((mc, OKABE_ITO[0], "o", "Monte Carlo"),
-                                            (generated, OKABE_ITO[1], "s", "RBM samples")):
+        for k, (data, label) in enumerate(((mc, "Monte Carlo"), (generated, "RBM samples"))):
             v = np.array([x[0] for x in data[name]]); e = np.array([x[1] for x in data[name]])
-            ax.errorbar(t, v, yerr=e, color=colour, marker=marker, capsize=2, ls="none", label=label)
+            ax.errorbar(t + (2 * k - 1) * dt, v, yerr=e, color=OKABE_ITO[k], marker=MARKERS[k],
+                        ls="none", label=label, **ERRORBAR)
         ax.set_xlabel("temperature T/J")
-        ax.set_ylabel((ylabels or {}).get(name, name.replace("_", " ")))
-    axes[0].legend(frameon=False)
-    return _save(fig, stem)
+        wrap_ylabel(ax, (ylabels or {}).get(name, name.replace("_", " ")), 3.0)
+    outside_legend(fig)
+    set_caption(fig, "Generated samples against Monte Carlo", size=size, samples=samples)
+    return save_figure(fig, stem)
 
 
-def plot_temperature_study(rows, stem, *, critical_temperature=2.269185314213022):
+def plot_temperature_study(rows, stem, *, critical_temperature=2.269185314213022, size=None,
+                           samples=None):
     """Fidelity per layer (with nulls) and KL per spin vs temperature (rows of the study script).
 
     Parameters
@@ -360,16 +380,18 @@ def plot_temperature_study(rows, stem, *, critical_temperature=2.269185314213022
     rows : list of dict
         Each with ``temperature``, ``layers`` (``block_fidelity``, ``block_fidelity_error``,
         ``block_fidelity_null`` dict, ``block_fidelity_ceiling``) and ``kl_per_spin_layer1``.
+    size, samples : optional
+        Lattice side and sample count for the caption.
     """
     t = np.array([r["temperature"] for r in rows], float)
     n_layers = len(rows[0]["layers"])
-    fig = _figure(6.4, 2.8)
+    fig = new_figure(8.4, 3.2)
     ax, ax2 = fig.subplots(1, 2)
     for l in range(n_layers):
         colour = OKABE_ITO[l % len(OKABE_ITO)]
         ax.errorbar(t, [r["layers"][l]["block_fidelity"] for r in rows],
                     yerr=[r["layers"][l].get("block_fidelity_error", 0.0) for r in rows],
-                    color=colour, marker="o", capsize=2, label=f"layer {l + 1}")
+                    color=colour, marker="o", label=f"layer {l + 1}", **ERRORBAR)
         for k, name in enumerate(rows[0]["layers"][l]["block_fidelity_null"]):
             ax.plot(t, [r["layers"][l]["block_fidelity_null"][name] for r in rows], color=colour,
                     ls=["--", ":"][k % 2], marker="s^"[k % 2], ms=3, alpha=0.7,
@@ -377,25 +399,29 @@ def plot_temperature_study(rows, stem, *, critical_temperature=2.269185314213022
     ax.axvline(critical_temperature, color="0.5", lw=0.8, ls=":")
     ax.set_xlabel("temperature T/J")
     ax.set_ylabel("block-spin fidelity (best b)")
-    ax.legend(frameon=False, fontsize=6)
     kl = [r["kl_per_spin_layer1"] for r in rows]
     ax2.errorbar(t, [k["value"] for k in kl], yerr=[k["error"] for k in kl], color=OKABE_ITO[0],
-                 marker="o", capsize=2)
-    ax2.axvline(critical_temperature, color="0.5", lw=0.8, ls=":")
+                 marker="o", **ERRORBAR)
+    ax2.axvline(critical_temperature, color="0.5", lw=0.8, ls=":", label=r"$T_c$ (Onsager)")
     ax2.set_xlabel("temperature T/J")
     ax2.set_ylabel(r"KL$(P_{Ising}\,\|\,p_{RBM1})/N$ (nats)")
-    return _save(fig, stem)
+    outside_legend(fig, fontsize=6)
+    set_caption(fig, "Fidelity and KL divergence against temperature", size=size,
+                samples=samples)
+    return save_figure(fig, stem)
 
 
-def plot_iso_flows(models, stem, *, critical_temperature=2.269185314213022):
+def plot_iso_flows(models, stem, *, critical_temperature=2.269185314213022, size=None,
+                   samples=None):
     """RBM flows of Iso et al.'s protocol: thermometer ``T_eff`` vs flow step, one panel per
     number of hidden units, one curve (with its error band) per start temperature.
 
-    ``models``: the ``"models"`` list of :func:`analysis.iso_flow.run_protocol`."""
+    ``models``: the ``"models"`` list of :func:`analysis.iso_flow.run_protocol`; ``size``,
+    ``samples``: lattice side and training-set size for the caption."""
     n = len(models)
     cols = min(n, 3)
     rows = -(-n // cols)
-    fig = _figure(3.2 * cols, 2.6 * rows)
+    fig = new_figure(3.2 * cols + 1.3, 2.6 * rows + 0.5)
     axes = np.atleast_1d(fig.subplots(rows, cols, sharey=True, squeeze=False)).ravel()
     for ax, model in zip(axes, models):
         for k, flow in enumerate(model["flows"]):
@@ -412,29 +438,28 @@ def plot_iso_flows(models, stem, *, critical_temperature=2.269185314213022):
         ax.set_title(f"{model['n_hidden']} hidden units: $T^*$ = {fp['value']:.2f} "
                      f"± {fp['error']:.2f}")
         ax.set_xlabel(r"RBM flow step ($v \to h \to v'$)")
-        ax.set_ylabel(r"$T_{eff}/J$ (MC-calibrated thermometer)")
+        wrap_ylabel(ax, r"$T_{eff}/J$ (MC-calibrated thermometer)", 2.6)
     for ax in axes[n:]:
         ax.set_visible(False)
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside right upper", frameon=False, fontsize=7)
-    return _save(fig, stem)
+    outside_legend(fig, axes[:1], fontsize=7)
+    set_caption(fig, "RBM flows (Iso et al. protocol)", size=size, samples=samples)
+    return save_figure(fig, stem)
 
 
 def plot_iso_fixed_points(series, stem, *, n_visible=None,
-                          critical_temperature=2.269185314213022):
+                          critical_temperature=2.269185314213022, size=None, samples=None):
     """Fixed point ``T*`` of the RBM flow vs the number of hidden units, with ``T_c``.
 
     ``series``: list of ``(label, n_hidden, values, errors)``, one curve each (e.g. per flow
-    mode or number of training epochs)."""
-    fig = _figure(3.8, 2.9)
+    mode or number of training epochs); ``size``, ``samples`` for the caption."""
+    fig = new_figure(5.6, 3.3)
     ax = fig.subplots()
     ticks = set()
-    markers = "osD^v<>"
     for k, (label, n_hidden, values, errors) in enumerate(series):
         x = np.asarray(n_hidden, dtype=float)
         ticks.update(x.tolist())
         ax.errorbar(x * (1 + 0.02 * k), values, yerr=errors, color=OKABE_ITO[k % len(OKABE_ITO)],
-                    marker=markers[k % len(markers)], ms=4, capsize=2, label=label)
+                    marker=MARKERS[k % len(MARKERS)], label=label, **ERRORBAR)
     ax.axhline(critical_temperature, color="0.3", ls=":", label=r"$T_c$ (Onsager)")
     if n_visible is not None:
         ax.axvline(n_visible, color="0.6", ls="--", label="hidden = visible")
@@ -444,12 +469,13 @@ def plot_iso_fixed_points(series, stem, *, n_visible=None,
     ax.set_xticklabels([f"{int(v)}" for v in ticks])
     ax.minorticks_off()
     ax.set_xlabel("hidden units")
-    ax.set_ylabel(r"$T^*/J$ (mean of final $T_{eff}$ over starts)")
-    ax.legend(frameon=False, fontsize=7)
-    return _save(fig, stem)
+    wrap_ylabel(ax, r"$T^*/J$ (mean of final $T_{eff}$ over starts)", 3.3)
+    outside_legend(fig, fontsize=7)
+    set_caption(fig, "Fixed point of the RBM flow", size=size, samples=samples)
+    return save_figure(fig, stem)
 
 
-def plot_mcrg_exponents(results, stem, *, exact=(1.0, 15 / 8)):
+def plot_mcrg_exponents(results, stem, *, exact=(1.0, 15 / 8), size=None, samples=None):
     """MCRG exponents y_T and y_h vs RG level, one curve per transform (largest operator sets).
 
     Parameters
@@ -458,28 +484,30 @@ def plot_mcrg_exponents(results, stem, *, exact=(1.0, 15 / 8)):
         ``transform label -> levels`` as in :meth:`analysis.mcrg.MCRGLevel.to_dict`.
     exact : (float, float)
         Reference lines (2D Ising: y_T = 1, y_h = 15/8).
+    size, samples : optional
+        Lattice side(s) and sample count for the caption.
     """
-    fig = _figure(6.4, 2.8)
+    fig = new_figure(8.6, 3.2)
     axes = fig.subplots(1, 2)
     for k, (label, levels) in enumerate(results.items()):
         n = [lv["level"] for lv in levels]
         for ax, key in zip(axes, ("y_T", "y_h")):
             ax.errorbar(np.asarray(n) + 0.04 * k, [np.nan if lv[key] is None else lv[key] for lv in levels],
                         yerr=[0.0 if lv[key + "_err"] is None else lv[key + "_err"] for lv in levels],
-                        color=OKABE_ITO[k % len(OKABE_ITO)], marker="os^Dv"[k % 5], capsize=2,
-                        ms=4, label=label)
+                        color=OKABE_ITO[k % len(OKABE_ITO)], marker=MARKERS[k % len(MARKERS)],
+                        label=label, **ERRORBAR)
     for ax, value, name in zip(axes, exact, (r"$y_T$", r"$y_h$")):
         ax.axhline(value, color="0.3", ls=":", lw=1, label="exact")
         ax.set_xlabel("RG level n")
         ax.set_ylabel(name)
         ax.xaxis.get_major_locator().set_params(integer=True)
-    axes[0].legend(frameon=False, fontsize=7)
-    fig.suptitle("Monte Carlo RG exponents (Swendsen 1979)")
-    return _save(fig, stem)
+    outside_legend(fig, fontsize=7)
+    set_caption(fig, "Monte Carlo RG exponents (Swendsen 1979)", size=size, samples=samples)
+    return save_figure(fig, stem)
 
 
 def plot_coupling_flow(flows, stem, *, x=0, y=1, names=("K_nn", "K_nnn"), fixed_points=None,
-                       max_error=0.05):
+                       max_error=0.05, size=None, samples=None):
     """RG flow of effective couplings: (K_x, K_y) at every level, one trajectory per start.
 
     Parameters
@@ -491,58 +519,65 @@ def plot_coupling_flow(flows, stem, *, x=0, y=1, names=("K_nn", "K_nnn"), fixed_
     max_error : float
         The axis limits enclose the points whose errors are below this (fits of nearly ordered
         configurations deep in the low-temperature phase are ill-determined and can lie far
-        outside); the number of points left outside the view is written in the panel.
+        outside); the number of points left outside the view is written in the panel's title.
+    size, samples : optional
+        Lattice side and samples per start for the caption.
     """
     panels = list(flows)
-    fig = _figure(3.2 * len(panels) + 0.2, 3.0)
+    fig = new_figure(3.4 * len(panels) + 1.6, 3.4)
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, panel in zip(axes, panels):
         for k, (label, K, E) in enumerate(flows[panel]):
             K, E = np.asarray(K), np.asarray(E)
             colour = OKABE_ITO[k % len(OKABE_ITO)]
-            ax.errorbar(K[:, x], K[:, y], xerr=E[:, x], yerr=E[:, y], color=colour, marker="o", ms=3,
-                        capsize=1.5, lw=0.8, label=label)
+            ax.errorbar(K[:, x], K[:, y], xerr=E[:, x], yerr=E[:, y], color=colour,
+                        marker=MARKERS[k % len(MARKERS)], lw=0.8, label=label, **ERRORBAR)
             for i in range(len(K) - 1):
                 ax.annotate("", xy=(K[i + 1, x], K[i + 1, y]), xytext=(K[i, x], K[i, y]),
                             arrowprops={"arrowstyle": "->", "color": colour, "lw": 0.8})
         if fixed_points and panel in fixed_points:
             fp, fe = fixed_points[panel]
             ax.errorbar([fp[x]], [fp[y]], xerr=[fe[x]], yerr=[fe[y]], color="k", marker="*", ms=9,
-                        ls="none", label="fixed point")
+                        ls="none", label="fixed point", capsize=3, zorder=4)
         pts = np.concatenate([np.asarray(K)[:, [x, y]] for _, K, _ in flows[panel]])
         errs = np.concatenate([np.asarray(E)[:, [x, y]] for _, _, E in flows[panel]])
         good = np.all(np.nan_to_num(errs, nan=0.0) < max_error, axis=1) & np.all(np.isfinite(pts), axis=1)
+        title = panel
         if good.any() and not good.all():
             lo, hi = pts[good].min(axis=0), pts[good].max(axis=0)
             pad = 0.1 * np.maximum(hi - lo, 1e-3)
             ax.set_xlim(lo[0] - pad[0], hi[0] + pad[0])
             ax.set_ylim(lo[1] - pad[1], hi[1] + pad[1])
-            ax.text(0.98, 0.02, f"{int((~good).sum())} point(s) with error > {max_error:g} outside view",
-                    transform=ax.transAxes, ha="right", va="bottom", fontsize=6, color="0.3")
+            title += f"\n({int((~good).sum())} point(s) with error > {max_error:g} outside view)"
         ax.set_xlabel(names[0])
         ax.set_ylabel(names[1])
-        ax.set_title(panel)
-        ax.legend(frameon=False, fontsize=6)
-    return _save(fig, stem)
+        ax.set_title(title, fontsize=8)
+    outside_legend(fig, fontsize=7)
+    set_caption(fig, "RG flow of effective couplings (pseudo-likelihood)", size=size,
+                samples=samples)
+    return save_figure(fig, stem)
 
 
-def plot_kernels(kernels, stem):
+def plot_kernels(kernels, stem, *, size=None, samples=None):
     """Shared w x w weights of learned block transforms (one panel each; RdBu_r, symmetric range).
 
     Parameters
     ----------
     kernels : dict[str, ndarray (w, w)]
         ``title -> kernel`` (include the majority-rule kernel for comparison).
+    size, samples : optional
+        Lattice side and training-set size for the caption.
     """
     titles = list(kernels)
-    fig = _figure(1.7 * len(titles) + 0.4, 2.0)
+    fig = new_figure(2.0 * len(titles) + 0.6, 2.6)
     axes = fig.subplots(1, len(titles), squeeze=False)[0]
     for ax, title in zip(axes, titles):
         k = np.asarray(kernels[title], dtype=float)
         vmax = float(np.abs(k).max()) or 1.0
         im = ax.imshow(k, cmap="RdBu_r", vmin=-vmax, vmax=vmax)
-        ax.set_title(title, fontsize=7)
+        ax.set_title(wrap_text(title, 22), fontsize=7)
         ax.set_xticks([])
         ax.set_yticks([])
-        fig.colorbar(im, ax=ax, shrink=0.7)
-    return _save(fig, stem)
+        add_colorbar(fig, im, ax, "weight (units of J)", shrink=0.7)
+    set_caption(fig, "Kernels of the block transforms", size=size, samples=samples)
+    return save_figure(fig, stem)

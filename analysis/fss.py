@@ -1,10 +1,8 @@
 """Finite-size scaling (FSS) of the 2D Ising model from a temperature x size sweep.
 
-* :func:`binder_crossing` -- the Binder cumulant U_L(T) = 1 - <m^4> / (3 <m^2>^2) is, up to
-  corrections to scaling, a function of (T - T_c) L^{1/nu} only, so the curves of different L
-  cross at T_c (K. Binder, Z. Phys. B 43, 119 (1981)). Each curve is fitted locally by a
-  weighted polynomial around the crossing; the crossing of consecutive sizes is the real root
-  of the difference; the error bar is a parametric bootstrap over the per-point error bars.
+* :func:`binder_crossing` (from :mod:`analysis.fss_crossing`, re-exported with
+  :class:`Curve` and :func:`curves_from_table`) -- T_c from the crossings of the Binder
+  cumulant curves U_L(T) of consecutive sizes (K. Binder, Z. Phys. B 43, 119 (1981)).
 * :func:`susceptibility_peaks` -- the peak of chi_L(T) sits at T*(L) - T_c ~ L^{-1/nu} and grows
   as chi_max ~ L^{gamma/nu}; :func:`power_law_exponent` fits the latter.
 * :func:`scaling_coordinates` / :func:`collapse_quality` -- data collapse x = (T - T_c) L^{1/nu},
@@ -12,11 +10,14 @@
   Yang 1952), and the Houdayer--Hartmann quality S (PRB 70, 014418 (2004)): S ~ 1 when the curves
   collapse within their error bars.
 * :func:`analyze` runs all of it on a sweep table; :func:`plot_fss` draws the figure (PNG + PDF,
-  Okabe--Ito colour-blind-safe palette, distinct markers per size; ``matplotlib.figure.Figure``
-  without pyplot, like :mod:`analysis.figures`).
+  in the shared style of :mod:`analysis.figure_style`).
 
-Conventions: docs/CONTRACTS.md (H = -J sum s_i s_j, k_B = 1, magnetization per spin,
-chi = N (<m^2> - <|m|>^2) / T). Exact T_c = 2 / ln(1 + sqrt 2) (Onsager 1944).
+Conventions: docs/CONTRACTS.md (H = -J sum s_i s_j, k_B = 1, magnetization per spin). The
+susceptibility column is the finite-lattice chi' = N (<m^2> - <|m|>^2) / T of
+:func:`ising.observables.summarize` (:func:`ising.observables.fluctuation_susceptibility` with
+<|m|>): at zero field <m> = 0 on a finite lattice, so the connected N (<m^2> - <m>^2) / T would
+have no finite-size peak; chi' peaks at T*(L) with height ~ L^{gamma/nu}. Exact
+T_c = 2 / ln(1 + sqrt 2) (Onsager 1944).
 """
 
 from __future__ import annotations
@@ -29,8 +30,13 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from analysis.figure_style import (ERRORBAR, MARKERS, OKABE_ITO, new_figure,  # noqa: F401
+                                   outside_legend, save_figure, set_caption)
+from analysis.fss_crossing import (CrossingResult, Curve, LocalFit, PairCrossing,  # re-exported
+                                   binder_crossing, curves_from_table)
+
 __all__ = [
-    "TC_EXACT", "NU", "GAMMA", "BETA", "Curve", "PairCrossing", "CrossingResult", "Peak",
+    "TC_EXACT", "NU", "GAMMA", "BETA", "Curve", "LocalFit", "PairCrossing", "CrossingResult", "Peak",
     "FSSResult", "curves_from_table", "binder_crossing", "susceptibility_peaks",
     "power_law_exponent", "scaling_coordinates", "collapse_quality", "analyze", "plot_fss",
     "OKABE_ITO", "MARKERS",
@@ -43,307 +49,6 @@ TC_EXACT = 2.0 / math.log(1.0 + math.sqrt(2.0))
 #: Exact 2D Ising exponents.
 NU, GAMMA, BETA = 1.0, 7.0 / 4.0, 1.0 / 8.0
 
-#: Okabe & Ito (2008) colour-blind-safe palette (black last).
-OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442",
-             "#000000")
-MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
-
-
-# --------------------------------------------------------------------------------------------
-# Curves
-# --------------------------------------------------------------------------------------------
-@dataclasses.dataclass(frozen=True)
-class Curve:
-    """One observable against temperature at fixed size (sorted by temperature)."""
-
-    size: int
-    temperature: np.ndarray
-    value: np.ndarray
-    error: np.ndarray
-
-    def __post_init__(self):
-        t = np.asarray(self.temperature, dtype=np.float64)
-        v = np.asarray(self.value, dtype=np.float64)
-        e = np.asarray(self.error, dtype=np.float64)
-        if not (t.ndim == v.ndim == e.ndim == 1 and t.shape == v.shape == e.shape):
-            raise ValueError("temperature, value and error must be 1-d arrays of equal length")
-        if not (np.all(np.isfinite(t)) and np.all(np.isfinite(v)) and np.all(np.isfinite(e))):
-            raise ValueError(f"L={self.size}: non-finite temperatures, values or errors")
-        if np.any(e <= 0):
-            raise ValueError(f"L={self.size}: error bars must be > 0")
-        order = np.argsort(t, kind="stable")
-        if np.any(np.diff(t[order]) == 0):
-            raise ValueError(f"L={self.size}: repeated temperatures (combine them first)")
-        object.__setattr__(self, "temperature", t[order])
-        object.__setattr__(self, "value", v[order])
-        object.__setattr__(self, "error", e[order])
-
-
-def curves_from_table(size, temperature, value, error) -> dict[int, Curve]:
-    """Group rows (one per sweep point) into one :class:`Curve` per size.
-
-    Rows with the same (L, T) (several seeds) are combined by the inverse-variance weighted mean,
-    error ``(sum 1/sigma_i^2)^(-1/2)``. Rows with a missing (NaN) value or error are dropped.
-
-    Returns
-    -------
-    dict
-        ``{L: Curve}``, sizes ascending.
-    """
-    size = np.asarray(size)
-    temperature = np.asarray(temperature, dtype=np.float64)
-    value = np.asarray(value, dtype=np.float64)
-    error = np.asarray(error, dtype=np.float64)
-    if not (size.shape == temperature.shape == value.shape == error.shape) or size.ndim != 1:
-        raise ValueError("size, temperature, value and error must be 1-d arrays of equal length")
-    keep = np.isfinite(value) & np.isfinite(error) & (error > 0)
-    if np.any(~keep):
-        logger.warning("curves_from_table: dropping %d rows without a finite value/error",
-                       int(np.sum(~keep)))
-    curves = {}
-    for L in sorted(set(int(s) for s in size[keep])):
-        rows = keep & (size == L)
-        temps, vals, errs = [], [], []
-        for t in np.unique(temperature[rows]):
-            sel = rows & (temperature == t)
-            w = 1.0 / error[sel] ** 2
-            temps.append(t)
-            vals.append(float(np.sum(w * value[sel]) / np.sum(w)))
-            errs.append(float(1.0 / math.sqrt(np.sum(w))))
-        curves[L] = Curve(L, np.array(temps), np.array(vals), np.array(errs))
-    if not curves:
-        raise ValueError("no finished points with finite values")
-    return curves
-
-
-# --------------------------------------------------------------------------------------------
-# Local weighted polynomial fits
-# --------------------------------------------------------------------------------------------
-@dataclasses.dataclass(frozen=True)
-class _LocalFit:
-    """Weighted least-squares polynomial in u = (T - center) / scale over a window of points."""
-
-    center: float
-    scale: float
-    index: np.ndarray   # indices of the curve's points in the window
-    projector: np.ndarray  # (deg+1, n_window): coefficients (ascending powers) = P @ y
-
-    @classmethod
-    def build(cls, curve: Curve, center: float, scale: float, window: int, degree: int):
-        n = len(curve.temperature)
-        k = min(window, n)
-        nearest = np.argsort(np.abs(curve.temperature - center), kind="stable")[:k]
-        index = np.sort(nearest)
-        deg = min(degree, k - 1)
-        u = (curve.temperature[index] - center) / scale
-        w = 1.0 / curve.error[index]
-        design = np.vander(u, deg + 1, increasing=True) * w[:, None]
-        projector = np.linalg.pinv(design) * w[None, :]
-        return cls(center, scale, index, projector)
-
-    def coefficients(self, values: np.ndarray) -> np.ndarray:
-        """Coefficients for values (n,) or replicates (B, n) of the whole curve."""
-        return values[..., self.index] @ self.projector.T
-
-
-def _poly_eval(coef: np.ndarray, u: np.ndarray | float) -> np.ndarray:
-    return np.polynomial.polynomial.polyval(u, coef)
-
-
-def _crude_crossing(a: Curve, b: Curve) -> float:
-    """Crossing of piecewise-linear interpolants; the most significant sign change."""
-    lo = max(a.temperature[0], b.temperature[0])
-    hi = min(a.temperature[-1], b.temperature[-1])
-    grid = np.union1d(a.temperature, b.temperature)
-    grid = grid[(grid >= lo) & (grid <= hi)]
-    if len(grid) < 2:
-        raise ValueError(f"Binder curves of L={a.size} and L={b.size} share no temperature "
-                         "range")
-    diff = np.interp(grid, a.temperature, a.value) - np.interp(grid, b.temperature, b.value)
-    sigma = np.hypot(np.interp(grid, a.temperature, a.error),
-                     np.interp(grid, b.temperature, b.error))
-    best, best_score = None, -np.inf
-    for i in range(len(grid) - 1):
-        d0, d1 = diff[i], diff[i + 1]
-        if d0 == 0.0:
-            root = grid[i]
-        elif d0 * d1 < 0:
-            root = grid[i] - d0 * (grid[i + 1] - grid[i]) / (d1 - d0)
-        else:
-            continue
-        score = abs(d1 - d0) / max(sigma[i] + sigma[i + 1], 1e-300)
-        if score > best_score:
-            best, best_score = root, score
-    if best is None:
-        raise ValueError(f"Binder curves of L={a.size} and L={b.size} do not cross in the "
-                         f"sampled range {lo:g}..{hi:g}")
-    return float(best)
-
-
-def _pair_roots(ca: np.ndarray, cb: np.ndarray, u_lo: float, u_hi: float) -> np.ndarray:
-    """Root closest to u = 0 of poly(ca) - poly(cb) in [u_lo, u_hi], per replicate (NaN: none)."""
-    ca = np.atleast_2d(ca)
-    cb = np.atleast_2d(cb)
-    n = max(ca.shape[1], cb.shape[1])
-    diff = np.zeros((max(len(ca), len(cb)), n))
-    diff[:, :ca.shape[1]] += ca
-    diff[:, :cb.shape[1]] -= cb
-    out = np.full(len(diff), np.nan)
-    for r, c in enumerate(diff):
-        c = np.trim_zeros(c, "b")
-        if len(c) < 2:
-            continue
-        roots = np.polynomial.polynomial.polyroots(c)
-        real = roots[np.abs(roots.imag) < 1e-9].real
-        real = real[(real >= u_lo) & (real <= u_hi)]
-        if len(real):
-            out[r] = real[np.argmin(np.abs(real))]
-    return out
-
-
-# --------------------------------------------------------------------------------------------
-# Binder crossing
-# --------------------------------------------------------------------------------------------
-@dataclasses.dataclass(frozen=True)
-class PairCrossing:
-    """Crossing of the Binder curves of two sizes."""
-
-    sizes: tuple
-    temperature: float
-    error: float
-    binder: float
-    binder_error: float
-    valid_fraction: float  # bootstrap replicates that crossed inside the fit window
-
-
-@dataclasses.dataclass(frozen=True)
-class CrossingResult:
-    """T_c from Binder crossings of consecutive sizes.
-
-    ``temperature``/``error`` follow ``method``: ``"largest"`` -- the crossing of the two
-    largest sizes (smallest correction to scaling), ``"weighted"`` -- the inverse-variance mean
-    of all consecutive-size crossings. Both are always available as ``largest`` and
-    ``weighted`` (value, error) pairs.
-    """
-
-    temperature: float
-    error: float
-    method: str
-    largest: tuple
-    weighted: tuple
-    pairs: tuple
-    fits: dict  # {(La, Lb): {La: (center, scale, index, coef), Lb: ..., "range": (lo, hi)}}
-
-    def as_dict(self) -> dict:
-        return {"temperature": self.temperature, "error": self.error, "method": self.method,
-                "largest_pair": {"value": self.largest[0], "error": self.largest[1]},
-                "weighted_mean": {"value": self.weighted[0], "error": self.weighted[1]},
-                "pairs": [dataclasses.asdict(p) for p in self.pairs]}
-
-
-def binder_crossing(curves: Mapping[int, Curve], *, window: int = 6, degree: int = 3,
-                    n_bootstrap: int = 2000, seed=0, method: str = "largest") -> CrossingResult:
-    """Estimate T_c from the crossings of Binder-cumulant curves of consecutive sizes.
-
-    For each pair (L_i, L_{i+1}) of consecutive sizes: a crude crossing T0 from linear
-    interpolation (the most significant sign change of U_{L_i} - U_{L_{i+1}}); both curves are
-    fitted by a weighted (1/sigma^2) polynomial of degree ``degree`` to their ``window`` points
-    nearest T0; the crossing is the real root of the difference closest to T0 inside the common
-    window. Errors: parametric bootstrap, every point redrawn from N(U, sigma^2) independently
-    (``n_bootstrap`` replicates), refitted and re-crossed.
-
-    The crossing of L and 2L approaches T_c as L^-(1/nu + omega) (corrections to scaling; for
-    the periodic 2D Ising model U_L(T_c) decreases towards U* with L, so the crossings of small
-    sizes lie below T_c). The default estimate is therefore the crossing of the two largest
-    sizes (``method="largest"``); ``method="weighted"`` uses the inverse-variance weighted mean
-    of all consecutive-size crossings, whose error is the bootstrap standard deviation of that
-    mean (accounting for the curves shared by neighbouring pairs), smaller but more biased.
-    The error bars are statistical only.
-
-    Parameters
-    ----------
-    curves : mapping
-        ``{L: Curve}`` of Binder cumulants, at least two sizes.
-    window, degree : int
-        Points per local fit and polynomial degree (reduced if fewer points).
-    n_bootstrap : int
-        Bootstrap replicates (>= 10).
-    seed : int or numpy.random.SeedSequence
-        Seed of the bootstrap.
-    method : {"largest", "weighted"}
-        Which estimate ``temperature``/``error`` report (both are returned).
-
-    Returns
-    -------
-    CrossingResult
-
-    Raises
-    ------
-    ValueError
-        Fewer than two sizes, curves that do not cross, bad settings.
-    """
-    sizes = sorted(curves)
-    if len(sizes) < 2:
-        raise ValueError("a Binder crossing needs at least two sizes")
-    if window < 2 or degree < 1:
-        raise ValueError("window must be >= 2 and degree >= 1")
-    if n_bootstrap < 10:
-        raise ValueError("n_bootstrap must be >= 10")
-    if method not in ("largest", "weighted"):
-        raise ValueError(f"method must be 'largest' or 'weighted', not {method!r}")
-    rng = np.random.default_rng(seed)
-    replicates = {L: curves[L].value + curves[L].error
-                  * rng.standard_normal((n_bootstrap, len(curves[L].value))) for L in sizes}
-    pairs, boot, fits = [], [], {}
-    for la, lb in zip(sizes[:-1], sizes[1:]):
-        a, b = curves[la], curves[lb]
-        t0 = _crude_crossing(a, b)
-        span = max(a.temperature[-1] - a.temperature[0], b.temperature[-1] - b.temperature[0])
-        scale = span / 2 if span > 0 else 1.0
-        fa = _LocalFit.build(a, t0, scale, window, degree)
-        fb = _LocalFit.build(b, t0, scale, window, degree)
-        lo = max(a.temperature[fa.index[0]], b.temperature[fb.index[0]])
-        hi = min(a.temperature[fa.index[-1]], b.temperature[fb.index[-1]])
-        u_lo, u_hi = (lo - t0) / scale, (hi - t0) / scale
-        ca, cb = fa.coefficients(a.value), fb.coefficients(b.value)
-        root = _pair_roots(ca, cb, u_lo, u_hi)[0]
-        if not np.isfinite(root):
-            raise ValueError(f"Binder curves of L={la} and L={lb}: fitted curves do not cross "
-                             "inside the fit window")
-        roots = _pair_roots(fa.coefficients(replicates[la]), fb.coefficients(replicates[lb]),
-                            u_lo, u_hi)
-        ok = np.isfinite(roots)
-        frac = float(np.mean(ok))
-        if frac < 0.9:
-            logger.warning("Binder crossing L=%d/%d: only %.0f%% of bootstrap replicates cross "
-                           "inside the fit window; the error bar is unreliable", la, lb,
-                           100 * frac)
-        t_boot = t0 + scale * roots
-        t_cross = t0 + scale * root
-        u_cross = float(_poly_eval(ca, root))
-        u_boot = np.array([_poly_eval(c, r) for c, r in
-                           zip(fa.coefficients(replicates[la]), roots)])
-        pairs.append(PairCrossing(sizes=(la, lb), temperature=float(t_cross),
-                                  error=float(np.nanstd(t_boot, ddof=1)), binder=u_cross,
-                                  binder_error=float(np.nanstd(u_boot, ddof=1)),
-                                  valid_fraction=frac))
-        boot.append(t_boot)
-        fits[(la, lb)] = {la: (t0, scale, fa.index, ca), lb: (t0, scale, fb.index, cb),
-                          "range": (lo, hi)}
-    boot = np.array(boot)  # (n_pairs, B)
-    errors = np.array([p.error for p in pairs])
-    if np.any(~np.isfinite(errors)) or np.any(errors <= 0):
-        raise ValueError("Binder crossing: bootstrap failed to give an error bar")
-    weights = 1.0 / errors ** 2
-    weights /= weights.sum()
-    central = float(np.sum(weights * np.array([p.temperature for p in pairs])))
-    good = np.all(np.isfinite(boot), axis=0)
-    combined = weights @ boot[:, good]
-    weighted = (central, float(np.std(combined, ddof=1)))
-    largest = (pairs[-1].temperature, pairs[-1].error)
-    chosen = largest if method == "largest" else weighted
-    return CrossingResult(temperature=chosen[0], error=chosen[1], method=method,
-                          largest=largest, weighted=weighted, pairs=tuple(pairs), fits=fits)
 
 
 # --------------------------------------------------------------------------------------------
@@ -400,7 +105,7 @@ def susceptibility_peaks(curves: Mapping[int, Curve], *, window: int = 5, n_boot
             continue
         log_curve = Curve(L, c.temperature, np.log(c.value), c.error / c.value)
         span = float(c.temperature[-1] - c.temperature[0])
-        fit = _LocalFit.build(log_curve, float(c.temperature[i]), span / 2, window, 2)
+        fit = LocalFit.build(log_curve, float(c.temperature[i]), span / 2, window, 2)
         t_lo, t_hi = c.temperature[fit.index[0]], c.temperature[fit.index[-1]]
         u_lo, u_hi = (t_lo - fit.center) / fit.scale, (t_hi - fit.center) / fit.scale
         coef = fit.coefficients(log_curve.value)[None, :]
@@ -664,28 +369,23 @@ def analyze(table: Mapping[str, np.ndarray], *, n_bootstrap: int = 2000, seed=0,
 # Figure
 # --------------------------------------------------------------------------------------------
 def plot_fss(result: FSSResult, path: str | Path, *, title: str | None = None,
-             overwrite: bool = True) -> list[Path]:
+             overwrite: bool = True, samples=None) -> list[Path]:
     """Draw the FSS figure: Binder, chi and <|m|> against T (top) and their collapses with the
-    exact T_c and exponents (bottom). Saves ``path`` with suffixes ``.png`` and ``.pdf``,
-    atomically (:func:`ising.atomic.atomic_output`; ``overwrite=False`` refuses to replace an
-    existing file).
+    exact T_c and exponents (bottom), in the shared style (:mod:`analysis.figure_style`; the
+    caption names the sizes and ``samples``, the samples per point). Saves ``path`` with
+    suffixes ``.png`` and ``.pdf``, atomically (:func:`ising.atomic.atomic_output`;
+    ``overwrite=False`` refuses to replace an existing file).
 
     Returns
     -------
     list of pathlib.Path
         The two files written.
     """
-    from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
-
-    base = Path(path)
-    if base.suffix.lower() in (".png", ".pdf"):
-        base = base.with_suffix("")
-    base.parent.mkdir(parents=True, exist_ok=True)
     labels = {"binder": (r"Binder cumulant $U_L$", r"$U_L$"),
               "susceptibility": (r"susceptibility $\chi_L$", r"$\chi_L\,L^{-\gamma/\nu}$"),
               "abs_magnetization": (r"$\langle|m|\rangle_L$",
                                     r"$\langle|m|\rangle_L\,L^{\beta/\nu}$")}
-    fig = Figure(figsize=(13.5, 8.0), layout="constrained")
+    fig = new_figure(13.5, 8.0)
     axes = fig.subplots(2, 3)
     sizes = sorted(result.curves["binder"])
     style = {L: (OKABE_ITO[i % len(OKABE_ITO)], MARKERS[i % len(MARKERS)])
@@ -696,12 +396,12 @@ def plot_fss(result: FSSResult, path: str | Path, *, title: str | None = None,
         for L in sorted(result.curves[name]):
             c = result.curves[name][L]
             color, marker = style.get(L, ("#000000", "o"))
-            top.errorbar(c.temperature, c.value, c.error, color=color, marker=marker, ms=4,
-                         lw=1, capsize=2, label=f"L = {L}")
+            top.errorbar(c.temperature, c.value, c.error, color=color, marker=marker, lw=1,
+                         label=f"L = {L}", **ERRORBAR)
             x, y, dy = scaling_coordinates(c.temperature, L, c.value, c.error,
                                            exponent=_EXPONENTS[name])
-            bottom.errorbar(x, y, dy, color=color, marker=marker, ms=4, lw=0, elinewidth=1,
-                            capsize=2, label=f"L = {L}")
+            bottom.errorbar(x, y, dy, color=color, marker=marker, lw=0, label=f"L = {L}",
+                            **ERRORBAR)
         top.axvline(TC_EXACT, color="0.3", ls="--", lw=1, label=r"exact $T_c$")
         top.set_xlabel("temperature $T$")
         top.set_ylabel(labels[name][0])
@@ -716,7 +416,8 @@ def plot_fss(result: FSSResult, path: str | Path, *, title: str | None = None,
         t = np.linspace(lo, hi, 100)
         for L in (la, lb):
             t0, scale, _, coef = fit[L]
-            ax.plot(t, _poly_eval(coef, (t - t0) / scale), color=style[L][0], lw=0.8, alpha=0.7)
+            ax.plot(t, np.polynomial.polynomial.polyval((t - t0) / scale, coef),
+                    color=style[L][0], lw=0.8, alpha=0.7)
     if cr is not None:
         ax.axvspan(cr.temperature - cr.error, cr.temperature + cr.error, color=OKABE_ITO[4],
                    alpha=0.35, lw=0,
@@ -730,20 +431,12 @@ def plot_fss(result: FSSResult, path: str | Path, *, title: str | None = None,
         if p.bracketed:
             ax.errorbar([p.temperature], [p.height], yerr=[p.height_error],
                         xerr=[p.temperature_error], color=style[p.size][0], marker="*", ms=11,
-                        mec="black", mew=0.5, lw=0, elinewidth=1)
+                        mec="black", mew=0.5, lw=0, elinewidth=1, capsize=3, zorder=4)
     if result.gamma_over_nu is not None:
         g, e = result.gamma_over_nu
         ax.set_title(rf"peaks (★): $\gamma/\nu$ = {g:.3f} ± {e:.3f} (exact 1.75)", fontsize=10)
-    axes[0, 0].legend(fontsize=8, loc="lower left")
-    axes[1, 0].legend(fontsize=8)
-    fig.suptitle(title or "Finite-size scaling of the 2D Ising model "
-                 r"(exact $T_c$ = 2.2692, $\nu$ = 1, $\gamma$ = 7/4, $\beta$ = 1/8)")
-    from ising.atomic import atomic_output
-
-    written = []
-    for suffix in (".png", ".pdf"):
-        target = base.with_suffix(suffix)
-        with atomic_output(target, overwrite=overwrite) as tmp:  # temp + fsync + rename
-            fig.savefig(tmp, dpi=150, format=suffix[1:])
-        written.append(target)
-    return written
+    outside_legend(fig, axes[0, 0], fontsize=8)
+    set_caption(fig, title or "Finite-size scaling of the 2D Ising model "
+                r"(exact $T_c$ = 2.2692, $\nu$ = 1, $\gamma$ = 7/4, $\beta$ = 1/8)",
+                size=sizes, samples=samples)
+    return save_figure(fig, path, dpi=150, overwrite=overwrite)

@@ -1,7 +1,9 @@
 r"""Figures of 1D coupling flows: exact decimation, its exact RBM, majority rule, learned RBMs.
 
-Matplotlib with the Agg backend (no display needed); the Okabe & Ito colour-blind-safe palette;
-every figure is written as PNG and PDF, atomically (temporary file, then rename).
+Drawn in the project's figure style (:mod:`analysis.figure_style`: ``matplotlib.figure.Figure``
+without pyplot, constrained layout, legends outside the data, the Okabe & Ito colour-blind-safe
+palette, a caption naming the chain length and sample count); every figure is written as PNG and
+PDF, atomically (temporary file, then rename).
 
 Left panel: the coupling :math:`K_s` after :math:`s` RG steps. Right panel: the flow map
 :math:`K_{s}` versus :math:`K_{s-1}` with the exact decimation curve
@@ -17,13 +19,16 @@ from pathlib import Path
 
 import numpy as np
 
+from analysis.figure_style import (OKABE_ITO as PALETTE, new_figure, outside_legend,
+                                   plain_log_ticks, save_figure, set_caption)
+from ising.atomic import check_name_length
 from rgdl.decimation import decimated_coupling
 
 log = logging.getLogger(__name__)
 
 #: Okabe & Ito (2008) colour-blind-safe palette.
-OKABE_ITO = {"black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73",
-             "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7"}
+OKABE_ITO = dict(zip(("blue", "vermillion", "green", "purple", "orange", "sky", "yellow", "black"),
+                     PALETTE))
 
 # key in a step dict -> (label, colour, marker, filled)
 _SERIES = (
@@ -50,18 +55,8 @@ def figure_paths(path) -> tuple[Path, Path]:
     return base.parent / (base.name + ".png"), base.parent / (base.name + ".pdf")
 
 
-def _save_atomic(fig, target: Path, *, overwrite: bool = True, **kwargs):
-    """``fig.savefig`` into a temporary file renamed to ``target`` (:mod:`ising.atomic`)."""
-    from ising.atomic import atomic_output
-
-    with atomic_output(target, overwrite=overwrite) as tmp:
-        fig.savefig(tmp, format=target.suffix[1:], **kwargs)
-
-
 def check_figure_outputs(path, *, overwrite: bool = False) -> tuple[Path, Path]:
     """:func:`figure_paths`, refusing existing files unless ``overwrite`` (before any work)."""
-    from ising.atomic import check_name_length
-
     paths = figure_paths(path)
     for target in paths:
         check_name_length(target, suffixes=(".lock",))
@@ -73,7 +68,8 @@ def check_figure_outputs(path, *, overwrite: bool = False) -> tuple[Path, Path]:
 
 
 def plot_flow1d(coupling: float, steps: list, path, *, title: str | None = None,
-              overwrite: bool = True) -> list[str]:
+                overwrite: bool = True, size: int | None = None,
+                samples: int | None = None) -> list[str]:
     r"""Draw the coupling flow of ``rgdl flow1d`` and save it as PNG and PDF.
 
     Parameters
@@ -89,20 +85,17 @@ def plot_flow1d(coupling: float, steps: list, path, *, title: str | None = None,
     title : str, optional
     overwrite : bool, default True
         Replace existing files; with False an existing PNG or PDF is an error (FileExistsError).
+    size, samples : int, optional
+        Chain length N and samples per learned layer, named in the caption.
 
     Returns
     -------
     list of str
         The written paths (PNG, PDF), each written atomically.
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
     if not steps:
         raise ValueError("no RG steps to plot")
-    png, pdf = figure_paths(path)
+    png, _pdf = figure_paths(path)
     k0 = float(coupling)
     s_axis = np.arange(len(steps) + 1)
     k_dec = np.array([k0] + [float(s["K_decimation"]) for s in steps])
@@ -111,7 +104,8 @@ def plot_flow1d(coupling: float, steps: list, path, *, title: str | None = None,
     k_lo, k_hi = min(0.0, min(k_all)), max(k_all)
     pad = 0.05 * (k_hi - k_lo)
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10.0, 4.2), constrained_layout=True)
+    fig = new_figure(11.5, 4.6)
+    ax1, ax2 = fig.subplots(1, 2)
     ax1.plot(s_axis, k_dec, "-", color=OKABE_ITO["black"], lw=1.5,
              label=r"decimation $\tanh K'=\tanh^2K$ (analytic)")
     for key, label, colour, marker, filled in _SERIES:
@@ -126,7 +120,6 @@ def plot_flow1d(coupling: float, steps: list, path, *, title: str | None = None,
     ax1.set_xticks(s_axis)
     ax1.set_ylim(k_lo - (pad if k_lo < 0 else 0), k_hi + pad)
     ax1.axhline(0.0, color="0.7", lw=0.6)
-    ax1.legend(fontsize=7.5, frameon=False)
 
     kmax = k_hi + pad
     kmin = k_lo - (pad if k_lo < 0 else 0)
@@ -144,38 +137,30 @@ def plot_flow1d(coupling: float, steps: list, path, *, title: str | None = None,
     ax2.set_xlim(kmin, kmax)
     ax2.set_ylim(kmin, kmax)
     ax2.set_aspect("equal")
-    ax2.legend(fontsize=7.5, frameon=False, loc="upper left")
-    fig.suptitle(title or f"1D Ising RG flow from K = {k0:g}: flows to the fixed point K* = 0", fontsize=10)
-    try:
-        _save_atomic(fig, png, overwrite=overwrite, dpi=150)
-        _save_atomic(fig, pdf, overwrite=overwrite)
-    finally:
-        plt.close(fig)
-    log.info("wrote %s and %s", png, pdf)
-    return [str(png), str(pdf)]
+    outside_legend(fig, fontsize=7.5)
+    set_caption(fig, title or f"1D Ising RG flow from K = {k0:g}: flows to the fixed point K* = 0",
+                size=size, samples=samples)
+    written = save_figure(fig, png, dpi=150, overwrite=overwrite)
+    log.info("wrote %s and %s", *written)
+    return [str(p) for p in written]
 
 
-def plot_strength_dependence(rows, path) -> list[str]:
+def plot_strength_dependence(rows, path, *, size: int | None = None) -> list[str]:
     r"""Coupling error :math:`|K(\lambda) - K'|` of the soft-decimation RBM versus :math:`\lambda`
     (semilog), with the :math:`e^{-2\lambda}` guide; ``rows`` from
-    :func:`rgdl.decimation.strength_dependence`. Saves PNG and PDF; returns the paths."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    png, pdf = figure_paths(path)
+    :func:`rgdl.decimation.strength_dependence` (enumerated, exact: no samples); ``size`` the
+    chain length for the caption. Saves PNG and PDF; returns the paths."""
+    png, _pdf = figure_paths(path)
     lam = np.array([r.strength for r in rows])
     err = np.maximum(np.abs([r.coupling_error for r in rows]), 1e-17)
-    fig, ax = plt.subplots(figsize=(5.0, 3.6), constrained_layout=True)
+    fig = new_figure(6.4, 3.6)
+    ax = fig.subplots()
     ax.semilogy(lam, err, "o-", color=OKABE_ITO["blue"], label=r"$|K(\lambda)-K'|$ (enumerated)")
     ax.semilogy(lam, np.exp(-2 * lam), "--", color=OKABE_ITO["vermillion"], label=r"$e^{-2\lambda}$")
+    plain_log_ticks(ax, "y")
     ax.set_xlabel(r"decimation strength $\lambda$")
     ax.set_ylabel("coarse-coupling error")
-    ax.legend(frameon=False)
-    try:
-        _save_atomic(fig, png, dpi=150)
-        _save_atomic(fig, pdf)
-    finally:
-        plt.close(fig)
-    return [str(png), str(pdf)]
+    outside_legend(fig)
+    set_caption(fig, "Soft decimation: coupling error against strength", size=size,
+                samples="0 (exact enumeration)")
+    return [str(p) for p in save_figure(fig, png, dpi=150)]

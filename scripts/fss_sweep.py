@@ -33,14 +33,15 @@ import time
 from pathlib import Path
 
 import click
+from tqdm.auto import tqdm
+
+from analysis import fss
+from analysis.figure_style import OKABE_ITO, new_figure, save_figure, set_caption
+from ising.atomic import atomic_write_text
+from rgdl import sweep as sw
 
 
 def _run(out, *, temperatures, sizes, samples, algorithm, workers, seed, bootstrap, quiet):
-    from tqdm.auto import tqdm
-
-    from analysis import fss
-    from rgdl import sweep as sw
-
     spec = sw.SweepSpec(temperatures=sw.parse_values(temperatures, name="--temperatures"),
                         sizes=sw.parse_values(sizes, kind=int, name="--sizes"),
                         seeds=[seed], algorithm=algorithm, n_samples=samples)
@@ -64,9 +65,9 @@ def _run(out, *, temperatures, sizes, samples, algorithm, workers, seed, bootstr
                f"{result.n_computed} computed) in {result.wall_s:.1f} s -> {result.out}")
     analysis = fss.analyze(sw.sweep_table(out), n_bootstrap=bootstrap, seed=seed,
                            require_crossing=True)
-    files = fss.plot_fss(analysis, Path(out) / "fss")
-    (Path(out) / "fss.json").write_text(json.dumps(analysis.as_dict(), indent=1,
-                                                   allow_nan=False) + "\n")
+    files = fss.plot_fss(analysis, Path(out) / "fss", samples=samples)
+    atomic_write_text(Path(out) / "fss.json", json.dumps(analysis.as_dict(), indent=1,
+                                                         allow_nan=False) + "\n")
     click.echo(analysis.report())
     c = analysis.crossing
     within = abs(c.temperature / fss.TC_EXACT - 1)
@@ -76,12 +77,27 @@ def _run(out, *, temperatures, sizes, samples, algorithm, workers, seed, bootstr
     return analysis
 
 
+def plot_worker_benchmark(rows, stem, *, sizes, samples):
+    """Bar chart of the sweep's wall time on 1 and 2 workers (``rows`` of :func:`_benchmark`),
+    in the shared figure style; ``sizes``/``samples`` of the sweep for the caption."""
+    fig = new_figure(5.0, 3.8)
+    ax = fig.subplots()
+    ax.bar([str(r["workers"]) for r in rows], [r["wall_s"] for r in rows],
+           color=[OKABE_ITO[0], OKABE_ITO[1]])
+    for i, r in enumerate(rows):
+        ax.text(i, r["wall_s"], f"{r['wall_s']:.1f} s", ha="center", va="bottom")
+    ax.margins(y=0.15)  # room for the labels above the bars
+    ax.set_xlabel("LocalCluster workers")
+    ax.set_ylabel("wall time of the sweep (s)")
+    load = max(r["load_average_before"] for r in rows)
+    speedup = rows[0]["wall_s"] / rows[1]["wall_s"]
+    set_caption(fig, f"{rows[0]['points']}-point sweep, {os.cpu_count()} CPUs: {speedup:.2f}x "
+                f"(1-min load average up to {load:.1f} before the runs)", size=sizes,
+                samples=samples)
+    return save_figure(fig, stem, dpi=150)
+
+
 def _benchmark(out, *, temperatures, sizes, samples, algorithm, seed):
-    from matplotlib.figure import Figure
-
-    from analysis.fss import OKABE_ITO
-    from rgdl import sweep as sw
-
     spec = sw.SweepSpec(temperatures=sw.parse_values(temperatures, name="--temperatures"),
                         sizes=sw.parse_values(sizes, kind=int, name="--sizes"),
                         seeds=[seed], algorithm=algorithm, n_samples=samples)
@@ -103,21 +119,9 @@ def _benchmark(out, *, temperatures, sizes, samples, algorithm, seed):
                    f"load average {load:.1f} before)")
     speedup = rows[0]["wall_s"] / rows[1]["wall_s"]
     click.echo(f"speed-up 1 -> 2 workers: {speedup:.2f}x  (os.cpu_count() = {os.cpu_count()})")
-    (out / "bench_workers.json").write_text(json.dumps(
+    atomic_write_text(out / "bench_workers.json", json.dumps(
         {"spec": spec.to_dict(), "rows": rows, "speedup": speedup}, indent=1) + "\n")
-    fig = Figure(figsize=(4.5, 3.5), layout="constrained")
-    ax = fig.subplots()
-    ax.bar([str(r["workers"]) for r in rows], [r["wall_s"] for r in rows],
-           color=[OKABE_ITO[0], OKABE_ITO[1]])
-    for i, r in enumerate(rows):
-        ax.text(i, r["wall_s"], f"{r['wall_s']:.1f} s", ha="center", va="bottom")
-    ax.set_xlabel("LocalCluster workers")
-    ax.set_ylabel("wall time of the sweep (s)")
-    load = max(r["load_average_before"] for r in rows)
-    ax.set_title(f"{rows[0]['points']}-point sweep, {os.cpu_count()} CPUs: {speedup:.2f}x\n"
-                 f"(1-min load average up to {load:.1f} before the runs)", fontsize=9)
-    for suffix in (".png", ".pdf"):
-        fig.savefig(out / f"bench_workers{suffix}", dpi=150)
+    plot_worker_benchmark(rows, out / "bench_workers", sizes=spec.sizes, samples=samples)
     click.echo(f"figure: {out / 'bench_workers.png'}")
 
 
