@@ -578,6 +578,6 @@ def plot_kernels(kernels, stem, *, size=None, samples=None):
         ax.set_title(wrap_text(title, 22), fontsize=7)
         ax.set_xticks([])
         ax.set_yticks([])
-        add_colorbar(fig, im, ax, "weight (units of J)", shrink=0.7)
+        add_colorbar(fig, im, ax, "weight W (dimensionless, k_B T = 1)", shrink=0.7)
     set_caption(fig, "Kernels of the block transforms", size=size, samples=samples)
     return save_figure(fig, stem)

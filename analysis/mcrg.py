@@ -398,6 +398,12 @@ def _exponent(lam, b):
     return math.log(abs(lam)) / math.log(b) if (math.isfinite(lam) and lam != 0) else math.nan
 
 
+def _largest_truncation(array: str, what: str) -> property:
+    """A read-only property: ``float(self.<array>[-1])``, the estimate with every operator."""
+    return property(lambda self: float(getattr(self, array)[-1]),
+                    doc=f"The {what} with the largest operator set (``{array}[-1]``).")
+
+
 @dataclass
 class MCRGLevel:
     """MCRG estimates of one RG step ``level - 1 -> level``.
@@ -431,21 +437,10 @@ class MCRGLevel:
     T_even: np.ndarray = field(repr=False)
     T_odd: np.ndarray = field(repr=False)
 
-    @property
-    def y_T(self):
-        return float(self.y_even[-1])
-
-    @property
-    def y_T_err(self):
-        return float(self.y_even_err[-1])
-
-    @property
-    def y_h(self):
-        return float(self.y_odd[-1])
-
-    @property
-    def y_h_err(self):
-        return float(self.y_odd_err[-1])
+    y_T = _largest_truncation("y_even", "thermal exponent y_T")
+    y_T_err = _largest_truncation("y_even_err", "error of y_T")
+    y_h = _largest_truncation("y_odd", "magnetic exponent y_h")
+    y_h_err = _largest_truncation("y_odd_err", "error of y_h")
 
     def to_dict(self):
         """JSON-ready summary (largest operator sets, plus every truncation)."""

@@ -15,14 +15,20 @@ Example: ``python scripts/generative_check.py --size 8 --temperatures 2.0 2.27 3
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
+
+from analysis.figures import plot_generative_check
+from analysis.thermodynamics import gelman_rubin, relative_error, thermodynamic_estimates
+from ising.atomic import atomic_write_text
+from ising.lattice import energy_per_spin, magnetization_per_spin
+from ising.samplers import sample
+from rbm import RBM
+from rgdl.study_cli import parse_study_args, study_parser
 
 log = logging.getLogger("generative_check")
 
@@ -57,12 +63,6 @@ def check_temperature(size, temperature, *, n_samples=20000, n_hidden=128, cd_k=
         ``monte_carlo`` and ``generated`` estimates, ``relative_error``, ``rhat``,
         ``equilibrated`` and the recipe.
     """
-    from analysis.thermodynamics import (gelman_rubin, relative_error,
-                                         thermodynamic_estimates)
-    from ising.lattice import energy_per_spin, magnetization_per_spin
-    from ising.samplers import sample
-    from rbm import RBM
-
     ss = np.random.SeedSequence(seed)
     s_mc, s_rbm, s_aug, s_gen = (int(x.generate_state(1)[0]) for x in ss.spawn(4))
     if spins is None:
@@ -138,8 +138,7 @@ def summarize_models(runs):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = study_parser(__doc__)
     parser.add_argument("--size", type=int, default=8, help="lattice size L (default 8)")
     parser.add_argument("--temperatures", type=float, nargs="+", default=[2.0, 2.27, 3.0],
                         help="temperatures T/J (default 2.0 2.27 3.0)")
@@ -152,17 +151,11 @@ def main(argv=None):
     parser.add_argument("--no-flip", action="store_true", help="no global spin-flip augmentation")
     parser.add_argument("--chains", type=int, default=100, help="Gibbs chains (half from noise)")
     parser.add_argument("--gibbs", type=int, default=4000, help="Gibbs steps per chain")
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--models", type=int, default=1,
                         help="independent repetitions (data and model) per T, seeds seed, seed+1, "
                              "...; with 2 or more the summary error includes the model-to-model "
                              "spread (default 1)")
-    parser.add_argument("--out", default="generative_check", help="output folder")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log every training epoch")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    args, out = parse_study_args(parser, argv, out_default="generative_check")
     results = []
     for t in args.temperatures:
         runs = []
@@ -190,15 +183,14 @@ def main(argv=None):
                   f"(spread {summary['abs_magnetization']['spread']:.4f}); all equilibrated: "
                   f"{summary['equilibrated']}")
         results.append({"temperature": t, "models": runs, "summary": summary})
-    (out / "generative_check.json").write_text(json.dumps(results, indent=1))
-    from analysis.figures import plot_generative_check
-
+    atomic_write_text(out / "generative_check.json", json.dumps(results, indent=1))
     obs = ("energy", "abs_magnetization")
     first = [r["models"][0] for r in results]  # the figure shows the first seed's model
     mc = {o: [(r["monte_carlo"][o]["value"], r["monte_carlo"][o]["error"]) for r in first] for o in obs}
     gen = {o: [(r["generated"][o]["value"], r["generated"][o]["error"]) for r in first] for o in obs}
     plot_generative_check(args.temperatures, mc, gen, out / "generative_check",
-                          ylabels={"energy": "<E>/N (units of J)", "abs_magnetization": "<|M|>/N"})
+                          ylabels={"energy": "<E>/N (units of J)", "abs_magnetization": "<|M|>/N"},
+                          size=args.size, samples=f"{args.samples:,} MC samples per T")
     return 0
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ import ising
 from analysis.couplings import coupling_flow, flow_critical_point
 from analysis.figures import plot_coupling_flow, plot_kernels, plot_mcrg_exponents
 from analysis.mcrg import decimation_transform, majority_transform, mcrg
+from ising.atomic import atomic_write_text
 from rbm.local import LocalRBMStack, save_local_stack
 
 K_C = float(ising.exact.critical_coupling())
@@ -63,15 +63,6 @@ def best_level(levels, key, exact):
     return min(levels, key=lambda lv: abs(lv[key] - exact) if lv[key] is not None else np.inf)
 
 
-def write_text(path, text):
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 def table(rows):
     lines = ["| L | transform | samples | level | coarse L | y_T | y_h |", "|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -81,7 +72,7 @@ def table(rows):
     return "\n".join(lines)
 
 
-def main(argv=None):
+def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default="docs/results/mcrg")
     p.add_argument("--sizes", type=int, nargs="+", default=[64])
@@ -97,17 +88,14 @@ def main(argv=None):
     p.add_argument("--b3-levels", type=int, default=2)
     p.add_argument("--seed", type=int, default=2026)
     p.add_argument("--overwrite", action="store_true")
-    a = p.parse_args(argv)
-    out = Path(a.out)
-    targets = [out / "results.md", out / "mcrg_study.json"] + [
-        out / f"{s}.{e}" for s in ("exponents", "coupling_flow", "kernels") for e in ("png", "pdf")]
-    existing = [str(t) for t in targets if t.exists()]
-    if existing and not a.overwrite:
-        print(f"Error: {existing[0]} exists; use --overwrite", file=sys.stderr)
-        return 2
-    out.mkdir(parents=True, exist_ok=True)
-    root = np.random.SeedSequence(a.seed)
-    t_start = time.perf_counter()
+    return p.parse_args(argv)
+
+
+def exponent_study(a, root, out):
+    """MCRG exponents per size (majority, decimation, learned stack) and majority b=3.
+
+    Returns ``rows, figure_levels, kernels_fig, stack`` (the stack of ``--flow-size``, else the
+    first trained, for the coupling flows)."""
     rows, figure_levels, kernels_fig = [], {}, {}
     stack64 = None
     for size in a.sizes:
@@ -156,8 +144,13 @@ def main(argv=None):
         figure_levels[f"majority b=3, L={a.b3_size}"] = lv
         log(f"  majority b=3: {dt:.1f} s; y_T {_r(lv, 'y_T')}, "
             f"y_h {_r(lv, 'y_h')}")
+    return rows, figure_levels, kernels_fig, stack64
 
-    # coupling flows from several starting couplings
+
+def flow_study(a, root, stack):
+    """Coupling flows from several starting couplings (majority rule and the learned stack).
+
+    Returns ``flows, fits, fixed, fixed_fig, seconds``."""
     log(f"coupling flows L={a.flow_size}, starts {a.flow_starts}")
     flows = {"majority b=2": [], "learned local RBM b=2": []}
     fits = {k: [] for k in flows}
@@ -167,7 +160,7 @@ def main(argv=None):
         s_sample, s_maj, s_learn = (int(x) for x in fs.generate_state(3))
         r, _ = wolff(a.flow_size, K0, a.flow_samples, s_sample)
         for key, f, seed in (("majority b=2", majority_transform(2), s_maj),
-                             ("learned local RBM b=2", stack64.mcrg_transform(a.flow_size), s_learn)):
+                             ("learned local RBM b=2", stack.mcrg_transform(a.flow_size), s_learn)):
             fl = coupling_flow(r.spins, f, a.levels, seed=seed)
             fits[key].append(fl)
             flows[key].append((f"K0 = {K0:.4f}", np.array([c.couplings for c in fl]),
@@ -181,20 +174,11 @@ def main(argv=None):
         if good:
             fixed_fig[key] = (good[-1]["fixed_point"], good[-1]["fixed_point_err"])
     log(f"  flows: {t_flow:.1f} s")
+    return flows, fits, fixed, fixed_fig, t_flow
 
-    b, w = 2, 4
-    maj = np.zeros((w, w))
-    maj[1:3, 1:3] = -1.0
-    plot_mcrg_exponents(figure_levels, out / "exponents")
-    plot_coupling_flow(flows, out / "coupling_flow", fixed_points=fixed_fig)
-    plot_kernels({"majority rule (block sum)": maj, **kernels_fig}, out / "kernels")
 
-    total = time.perf_counter() - t_start
-    record = {"coupling": K_C, "seed": a.seed, "args": vars(a), "rows": rows,
-              "flows": {k: [{"K0": K0, "couplings": [c.to_dict() for c in fl]}
-                            for K0, fl in zip(a.flow_starts, fits[k])] for k in fits},
-              "fixed_points": fixed, "seconds_total": total, "seconds_flows": t_flow}
-    write_text(out / "mcrg_study.json", json.dumps(record, indent=1, default=float))
+def results_markdown(a, rows, fixed, total):
+    """``results.md``: exponent table, best levels, run times and the coupling-flow table."""
     md = [f"# Monte Carlo RG of the critical 2D Ising model (K_c = {K_C:.6f})", "",
           "Generated by `scripts/mcrg_study.py` "
           f"(seed {a.seed}); exact: y_T = 1, y_h = 15/8 = 1.875. Largest operator sets (9 even, 6 odd); "
@@ -224,7 +208,42 @@ def main(argv=None):
                       f"{fp['K0_star']:.4f} ± "
                       f"{fp['K0_star_err']:.4f} | {pt} |")
     md += ["", f"Total run time {total:.0f} s on a shared 2-core machine (timings noisy).", ""]
-    write_text(out / "results.md", "\n".join(md))
+    return "\n".join(md)
+
+
+def main(argv=None):
+    a = parse_args(argv)
+    out = Path(a.out)
+    targets = [out / "results.md", out / "mcrg_study.json"] + [
+        out / f"{s}.{e}" for s in ("exponents", "coupling_flow", "kernels") for e in ("png", "pdf")]
+    existing = [str(t) for t in targets if t.exists()]
+    if existing and not a.overwrite:
+        print(f"Error: {existing[0]} exists; use --overwrite", file=sys.stderr)
+        return 2
+    out.mkdir(parents=True, exist_ok=True)
+    root = np.random.SeedSequence(a.seed)
+    t_start = time.perf_counter()
+    rows, figure_levels, kernels_fig, stack = exponent_study(a, root, out)
+    flows, fits, fixed, fixed_fig, t_flow = flow_study(a, root, stack)
+
+    w = 4
+    maj = np.zeros((w, w))
+    maj[1:3, 1:3] = -1.0
+    sizes = sorted({r["size"] for r in rows})
+    plot_mcrg_exponents(figure_levels, out / "exponents", size=sizes, samples=a.samples)
+    plot_coupling_flow(flows, out / "coupling_flow", fixed_points=fixed_fig, size=a.flow_size,
+                       samples=f"{a.flow_samples:,} samples per start")
+    plot_kernels({"majority rule (block sum)": maj, **kernels_fig}, out / "kernels",
+                 size=a.flow_size if a.flow_size in a.sizes else a.sizes[0],
+                 samples=f"{a.train_samples:,} training samples")
+
+    total = time.perf_counter() - t_start
+    record = {"coupling": K_C, "seed": a.seed, "args": vars(a), "rows": rows,
+              "flows": {k: [{"K0": K0, "couplings": [c.to_dict() for c in fl]}
+                            for K0, fl in zip(a.flow_starts, fits[k])] for k in fits},
+              "fixed_points": fixed, "seconds_total": total, "seconds_flows": t_flow}
+    atomic_write_text(out / "mcrg_study.json", json.dumps(record, indent=1, default=float))
+    atomic_write_text(out / "results.md", results_markdown(a, rows, fixed, total))
     log(f"done in {total:.0f} s; wrote {out}")
     return 0
 

@@ -14,6 +14,8 @@ import logging
 import sys
 import time
 
+from rgdl.pipeline import preset, run_pipeline
+
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
@@ -27,7 +29,6 @@ def main(argv=None):
     parser.add_argument("--force", action="store_true", help="recompute every stage")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    from rgdl.pipeline import preset, run_pipeline
 
     config = preset("quick" if args.quick else "paper", seed=args.seed, n_epochs=args.epochs,
                     n_samples=args.samples)

@@ -10,31 +10,22 @@ cached, so an interrupted study resumes.
 
 from __future__ import annotations
 
-import argparse
 import json
-import logging
 import sys
-from pathlib import Path
+
+from analysis.figures import plot_temperature_study
+from ising.atomic import atomic_write_text
+from rgdl.pipeline import preset, run_pipeline
+from rgdl.study_cli import parse_study_args, study_parser
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog=__doc__.split("\n\n", 1)[1])
+    parser = study_parser(__doc__)
     parser.add_argument("--temperatures", type=float, nargs="+", default=[2.0, 2.269, 2.451, 3.0],
                         help="temperatures T/J (default 2.0 2.269 2.451 3.0)")
     parser.add_argument("--preset", choices=["quick", "paper"], default="quick")
     parser.add_argument("--epochs", type=int, default=None, help="override the training epochs")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="temperature-study", help="output folder")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log every training epoch")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
-    from analysis.figures import plot_temperature_study
-    from rgdl.pipeline import preset, run_pipeline
-
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    args, out = parse_study_args(parser, argv, out_default="temperature-study")
     rows = []
     for t in args.temperatures:
         config = preset(args.preset, temperature=float(t), coupling=1.0, seed=args.seed,
@@ -51,8 +42,9 @@ def main(argv=None):
         best = ", ".join(f"L{l + 1}: b={x['best_block_size']} fid={x['block_fidelity']:.3f}"
                          for l, x in enumerate(summary["layers"]))
         print(f"T/J = {t:g}: {best}; R-hat {summary['generation_rhat']:.3f}", flush=True)
-    (out / "temperature_study.json").write_text(json.dumps(rows, indent=1))
-    plot_temperature_study(rows, out / "temperature_study")
+    atomic_write_text(out / "temperature_study.json", json.dumps(rows, indent=1))
+    plot_temperature_study(rows, out / "temperature_study", size=config.size,
+                           samples=config.n_samples)
     return 0
 
 

@@ -17,12 +17,16 @@ minute. ``--out FILE`` also writes the Markdown table (the README quotes it).
 from __future__ import annotations
 
 import json
-import sys
 import os
+import sys
 import time
 
 import click
 import numpy as np
+
+from ising import MonteCarloSampler
+from ising.atomic import atomic_write_text
+from ising.validation import validate_point, zscore_rms_interval
 
 TC = 2.269185314213022
 
@@ -131,8 +135,6 @@ def markdown(rows, z_rms, interval, alpha, header):
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
 def main(quick, seed, alpha, out, overwrite):
     """Every algorithm, chain by chain, against exact results (1D and 2D)."""
-    from ising import MonteCarloSampler
-    from ising.validation import validate_point, zscore_rms_interval
 
     if out and os.path.exists(out) and not overwrite:
         raise click.UsageError(f"output exists: {out} (use --overwrite to replace it)")
@@ -160,12 +162,7 @@ def main(quick, seed, alpha, out, overwrite):
         for path, text in ((out, table), (out + ".json", json.dumps(
                 {"rows": rows, "z_rms": z_rms[0], "n_z": z_rms[1], "interval": interval,
                  "alpha": alpha}, indent=1) + "\n")):
-            tmp = path + ".tmp"
-            with open(tmp, "w", encoding="utf-8") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
+            atomic_write_text(path, text)
     failed = [r for r in rows if not r["passed"]]
     if failed or not interval[0] <= z_rms[0] <= interval[1]:
         raise SystemExit(1)
