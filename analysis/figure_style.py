@@ -119,9 +119,11 @@ def outside_legend(fig: Figure, axes=None, *, anchor_ax=None, **kwargs):
 
 
 def add_colorbar(fig: Figure, mappable, ax, label: str, **kwargs):
-    """A colour bar beside ``ax`` (or a list of axes) labelled with quantity and unit."""
+    """A colour bar beside ``ax`` (or a list of axes) labelled with quantity and unit (the label
+    wrapped to the bar's length, ``kwargs["shrink"]`` of the figure height)."""
     bar = fig.colorbar(mappable, ax=ax, **kwargs)
-    bar.set_label(label)
+    length = 0.8 * kwargs.get("shrink", 1.0) * fig.get_figheight()
+    bar.set_label(wrap_text(label, int(length * 72 / (0.55 * STYLE["axes.labelsize"]))))
     return bar
 
 

@@ -138,7 +138,8 @@ def plot_reconstructions(originals, reconstructions, stem, *, n_samples=5, label
     return save_figure(fig, stem)
 
 
-def plot_fidelity(scans, stem, *, nulls=None, size=None, samples=None):
+def plot_fidelity(scans, stem, *, nulls=None, size=None, samples=None,
+                  title="Block-spin fidelity of the hidden units"):
     """Block-spin fidelity vs block size per layer, with nulls and the linear ceiling.
 
     Parameters
@@ -149,6 +150,8 @@ def plot_fidelity(scans, stem, *, nulls=None, size=None, samples=None):
         Same structure for null networks (e.g. ``"untrained"``, ``"shuffled data"``).
     size, samples : optional
         Lattice side and sample count for the caption.
+    title : str
+        The caption's first part (e.g. naming a control for the global magnetization).
     """
     n = len(scans)
     fig = new_figure(2.3 * n + 2.2, 3.0)
@@ -172,7 +175,7 @@ def plot_fidelity(scans, stem, *, nulls=None, size=None, samples=None):
         ax.set_ylim(0, 1.05)
     wrap_ylabel(axes[0], "mean best |corr| with block spin", 3.0)
     outside_legend(fig, fontsize=7)
-    set_caption(fig, "Block-spin fidelity of the hidden units", size=size, samples=samples)
+    set_caption(fig, title, size=size, samples=samples)
     return save_figure(fig, stem)
 
 
@@ -578,6 +581,6 @@ def plot_kernels(kernels, stem, *, size=None, samples=None):
         ax.set_title(wrap_text(title, 22), fontsize=7)
         ax.set_xticks([])
         ax.set_yticks([])
-        add_colorbar(fig, im, ax, "weight W (dimensionless, k_B T = 1)", shrink=0.7)
+        add_colorbar(fig, im, ax, "RBM weight W (dimensionless)", shrink=0.7)
     set_caption(fig, "Kernels of the block transforms", size=size, samples=samples)
     return save_figure(fig, stem)
