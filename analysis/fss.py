@@ -14,7 +14,7 @@
 
 Conventions: docs/CONTRACTS.md (H = -J sum s_i s_j, k_B = 1, magnetization per spin). The
 susceptibility column is the finite-lattice chi' = N (<m^2> - <|m|>^2) / T of
-:func:`ising.observables.summarize` (:func:`ising.observables.fluctuation_susceptibility` with
+:func:`ising.observables.summarize` (:func:`ising.observables.susceptibility` with
 <|m|>): at zero field <m> = 0 on a finite lattice, so the connected N (<m^2> - <m>^2) / T would
 have no finite-size peak; chi' peaks at T*(L) with height ~ L^{gamma/nu}. Exact
 T_c = 2 / ln(1 + sqrt 2) (Onsager 1944).

@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 # One Estimate, one jackknife, one R-hat, one susceptibility for the package: re-exported here.
-from ising.observables import (Estimate, fluctuation_specific_heat, fluctuation_susceptibility,
-                               gelman_rubin, jackknife)
+from ising.observables import (Estimate, gelman_rubin, jackknife, specific_heat,
+                               susceptibility)
 
 __all__ = [
     "Estimate",
@@ -69,8 +69,8 @@ def thermodynamic_estimates(energy, magnetization, n_spins, temperature, *, n_bl
         ``energy`` = ``<e>``; ``abs_magnetization`` = ``<|m|>``;
         ``specific_heat`` = ``N (<e^2> - <e>^2) / T^2``;
         ``susceptibility`` = ``N (<m^2> - <|m|>^2) / T`` (the finite-lattice convention);
-        both from :func:`ising.observables.fluctuation_specific_heat` /
-        :func:`ising.observables.fluctuation_susceptibility`, the definitions
+        both from :func:`ising.observables.specific_heat` /
+        :func:`ising.observables.susceptibility`, the definitions
         :func:`ising.observables.summarize` uses, so generated and Monte Carlo numbers are the
         same quantity. Errors: jackknife over ``n_blocks`` contiguous blocks, without bias
         correction (unlike ``summarize``, which chooses blocks from tau_int and corrects bias).
@@ -94,9 +94,9 @@ def thermodynamic_estimates(energy, magnetization, n_spins, temperature, *, n_bl
     return {
         "energy": _mean_estimate(e, n_blocks),
         "abs_magnetization": _mean_estimate(am, n_blocks),
-        "specific_heat": jk(lambda a, a2: fluctuation_specific_heat(a, a2, n_spins, temperature),
+        "specific_heat": jk(lambda a, a2: specific_heat(a, a2, n_spins, temperature),
                             e, e * e),
-        "susceptibility": jk(lambda a, a2: fluctuation_susceptibility(a, a2, n_spins, temperature),
+        "susceptibility": jk(lambda a, a2: susceptibility(a, a2, n_spins, temperature),
                              am, m * m),
     }
 
