@@ -83,7 +83,9 @@ def flow1d(coupling, size, steps, strength, learned, epochs, samples, seed, as_j
         png, _ = check_figure_outputs(out, overwrite=overwrite)
         with OutputLock(png):
             check_figure_outputs(out, overwrite=overwrite)  # recheck under the lock
-            result["figure"] = plot_flow1d(coupling, result["steps"], out, overwrite=overwrite)
+            result["figure"] = plot_flow1d(coupling, result["steps"], out, overwrite=overwrite,
+                                           size=size,
+                                           samples=samples if learned else "0 (exact enumeration)")
     if as_json:
         clean = json.loads(json.dumps(result, default=float), parse_constant=lambda _c: None)
         click.echo(json.dumps(clean, indent=None, default=_finite))

@@ -107,7 +107,8 @@ def write_fss_report(out, *, n_bootstrap: int, seed: int, figure=None, method: s
     with OutputLock(target):
         check_report_targets(out, figure, overwrite)  # recheck under the lock
         text = json.dumps(result.as_dict(), indent=1, allow_nan=False) + "\n"
-        files = fss.plot_fss(result, target, overwrite=overwrite)
+        files = fss.plot_fss(result, target, overwrite=overwrite,
+                             samples=read_index(out)["spec"]["n_samples"])
         atomic_write_text(json_path, text, overwrite=overwrite)
     return result.report() + "\nfigure: " + ", ".join(str(f) for f in files) + \
         f"\nnumbers: {json_path}"
