@@ -42,7 +42,7 @@ from rbm import maths, partition
 from rbm._params import ParamsMixin, jsonable_params
 from rbm.archive import load_checkpoint, save_checkpoint
 from rbm.maths import field_tanh
-from rbm.train import CDTrainer
+from rbm.train import NEGATIVE_VISIBLE, CDTrainer
 
 __all__ = ["RBM", "TrainingDivergedError"]
 
@@ -52,6 +52,12 @@ _UNITS = ("binary", "spin")
 _SCHEDULES = ("constant", "linear", "exponential")
 _DTYPES = ("float32", "float64")
 _PLL_METHODS = ("random", "exact")
+_INIT_VISIBLE_BIAS = ("data", "zero")
+#: Hyperparameters added after the model-file format was fixed, with their defaults. Model
+#: files and checkpoints store them only when they differ from these (:meth:`RBM.stored_params`),
+#: so models trained with the defaults keep their bytes and older files still load and resume.
+LATER_PARAM_DEFAULTS = {"init_scale": 0.01, "init_visible_bias": "data",
+                        "negative_visible": "samples"}
 
 
 class TrainingDivergedError(ValueError):
@@ -116,6 +122,14 @@ class RBM(ParamsMixin):
     flip_augmentation : bool, default False
         Spin units only: every epoch, each training sample is multiplied by an independent random
         global sign (the Z2 symmetry of the zero-field Ising model).
+    init_scale : float, default 0.01
+        Standard deviation of the initial weights, W ~ N(0, init_scale^2) (Hinton 2010, sec. 8;
+        Hinton & Salakhutdinov's rbm.m uses 0.1).
+    init_visible_bias : {"data", "zero"}, default "data"
+        Initial visible biases: from the data means (Hinton 2010, sec. 8) or zero (rbm.m).
+    negative_visible : {"samples", "probabilities"}, default "samples"
+        Visible layer of the negative phase: sampled states, or the conditional means E[v | h]
+        (rbm.m's reconstruction probabilities; :class:`rbm.train.CDTrainer`).
     monitor_size : int, default 1000
         Number of training samples (fixed random subset) used for the per-epoch metrics in
         ``history_``; 0 disables the monitoring metrics (the divergence check stays).
@@ -162,7 +176,8 @@ class RBM(ParamsMixin):
                  learning_rate_schedule="constant", final_learning_rate=None, n_epochs=10,
                  batch_size=100, cd_k=1, persistent=False, n_persistent_chains=None,
                  momentum=0.5, final_momentum=0.9, momentum_switch_epoch=5, weight_decay=0.0,
-                 l1=0.0, dtype="float32", flip_augmentation=False, monitor_size=1000,
+                 l1=0.0, dtype="float32", flip_augmentation=False, init_scale=0.01,
+                 init_visible_bias="data", negative_visible="samples", monitor_size=1000,
                  monitor_pll="random", monitor_exact_max_units=16, random_state=None):
         self.n_hidden = n_hidden
         self.units = units
@@ -181,10 +196,20 @@ class RBM(ParamsMixin):
         self.l1 = l1
         self.dtype = dtype
         self.flip_augmentation = flip_augmentation
+        self.init_scale = init_scale
+        self.init_visible_bias = init_visible_bias
+        self.negative_visible = negative_visible
         self.monitor_size = monitor_size
         self.monitor_pll = monitor_pll
         self.monitor_exact_max_units = monitor_exact_max_units
         self.random_state = random_state
+
+    def stored_params(self):
+        """The hyperparameters as written to model files and checkpoints (JSON values): every
+        one, except those of :data:`LATER_PARAM_DEFAULTS` at their defaults."""
+        params = jsonable_params(self.get_params())
+        return {k: v for k, v in params.items()
+                if not (k in LATER_PARAM_DEFAULTS and _same(v, LATER_PARAM_DEFAULTS[k]))}
 
     def __repr__(self):
         defaults = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()
@@ -267,6 +292,15 @@ class RBM(ParamsMixin):
         if self.flip_augmentation and self.units != "spin":
             raise ValueError("flip_augmentation requires spin units")
         p["flip_augmentation"] = bool(self.flip_augmentation)
+        p["init_scale"] = real("init_scale", 0.0)
+        if self.init_visible_bias not in _INIT_VISIBLE_BIAS:
+            raise ValueError(f"init_visible_bias must be 'data' or 'zero', "
+                             f"got {self.init_visible_bias!r}")
+        p["init_visible_bias"] = self.init_visible_bias
+        if self.negative_visible not in NEGATIVE_VISIBLE:
+            raise ValueError(f"negative_visible must be 'samples' or 'probabilities', "
+                             f"got {self.negative_visible!r}")
+        p["negative_visible"] = self.negative_visible
         p["monitor_size"] = integer("monitor_size", 0)
         if self.monitor_pll not in _PLL_METHODS:
             raise ValueError(f"monitor_pll must be 'random' or 'exact', got {self.monitor_pll!r}")
@@ -342,7 +376,8 @@ class RBM(ParamsMixin):
     def _initialise(self, data, p):
         """Hinton (2010, sec. 8) initialisation in our sign convention.
 
-        W ~ N(0, 0.01^2); hidden bias 0; visible bias from the data means so that the model of
+        W ~ N(0, init_scale^2) (0.01 by default); hidden bias 0; visible bias zero with
+        ``init_visible_bias="zero"`` (rbm.m), else from the data means so that the model of
         independent visibles reproduces them: binary P(v_i = 1) = sigma(-c_i) = p_i gives
         c_i = log((1 - p_i)/p_i); spin E[v_i] = -tanh(c_i) = m_i gives c_i = -atanh(m_i)
         (means clipped away from the boundary by 1e-3; zero with ``flip_augmentation``, whose
@@ -351,7 +386,7 @@ class RBM(ParamsMixin):
         rng = np.random.default_rng(self._seed_sequence(0))
         n_visible = data.shape[1]
         dtype = p["dtype"]
-        weights = (0.01 * rng.standard_normal((n_visible, p["n_hidden"]))).astype(dtype)
+        weights = (p["init_scale"] * rng.standard_normal((n_visible, p["n_hidden"]))).astype(dtype)
         if p["flip_augmentation"]:
             mean = np.zeros(n_visible)  # the augmented (symmetrised) data have zero means
         elif data.dtype == np.int8:
@@ -365,6 +400,8 @@ class RBM(ParamsMixin):
         else:
             m = np.clip(mean, -1.0 + 2 * eps, 1.0 - 2 * eps)
             visible_bias = -np.arctanh(m)
+        if p["init_visible_bias"] == "zero":
+            visible_bias = np.zeros(n_visible)
         self.weights_ = weights
         self.visible_bias_ = visible_bias.astype(dtype)
         self.hidden_bias_ = np.zeros(p["n_hidden"], dtype)
@@ -377,7 +414,8 @@ class RBM(ParamsMixin):
         trainer = CDTrainer(self.weights_, self.visible_bias_, self.hidden_bias_,
                             units=p["units"], batch_size=p["batch_size"], cd_k=p["cd_k"],
                             persistent=p["persistent"], n_chains=p["n_persistent_chains"],
-                            flip_augmentation=p["flip_augmentation"], rng=rng)
+                            flip_augmentation=p["flip_augmentation"], rng=rng,
+                            negative_visible=p["negative_visible"])
         trainer.init_chains(data)
         return trainer
 
@@ -598,7 +636,7 @@ class RBM(ParamsMixin):
     def _restore_from_checkpoint(self, state, p, data, fingerprint):
         meta = state["meta"]
         saved = meta["params"]
-        current = jsonable_params(self.get_params())
+        current = self.stored_params()
         # n_epochs may grow on resume only with a constant learning rate (the schedule of the
         # epochs already done does not depend on it then)
         free = ("n_epochs",) if p["learning_rate_schedule"] == "constant" else ()

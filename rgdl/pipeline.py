@@ -57,7 +57,7 @@ from rbm.partition import ais_log_partition, base_rate_visible_bias
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ExperimentConfig", "PRESETS", "preset", "run_pipeline", "STAGES", "null_separation",
+__all__ = ["ExperimentConfig", "PRESETS", "RECIPES", "preset", "untrained_params", "run_pipeline", "STAGES", "null_separation",
            "xi_omission_reason", "draw_figures", "make_summary", "render_report"]
 
 STAGES = ("simulate", "train", "analyse", "figures", "report")
@@ -97,6 +97,12 @@ class ExperimentConfig:
     learning_rate: float = 0.01
     cd_k: int = 1
     l1: float = 2e-4
+    # training recipe beyond the fields above (RECIPES; rbm.RBM's options of the same names)
+    weight_decay: float = 0.0     # L2 weight cost
+    init_scale: float = 0.01      # initial weights N(0, init_scale^2)
+    init_visible_bias: str = "data"
+    negative_visible: str = "samples"
+    propagate: str = "sample"     # training data of RBM l+1 (rbm.DBN)
     null_epochs: int = 0          # epochs of the shuffled-data null (0 or > n_epochs: n_epochs)
     analysis_samples: int = 4000
     block_sizes: tuple = (1, 2, 4, 8)
@@ -126,8 +132,15 @@ class ExperimentConfig:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number, got {value!r}")
-        if not (isinstance(self.l1, (int, float)) and self.l1 >= 0):
-            raise ValueError(f"l1 must be >= 0, got {self.l1!r}")
+        for name in ("l1", "weight_decay", "init_scale"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+        for name, allowed in (("init_visible_bias", ("data", "zero")),
+                              ("negative_visible", ("samples", "probabilities")),
+                              ("propagate", ("sample", "mean"))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         if self.units not in ("spin", "binary"):
             raise ValueError(f"units must be 'spin' or 'binary', got {self.units!r}")
         if not self.layers or any(int(h) < 1 for h in self.layers):
@@ -143,8 +156,18 @@ class ExperimentConfig:
             raise ValueError("flow_temperatures must be positive")
 
     def to_dict(self):
+        """The fields as JSON values; the recipe fields of :data:`LATER_FIELDS` only when they
+        differ from their defaults (so the configurations, cache keys and results of runs made
+        before those fields existed keep their bytes, and such results folders still resume)."""
         return {k: (list(v) if isinstance(v, tuple) else v)
-                for k, v in dataclasses.asdict(self).items()}
+                for k, v in dataclasses.asdict(self).items()
+                if not (k in LATER_FIELDS and v == LATER_FIELDS[k])}
+
+
+#: Fields added to :class:`ExperimentConfig` after its first release, with their defaults.
+LATER_FIELDS = {f.name: f.default for f in dataclasses.fields(ExperimentConfig)
+                if f.name in ("weight_decay", "init_scale", "init_visible_bias",
+                              "negative_visible", "propagate")}
 
 
 PRESETS = {
@@ -167,11 +190,38 @@ PRESETS = {
 }
 
 
-def preset(name, **overrides):
-    """An :class:`ExperimentConfig` from a preset name (``"quick"``, ``"paper"``) and overrides."""
+#: Training recipes, combined with a size preset by :func:`preset` (docs/CONTRACTS.md, "The
+#: Hinton-Salakhutdinov recipe"). "rgdl": the defaults of :class:`ExperimentConfig` (spin units,
+#: learning rate 0.01, L1 2e-4 as the paper's text says, Hinton's 2010 initialisation, sampled
+#: negative visibles, sampled up-propagation). "hinton": Hinton & Salakhutdinov's rbm.m as
+#: Mehta & Schwab ran it: {0,1} units, learning rate 0.1 for weights and biases, momentum 0.5 then
+#: 0.9 from epoch 6 (rbm.RBM's default schedule), weight cost 2e-4 as rbm.m applies it (L2:
+#: ``weightcost * vishid`` in the gradient), initial weights 0.1 N(0,1), zero biases, CD-1 with
+#: sampled hiddens driving the reconstruction and visible probabilities in the negative phase,
+#: batches of 100, hidden probabilities as the next layer's data (mnistdeepauto.m's
+#: ``batchposhidprobs``). "hinton-l1": the same with the weight cost as the paper's L1 penalty.
+RECIPES = {
+    "rgdl": dict(units="spin", learning_rate=0.01, l1=2e-4, weight_decay=0.0, init_scale=0.01,
+                 init_visible_bias="data", negative_visible="samples", propagate="sample",
+                 batch_size=100, cd_k=1),
+    "hinton": dict(units="binary", learning_rate=0.1, l1=0.0, weight_decay=2e-4, init_scale=0.1,
+                   init_visible_bias="zero", negative_visible="probabilities", propagate="mean",
+                   batch_size=100, cd_k=1),
+    "hinton-l1": dict(units="binary", learning_rate=0.1, l1=2e-4, weight_decay=0.0,
+                      init_scale=0.1, init_visible_bias="zero", negative_visible="probabilities",
+                      propagate="mean", batch_size=100, cd_k=1),
+}
+
+
+def preset(name, recipe=None, **overrides):
+    """An :class:`ExperimentConfig` from a preset name (``"quick"``, ``"paper"``), a training
+    recipe of :data:`RECIPES` (None: the preset's own, which is "rgdl") and overrides."""
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose from {sorted(PRESETS)}")
+    if recipe is not None and recipe not in RECIPES:
+        raise ValueError(f"unknown recipe {recipe!r}; choose from {sorted(RECIPES)}")
     params = dict(PRESETS[name])
+    params.update(RECIPES[recipe] if recipe is not None else {})
     params.update({k: v for k, v in overrides.items() if v is not None})
     return ExperimentConfig(**params)
 
@@ -287,11 +337,12 @@ def up_pass(params, spins_flat, units):
     return maths.mean_field_up(_to_units(spins_flat, units), [(w, b) for w, _, b in params], units)
 
 
-def _untrained_params(layer_sizes, n_visible, seed):
-    """The same architecture at Hinton's initialisation: w ~ N(0, 0.01^2), zero biases."""
+def untrained_params(layer_sizes, n_visible, seed, init_scale=0.01):
+    """The same architecture at its initialisation: w ~ N(0, init_scale^2) (Hinton 2010: 0.01;
+    rbm.m: 0.1), zero biases; a list of (weights, visible bias, hidden bias) per layer."""
     rng = np.random.default_rng(seed)
     sizes = [n_visible] + list(layer_sizes)
-    return [(rng.normal(0.0, 0.01, size=(sizes[i], sizes[i + 1])), np.zeros(sizes[i]),
+    return [(rng.normal(0.0, init_scale, size=(sizes[i], sizes[i + 1])), np.zeros(sizes[i]),
              np.zeros(sizes[i + 1])) for i in range(len(layer_sizes))]
 
 
@@ -365,9 +416,12 @@ def _train_stack_once(cfg, spins_flat, folder, n_epochs, seed_name, progress, la
     x = np.asarray(spins_flat, np.int8)
     if cfg.units == "binary":
         x = ((x + 1) // 2).astype(np.int8)
-    dbn = DBN(tuple(int(h) for h in cfg.layers), units=cfg.units, propagate="sample",
+    dbn = DBN(tuple(int(h) for h in cfg.layers), units=cfg.units, propagate=cfg.propagate,
               rbm_params=dict(learning_rate=cfg.learning_rate, n_epochs=n_epochs,
-                              batch_size=cfg.batch_size, cd_k=cfg.cd_k, l1=cfg.l1, monitor_size=0),
+                              batch_size=cfg.batch_size, cd_k=cfg.cd_k, l1=cfg.l1,
+                              weight_decay=cfg.weight_decay, init_scale=cfg.init_scale,
+                              init_visible_bias=cfg.init_visible_bias,
+                              negative_visible=cfg.negative_visible, monitor_size=0),
               random_state=_child_seed(cfg.seed, seed_name))
 
     def callback(record):
@@ -827,13 +881,19 @@ def _fmt(est, digits=3):
         else f"{est['value']:.{digits}g}"
 
 
+def _recipe_note(cfg):
+    """The recipe fields of :data:`LATER_FIELDS` that differ from their defaults, for the report."""
+    changed = {k: v for k, v in cfg.to_dict().items() if k in LATER_FIELDS}
+    return "".join(f", {k.replace('_', ' ')} {v}" for k, v in changed.items())
+
+
 def render_report(cfg, analysis, summary):
     """``report.md``: the analysis and its summary as Markdown, caveats included."""
     lines = [f"# rgdl reproduce — {cfg.size}×{cfg.size} Ising, coupling {cfg.coupling} at T = "
              f"{cfg.temperature}, stack {'-'.join(str(x) for x in (cfg.size ** 2,) + tuple(cfg.layers))}",
              "", f"{cfg.n_samples} Monte Carlo samples ({cfg.algorithm}); RBMs: {cfg.units} units, "
              f"CD-{cfg.cd_k}, {cfg.n_epochs} epochs, batch {cfg.batch_size}, learning rate "
-             f"{cfg.learning_rate}, L1 {cfg.l1}; seed {cfg.seed}.", "",
+             f"{cfg.learning_rate}, L1 {cfg.l1}{_recipe_note(cfg)}; seed {cfg.seed}.", "",
              f"Analysis budget: receptive-field, fidelity and correlation analyses use the first "
              f"{min(cfg.analysis_samples, cfg.n_samples)} of the {cfg.n_samples} samples; generation "
              f"runs {cfg.generation_chains} Gibbs chains ({cfg.generation_chains // 2} from noise, "
@@ -1070,6 +1130,7 @@ def _run_locked(config, out, progress, force):
     # train (trained stack and the shuffled-data null)
     train_params = {k: getattr(config, k) for k in ("layers", "units", "n_epochs", "batch_size",
                                                      "learning_rate", "cd_k", "l1", "null_epochs")}
+    train_params.update({k: v for k, v in config.to_dict().items() if k in LATER_FIELDS})
     train_key = _key({"stage": "train", "params": train_params, "upstream": sim_key,
                       "seed": config.seed})
     model_dir = out / "models" / train_key
@@ -1088,8 +1149,8 @@ def _run_locked(config, out, progress, force):
     timings["train_null"] = timings["train"] - timings["train_stack"]
 
     stacks = {"trained": [_params(l) for l in trained],
-              "untrained": _untrained_params(config.layers, config.size ** 2,
-                                             _child_seed(config.seed, "untrained")),
+              "untrained": untrained_params(config.layers, config.size ** 2,
+                                            _child_seed(config.seed, "untrained"), config.init_scale),
               "shuffled": [_params(l) for l in shuffled]}
 
     # analyse
