@@ -162,6 +162,13 @@ def _bench(tmp: Path):
     return bench_markdown(data), data
 
 
+def _localisation(tmp: Path):
+    _run([sys.executable, str(ROOT / "scripts" / "localisation_study.py"), "--results", str(tmp),
+          "--figures", str(tmp)])
+    return ((tmp / "localisation.md").read_text(encoding="utf-8"),
+            json.loads((tmp / "localisation.json").read_text()))
+
+
 ENTRIES = {
     "validation_quick": Entry("python scripts/validate_samplers.py --quick --seed 0",
                               _validation(True), cheap=True),
@@ -170,6 +177,7 @@ ENTRIES = {
     "flow1d": Entry("rgdl " + " ".join(FLOW1D_ARGS[:-1]), _flow1d, cheap=True),
     "bench": Entry("rgdl bench all --json", _bench, cheap=False),
     "mcrg": Entry("python scripts/mcrg_study.py " + " ".join(MCRG_ARGS), _mcrg, cheap=False),
+    "localisation": Entry("python scripts/localisation_study.py", _localisation, cheap=False),
     "compare_2d": Entry("python -c '" + COMPARE_2D + "'", _compare_2d, cheap=True),
 }
 

@@ -148,3 +148,33 @@ def test_reproduce_recipe_option_rejects_unknown_names(tmp_path):
     assert out.stderr.strip().splitlines() == [
         "Error: unknown recipe 'nope'; choose from ['hinton', 'hinton-l1', 'rgdl']"]
     assert not (tmp_path / "r").exists()
+
+
+def _study_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("localisation_study",
+                                                  ROOT / "scripts" / "localisation_study.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_localisation_study_measures_a_tiny_configuration():
+    study = _study_module()
+    sizes = dict(size=8, layers=(16, 4), n_samples=300, analysis_samples=200, n_epochs=4,
+                 null_epochs=1, block_sizes=(1, 2))
+    row = study.run_configuration("hinton", "hinton", "base", {}, sizes, 0, {})
+    assert [sorted(x) for x in row["layers"]] == [sorted(row["layers"][0])] * 2
+    first = row["layers"][0]
+    assert set(first["radius_null"]) == set(first["fidelity_null"]) == {"untrained", "shuffled"}
+    assert first["block_spin"] == (first["separated"] and first["localised"])
+    assert list(row["layer1_by_epoch"]) == ["1", "2"]
+    assert row["settings"]["negative_visible"] == "probabilities"
+    data = {"quick": True, "seed": 0, "sizes": {k: list(v) if isinstance(v, tuple) else v
+                                                for k, v in sizes.items()},
+            "null_sigmas": 2.0, "snapshots": ["1", "2"], "complete": True, "rows": [row]}
+    table = study.markdown(data)
+    assert table.startswith("`python scripts/localisation_study.py --quick`")
+    assert "| hinton | base |" in table and "Layer 1 is a block spin in:" in table
+    json.dumps(row)  # JSON-ready
