@@ -185,11 +185,18 @@ def verdicts(measured, net):
             "best_block_size": entry["best_block_size"],
             "fidelity_null": {n: float(v["scan"].fidelity[k]) for n, v in nulls.items()},
             "ceiling": float(scan.ceiling[k]),
-            "separated": sep["separated"], "null_margin_sigma": sep["margin_sigma"],
+            "separated": sep["separated"],
+            # None when the combined error is zero (e.g. saturated units, constant activations)
+            "null_margin_sigma": sep["margin_sigma"] if math.isfinite(sep["margin_sigma"]) else None,
             "localised": all(layer["radius"] < LOCALISED_RATIO * v["radius"] for v in nulls.values()),
         })
         rows[-1]["block_spin"] = rows[-1]["separated"] and rows[-1]["localised"]
     return rows
+
+
+def snapshot_epochs(n_epochs):
+    """Epochs (a quarter and half of the training) at which layer 1 is also measured."""
+    return sorted({max(1, n_epochs // 4), max(1, n_epochs // 2)} - {n_epochs})
 
 
 def run_configuration(name, base, label, overrides, sizes, seed, cache):
@@ -202,7 +209,7 @@ def run_configuration(name, base, label, overrides, sizes, seed, cache):
                        seed + int(round(1000 * cfg["temperature"])), cache)
     flat = spins.reshape(spins.shape[0], -1)
     epochs = cfg["n_epochs"]
-    snapshots = sorted({max(1, epochs // 4), max(1, epochs // 2)} - {epochs})
+    snapshots = snapshot_epochs(epochs)
     trained, early = train(flat, cfg, epochs, seed, snapshots)
     shuffled_data = np.random.default_rng(seed + 1).permuted(flat, axis=1)
     shuffled, _ = train(shuffled_data, cfg, min(cfg["null_epochs"], epochs), seed + 2)
@@ -268,16 +275,6 @@ def _atomic_write(path, text):
     atomic_write_text(path, text)
 
 
-def _clean(obj):
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    return obj
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
@@ -307,8 +304,7 @@ def write_outputs(args, sizes, rows, wall, final):
     from analysis.figures import plot_localisation_study
     from rgdl.pipeline import NULL_SEPARATION_SIGMAS
 
-    epochs = sizes["n_epochs"]
-    snapshots = [str(e) for e in sorted({max(1, epochs // 4), max(1, epochs // 2)} - {epochs})]
+    snapshots = [str(e) for e in snapshot_epochs(sizes["n_epochs"])]
     data = {"quick": args.quick, "seed": args.seed, "sizes": {k: (list(v) if isinstance(v, tuple)
                                                                  else v) for k, v in sizes.items()},
             "localised_ratio": LOCALISED_RATIO, "null_sigmas": NULL_SEPARATION_SIGMAS,
@@ -316,10 +312,10 @@ def write_outputs(args, sizes, rows, wall, final):
     results = Path(args.results)
     name = "localisation_quick" if args.quick else "localisation"
     _atomic_write(results / f"{name}.md", markdown(data))
-    _atomic_write(results / f"{name}.json", json.dumps(_clean({
-        **data, "wall_seconds": wall, "machine": f"{os.cpu_count()} cores, Python "
-                                                 f"{platform.python_version()} (shared; noisy timings)"}),
-        indent=1) + "\n")
+    machine = f"{os.cpu_count()} cores, Python {platform.python_version()} (shared; noisy timings)"
+    _atomic_write(results / f"{name}.json",
+                  json.dumps({**data, "wall_seconds": wall, "machine": machine}, indent=1,
+                             allow_nan=False) + "\n")
     if final:
         plot_localisation_study(rows, Path(args.figures) / name)
     log(f"wrote {results / name}.md/.json{' and the figure' if final else ''} ({wall:.0f} s)")
