@@ -261,7 +261,7 @@ def markdown(data):
                      + " | ".join(_cell(x) for x in row["layers"]) + f" | {early} |")
     found = [r["name"] for r in data["rows"] if r["layers"][0]["block_spin"]]
     if not data["complete"]:
-        lines += ["", f"Partial results: the study stopped after {len(data['rows'])} configurations."]
+        lines += ["", f"Partial results: {len(data['rows'])} configurations of the grid only."]
     lines += ["", "Layer 1 is a block spin in: " + (", ".join(found) if found else
                                                   "none of these configurations") + "."]
     return "\n".join(lines) + "\n"
@@ -275,6 +275,21 @@ def _atomic_write(path, text):
     atomic_write_text(path, text)
 
 
+def merge(args, sizes):
+    """Outputs from the JSON files of partial runs with the same sizes and seed (grid order)."""
+    parts = [json.loads(Path(path).read_text()) for path in args.merge]
+    expected = {k: (list(v) if isinstance(v, tuple) else v) for k, v in sizes.items()}
+    for path, part in zip(args.merge, parts):
+        if part["sizes"] != expected or part["seed"] != args.seed or part["quick"] != args.quick:
+            raise SystemExit(f"Error: {path} was run with other sizes, seed or --quick")
+    found = {row["name"]: row for part in parts for row in part["rows"]}
+    names = [g[0] for g in configurations(args.quick)]
+    rows = [found[name] for name in names if name in found]
+    write_outputs(args, sizes, rows, sum(p["wall_seconds"] for p in parts),
+                  final=len(rows) == len(names))
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
@@ -285,8 +300,13 @@ def main(argv=None):
                         help="folder of localisation.json and localisation.md")
     parser.add_argument("--figures", default=str(ROOT / "docs" / "figures"),
                         help="folder of localisation.png/.pdf")
+    parser.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                        help="train nothing: combine the rows of studies run in parts (e.g. with "
+                             "--only in parallel) into the outputs, in grid order")
     args = parser.parse_args(argv)
     sizes = SIZES["quick" if args.quick else "full"]
+    if args.merge:
+        return merge(args, sizes)
     grid = [g for g in configurations(args.quick) if args.only is None or g[0] in args.only]
     if not grid:
         raise SystemExit("Error: --only names no configuration")
