@@ -91,6 +91,7 @@ def configurations(quick):
         ("hinton/no-cost", "hinton", "no weight cost", {"l1": 0.0, "weight_decay": 0.0}),
         ("hinton/L1-1e-3", "hinton", "L1 1e-3", {"l1": 1e-3, "weight_decay": 0.0}),
         ("rgdl/binary", "rgdl", "binary units", {"units": "binary"}),
+        ("rgdl/T2.269", "rgdl", "data at T/J = 2.269 (T_c)", {"temperature": 2.269}),
     ]
     if quick:
         keep = ("hinton", "rgdl", "hinton/spin", "hinton/T2.269")
