@@ -14,9 +14,11 @@ Two base recipes of :data:`rgdl.pipeline.RECIPES` are trained on the paper's dat
 and varied one factor at a time (mostly around ``hinton``): units (spin/binary), learning rate
 (0.1 -> 0.01), weight cost (none; L1 2e-4 or 1e-3 instead of L2 2e-4), data temperature
 (T/J = 1.8 below, 2.269 at, 3.0 above T_c). Epochs: layer 1 is also measured at a quarter and
-half of the training (from the per-epoch checkpoints of the same run). The grid and the budget
-(data, epochs) were cut to fit an hour on a loaded 2-core machine (:func:`configurations`,
-:data:`SIZES`); ``--only`` runs a subset, ``--merge`` combines runs made in parts.
+half of the training (from the per-epoch checkpoints of the same run). The rgdl base is varied
+in units, learning rate and temperature, and the hinton base also in up-propagation (sampled vs
+mean, which changes layers 2 and 3 only). The budget (data, epochs) is cut to fit about an hour
+on a loaded 2-core machine (:data:`SIZES`); ``--only`` runs a subset, ``--merge`` combines runs
+made in parts.
 
 For every configuration and layer it reports the median localisation radius of the receptive
 fields (core radius of gyration of r^2, :func:`analysis.receptive_fields.localization`,
@@ -74,9 +76,8 @@ def configurations(quick):
     """The grid, most informative first: (name, base recipe, what differs, overrides), one
     factor at a time around the bases "hinton" and "rgdl" (:data:`rgdl.pipeline.RECIPES`).
 
-    Cut to fit an hour on a loaded 2-core machine (about 10-15 min per configuration there): the
-    up-propagation (sampled vs mean, which changes layers 2 and 3 only), L2 1e-3, and the rgdl
-    base at learning rate 0.1 and at T_c were left out of the full study.
+    Cut to fit an hour on a loaded 2-core machine (about 10-16 min per configuration there,
+    run four at a time with ``--only`` and combined with ``--merge``).
     """
     grid = [
         ("hinton", "hinton", "base recipe (rbm.m)", {}),
@@ -92,6 +93,9 @@ def configurations(quick):
         ("hinton/L1-1e-3", "hinton", "L1 1e-3", {"l1": 1e-3, "weight_decay": 0.0}),
         ("rgdl/binary", "rgdl", "binary units", {"units": "binary"}),
         ("rgdl/T2.269", "rgdl", "data at T/J = 2.269 (T_c)", {"temperature": 2.269}),
+        ("rgdl/lr0.1", "rgdl", "learning rate 0.1", {"learning_rate": 0.1}),
+        ("hinton/L2-1e-3", "hinton", "L2 1e-3", {"weight_decay": 1e-3}),
+        ("hinton/sampled-up", "hinton", "sampled up-propagation", {"propagate": "sample"}),
     ]
     if quick:
         keep = ("hinton", "rgdl", "hinton/spin", "hinton/T2.269")
@@ -256,10 +260,10 @@ def markdown(data):
              f"{LOCALISED_RATIO} × both nulls; *separated*: fidelity > both nulls by "
              f"> {data['null_sigmas']:g} σ; **block spin**: both.", "",
              "| configuration | differs from its base | " + " | ".join(f"layer {l + 1}" for l in range(n_layers))
-             + " | layer 1 at epoch " + "/".join(data["snapshots"]) + " |",
+             + " | layer 1 at epochs " + "; ".join(data["snapshots"]) + " (radius, fidelity) |",
              "|---|---|" + "---|" * (n_layers + 1)]
     for row in data["rows"]:
-        early = ", ".join(f"{x['radius']:.2f}, {x['fidelity']:.3f}"
+        early = "; ".join(f"{x['radius']:.2f}, {x['fidelity']:.3f}"
                           for x in row["layer1_by_epoch"].values())
         lines.append(f"| {row['name']} | {row['differs']} | "
                      + " | ".join(_cell(x) for x in row["layers"]) + f" | {early} |")
