@@ -32,6 +32,7 @@ __all__ = [
     "plot_mcrg_exponents",
     "plot_coupling_flow",
     "plot_kernels",
+    "plot_localisation_study",
 ]
 
 log = logging.getLogger(__name__)
@@ -545,4 +546,38 @@ def plot_kernels(kernels, stem):
         ax.set_xticks([])
         ax.set_yticks([])
         fig.colorbar(im, ax=ax, shrink=0.7)
+    return _save(fig, stem)
+
+
+def plot_localisation_study(rows, stem):
+    """Layer-1 localisation radius and block-spin fidelity per configuration, with the nulls.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Rows of ``scripts/localisation_study.py``: ``name`` and ``layers[0]`` with ``radius``,
+        ``radius_null``, ``fidelity``, ``fidelity_error``, ``fidelity_null`` (dicts by null name)
+        and ``block_spin``.
+    """
+    names = [r["name"] for r in rows]
+    first = [r["layers"][0] for r in rows]
+    y = np.arange(len(rows))[::-1]
+    fig = _figure(6.4, 0.9 + 0.18 * len(rows))
+    ax, ax2 = fig.subplots(1, 2, sharey=True)
+    for axis, key, err, label in ((ax, "radius", None, "layer-1 median RF radius (lattice spacings)"),
+                                  (ax2, "fidelity", "fidelity_error", "layer-1 fidelity (best b)")):
+        null_key = f"{key}_null"
+        for k, null in enumerate(first[0][null_key]):
+            axis.plot([x[null_key][null] for x in first], y, ls="none", marker="s^"[k % 2], ms=3,
+                      color=OKABE_ITO[1 + k], label=f"null: {null}")
+        axis.errorbar([x[key] for x in first], y,
+                      xerr=None if err is None else [x[err] for x in first], ls="none", marker="o",
+                      ms=4, color=OKABE_ITO[0], capsize=2, label="trained")
+        for yy, x in zip(y, first):
+            if x["block_spin"]:
+                axis.plot([x[key]], [yy], marker="*", ms=9, color=OKABE_ITO[7], ls="none")
+        axis.set_xlabel(label)
+    ax.set_yticks(y)
+    ax.set_yticklabels(names, fontsize=6)
+    ax2.legend(frameon=False, fontsize=6)
     return _save(fig, stem)
