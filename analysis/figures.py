@@ -38,6 +38,7 @@ __all__ = [
     "plot_mcrg_exponents",
     "plot_coupling_flow",
     "plot_kernels",
+    "plot_localisation_study",
 ]
 
 
@@ -583,4 +584,44 @@ def plot_kernels(kernels, stem, *, size=None, samples=None):
         ax.set_yticks([])
         add_colorbar(fig, im, ax, "RBM weight W (dimensionless)", shrink=0.7)
     set_caption(fig, "Kernels of the block transforms", size=size, samples=samples)
+    return save_figure(fig, stem)
+
+
+def plot_localisation_study(rows, stem, *, size=None, samples=None):
+    """Layer-1 localisation radius and block-spin fidelity per configuration, with the nulls.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Rows of ``scripts/localisation_study.py``: ``name`` and ``layers[0]`` with ``radius``,
+        ``radius_null``, ``fidelity``, ``fidelity_error``, ``fidelity_null`` (dicts by null name)
+        and ``block_spin``.
+    stem : str or Path
+        Output path without suffix (PNG and PDF are written).
+    size, samples : optional
+        Lattice size and training-set size for the caption.
+    """
+    names = [r["name"] for r in rows]
+    first = [r["layers"][0] for r in rows]
+    y = np.arange(len(rows))[::-1]
+    fig = new_figure(6.8, 1.4 + 0.18 * len(rows))
+    ax, ax2 = fig.subplots(1, 2, sharey=True)
+    for axis, key, err, label in ((ax, "radius", None, "layer-1 median RF radius (lattice spacings)"),
+                                  (ax2, "fidelity", "fidelity_error", "layer-1 fidelity (best b)")):
+        null_key = f"{key}_null"
+        for k, null in enumerate(first[0][null_key]):
+            axis.plot([x[null_key][null] for x in first], y, ls="none", marker="s^"[k % 2], ms=3,
+                      color=OKABE_ITO[1 + k], label=f"null: {null}" if axis is ax2 else None)
+        axis.errorbar([x[key] for x in first], y,
+                      xerr=None if err is None else [x[err] for x in first], color=OKABE_ITO[0],
+                      marker="o", label="trained" if axis is ax2 else None, **ERRORBAR)
+        starred = [(x[key], yy) for yy, x in zip(y, first) if x["block_spin"]]
+        if starred:
+            axis.plot(*zip(*starred), marker="*", ms=9, color=OKABE_ITO[7], ls="none",
+                      label="block spin" if axis is ax2 else None)
+        axis.set_xlabel(wrap_text(label, 30))
+    ax.set_yticks(y)
+    ax.set_yticklabels(names, fontsize=6)
+    outside_legend(fig, fontsize=7)
+    set_caption(fig, "What makes layer 1 localise", size=size, samples=samples)
     return save_figure(fig, stem)

@@ -11,8 +11,11 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from rbm.hyperparams import LATER_PARAM_DEFAULTS
+
 __all__ = ["ParamsMixin", "RENAMED_PARAMS", "store_params", "accepts_renamed", "deprecated_alias",
-           "rename_params", "jsonable_params", "jsonable_entropy", "params_from_json"]
+           "rename_params", "jsonable_params", "jsonable_entropy", "params_from_json",
+           "without_later_defaults"]
 
 #: Hyperparameters renamed to scikit-learn's names (old -> new); the old names are accepted,
 #: with a FutureWarning, for one release, and read silently from model files.
@@ -121,6 +124,20 @@ def jsonable_params(params):
             value = str(value)
         out[key] = value
     return out
+
+
+def without_later_defaults(params):
+    """``params`` (JSON form) without the entries of
+    :data:`rbm.hyperparams.LATER_PARAM_DEFAULTS` that hold their default (same value and type)."""
+    return {k: v for k, v in params.items()
+            if not (k in LATER_PARAM_DEFAULTS and _same(v, LATER_PARAM_DEFAULTS[k]))}
+
+
+def _same(a, b):
+    try:
+        return bool(a == b) and type(a) is type(b)
+    except Exception:  # noqa: BLE001 - arrays etc.
+        return False
 
 
 def jsonable_entropy(entropy):

@@ -36,7 +36,7 @@ import zipfile
 
 import numpy as np
 
-from rbm._params import jsonable_entropy, jsonable_params
+from rbm._params import jsonable_entropy
 
 __all__ = ["FORMAT_VERSION", "KINDS", "ModelWriteError", "package_version", "atomic_savez",
            "layer_record",
@@ -111,7 +111,7 @@ def layer_record(rbm):
     if getattr(rbm, "weights_", None) is None:
         raise ValueError("cannot save an unfitted RBM")
     return {
-        "params": jsonable_params(rbm.get_params()),
+        "params": rbm.stored_params(),
         "units": rbm.units,
         "n_features_in": int(rbm.weights_.shape[0]),
         "n_hidden": int(rbm.weights_.shape[1]),

@@ -18,11 +18,14 @@ from rbm.train import CDTrainer
 __all__ = ["initial_parameters", "make_trainer", "check_resumable", "checkpoint_state"]
 
 
-def initial_parameters(data, n_hidden, units, dtype, flip_augmentation, seed):
+def initial_parameters(data, n_hidden, units, dtype, flip_augmentation, seed, *,
+                       init_scale=0.01, init_visible_bias="data"):
     """Hinton (2010, sec. 8) initialisation in the sign convention of docs/CONTRACTS.md.
 
-    W ~ N(0, 0.01^2); hidden bias 0; visible bias from the data means so that the model of
-    independent visibles reproduces them: binary P(v_i = 1) = sigma(-c_i) = p_i gives
+    W ~ N(0, init_scale^2) (0.01 by default); hidden bias 0; visible bias zero with
+    ``init_visible_bias="zero"`` (Hinton & Salakhutdinov's rbm.m), else from the data means
+    so that the model of independent visibles reproduces them: binary P(v_i = 1) =
+    sigma(-c_i) = p_i gives
     c_i = log((1 - p_i)/p_i); spin E[v_i] = -tanh(c_i) = m_i gives c_i = -atanh(m_i)
     (means clipped away from the boundary by 1e-3; zero with ``flip_augmentation``, whose
     symmetrised data have zero means).
@@ -38,6 +41,10 @@ def initial_parameters(data, n_hidden, units, dtype, flip_augmentation, seed):
     flip_augmentation : bool
     seed : numpy.random.SeedSequence
         Stream of the initial weights.
+    init_scale : float, default 0.01
+        Standard deviation of the initial weights.
+    init_visible_bias : {"data", "zero"}, default "data"
+        Initial visible biases from the data means, or zero.
 
     Returns
     -------
@@ -45,7 +52,7 @@ def initial_parameters(data, n_hidden, units, dtype, flip_augmentation, seed):
     """
     rng = np.random.default_rng(seed)
     n_visible = data.shape[1]
-    weights = (0.01 * rng.standard_normal((n_visible, n_hidden))).astype(dtype)
+    weights = (init_scale * rng.standard_normal((n_visible, n_hidden))).astype(dtype)
     if flip_augmentation:
         mean = np.zeros(n_visible)  # the augmented (symmetrised) data have zero means
     elif data.dtype == np.int8:
@@ -59,6 +66,8 @@ def initial_parameters(data, n_hidden, units, dtype, flip_augmentation, seed):
     else:
         m = np.clip(mean, -1.0 + 2 * eps, 1.0 - 2 * eps)
         visible_bias = -np.arctanh(m)
+    if init_visible_bias == "zero":
+        visible_bias = np.zeros(n_visible)
     return weights, visible_bias.astype(dtype), np.zeros(n_hidden, dtype)
 
 
@@ -69,7 +78,8 @@ def make_trainer(model, data, p, seed):
     trainer = CDTrainer(model.weights_, model.visible_bias_, model.hidden_bias_,
                         units=p["units"], batch_size=p["batch_size"], cd_k=p["cd_k"],
                         persistent=p["persistent"], n_chains=p["n_persistent_chains"],
-                        flip_augmentation=p["flip_augmentation"], rng=rng)
+                        flip_augmentation=p["flip_augmentation"], rng=rng,
+                        negative_visible=p["negative_visible"])
     trainer.init_chains(data)
     return trainer
 
@@ -82,7 +92,7 @@ def check_resumable(meta, current, p, fingerprint):
     meta : dict
         ``load_checkpoint(path)["meta"]``.
     current : dict
-        The JSON form of the model's ``get_params()``.
+        The model's hyperparameters as stored (:meth:`rbm.RBM.stored_params`).
     p : dict
         Validated hyperparameters (the epoch count may grow with a constant learning rate: the
         schedule of the epochs already done does not depend on it then; ``verbose`` may

@@ -12,14 +12,25 @@ import math
 
 import numpy as np
 
-__all__ = ["UNITS", "SCHEDULES", "DTYPES", "PLL_METHODS", "check_integer", "check_real",
-           "check_bool", "check_choice", "check_seed", "as_rng", "root_seed", "child_seed",
-           "validate_rbm_params", "learning_rate_at", "momentum_at"]
+from rbm.train import NEGATIVE_VISIBLE
+
+__all__ = ["UNITS", "SCHEDULES", "DTYPES", "PLL_METHODS", "INIT_VISIBLE_BIAS",
+           "LATER_PARAM_DEFAULTS", "check_integer", "check_real", "check_bool", "check_choice",
+           "check_seed", "as_rng", "root_seed", "child_seed", "validate_rbm_params",
+           "learning_rate_at", "momentum_at"]
 
 UNITS = ("binary", "spin")
 SCHEDULES = ("constant", "linear", "exponential")
 DTYPES = ("float32", "float64")
 PLL_METHODS = ("random", "exact")
+#: Initial visible biases: from the data means (Hinton 2010, sec. 8) or zero (rbm.m).
+INIT_VISIBLE_BIAS = ("data", "zero")
+#: Hyperparameters of :class:`rbm.RBM` added after the model-file format was fixed, with their
+#: defaults. Model files and checkpoints store them only when they differ from these
+#: (:meth:`rbm.RBM.stored_params`), so models trained with the defaults keep their bytes and
+#: older files still load and resume.
+LATER_PARAM_DEFAULTS = {"init_scale": 0.01, "init_visible_bias": "data",
+                        "negative_visible": "samples"}
 
 
 def check_integer(name, value, low):
@@ -123,6 +134,8 @@ def validate_rbm_params(params):
     check_choice("units", p["units"], UNITS)
     check_choice("learning_rate_schedule", p["learning_rate_schedule"], SCHEDULES)
     check_choice("monitor_pll", p["monitor_pll"], PLL_METHODS)
+    check_choice("init_visible_bias", p["init_visible_bias"], INIT_VISIBLE_BIAS)
+    check_choice("negative_visible", p["negative_visible"], NEGATIVE_VISIBLE)
     p["learning_rate"] = check_real("learning_rate", p["learning_rate"], 0.0, low_open=True)
     if p["final_learning_rate"] is None:
         p["final_learning_rate"] = p["learning_rate"] / 100.0
@@ -135,7 +148,7 @@ def validate_rbm_params(params):
         p["n_persistent_chains"] = check_integer("n_persistent_chains", p["n_persistent_chains"], 1)
     for name in ("momentum", "final_momentum"):
         p[name] = check_real(name, p[name], 0.0, 1.0, high_open=True)
-    for name in ("weight_decay", "l1"):
+    for name in ("weight_decay", "l1", "init_scale"):
         p[name] = check_real(name, p[name], 0.0)
     for name in ("persistent", "flip_augmentation"):
         p[name] = check_bool(name, p[name])

@@ -39,7 +39,7 @@ from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from rbm._params import (ParamsMixin, accepts_renamed, deprecated_alias, jsonable_params,
-                         store_params)
+                         store_params, without_later_defaults)
 from rbm.archive import load_checkpoint, save_checkpoint
 from rbm.fitting import check_resumable, checkpoint_state, initial_parameters, make_trainer
 from rbm.hyperparams import (PLL_METHODS, as_rng, child_seed, learning_rate_at, momentum_at,
@@ -96,6 +96,14 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
     flip_augmentation : bool, default False
         Spin units only: every epoch, each training sample is multiplied by an independent random
         global sign (the Z2 symmetry of the zero-field Ising model).
+    init_scale : float, default 0.01
+        Standard deviation of the initial weights, W ~ N(0, init_scale^2) (Hinton 2010, sec. 8;
+        Hinton & Salakhutdinov's rbm.m uses 0.1).
+    init_visible_bias : {"data", "zero"}, default "data"
+        Initial visible biases: from the data means (Hinton 2010, sec. 8) or zero (rbm.m).
+    negative_visible : {"samples", "probabilities"}, default "samples"
+        Visible layer of the negative phase: sampled states, or the conditional means E[v | h]
+        (rbm.m's reconstruction probabilities; :class:`rbm.train.CDTrainer`).
     monitor_size : int, default 1000
         Number of training samples (fixed random subset) used for the per-epoch metrics in
         ``history_``; 0 disables the monitoring metrics (the divergence check stays).
@@ -150,7 +158,8 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
                  learning_rate_schedule="constant", final_learning_rate=None, n_iter=10,
                  batch_size=100, cd_k=1, persistent=False, n_persistent_chains=None,
                  momentum=0.5, final_momentum=0.9, momentum_switch_epoch=5, weight_decay=0.0,
-                 l1=0.0, dtype="float32", flip_augmentation=False, monitor_size=1000,
+                 l1=0.0, dtype="float32", flip_augmentation=False, init_scale=0.01,
+                 init_visible_bias="data", negative_visible="samples", monitor_size=1000,
                  monitor_pll="random", monitor_exact_max_units=16, random_state=None,
                  verbose=0):
         store_params(self, locals())
@@ -216,6 +225,11 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
         """
         return validate_rbm_params(self.get_params())
 
+    def stored_params(self):
+        """The hyperparameters as written to model files and checkpoints (JSON values): every
+        one, except those of :data:`rbm.hyperparams.LATER_PARAM_DEFAULTS` at their defaults."""
+        return without_later_defaults(jsonable_params(self.get_params()))
+
     def _check_data(self, X, name="X", n_features=None, allow_fractional=False):
         return check_visible(X, self.units, name=name, n_features=n_features,
                              allow_fractional=allow_fractional)
@@ -261,7 +275,8 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
     def _initialise(self, data, p):
         self.weights_, self.visible_bias_, self.hidden_bias_ = initial_parameters(
             data, p["n_components"], p["units"], p["dtype"], p["flip_augmentation"],
-            self._seed_sequence(0))
+            self._seed_sequence(0), init_scale=p["init_scale"],
+            init_visible_bias=p["init_visible_bias"])
         self.n_features_in_ = data.shape[1]
         self.history_ = empty_history()
         self.n_epochs_done_ = 0
@@ -401,7 +416,7 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
                                self._seed_sequence(2, epoch), where)
 
     def _restore_from_checkpoint(self, state, p, data, fingerprint):
-        check_resumable(state["meta"], jsonable_params(self.get_params()), p, fingerprint)
+        check_resumable(state["meta"], self.stored_params(), p, fingerprint)
         (self.weights_, self.visible_bias_, self.hidden_bias_, self.history_,
          self.n_epochs_done_, self._root_seed_) = checkpoint_state(state, p, data.shape[1])
         self.n_features_in_ = data.shape[1]

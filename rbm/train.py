@@ -14,6 +14,12 @@ batch of B = ``n_batch`` rows and C = ``n_neg`` negative chains
 With ``persistent=True`` (PCD, Tieleman 2008) the negative chain starts from persistent hidden
 states instead of h0, and its final hidden sample is kept for the next step.
 
+With ``negative_visible="probabilities"`` the visible layer of the negative phase is not
+sampled: v_k = E[v | h] (the visible *probabilities* of Hinton & Salakhutdinov's rbm.m, whose
+negative statistics are ``negdata' * neghidprobs`` with ``negdata`` the reconstruction
+probabilities); no visible uniforms are drawn then. docs/CONTRACTS.md ("The
+Hinton-Salakhutdinov recipe") sets rbm.m's update against this engine line by line.
+
 CD-1 therefore costs exactly the five matrix products of the textbook step (two v.W, one h.W^T,
 two v^T.h); everything else is O(B (V + H) + V H) memory-bound work writing into preallocated
 buffers: NumPy's SIMD ``tanh`` for the conditionals (:func:`rbm.maths.field_tanh`), Numba kernels for
@@ -32,7 +38,11 @@ import numpy as np
 from rbm import _kernels as K
 from rbm.maths import field_tanh, sample_units_tanh
 
-__all__ = ["CDTrainer"]
+__all__ = ["CDTrainer", "NEGATIVE_VISIBLE"]
+
+#: Values of ``negative_visible``: sampled visible states (the default) or their conditional
+#: means E[v | h] (rbm.m's reconstruction probabilities).
+NEGATIVE_VISIBLE = ("samples", "probabilities")
 
 
 class CDTrainer:
@@ -52,10 +62,14 @@ class CDTrainer:
     rng : numpy.random.Generator
         The training stream: shuffling, augmentation, persistent-chain starts, and the key of
         the counter-based stream of Gibbs uniforms (drawn from it here).
+    negative_visible : {"samples", "probabilities"}, default "samples"
+        The visible layer of every negative Gibbs step: a sample v ~ p(v | h), or the
+        conditional means E[v | h] (Hinton & Salakhutdinov's rbm.m: "visible probabilities"),
+        which then enter both the weight and the visible-bias statistics.
     """
 
     def __init__(self, weights, visible_bias, hidden_bias, *, units, batch_size, cd_k, persistent,
-                 n_chains, flip_augmentation, rng):
+                 n_chains, flip_augmentation, rng, negative_visible="samples"):
         self.weights = weights
         self.visible_bias = visible_bias
         self.hidden_bias = hidden_bias
@@ -65,6 +79,10 @@ class CDTrainer:
         self.persistent = bool(persistent)
         self.n_chains = int(n_chains) if persistent else int(batch_size)
         self.flip_augmentation = bool(flip_augmentation)
+        if negative_visible not in NEGATIVE_VISIBLE:
+            raise ValueError(f"negative_visible must be one of {NEGATIVE_VISIBLE}, "
+                             f"got {negative_visible!r}")
+        self.mean_negative_visible = negative_visible == "probabilities"
         self.rng = rng
         self.uniform_key = int(rng.integers(0, 2 ** 64, dtype=np.uint64))
         self.uniform_counter = 0
@@ -215,25 +233,20 @@ class CDTrainer:
         for step in range(self.cd_k):
             np.dot(h_state, W.T, out=act_v)
             field_tanh(act_v, vb, binary)
-            self._uniforms(u_v)
-            if step == 0 and not self.persistent:
-                row_error = self._row_error[:n_batch]
-                lo, hi = _mean_coefficients(binary, 1.0, typed)
-                K.visible_sample_recon(act_v, u_v, lo, hi, one, off, v0, vk, row_error)
-                error = float(row_error.sum(dtype=np.float64))
+            if self.mean_negative_visible:
+                error = self._visible_means(act_v, vk, v0, binary, typed, step, error)
             else:
-                K.layer_sample(act_v, u_v, one, off, vk)
+                self._uniforms(u_v)
+                if step == 0 and not self.persistent:
+                    row_error = self._row_error[:n_batch]
+                    lo, hi = _mean_coefficients(binary, 1.0, typed)
+                    K.visible_sample_recon(act_v, u_v, lo, hi, one, off, v0, vk, row_error)
+                    error = float(row_error.sum(dtype=np.float64))
+                else:
+                    K.layer_sample(act_v, u_v, one, off, vk)
             np.dot(vk, W, out=act_h)
             field_tanh(act_h, hb, binary)
-            if step < self.cd_k - 1:
-                self._uniforms(u_h)
-                h_state = self._h_sample[:n_neg]
-                K.layer_sample(act_h, u_h, one, off, h_state)
-            elif self.persistent:
-                self._uniforms(u_h)
-                K.layer_mean_sample(act_h, u_h, lo_neg, hi_neg, one, off, h_neg, self.chains)
-            else:
-                K.layer_mean(act_h, lo_neg, hi_neg, h_neg)
+            h_state = self._next_hidden(act_h, u_h, step, lo_neg, hi_neg, one, off, h_neg)
 
         # statistics <.>_data - <.>_model and the update
         np.dot(vstack.T, hstack, out=self._stat)
@@ -247,6 +260,33 @@ class CDTrainer:
         K.bias_step(vb, self.velocity_visible, v0, vk, typed(1.0 / n_batch), typed(-1.0 / n_neg),
                     lr, mom, self._stat_v, self._scratch_v)
         return error
+
+    def _visible_means(self, act_v, vk, v0, binary, typed, step, error):
+        """Negative visible layer as probabilities: ``vk = E[v | h]`` (no uniforms drawn);
+        on the first CD step also the summed squared reconstruction error sum (v0 - vk)^2."""
+        lo, hi = _mean_coefficients(binary, 1.0, typed)
+        K.layer_mean(act_v, lo, hi, vk)
+        if step == 0 and not self.persistent:
+            diff = v0 - vk
+            return float(np.einsum("ij,ij->", diff, diff, dtype=np.float64))
+        return error
+
+    def _next_hidden(self, act_h, u_h, step, lo_neg, hi_neg, one, off, h_neg):
+        """Hidden layer after negative step ``step`` (fields in ``act_h`` already tanh'ed): a
+        sample for the next step, or on the last step the scaled means into ``h_neg`` (and, for
+        PCD, the sample kept in the persistent chains). Returns the state of the next step."""
+        n_neg = act_h.shape[0]
+        if step < self.cd_k - 1:
+            self._uniforms(u_h)
+            h_state = self._h_sample[:n_neg]
+            K.layer_sample(act_h, u_h, one, off, h_state)
+            return h_state
+        if self.persistent:
+            self._uniforms(u_h)
+            K.layer_mean_sample(act_h, u_h, lo_neg, hi_neg, one, off, h_neg, self.chains)
+            return self.chains
+        K.layer_mean(act_h, lo_neg, hi_neg, h_neg)
+        return None
 
 
 def _mean_coefficients(binary, scale, typed):

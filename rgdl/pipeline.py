@@ -43,7 +43,7 @@ import numpy as np
 from ising.atomic import OutputLock, atomic_write_text
 from rgdl.experiment.cache import StageRecords, jsonable, stage_key
 from rgdl.seeds import child_seed
-from rgdl.experiment.config import PRESETS, ExperimentConfig, preset
+from rgdl.experiment.config import LATER_FIELDS, PRESETS, RECIPES, ExperimentConfig, preset
 from rgdl.experiment.generation import RHAT_THRESHOLD
 from rgdl.experiment.plots import draw_figures
 from rgdl.experiment.report import render_report
@@ -55,7 +55,8 @@ from rgdl.experiment.summary import (MIN_LINEAR_SIZE_FOR_XI, NULL_SEPARATION_CRI
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ExperimentConfig", "PRESETS", "preset", "run_pipeline", "STAGES", "null_separation",
+__all__ = ["ExperimentConfig", "PRESETS", "RECIPES", "LATER_FIELDS", "preset",
+           "untrained_params", "run_pipeline", "STAGES", "null_separation",
            "xi_omission_reason", "draw_figures", "make_summary", "render_report", "up_pass",
            "ANALYSIS_STEPS", "RHAT_THRESHOLD", "NULL_SEPARATION_SIGMAS",
            "NULL_SEPARATION_CRITERION", "MIN_LINEAR_SIZE_FOR_XI"]
@@ -172,9 +173,12 @@ class _Run:
     def train(self, sim_key, dataset):
         """The trained stack and the shuffled-data null (each resumes from its checkpoints)."""
         config = self.config
-        key = stage_key({"stage": "train", "params": self.params(
-            ("layers", "units", "n_epochs", "batch_size", "learning_rate", "cd_k", "l1",
-             "null_epochs")), "upstream": sim_key, "seed": config.seed})
+        params = self.params(("layers", "units", "n_epochs", "batch_size", "learning_rate",
+                              "cd_k", "l1", "null_epochs"))
+        # the recipe fields only when they differ from their defaults (older keys unchanged)
+        params.update({k: v for k, v in config.to_dict().items() if k in LATER_FIELDS})
+        key = stage_key({"stage": "train", "params": params, "upstream": sim_key,
+                         "seed": config.seed})
         model_dir = self.out / "models" / key
         t0 = time.perf_counter()
         self.start("train", key)
@@ -210,7 +214,8 @@ class _Run:
         if analysis is None:
             stacks = {"trained": [layer_params(layer) for layer in trained],
                       "untrained": untrained_params(config.layers, config.size ** 2,
-                                                    child_seed(config.seed, "untrained")),
+                                                    child_seed(config.seed, "untrained"),
+                                                    config.init_scale),
                       "shuffled": [layer_params(layer) for layer in shuffled]}
             analysis = jsonable(run_analysis(config, dataset, trained, stacks,
                                              self.data_dir / "flow_starts.npz", self.analysis_dir,

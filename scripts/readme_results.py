@@ -162,6 +162,44 @@ def _bench(tmp: Path):
     return bench_markdown(data), data
 
 
+def _localisation(tmp: Path):
+    _run([sys.executable, str(ROOT / "scripts" / "localisation_study.py"), "--results", str(tmp),
+          "--figures", str(tmp)])
+    return ((tmp / "localisation.md").read_text(encoding="utf-8"),
+            json.loads((tmp / "localisation.json").read_text()))
+
+
+RECIPE_NAMES = ("rgdl", "hinton", "hinton-l1")
+
+
+def recipes_markdown(summaries) -> str:
+    """The README's recipe comparison from the summary.json of each `rgdl reproduce --recipe`."""
+    lines = ["`rgdl reproduce --quick --recipe NAME` for NAME = " + ", ".join(RECIPE_NAMES)
+             + " (16×16 at coupling 0.408, 2,000 samples, 256-64-16-4, 20 epochs, seed 0)", "",
+             "| recipe | layer | RF radius (untrained) | best b | fidelity ± err | nulls: untrained / shuffled | separated (margin) |",
+             "|---|---|---|---|---|---|---|"]
+    for name, summary in summaries.items():
+        for l, layer in enumerate(summary["layers"]):
+            nulls = " / ".join(f"{layer['block_fidelity_null'][k]:.3f}" for k in ("untrained", "shuffled"))
+            margin = layer["null_margin_sigma"]
+            margin = "–" if margin is None else f"{margin:+.1f} σ"
+            lines.append(f"| {name} | {l + 1} | {layer['receptive_field_radius']:.2f} "
+                         f"({layer['receptive_field_radius_untrained']:.2f}) | {layer['best_block_size']} | "
+                         f"{layer['block_fidelity']:.3f} ± {layer['block_fidelity_error']:.3f} | {nulls} | "
+                         f"{'yes' if layer['separated_from_null'] else 'no'} ({margin}) |")
+    return "\n".join(lines) + "\n"
+
+
+def _recipes(tmp: Path):
+    summaries = {}
+    for name in RECIPE_NAMES:
+        _run([sys.executable, "-m", "rgdl", "reproduce", "--quick", "--recipe", name, "-q",
+              "--out", str(tmp / name)], cwd=tmp)
+        summary = json.loads((tmp / name / "summary.json").read_text())
+        summaries[name] = {"config": summary["config"], "layers": summary["layers"]}
+    return recipes_markdown(summaries), summaries
+
+
 ENTRIES = {
     "validation_quick": Entry("python scripts/validate_samplers.py --quick --seed 0",
                               _validation(True), cheap=True),
@@ -170,6 +208,9 @@ ENTRIES = {
     "flow1d": Entry("rgdl " + " ".join(FLOW1D_ARGS[:-1]), _flow1d, cheap=True),
     "bench": Entry("rgdl bench all --json", _bench, cheap=False),
     "mcrg": Entry("python scripts/mcrg_study.py " + " ".join(MCRG_ARGS), _mcrg, cheap=False),
+    "recipes": Entry("rgdl reproduce --quick --recipe NAME (rgdl, hinton, hinton-l1)", _recipes,
+                     cheap=False),
+    "localisation": Entry("python scripts/localisation_study.py", _localisation, cheap=False),
     "compare_2d": Entry("python -c '" + COMPARE_2D + "'", _compare_2d, cheap=True),
 }
 

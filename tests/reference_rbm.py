@@ -217,3 +217,62 @@ def pseudo_log_likelihood(v, W, c, b, units):
         fw = free_energy(w, W, c, b, units)
         total += -math.log1p(math.exp(-(fw - f)))
     return total
+
+
+class RbmM:
+    """Hinton & Salakhutdinov's rbm.m (Science 313, 504 (2006); the code Mehta & Schwab used),
+    transcribed line by line in float64, in *its* sign convention: p(v, h) ~ exp(v.vishid.h +
+    hidbiases.h + visbiases.v), so rgdl's (weights, visible bias, hidden bias) are minus
+    (vishid, visbiases, hidbiases) and rgdl's velocities minus the increments.
+
+    ``weight_cost_kind`` "l2" is rbm.m's ``weightcost * vishid`` in the gradient; "l1" replaces it
+    by ``weightcost * sign(vishid)`` (the paper's L1 penalty). Random numbers: ``rand(numcases,
+    numhid)`` of the hidden sampling is ``uniforms(shape)``; the mini-batches are given.
+    """
+
+    def __init__(self, vishid, visbiases, hidbiases, *, epsilon=0.1, weightcost=2e-4,
+                 weight_cost_kind="l2", initialmomentum=0.5, finalmomentum=0.9):
+        self.vishid = np.array(vishid, np.float64)
+        self.visbiases = np.array(visbiases, np.float64)
+        self.hidbiases = np.array(hidbiases, np.float64)
+        self.vishidinc = np.zeros_like(self.vishid)
+        self.visbiasinc = np.zeros_like(self.visbiases)
+        self.hidbiasinc = np.zeros_like(self.hidbiases)
+        self.epsilonw = self.epsilonvb = self.epsilonhb = epsilon
+        self.weightcost = weightcost
+        self.kind = weight_cost_kind
+        self.initialmomentum, self.finalmomentum = initialmomentum, finalmomentum
+
+    def epoch(self, epoch, batches, uniforms):
+        """rbm.m's ``for batch = 1:numbatches`` loop of epoch ``epoch`` (1-based); returns
+        ``errsum`` = sum over batches of sum((data - negdata).^2)."""
+        errsum = 0.0
+        for data in batches:
+            data = np.asarray(data, np.float64)
+            numcases = data.shape[0]
+            # START POSITIVE PHASE
+            poshidprobs = 1.0 / (1.0 + np.exp(-data @ self.vishid - self.hidbiases))
+            posprods = data.T @ poshidprobs
+            poshidact = poshidprobs.sum(axis=0)
+            posvisact = data.sum(axis=0)
+            poshidstates = (poshidprobs > uniforms(poshidprobs.shape)).astype(np.float64)
+            # START NEGATIVE PHASE
+            negdata = 1.0 / (1.0 + np.exp(-poshidstates @ self.vishid.T - self.visbiases))
+            neghidprobs = 1.0 / (1.0 + np.exp(-negdata @ self.vishid - self.hidbiases))
+            negprods = negdata.T @ neghidprobs
+            neghidact = neghidprobs.sum(axis=0)
+            negvisact = negdata.sum(axis=0)
+            errsum += float(np.sum((data - negdata) ** 2))
+            # UPDATE WEIGHTS AND BIASES
+            momentum = self.finalmomentum if epoch > 5 else self.initialmomentum
+            penalty = self.vishid if self.kind == "l2" else np.sign(self.vishid)
+            self.vishidinc = momentum * self.vishidinc + self.epsilonw * (
+                (posprods - negprods) / numcases - self.weightcost * penalty)
+            self.visbiasinc = momentum * self.visbiasinc + (self.epsilonvb / numcases) * (
+                posvisact - negvisact)
+            self.hidbiasinc = momentum * self.hidbiasinc + (self.epsilonhb / numcases) * (
+                poshidact - neghidact)
+            self.vishid += self.vishidinc
+            self.visbiases += self.visbiasinc
+            self.hidbiases += self.hidbiasinc
+        return errsum

@@ -255,6 +255,13 @@ def _cases(tmp):
         "plot_kernels": lambda: figures.plot_kernels(
             {"majority rule (block sum)": -np.eye(4), "learned layer 1": rng.normal(size=(4, 4))},
             tmp / "kern", **ln),
+        "plot_localisation_study": lambda: figures.plot_localisation_study(
+            [{"name": name, "layers": [{"radius": r, "radius_null": {"untrained": 8.4, "shuffled": 8.3},
+                                         "fidelity": f, "fidelity_error": 0.01,
+                                         "fidelity_null": {"untrained": 0.27, "shuffled": 0.3},
+                                         "block_spin": bs}]}
+             for name, r, f, bs in (("hinton", 8.2, 0.16, False), ("rgdl", 6.8, 0.41, True))],
+            tmp / "loc", **ln),
         "fss.plot_fss": lambda: fss.plot_fss(_fss_result(), tmp / "fss", samples=n),
         "flowplot.plot_flow1d": lambda: flowplot.plot_flow1d(
             0.6, [step, dict(step, K_decimation=0.1)], tmp / "flow1d.png", **ln),

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-__all__ = ["ExperimentConfig", "PRESETS", "preset"]
+__all__ = ["ExperimentConfig", "PRESETS", "RECIPES", "LATER_FIELDS", "preset"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +36,12 @@ class ExperimentConfig:
     learning_rate: float = 0.01
     cd_k: int = 1
     l1: float = 2e-4
+    # training recipe beyond the fields above (RECIPES; rbm.RBM's options of the same names)
+    weight_decay: float = 0.0     # L2 weight cost
+    init_scale: float = 0.01      # initial weights N(0, init_scale^2)
+    init_visible_bias: str = "data"
+    negative_visible: str = "samples"
+    propagate: str = "sample"     # training data of RBM l+1 (rbm.DBN)
     null_epochs: int = 0          # epochs of the shuffled-data null (0 or > n_epochs: n_epochs)
     analysis_samples: int = 4000
     block_sizes: tuple = (1, 2, 4, 8)
@@ -65,8 +71,15 @@ class ExperimentConfig:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number, got {value!r}")
-        if not (isinstance(self.l1, (int, float)) and self.l1 >= 0):
-            raise ValueError(f"l1 must be >= 0, got {self.l1!r}")
+        for name in ("l1", "weight_decay", "init_scale"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+        for name, allowed in (("init_visible_bias", ("data", "zero")),
+                              ("negative_visible", ("samples", "probabilities")),
+                              ("propagate", ("sample", "mean"))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         if self.units not in ("spin", "binary"):
             raise ValueError(f"units must be 'spin' or 'binary', got {self.units!r}")
         if not self.layers or any(int(h) < 1 for h in self.layers):
@@ -82,8 +95,18 @@ class ExperimentConfig:
             raise ValueError("flow_temperatures must be positive")
 
     def to_dict(self):
+        """The fields as JSON values; the recipe fields of :data:`LATER_FIELDS` only when they
+        differ from their defaults (so the configurations, cache keys and results of runs made
+        before those fields existed keep their bytes, and such results folders still resume)."""
         return {k: (list(v) if isinstance(v, tuple) else v)
-                for k, v in dataclasses.asdict(self).items()}
+                for k, v in dataclasses.asdict(self).items()
+                if not (k in LATER_FIELDS and v == LATER_FIELDS[k])}
+
+
+#: Fields added to :class:`ExperimentConfig` after its first release, with their defaults.
+LATER_FIELDS = {f.name: f.default for f in dataclasses.fields(ExperimentConfig)
+                if f.name in ("weight_decay", "init_scale", "init_visible_bias",
+                              "negative_visible", "propagate")}
 
 
 PRESETS = {
@@ -105,10 +128,37 @@ PRESETS = {
 }
 
 
-def preset(name, **overrides):
-    """An :class:`ExperimentConfig` from a preset name (``"quick"``, ``"paper"``) and overrides."""
+#: Training recipes, combined with a size preset by :func:`preset` (docs/CONTRACTS.md, "The
+#: Hinton-Salakhutdinov recipe"). "rgdl": the defaults of :class:`ExperimentConfig` (spin units,
+#: learning rate 0.01, L1 2e-4 as the paper's text says, Hinton's 2010 initialisation, sampled
+#: negative visibles, sampled up-propagation). "hinton": Hinton & Salakhutdinov's rbm.m as
+#: Mehta & Schwab ran it: {0,1} units, learning rate 0.1 for weights and biases, momentum 0.5 then
+#: 0.9 from epoch 6 (rbm.RBM's default schedule), weight cost 2e-4 as rbm.m applies it (L2:
+#: ``weightcost * vishid`` in the gradient), initial weights 0.1 N(0,1), zero biases, CD-1 with
+#: sampled hiddens driving the reconstruction and visible probabilities in the negative phase,
+#: batches of 100, hidden probabilities as the next layer's data (mnistdeepauto.m's
+#: ``batchposhidprobs``). "hinton-l1": the same with the weight cost as the paper's L1 penalty.
+RECIPES = {
+    "rgdl": dict(units="spin", learning_rate=0.01, l1=2e-4, weight_decay=0.0, init_scale=0.01,
+                 init_visible_bias="data", negative_visible="samples", propagate="sample",
+                 batch_size=100, cd_k=1),
+    "hinton": dict(units="binary", learning_rate=0.1, l1=0.0, weight_decay=2e-4, init_scale=0.1,
+                   init_visible_bias="zero", negative_visible="probabilities", propagate="mean",
+                   batch_size=100, cd_k=1),
+    "hinton-l1": dict(units="binary", learning_rate=0.1, l1=2e-4, weight_decay=0.0,
+                      init_scale=0.1, init_visible_bias="zero", negative_visible="probabilities",
+                      propagate="mean", batch_size=100, cd_k=1),
+}
+
+
+def preset(name, recipe=None, **overrides):
+    """An :class:`ExperimentConfig` from a preset name (``"quick"``, ``"paper"``), a training
+    recipe of :data:`RECIPES` (None: the preset's own, which is "rgdl") and overrides."""
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose from {sorted(PRESETS)}")
+    if recipe is not None and recipe not in RECIPES:
+        raise ValueError(f"unknown recipe {recipe!r}; choose from {sorted(RECIPES)}")
     params = dict(PRESETS[name])
+    params.update(RECIPES[recipe] if recipe is not None else {})
     params.update({k: v for k, v in overrides.items() if v is not None})
     return ExperimentConfig(**params)

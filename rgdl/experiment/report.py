@@ -7,6 +7,7 @@ divergence and the RBM flow, and the figures with their caveats.
 
 from __future__ import annotations
 
+from rgdl.experiment.config import LATER_FIELDS
 from rgdl.experiment.generation import RHAT_THRESHOLD, unusable_generation
 from rgdl.experiment.summary import (MIN_LINEAR_SIZE_FOR_XI, NULL_SEPARATION_CRITERION,
                                      xi_omission_reason)
@@ -29,12 +30,18 @@ def _null_epochs(cfg):
     return min(cfg.null_epochs or cfg.n_epochs, cfg.n_epochs)
 
 
+def _recipe_note(cfg):
+    """The recipe fields of :data:`LATER_FIELDS` that differ from their defaults, for the report."""
+    changed = {k: v for k, v in cfg.to_dict().items() if k in LATER_FIELDS}
+    return "".join(f", {k.replace('_', ' ')} {v}" for k, v in changed.items())
+
+
 def _header(cfg):
     return [f"# rgdl reproduce — {cfg.size}×{cfg.size} Ising, coupling {cfg.coupling} at T = "
             f"{cfg.temperature}, stack {'-'.join(str(x) for x in (cfg.size ** 2,) + tuple(cfg.layers))}",
             "", f"{cfg.n_samples} Monte Carlo samples ({cfg.algorithm}); RBMs: {cfg.units} units, "
             f"CD-{cfg.cd_k}, {cfg.n_epochs} epochs, batch {cfg.batch_size}, learning rate "
-            f"{cfg.learning_rate}, L1 {cfg.l1}; seed {cfg.seed}.", "",
+            f"{cfg.learning_rate}, L1 {cfg.l1}{_recipe_note(cfg)}; seed {cfg.seed}.", "",
             f"Analysis budget: receptive-field, fidelity and correlation analyses use the first "
             f"{min(cfg.analysis_samples, cfg.n_samples)} of the {cfg.n_samples} samples; generation "
             f"runs {cfg.generation_chains} Gibbs chains ({cfg.generation_chains // 2} from noise, "
@@ -107,7 +114,7 @@ def _layers_notes(cfg, analysis):
             "sign-aligned with its best block spin and placed at its receptive-field centre, in "
             "units of the layer spacing a = sqrt(N_visible/N_units).", "",
             "Nulls at the same b: *untrained* = the same architecture at initialisation "
-            "(w ~ N(0, 0.01²), zero biases); *shuffled* = the same recipe trained for "
+            f"(w ~ N(0, {cfg.init_scale}²), zero biases); *shuffled* = the same recipe trained for "
             f"{_null_epochs(cfg)} epochs per layer (the trained "
             f"stack: {cfg.n_epochs}; when shorter, the null is less converged than the trained "
             "stack, so its scores are those of a less-trained network) on data whose sites "

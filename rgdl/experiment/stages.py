@@ -3,7 +3,8 @@
 The Monte Carlo dataset (:func:`ising.generate_dataset`) and every RBM layer checkpoint after
 each epoch, so a killed run resumes where it stopped; a finished stack is saved as
 ``stack.npz`` (:func:`rbm.save_model`). :class:`rbm.DBN` trains layer ``l + 1`` on hidden states
-*sampled* from ``P(h | v)`` of layer ``l`` (Hinton, Osindero & Teh 2006).
+*sampled* from ``P(h | v)`` of layer ``l`` (Hinton, Osindero & Teh 2006), or on its means
+``E[h | v]`` with ``propagate="mean"`` (the "hinton" recipe).
 """
 
 from __future__ import annotations
@@ -112,9 +113,12 @@ def _train_stack_once(cfg, spins_flat, folder, n_epochs, seed_name, progress, la
     x = np.asarray(spins_flat, np.int8)
     if cfg.units == "binary":
         x = ((x + 1) // 2).astype(np.int8)
-    dbn = DBN(tuple(int(h) for h in cfg.layers), units=cfg.units, propagate="sample",
+    dbn = DBN(tuple(int(h) for h in cfg.layers), units=cfg.units, propagate=cfg.propagate,
               rbm_params=dict(learning_rate=cfg.learning_rate, n_iter=n_epochs,
-                              batch_size=cfg.batch_size, cd_k=cfg.cd_k, l1=cfg.l1, monitor_size=0),
+                              batch_size=cfg.batch_size, cd_k=cfg.cd_k, l1=cfg.l1,
+                              weight_decay=cfg.weight_decay, init_scale=cfg.init_scale,
+                              init_visible_bias=cfg.init_visible_bias,
+                              negative_visible=cfg.negative_visible, monitor_size=0),
               random_state=child_seed(cfg.seed, seed_name))
 
     def callback(record):
@@ -131,9 +135,10 @@ def layer_params(layer):
             np.asarray(layer.hidden_bias_, np.float64))
 
 
-def untrained_params(layer_sizes, n_visible, seed):
-    """The same architecture at Hinton's initialisation: w ~ N(0, 0.01^2), zero biases."""
+def untrained_params(layer_sizes, n_visible, seed, init_scale=0.01):
+    """The same architecture at its initialisation: w ~ N(0, init_scale^2) (Hinton 2010: 0.01;
+    rbm.m: 0.1), zero biases; a list of (weights, visible bias, hidden bias) per layer."""
     rng = np.random.default_rng(seed)
     sizes = [n_visible] + list(layer_sizes)
-    return [(rng.normal(0.0, 0.01, size=(sizes[i], sizes[i + 1])), np.zeros(sizes[i]),
+    return [(rng.normal(0.0, init_scale, size=(sizes[i], sizes[i + 1])), np.zeros(sizes[i]),
              np.zeros(sizes[i + 1])) for i in range(len(layer_sizes))]
