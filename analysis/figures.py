@@ -613,7 +613,7 @@ def plot_localisation_study(rows, stem, *, size=None, samples=None):
             axis.plot([x[null_key][null] for x in first], y, ls="none", marker="s^"[k % 2], ms=3,
                       color=OKABE_ITO[1 + k], label=f"null: {null}" if axis is ax2 else None)
         axis.errorbar([x[key] for x in first], y,
-                      xerr=None if err is None else [x[err] for x in first], color=OKABE_ITO[0],
+                      xerr=None if err is None else [x[err] for x in first], color=OKABE_ITO[0], ls="none",
                       marker="o", label="trained" if axis is ax2 else None, **ERRORBAR)
         starred = [(x[key], yy) for yy, x in zip(y, first) if x["block_spin"]]
         if starred:
