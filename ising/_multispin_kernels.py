@@ -20,6 +20,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._kernels import GAMMA, gather_side, mix64
+from .schemes import LAZY_BITS
 
 __all__ = ["LANES", "PLANES", "PLANES_INLINE", "LAZY_BITS", "sweeps_serial", "sweeps_groups",
            "sweeps_rows", "lane_counts"]
@@ -30,9 +31,8 @@ LANES = 64
 PLANES = 64
 #: Planes computed branch-free for every site (the rest only where lanes are undecided).
 PLANES_INLINE = 8
-#: Lazy Metropolis: a site is left alone with probability 2**-LAZY_BITS (as in the scalar 2D
-#: kernels, :data:`ising.samplers.LAZY_PROPOSAL` = 1 - 2**-LAZY_BITS).
-LAZY_BITS = 11
+# Lazy Metropolis: a site is left alone with probability 2**-LAZY_BITS, the one constant of the
+# scalar 2D kernels too (ising.schemes.LAZY_PROPOSAL = 1 - 2**-LAZY_BITS).
 
 _U1, _U2, _U3, _U4, _U5, _U6, _U7 = (np.uint64(k) for k in range(1, 8))
 _G64 = np.uint64((int(GAMMA) * 64) % (1 << 64))  # counter step between consecutive sites

@@ -56,7 +56,7 @@ import math
 
 import numpy as np
 
-__all__ = ["ALGORITHMS", "LOCAL_ALGORITHMS", "CLUSTER_ALGORITHMS", "SCHEMES", "LAZY_PROPOSAL",
+__all__ = ["ALGORITHMS", "LOCAL_ALGORITHMS", "CLUSTER_ALGORITHMS", "SCHEMES", "LAZY_BITS", "LAZY_PROPOSAL",
            "visiting_scheme", "flip_probabilities", "probability_threshold",
            "random_site_table", "threshold_table", "flip_thresholds"]
 
@@ -67,7 +67,8 @@ CLUSTER_ALGORITHMS = ("wolff", "swendsen-wang")
 SCHEMES = ("checkerboard", "random-site", "cluster")
 #: Lazy Metropolis (2D checkerboard): each site is proposed with probability 1 - 2**-11, i.e.
 #: its flip probability min(1, exp(-dE/T)) is multiplied by this (the multi-spin engine's q).
-LAZY_PROPOSAL = 1.0 - 2.0 ** -11
+LAZY_BITS = 11
+LAZY_PROPOSAL = 1.0 - 2.0 ** -LAZY_BITS
 
 _TWO53 = 1 << 53
 

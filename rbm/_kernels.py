@@ -55,12 +55,25 @@ def _clone(func, suffix):
     return clone
 
 
+def serial_and_parallel(func, **options):
+    """``(serial, parallel)`` njit builds of the plain Python function ``func``: the one helper
+    of :mod:`rbm` for them.
+
+    Each build gets its own function object and qualified name (``<name>_serial``,
+    ``<name>_parallel``): Numba's on-disk cache keys entries by qualified name and signature,
+    not by the ``parallel`` flag. Both builds give identical results when every iteration of the
+    prange loop writes its own outputs. ``options``: further :func:`numba.njit` options
+    (``cache=True`` is always set).
+    """
+    return tuple(njit(cache=True, parallel=parallel, **options)(_clone(func, suffix))
+                 for suffix, parallel in (("_serial", False), ("_parallel", True)))
+
+
 def _dual(func, size_arg=0, fastmath=False):
     """Compile ``func`` serially and with ``parallel=True``; dispatch on the size of argument
     ``size_arg``. For a given input size the same build always runs, and inside a build every
     row is computed by the same code whatever the thread count (disjoint outputs)."""
-    serial = njit(cache=True, fastmath=fastmath)(_clone(func, "_serial"))
-    parallel = njit(cache=True, parallel=True, fastmath=fastmath)(_clone(func, "_parallel"))
+    serial, parallel = serial_and_parallel(func, fastmath=fastmath)
 
     def dispatch(*args):
         if args[size_arg].size >= PARALLEL_MIN_ELEMENTS:

@@ -28,13 +28,12 @@ from __future__ import annotations
 
 import logging
 import math
-import types
 
 import numpy as np
 from numba import njit, prange
 
 from rbm import maths
-from rbm._kernels import unit_log_partition_scalar
+from rbm._kernels import serial_and_parallel, unit_log_partition_scalar
 from rbm.maths import UNITS, check_units, unit_log_partition
 
 __all__ = [
@@ -317,22 +316,8 @@ def _ais_visible_step(back, base_bias, visible_bias, beta, spin, uniforms, visib
 _PARALLEL_MIN_ELEMENTS = 32768
 
 
-def _serial_and_parallel(func):
-    """Serial and ``parallel=True`` Numba builds of ``func`` (renamed so both are cached).
-
-    Both builds give identical results: the parallel loop writes disjoint rows.
-    """
-    builds = []
-    for suffix, parallel in (("_serial", False), ("_parallel", True)):
-        clone = types.FunctionType(func.__code__, func.__globals__, func.__name__ + suffix,
-                                   func.__defaults__, func.__closure__)
-        clone.__qualname__ = func.__qualname__ + suffix
-        builds.append(njit(cache=True, parallel=parallel)(clone))
-    return tuple(builds)
-
-
-_hidden_step_serial, _hidden_step_parallel = _serial_and_parallel(_ais_hidden_step)
-_visible_step_serial, _visible_step_parallel = _serial_and_parallel(_ais_visible_step)
+_hidden_step_serial, _hidden_step_parallel = serial_and_parallel(_ais_hidden_step)
+_visible_step_serial, _visible_step_parallel = serial_and_parallel(_ais_visible_step)
 
 
 def _log_mean_exp_and_se(log_w):

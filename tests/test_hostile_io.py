@@ -237,7 +237,7 @@ def test_exact_partition_function_refused_above_the_stated_size():
     import rbm
     from rbm.partition import EXACT_UNITS_LIMIT
 
-    model = rbm.RBM(n_hidden=EXACT_UNITS_LIMIT + 1, n_epochs=1, random_state=0)
+    model = rbm.RBM(n_components=EXACT_UNITS_LIMIT + 1, n_iter=1, random_state=0)
     model.fit(_spins(20, 8).reshape(20, -1))
     with pytest.raises(ValueError, match="2\\^31 terms"):
         model.log_partition(method="exact")

@@ -146,11 +146,11 @@ def test_trainer_statistic_is_unbiased_for_expected_cd1(units):
 def test_training_increases_exact_log_likelihood(persistent):
     data = ising_chain_data(2000, n_spins=8, coupling=0.6, seed=1)
     # PCD needs the smaller step: with momentum 0.9 its fantasy chains cannot follow lr=0.05
-    m = RBM(6, units="spin", n_epochs=15, batch_size=50, learning_rate=0.01 if persistent else 0.05,
+    m = RBM(6, units="spin", n_iter=15, batch_size=50, learning_rate=0.01 if persistent else 0.05,
             cd_k=1,
             persistent=persistent, monitor_size=2000, monitor_exact_max_units=16,
             random_state=3, dtype="float64")
-    init = RBM(6, units="spin", n_epochs=1, random_state=3, dtype="float64", monitor_size=0)
+    init = RBM(6, units="spin", n_iter=1, random_state=3, dtype="float64", monitor_size=0)
     init.initialise(data)
     ll0 = ref.exact_mean_log_likelihood(data[:300], *map(np.asarray, (
         init.weights_, init.visible_bias_, init.hidden_bias_)), "spin")
@@ -167,20 +167,20 @@ def test_training_increases_exact_log_likelihood(persistent):
 
 def test_fit_is_deterministic_and_float32_default():
     X = make_data("spin", 300, 10, seed=3)
-    a = RBM(5, n_epochs=3, batch_size=32, random_state=11, flip_augmentation=True,
+    a = RBM(5, n_iter=3, batch_size=32, random_state=11, flip_augmentation=True,
             learning_rate_schedule="linear").fit(X)
-    b = RBM(5, n_epochs=3, batch_size=32, random_state=11, flip_augmentation=True,
+    b = RBM(5, n_iter=3, batch_size=32, random_state=11, flip_augmentation=True,
             learning_rate_schedule="linear").fit(X)
     assert a.weights_.dtype == np.float32
     np.testing.assert_array_equal(a.weights_, b.weights_)
     assert a.history_["pseudo_log_likelihood"] == b.history_["pseudo_log_likelihood"]
-    c = RBM(5, n_epochs=3, batch_size=32, random_state=12, flip_augmentation=True).fit(X)
+    c = RBM(5, n_iter=3, batch_size=32, random_state=12, flip_augmentation=True).fit(X)
     assert not np.array_equal(a.weights_, c.weights_)
 
 
 def test_hinton_initialisation_and_schedules():
     X = make_data("binary", 400, 6, seed=5, p=0.2)
-    m = RBM(3, units="binary", n_epochs=4, learning_rate=0.1, learning_rate_schedule="exponential",
+    m = RBM(3, units="binary", n_iter=4, learning_rate=0.1, learning_rate_schedule="exponential",
             final_learning_rate=0.001, momentum_switch_epoch=2, random_state=0, monitor_size=0)
     m.initialise(np.asarray(X, np.float32))
     p = np.clip(X.mean(axis=0), 1e-3, 1 - 1e-3)
@@ -205,7 +205,7 @@ def test_partial_fit_continues_training():
     m.partial_fit(X)
     assert m.n_epochs_done_ == 2 and not np.array_equal(m.weights_, w1)
     # two partial_fit epochs == fit with n_epochs=2 (same seed, same streams)
-    full = RBM(4, random_state=1, batch_size=20, n_epochs=2).fit(X)
+    full = RBM(4, random_state=1, batch_size=20, n_iter=2).fit(X)
     np.testing.assert_array_equal(full.weights_, m.weights_)
 
 
@@ -216,7 +216,7 @@ class _Killed(Exception):
 @pytest.mark.parametrize("persistent", [False, True])
 def test_checkpoint_resume_is_bit_identical(tmp_path, persistent):
     X = make_data("spin", 256, 12, seed=7)
-    kw = dict(n_hidden=5, units="spin", n_epochs=5, batch_size=30, persistent=persistent,
+    kw = dict(n_components=5, units="spin", n_iter=5, batch_size=30, persistent=persistent,
               n_persistent_chains=17, cd_k=2, learning_rate_schedule="linear",
               flip_augmentation=True, momentum_switch_epoch=2, l1=1e-3, weight_decay=1e-3,
               random_state=21, monitor_size=64)
@@ -245,21 +245,21 @@ def test_checkpoint_resume_is_bit_identical(tmp_path, persistent):
 def test_resume_rejects_other_hyperparameters_or_data(tmp_path):
     X = make_data("spin", 100, 6, seed=8)
     path = tmp_path / "c.ckpt"
-    RBM(3, n_epochs=2, random_state=0).fit(X, checkpoint=path)
+    RBM(3, n_iter=2, random_state=0).fit(X, checkpoint=path)
     with pytest.raises(ValueError, match="different hyperparameters.*learning_rate"):
-        RBM(3, n_epochs=2, random_state=0, learning_rate=0.5).fit(X, checkpoint=path, resume=True)
+        RBM(3, n_iter=2, random_state=0, learning_rate=0.5).fit(X, checkpoint=path, resume=True)
     with pytest.raises(ValueError, match="different training data"):
-        RBM(3, n_epochs=2, random_state=0).fit(-X, checkpoint=path, resume=True)
+        RBM(3, n_iter=2, random_state=0).fit(-X, checkpoint=path, resume=True)
     # constant schedule: more epochs continue the run
-    longer = RBM(3, n_epochs=4, random_state=0).fit(X, checkpoint=path, resume=True)
-    straight = RBM(3, n_epochs=4, random_state=0).fit(X)
+    longer = RBM(3, n_iter=4, random_state=0).fit(X, checkpoint=path, resume=True)
+    straight = RBM(3, n_iter=4, random_state=0).fit(X)
     np.testing.assert_array_equal(longer.weights_, straight.weights_)
 
 
 def test_divergence_raises_and_keeps_last_good_checkpoint(tmp_path):
     X = make_data("spin", 200, 10, seed=9)
     path = tmp_path / "d.ckpt"
-    m = RBM(4, n_epochs=3, learning_rate=1e-3, learning_rate_schedule="exponential",
+    m = RBM(4, n_iter=3, learning_rate=1e-3, learning_rate_schedule="exponential",
             final_learning_rate=1e300, random_state=0, monitor_size=20)
     with pytest.raises(TrainingDivergedError, match=r"epoch 2 in layer 1"):
         m.fit(X, checkpoint=path, layer=1)
@@ -272,7 +272,7 @@ def test_divergence_raises_and_keeps_last_good_checkpoint(tmp_path):
 def test_callback_receives_records():
     X = make_data("binary", 100, 6, seed=10)
     records = []
-    RBM(3, units="binary", n_epochs=2, random_state=0).fit(X, callback=records.append, layer="a")
+    RBM(3, units="binary", n_iter=2, random_state=0).fit(X, callback=records.append, layer="a")
     assert [r["epoch"] for r in records] == [1, 2]
     assert records[0]["n_epochs"] == 2 and records[0]["layer"] == "a"
     assert "reconstruction_error" in records[0]
@@ -283,7 +283,7 @@ import sys, numpy as np
 from rbm import RBM
 rng = np.random.default_rng(0)
 X = np.where(rng.random((400, 1000)) < 0.5, -1, 1).astype(np.int8)
-m = RBM(256, n_epochs=2, batch_size=200, l1=2e-4, random_state=5, monitor_size=300,
+m = RBM(256, n_iter=2, batch_size=200, l1=2e-4, random_state=5, monitor_size=300,
         monitor_pll="exact").fit(X)
 np.save(sys.argv[1], np.concatenate([m.weights_.ravel(),
                                      np.array(m.history_["pseudo_log_likelihood"])]))
@@ -319,7 +319,7 @@ def test_flip_augmentation_flips_whole_samples_half_the_time():
     X[:, 0] = 1  # so a sample is flipped iff its first spin is -1
     seen = {}
     for flip in (True, False):
-        m = RBM(3, units="spin", n_epochs=1, batch_size=20, flip_augmentation=flip,
+        m = RBM(3, units="spin", n_iter=1, batch_size=20, flip_augmentation=flip,
                 random_state=4, monitor_size=0)
         data = np.ascontiguousarray(X, np.float32)
         trainer = m.initialise(data).trainer_
@@ -360,11 +360,11 @@ def test_allow_fractional_data(units, low):
     rng = np.random.default_rng(12)
     X = low + (1 - low) * rng.random((60, 5))
     with pytest.raises(ValueError, match="must contain only"):
-        RBM(3, units=units, n_epochs=1).fit(X)
+        RBM(3, units=units, n_iter=1).fit(X)
     with pytest.raises(ValueError, match=r"must lie in \[" ):
-        RBM(3, units=units, n_epochs=1).fit(X + 2, allow_fractional=True)
+        RBM(3, units=units, n_iter=1).fit(X + 2, allow_fractional=True)
     for pll in ("random", "exact"):
-        m = RBM(3, units=units, n_epochs=2, persistent=pll == "exact", monitor_pll=pll,
+        m = RBM(3, units=units, n_iter=2, persistent=pll == "exact", monitor_pll=pll,
                 monitor_size=30, random_state=0, dtype="float64").fit(X, allow_fractional=True)
         assert all(np.isfinite(m.history_["pseudo_log_likelihood"]))
         assert all(np.isfinite(m.history_["reconstruction_error"]))
