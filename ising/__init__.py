@@ -27,7 +27,9 @@ exact, blockspin
     Onsager/Kaufman/1D transfer-matrix results; majority-rule and decimation block spins.
 """
 
-from ising import blockspin, exact, validation
+import importlib
+
+from ising import blockspin, exact
 from ising.dataset import generate_dataset
 from ising.io import load_dataset, read_dataset, write_dataset
 from ising.lattice import energy_per_spin, magnetization_per_spin
@@ -43,3 +45,17 @@ __all__ = [
     "summarize", "integrated_autocorr_time", "binning_error", "jackknife",
     "energy_per_spin", "magnetization_per_spin", "exact", "blockspin",
 ]
+
+#: Submodules imported on first access (PEP 562): :mod:`ising.validation` pulls in scipy.stats,
+#: which would otherwise dominate the start-up of every ``rgdl`` command, ``--help`` included.
+LAZY_SUBMODULES = ("validation",)
+
+
+def __getattr__(name):
+    if name in LAZY_SUBMODULES:
+        return importlib.import_module(f"ising.{name}")
+    raise AttributeError(f"module 'ising' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(LAZY_SUBMODULES))
