@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -162,8 +163,6 @@ def test_grid_sweep_points_are_the_grid_runs(grid_sweep, tmp_path):
 def test_grid_sweep_resumes_with_the_same_bytes(grid_sweep, tmp_path, lost):
     """A killed run is simulated by losing one point's file, its index entry, or both; the
     rerun recomputes (or adopts) that point only, with exactly the bytes of the full run."""
-    import shutil
-
     out = tmp_path / "sweep"
     shutil.copytree(grid_sweep, out)
     before = _contents(out)
@@ -202,8 +201,6 @@ def test_ineligible_points_run_the_scalar_way(tmp_path):
             same = np.array_equal(read_dataset(path_grid).spins,
                                   read_dataset(path_scalar).spins)
             assert same != eligible
-        import shutil
-
         shutil.rmtree(tmp_path / "scalar")
         shutil.rmtree(tmp_path / "grid")
 

@@ -2,7 +2,8 @@
 Dask tasks, and keeps the index ``OUT/sweep.json`` up to date as they finish.
 
 The guarantees (reproducible, resumable, fault tolerant, safe) are described in the package
-docstring of :mod:`rgdl.sweep`; the task itself is :func:`rgdl.sweep.task.run_point`.
+docstring of :mod:`rgdl.sweep`; the tasks themselves are :func:`rgdl.sweep.task.run_point` and,
+for the multi-spin grid groups of a ``multispin-grid`` sweep, :func:`rgdl.sweep.task.run_grid_task`.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from ising.samplers import MonteCarloSampler
 from rgdl import __version__
 from rgdl.sweep.index import (check_out_dir, entry_is_done, file_lock, new_entry, utc_now,
                               write_json_atomic)
+from rgdl.sweep.multispin import grid_groups
 from rgdl.sweep.spec import (GRID_ENGINE, INDEX_FORMAT, INDEX_NAME, INDEX_VERSION, LOCK_NAME,
                              POINTS_DIR, SweepPoint, SweepSpec)
 from rgdl.sweep.task import run_grid_task, run_point
-from rgdl.sweep.multispin import grid_groups
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +174,12 @@ def run_sweep(spec: SweepSpec, out: str | os.PathLike, *, workers: int | None = 
         skipped points are known; ``n_total`` counts the points still to run) and then once per
         finished or failed point.
     task_hook : callable, optional
-        Passed to :func:`run_point` (tests inject faults with it).
+        Passed to :func:`run_point` and :func:`run_grid_task` (tests inject faults with it).
+
+    Notes
+    -----
+    With ``spec.engine == "multispin-grid"`` each grid group (:func:`work_units`) is one task:
+    its points finish, or fail and are retried, together.
 
     Returns
     -------

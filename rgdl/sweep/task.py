@@ -26,8 +26,8 @@ import rbm
 from ising.dataset import generate_dataset, summarize_dataset
 from ising.io import read_attributes, read_series
 from rgdl.sweep.index import file_lock, file_sha256
-from rgdl.sweep.spec import LOCKS_DIR, SUMMARY_FIELDS, SweepPoint, point_seed, train_seed
 from rgdl.sweep.multispin import run_grid_group
+from rgdl.sweep.spec import LOCKS_DIR, SUMMARY_FIELDS, SweepPoint, point_seed, train_seed
 from rgdl.training import load_training_data
 
 logger = logging.getLogger(__name__)
