@@ -19,6 +19,7 @@ from rgdl.commands.options import (MAX_COUNT, NONNEGATIVE_COUNT, POSITIVE_COUNT,
                                    overwrite_option, quiet_option, real, samples_option,
                                    seed_option, sizes_option,
                                    temperatures_option, verbose_option)
+from rgdl.sweep.spec import SWEEP_ENGINES
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:
@@ -53,6 +54,10 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
               help="Train an RBM (one size, e.g. '64') or a DBN ('400,100,25') on every point.")
 @click.option("--epochs", type=POSITIVE_COUNT,
               help="Training epochs per layer (with --train; default 10).")
+@click.option("--engine", type=click.Choice(SWEEP_ENGINES), default=None,
+              help="scalar (default): every point on its own; multispin-grid: the 2D Metropolis "
+                   "h=0 points of one even size L >= 4 (and seed) share one multi-spin run over "
+                   "their temperatures, the other points run as with scalar.")
 @click.option("--workers", "-w", type=NONNEGATIVE_COUNT, default=None,
               help="LocalCluster worker processes (default: number of CPUs); 0 runs serially "
                    "in this process without Dask.")
@@ -73,7 +78,7 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
 @quiet_option(help="Only errors.")
 @click.pass_context
 def sweep(ctx, out, config, temperatures, sizes, seeds, algorithm, dimension, coupling, field,
-          samples, chains, burn_in, thin, train_layers, epochs, workers, scheduler,
+          samples, chains, burn_in, thin, train_layers, epochs, engine, workers, scheduler,
           connect_timeout, retries, report, bootstrap, overwrite, progress, verbose, quiet):
     """Run a grid of Ising datasets (temperatures x sizes x seeds) as Dask tasks.
 
@@ -92,7 +97,7 @@ def sweep(ctx, out, config, temperatures, sizes, seeds, algorithm, dimension, co
     spec = sw.spec_from_command_line(
         config, temperatures=temperatures, sizes=sizes, seeds=seeds, train_layers=train_layers,
         epochs=epochs, algorithm=algorithm, dimension=dimension, coupling=coupling, field=field,
-        n_samples=samples, n_chains=chains, burn_in=burn_in, thin=thin)
+        n_samples=samples, n_chains=chains, burn_in=burn_in, thin=thin, engine=engine)
     if scheduler is not None and workers is not None:
         raise ValueError("give either --workers or --scheduler, not both")
     if report:  # refuse an existing report before hours of sweeping, not after

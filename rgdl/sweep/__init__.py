@@ -48,7 +48,10 @@ Modules
 :mod:`rgdl.sweep.index`
     ``sweep.json``: reading, validation, entries, content hashes, locks.
 :mod:`rgdl.sweep.task`
-    :func:`run_point`, the unit of work of a task.
+    :func:`run_point`, the unit of work of a task, and :func:`~rgdl.sweep.task.run_grid_task`,
+    that of a multi-spin grid group (``engine = "multispin-grid"``).
+:mod:`rgdl.sweep.multispin`
+    Grid groups of Metropolis points of one size on a multi-spin temperature grid.
 :mod:`rgdl.sweep.driver`
     :func:`run_sweep` and :func:`dask_client`.
 :mod:`rgdl.sweep.report`

@@ -2,7 +2,8 @@
 Dask tasks, and keeps the index ``OUT/sweep.json`` up to date as they finish.
 
 The guarantees (reproducible, resumable, fault tolerant, safe) are described in the package
-docstring of :mod:`rgdl.sweep`; the task itself is :func:`rgdl.sweep.task.run_point`.
+docstring of :mod:`rgdl.sweep`; the tasks themselves are :func:`rgdl.sweep.task.run_point` and,
+for the multi-spin grid groups of a ``multispin-grid`` sweep, :func:`rgdl.sweep.task.run_grid_task`.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from ising.samplers import MonteCarloSampler
 from rgdl import __version__
 from rgdl.sweep.index import (check_out_dir, entry_is_done, file_lock, new_entry, utc_now,
                               write_json_atomic)
-from rgdl.sweep.spec import (INDEX_FORMAT, INDEX_NAME, INDEX_VERSION, LOCK_NAME, POINTS_DIR,
-                             SweepSpec)
-from rgdl.sweep.task import run_point
+from rgdl.sweep.multispin import grid_groups
+from rgdl.sweep.spec import (GRID_ENGINE, INDEX_FORMAT, INDEX_NAME, INDEX_VERSION, LOCK_NAME,
+                             POINTS_DIR, SweepPoint, SweepSpec)
+from rgdl.sweep.task import run_grid_task, run_point
 
 logger = logging.getLogger(__name__)
 
@@ -172,7 +174,12 @@ def run_sweep(spec: SweepSpec, out: str | os.PathLike, *, workers: int | None = 
         skipped points are known; ``n_total`` counts the points still to run) and then once per
         finished or failed point.
     task_hook : callable, optional
-        Passed to :func:`run_point` (tests inject faults with it).
+        Passed to :func:`run_point` and :func:`run_grid_task` (tests inject faults with it).
+
+    Notes
+    -----
+    With ``spec.engine == "multispin-grid"`` each grid group (:func:`work_units`) is one task:
+    its points finish, or fail and are retried, together.
 
     Returns
     -------
@@ -201,10 +208,11 @@ def run_sweep(spec: SweepSpec, out: str | os.PathLike, *, workers: int | None = 
         stack.enter_context(file_lock(out / LOCK_NAME, blocking=False))
         index, todo = _open_index(out, spec)
         recorder = _IndexRecorder(out / INDEX_NAME, index, len(todo), progress)
+        units = work_units(spec, index["points"], todo)
         if serial:
-            _run_serially(todo, out, retries, task_hook, recorder)
+            _run_serially(units, out, retries, task_hook, recorder)
         elif todo:
-            _run_on_dask(client, todo, out, retries, task_hook, recorder)
+            _run_on_dask(client, units, out, retries, task_hook, recorder)
         if todo:
             write_json_atomic(out / INDEX_NAME, index)
     entries = index["points"]
@@ -293,40 +301,88 @@ class _IndexRecorder:
             self.progress(self.n_todo, entry)
 
 
-def _run_serially(todo, out: Path, retries: int, task_hook, finish) -> None:
-    """Run the points one after the other in this process, each up to ``retries + 1`` times."""
+def work_units(spec: SweepSpec, entries, todo) -> list:
+    """The tasks of a run: ``(kind, payload, entries)`` tuples in the order of ``todo``.
+
+    ``kind`` is ``"point"`` (payload: the point's parameters, run by :func:`run_point`) or,
+    with ``spec.engine == "multispin-grid"``, ``"grid"`` (payload: the whole grid group of
+    :func:`rgdl.sweep.multispin.grid_groups` among *all* the sweep's points, run by
+    :func:`run_grid_task` for its entries still to do). ``entries`` are the index entries a
+    unit finishes.
+    """
+    if spec.engine != GRID_ENGINE:
+        return [("point", entry["params"], [entry]) for entry in todo]
+    groups, _ = grid_groups(entry["params"] for entry in entries)
+    group_of = {SweepPoint(params=params).point_id: k
+                for k, group in enumerate(groups) for params in group}
+    units, unit_of_group = [], {}
     for entry in todo:
+        k = group_of.get(entry["id"])
+        if k is None:
+            units.append(("point", entry["params"], [entry]))
+        elif k in unit_of_group:
+            unit_of_group[k][2].append(entry)
+        else:
+            unit_of_group[k] = ("grid", groups[k], [entry])
+            units.append(unit_of_group[k])
+    return units
+
+
+def _run_unit(kind, payload, entries, out: Path, task_hook) -> list:
+    """Run one unit of :func:`work_units` in this process; one result per entry."""
+    if kind == "point":
+        return [run_point(payload, str(out), task_hook=task_hook)]
+    return run_grid_task(payload, [e["id"] for e in entries], str(out), task_hook=task_hook)
+
+
+def _finish_unit(entries, results, finish) -> None:
+    """Record a unit's results (a list for a grid unit, a dict for a point) in the index."""
+    results = results if isinstance(results, list) else [results]
+    by_id = {result["id"]: result for result in results}
+    for entry in entries:
+        finish(entry, by_id[entry["id"]])
+
+
+def _run_serially(units, out: Path, retries: int, task_hook, finish) -> None:
+    """Run the units one after the other in this process, each up to ``retries + 1`` times."""
+    for kind, payload, entries in units:
         for attempt in range(retries + 1):
             try:
-                result = run_point(entry["params"], str(out), task_hook=task_hook)
+                results = _run_unit(kind, payload, entries, out, task_hook)
             except Exception as exc:  # recorded in the index, reported at the end
                 if attempt == retries:
-                    finish(entry, error=exc)
+                    for entry in entries:
+                        finish(entry, error=exc)
                 else:
-                    logger.warning("point %s failed (%s); retrying", entry["id"], exc)
+                    logger.warning("point %s failed (%s); retrying",
+                                   ", ".join(e["id"] for e in entries), exc)
             else:
-                finish(entry, result)
+                _finish_unit(entries, results, finish)
                 break
 
 
-def _run_on_dask(client, todo, out: Path, retries: int, task_hook, finish) -> None:
-    """Submit every point as a Dask task and record them as they complete."""
+def _run_on_dask(client, units, out: Path, retries: int, task_hook, finish) -> None:
+    """Submit every unit as a Dask task and record its points as they complete."""
     from dask.distributed import as_completed  # optional dependency, as in dask_client
 
-    by_id = {e["id"]: e for e in todo}
     futures, owner = [], {}
-    for entry in todo:
-        key = f"rgdl-point-{entry['id']}-{uuid.uuid4().hex[:8]}"
-        future = client.submit(run_point, entry["params"], str(out), task_hook=task_hook,
-                               key=key, retries=retries, pure=False)
-        futures.append(future)
-        owner[future.key] = entry["id"]
-    for future in as_completed(futures, loop=client.loop):
-        entry = by_id[owner[future.key]]
-        try:
-            result = future.result()
-        except Exception as exc:
-            finish(entry, error=exc)
+    for kind, payload, entries in units:
+        key = f"rgdl-{kind}-{entries[0]['id']}-{uuid.uuid4().hex[:8]}"
+        if kind == "point":
+            future = client.submit(run_point, payload, str(out), task_hook=task_hook,
+                                   key=key, retries=retries, pure=False)
         else:
-            finish(entry, result)
+            future = client.submit(run_grid_task, payload, [e["id"] for e in entries], str(out),
+                                   task_hook=task_hook, key=key, retries=retries, pure=False)
+        futures.append(future)
+        owner[future.key] = entries
+    for future in as_completed(futures, loop=client.loop):
+        entries = owner[future.key]
+        try:
+            results = future.result()
+        except Exception as exc:
+            for entry in entries:
+                finish(entry, error=exc)
+        else:
+            _finish_unit(entries, results, finish)
         future.release()

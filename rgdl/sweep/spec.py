@@ -29,6 +29,13 @@ POINTS_DIR = "points"
 LOCK_NAME = ".sweep.lock"
 LOCKS_DIR = ".locks"
 
+#: Engines of a sweep (:attr:`SweepSpec.engine`): every point on its own (the default), or the
+#: eligible Metropolis points of one size together on a multi-spin temperature grid
+#: (:mod:`rgdl.sweep.multispin`).
+SCALAR_ENGINE = "scalar"
+GRID_ENGINE = "multispin-grid"
+SWEEP_ENGINES = (SCALAR_ENGINE, GRID_ENGINE)
+
 #: Summary observables stored per point (fields of :class:`ising.observables.Summary`).
 SUMMARY_FIELDS = ("energy", "abs_magnetization", "m2", "m4", "binder", "specific_heat",
                   "susceptibility")
@@ -215,6 +222,13 @@ class SweepSpec:
         integrated autocorrelation time.
     train : TrainSpec or None
         Optional RBM/DBN trained on each point's samples.
+    engine : {"scalar", "multispin-grid"}
+        ``"scalar"`` (default) computes every point on its own; ``"multispin-grid"`` computes
+        the eligible points (:func:`rgdl.sweep.multispin.grid_eligible`) that differ only in
+        their temperature in one multi-spin run per size and seed entry, with the seeds of
+        :mod:`rgdl.sweep.multispin`; the other points run as with ``"scalar"``. The engine is
+        part of the sweep's identity (:attr:`spec_hash`) but not of its points' parameters
+        (ids, file names and :func:`point_seed` are those of the scalar sweep).
     """
 
     temperatures: tuple
@@ -229,6 +243,7 @@ class SweepSpec:
     burn_in: int | None = None
     thin: int | None = None
     train: TrainSpec | None = None
+    engine: str = SCALAR_ENGINE
 
     def __post_init__(self):
         # sorted, so that the same grid given in another order is the same sweep
@@ -265,11 +280,18 @@ class SweepSpec:
                                                        allow_none=True))
         if self.train is not None and not isinstance(self.train, TrainSpec):
             object.__setattr__(self, "train", TrainSpec(**dict(self.train)))
+        if self.engine not in SWEEP_ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(SWEEP_ENGINES)}, "
+                             f"not {self.engine!r}")
 
     # -- canonical forms --------------------------------------------------------------------
     def to_dict(self) -> dict:
-        """JSON-ready, canonical dictionary of the whole specification."""
-        return {
+        """JSON-ready, canonical dictionary of the whole specification.
+
+        ``engine`` appears only when it is not the default, so a scalar sweep keeps the
+        dictionary (and :attr:`spec_hash`) it had before engines existed.
+        """
+        out = {
             "temperatures": [float(t) for t in self.temperatures],
             "sizes": [int(s) for s in self.sizes],
             "seeds": [int(s) for s in self.seeds],
@@ -283,6 +305,9 @@ class SweepSpec:
             "thin": None if self.thin is None else int(self.thin),
             "train": None if self.train is None else self.train.to_dict(),
         }
+        if self.engine != SCALAR_ENGINE:
+            out["engine"] = self.engine
+        return out
 
     @property
     def spec_hash(self) -> str:
@@ -292,7 +317,7 @@ class SweepSpec:
     def points(self) -> list["SweepPoint"]:
         """All grid points, ordered by seed, size, temperature."""
         common = {k: v for k, v in self.to_dict().items()
-                  if k not in ("temperatures", "sizes", "seeds")}
+                  if k not in ("temperatures", "sizes", "seeds", "engine")}
         return [SweepPoint(params={"temperature": t, "size": size, "seed": seed, **common})
                 for seed in self.seeds for size in self.sizes for t in self.temperatures]
 

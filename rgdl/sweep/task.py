@@ -1,20 +1,24 @@
-"""The unit of work of a sweep: one grid point, computed (or resumed, or adopted) by a task.
+"""The units of work of a sweep: one grid point, or one multi-spin grid group of points.
 
-:func:`run_point` runs on a Dask worker (or serially in the driver): it samples the point's
-dataset with :func:`ising.dataset.generate_dataset` (resuming a ``.partial`` file), validates and
-summarises it, and optionally trains the point's RBM/DBN. It takes the point's parameters and
-the sweep directory only, so it is picklable and depends on nothing of the driver's state.
+:func:`run_point` runs on a Dask worker (or serially in the driver): it adopts the point's
+valid file (:func:`adopt_dataset`) or samples it with :func:`make_dataset`
+(:func:`ising.dataset.generate_dataset`, resuming a ``.partial`` file), then validates and
+summarises it and optionally trains the point's RBM/DBN (:func:`complete_point`).
+:func:`run_grid_task` does the same for the points of one group of a ``multispin-grid`` sweep,
+whose datasets come from one :func:`rgdl.sweep.multispin.run_grid_group`. Both take parameters
+and the sweep directory only, so they are picklable and depend on nothing of the driver's state.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
 import socket
 import time
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 import numba
 
@@ -22,6 +26,7 @@ import rbm
 from ising.dataset import generate_dataset, summarize_dataset
 from ising.io import read_attributes, read_series
 from rgdl.sweep.index import file_lock, file_sha256
+from rgdl.sweep.multispin import run_grid_group
 from rgdl.sweep.spec import LOCKS_DIR, SUMMARY_FIELDS, SweepPoint, point_seed, train_seed
 from rgdl.training import load_training_data
 
@@ -101,6 +106,97 @@ def _train_point(data_path: Path, model_path: Path, params: Mapping) -> None:
         leftover.unlink(missing_ok=True)
 
 
+def point_lock(out_dir, point_id: str):
+    """The per-point lock of ``point_id`` in the sweep directory (:func:`file_lock`)."""
+    lock_dir = Path(out_dir) / LOCKS_DIR
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    return file_lock(lock_dir / f"{point_id}.lock")
+
+
+def adopt_dataset(params: Mapping, out_dir) -> dict | None:
+    """Summarise the point's dataset if its file exists and is valid; else ``None``.
+
+    A file that exists but is not a valid dataset of this point (unreadable, foreign, another
+    point's) was never accepted by the index: it is moved aside (``<file>.corrupt-<time>``)
+    and ``None`` returned, so that the point is computed again.
+    """
+    path = Path(out_dir) / SweepPoint(params=dict(params)).file
+    if not path.exists():
+        return None
+    try:
+        return _summarize_file(path, params)
+    except Exception as exc:  # unreadable or foreign file that the index never accepted
+        aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
+        logger.warning("%s is not a valid dataset of this point (%s); moved to %s",
+                       path, exc, aside.name)
+        os.replace(path, aside)
+        return None
+
+
+def make_dataset(params: Mapping, out_dir, *, task_hook: Callable | None = None) -> Path:
+    """Sample one point's dataset on its own (:func:`ising.dataset.generate_dataset`).
+
+    Resumes the point's ``.partial`` file; an unusable one is moved aside
+    (``.corrupt-<time>``) and the point started over. Returns the dataset's path.
+    """
+    point = SweepPoint(params=dict(params))
+    path = Path(out_dir) / point.file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    progress = None
+    if task_hook is not None:
+        def progress(*args, **kwargs):
+            task_hook("progress", point.point_id, str(out_dir))
+    p = point.params
+    kwargs = dict(dimension=p["dimension"], size=p["size"], temperature=p["temperature"],
+                  coupling=p["coupling"], field=p["field"], algorithm=p["algorithm"],
+                  n_samples=p["n_samples"], n_chains=p["n_chains"],
+                  burn_in=p["burn_in"], thin=p["thin"], seed=point.derived_seed,
+                  progress=progress)
+    partial = path.with_name(path.name + ".partial")
+    try:
+        generate_dataset(path, resume=True, **kwargs)
+    except ValueError as exc:
+        if not partial.exists():
+            raise
+        # an unusable partial file (corrupt resume state): keep it aside, start over
+        aside = partial.with_name(f"{partial.name}.corrupt-{int(time.time())}")
+        logger.warning("cannot resume %s (%s); moved to %s and starting over",
+                       partial, exc, aside.name)
+        os.replace(partial, aside)
+        generate_dataset(path, resume=True, **kwargs)
+    return path
+
+
+def complete_point(params: Mapping, out_dir, *, summary: dict | None = None,
+                   adopted: bool = False) -> dict:
+    """Summarise (unless ``summary`` is given) and train an existing dataset of one point.
+
+    The part of a task after the point's file exists, shared by :func:`run_point` and
+    :func:`run_grid_task`: validates and summarises the file, trains the point's RBM/DBN
+    (training points whose model is missing) and returns the result the index records:
+    ``id``, ``sha256`` of the file, ``summary``, ``adopted`` and, for training points,
+    ``model_sha256``.
+    """
+    point = SweepPoint(params=dict(params))
+    out = Path(out_dir)
+    path = out / point.file
+    if summary is None:
+        summary = _summarize_file(path, point.params)
+    result = {"id": point.point_id, "sha256": file_sha256(path), "summary": summary,
+              "adopted": bool(adopted)}
+    if point.model_file is not None:
+        model_path = out / point.model_file
+        if not model_path.exists():
+            _train_point(path, model_path, point.params)
+        result["model_sha256"] = file_sha256(model_path)
+    return result
+
+
+def _worker_fields(elapsed_s: float) -> dict:
+    return dict(elapsed_s=elapsed_s, pid=os.getpid(), host=socket.gethostname(),
+                numba_threads=int(numba.get_num_threads()))
+
+
 def run_point(params: Mapping, out_dir: str, *, task_hook: Callable | None = None) -> dict:
     """Compute (or resume, or adopt) one sweep point; the unit of work of a Dask task.
 
@@ -122,56 +218,58 @@ def run_point(params: Mapping, out_dir: str, *, task_hook: Callable | None = Non
     """
     start = time.perf_counter()
     point = SweepPoint(params=dict(params))
-    out = Path(out_dir)
-    path = out / point.file
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock_dir = out / LOCKS_DIR
-    lock_dir.mkdir(exist_ok=True)
-    with file_lock(lock_dir / f"{point.point_id}.lock"):
+    with point_lock(out_dir, point.point_id):
         if task_hook is not None:
             task_hook("start", point.point_id, out_dir)
-        adopted = path.exists()
-        if adopted:
-            try:
-                summary = _summarize_file(path, point.params)
-            except Exception as exc:  # unreadable or foreign file that the index never accepted
-                aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
-                logger.warning("%s is not a valid dataset of this point (%s); moved to %s",
-                               path, exc, aside.name)
-                os.replace(path, aside)
-                adopted = False
-        if not adopted:
-            progress = None
-            if task_hook is not None:
-                def progress(*args, **kwargs):
-                    task_hook("progress", point.point_id, out_dir)
-            p = point.params
-            kwargs = dict(dimension=p["dimension"], size=p["size"], temperature=p["temperature"],
-                          coupling=p["coupling"], field=p["field"], algorithm=p["algorithm"],
-                          n_samples=p["n_samples"], n_chains=p["n_chains"],
-                          burn_in=p["burn_in"], thin=p["thin"], seed=point.derived_seed,
-                          progress=progress)
-            partial = path.with_name(path.name + ".partial")
-            try:
-                generate_dataset(path, resume=True, **kwargs)
-            except ValueError as exc:
-                if not partial.exists():
-                    raise
-                # an unusable partial file (corrupt resume state): keep it aside, start over
-                aside = partial.with_name(f"{partial.name}.corrupt-{int(time.time())}")
-                logger.warning("cannot resume %s (%s); moved to %s and starting over",
-                               partial, exc, aside.name)
-                os.replace(partial, aside)
-                generate_dataset(path, resume=True, **kwargs)
-            summary = _summarize_file(path, point.params)
-        result = {"id": point.point_id, "sha256": file_sha256(path), "summary": summary,
-                  "adopted": adopted}
-        if point.model_file is not None:
-            model_path = out / point.model_file
-            if not model_path.exists():
-                _train_point(path, model_path, point.params)
-            result["model_sha256"] = file_sha256(model_path)
-    result.update(elapsed_s=time.perf_counter() - start, pid=os.getpid(),
-                  host=socket.gethostname(), numba_threads=int(numba.get_num_threads()))
+        summary = adopt_dataset(point.params, out_dir)
+        if summary is None:
+            make_dataset(point.params, out_dir, task_hook=task_hook)
+        result = complete_point(point.params, out_dir, summary=summary,
+                                adopted=summary is not None)
+    result.update(_worker_fields(time.perf_counter() - start))
     return result
 
+
+def run_grid_task(group: Sequence[Mapping], todo_ids: Sequence[str], out_dir: str, *,
+                  task_hook: Callable | None = None) -> list:
+    """Compute the points ``todo_ids`` of one grid group in one multi-spin run (one task).
+
+    Parameters
+    ----------
+    group : sequence of mapping
+        A whole group of :func:`rgdl.sweep.multispin.grid_groups` (all its points, not only
+        those to run: the group's temperatures fix its grid seed, so a resumed group gives the
+        bytes of an uninterrupted one).
+    todo_ids : sequence of str
+        Ids of the group's points to compute (or adopt); the others are finished and indexed.
+    out_dir : str
+        Absolute path of the sweep directory.
+    task_hook : callable, optional
+        As in :func:`run_point`; called with ``"start"`` once per point to run.
+
+    Returns
+    -------
+    list of dict
+        One result of :func:`run_point`'s form per point of ``todo_ids``, in the group's
+        order; ``elapsed_s`` is the task's wall time shared equally among them.
+    """
+    start = time.perf_counter()
+    points = [SweepPoint(params=dict(p)) for p in group]
+    wanted = set(todo_ids)
+    todo = [point for point in points if point.point_id in wanted]
+    with contextlib.ExitStack() as stack:
+        for point_id in sorted(point.point_id for point in points):
+            stack.enter_context(point_lock(out_dir, point_id))
+        summaries = {}
+        for point in todo:
+            if task_hook is not None:
+                task_hook("start", point.point_id, out_dir)
+            summaries[point.point_id] = adopt_dataset(point.params, out_dir)
+        run_grid_group([point.params for point in points], out_dir)
+        results = [complete_point(point.params, out_dir, summary=summaries[point.point_id],
+                                  adopted=summaries[point.point_id] is not None)
+                   for point in todo]
+    share = (time.perf_counter() - start) / max(len(results), 1)
+    for result in results:
+        result.update(_worker_fields(share))
+    return results
