@@ -5,7 +5,8 @@ Protocol (their setting: periodic ``L = 10`` lattice, 100 visible units):
 1. **Training data**: Monte Carlo configurations of the 2D Ising model (J = 1, h = 0) on a grid
    of temperatures from low to high (default ``T = 0.25, 0.50, ..., 6.00``: 24 temperatures,
    the same number of configurations at each), drawn with :func:`ising.sample` (Wolff by
-   default) from fixed seeds.
+   default) from fixed seeds; Metropolis data run the whole grid in the lanes of multi-spin
+   words (:func:`ising.sample_temperature_grid`).
 2. **One RBM** trained on all of it by CD-k (:class:`rbm.RBM`), with {0, 1} units as Iso et al.
    used (``units="binary"``; spins enter as ``(s + 1) / 2``), for each number of hidden units.
 3. **The flow**: from independent Monte Carlo configurations at a start temperature ``T0``,
@@ -37,13 +38,21 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 
 import numpy as np
+
+import ising
+from analysis.thermometer import Thermometer
+from ising.exact import critical_temperature
+from rbm import RBM, load_layers, save_model
 
 __all__ = [
     "ISO_SIZE", "ISO_TEMPERATURES", "FLOW_MODES", "temperature_grid", "mc_configurations",
     "train_flow_rbm", "flow_configurations", "flow_temperatures", "fixed_point",
-    "model_checkpoint_name", "fit_or_load_rbm", "run_protocol",
+    "model_checkpoint_name", "fit_or_load_rbm", "run_protocol", "protocol_settings",
+    "protocol_data", "calibrated_thermometer", "evaluate_flows", "hidden_unit_models",
+    "single_temperature_contrast", "MODEL_KEYS", "GRID_STREAM",
 ]
 
 #: Iso et al.'s lattice side (100 visible units).
@@ -74,6 +83,10 @@ def _stream_seed(seed, purpose, index):
     return int(ss.generate_state(1, dtype=np.uint32)[0])
 
 
+#: Stream index of a whole-grid Metropolis run (beyond any temperature index).
+GRID_STREAM = 1 << 31
+
+
 def mc_configurations(size, temperatures, n_samples, *, seed, purpose="train",
                       algorithm="wolff", n_chains=4, progress=None):
     """Decorrelated 2D Ising configurations at each temperature (J = 1, h = 0, periodic).
@@ -90,7 +103,13 @@ def mc_configurations(size, temperatures, n_samples, *, seed, purpose="train",
     purpose : {"train", "thermometer", "flow", "validation"}
         Selects independent data sets from the same root seed.
     algorithm : str
-        :data:`ising.ALGORITHMS`; burn-in and thinning are calibrated by :func:`ising.sample`.
+        :data:`ising.ALGORITHMS`; burn-in and thinning are calibrated per temperature
+        (:func:`ising.calibrate`). ``"metropolis"`` on an even ``size >= 4`` runs the whole grid
+        in one multi-spin run (:func:`ising.sample_temperature_grid`: ``n_chains`` lanes per
+        temperature, each temperature calibrated on its own lanes; the same lazy Metropolis
+        chain as :func:`ising.sample`, other random numbers), seeded by the stream
+        (purpose, :data:`GRID_STREAM`); other algorithms and sizes call :func:`ising.sample`
+        once per temperature.
     n_chains : int
     progress : callable, optional
         ``progress(k)`` after each temperature.
@@ -99,14 +118,21 @@ def mc_configurations(size, temperatures, n_samples, *, seed, purpose="train",
     -------
     ndarray int8 (n_T, n_samples, L, L)
     """
-    import ising
-
     if purpose not in _PURPOSES:
         raise ValueError(f"purpose must be one of {tuple(_PURPOSES)}, got {purpose!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     temps = [float(t) for t in temperatures]
     out = np.empty((len(temps), int(n_samples), int(size), int(size)), dtype=np.int8)
+    if algorithm == "metropolis" and int(size) >= 4 and int(size) % 2 == 0 and temps:
+        grid = ising.sample_temperature_grid(int(size), temps, n_samples=int(n_samples),
+                                             n_chains=n_chains,
+                                             seed=_stream_seed(seed, purpose, GRID_STREAM))
+        for k, res in enumerate(grid):
+            out[k] = res.spins
+            if progress is not None:
+                progress(k)
+        return out
     for k, t in enumerate(temps):
         res = ising.sample(2, size, t, algorithm=algorithm, n_samples=int(n_samples),
                            n_chains=n_chains, seed=_stream_seed(seed, purpose, k))
@@ -143,13 +169,11 @@ def train_flow_rbm(spins, n_hidden, *, units="binary", n_epochs=50, learning_rat
     -------
     rbm.RBM
     """
-    from rbm import RBM
-
     s = np.asarray(spins)
     if s.ndim < 3 or s.shape[-1] != s.shape[-2]:
         raise ValueError(f"spins must have shape (..., L, L), got {s.shape}")
     flat = s.reshape(-1, s.shape[-2], s.shape[-1])
-    model = RBM(n_hidden=n_hidden, units=units, n_epochs=n_epochs, learning_rate=learning_rate,
+    model = RBM(n_components=n_hidden, units=units, n_iter=n_epochs, learning_rate=learning_rate,
                 batch_size=batch_size, cd_k=cd_k, random_state=seed, monitor_size=0)
     model.fit(_to_units(flat, units), callback=callback)
     return model
@@ -279,8 +303,6 @@ def fit_or_load_rbm(spins, settings, directory=None, *, callback=None):
     model : rbm.RBM
     reused : bool
     """
-    from rbm import load_layers, save_model
-
     path = None
     if directory is not None:
         path = os.path.join(os.fspath(directory), model_checkpoint_name(settings))
@@ -358,12 +380,49 @@ def run_protocol(*, size=ISO_SIZE, temperatures=ISO_TEMPERATURES, n_samples=1000
         bound); ``single_temperature`` (the contrast, same keys, or None);
         ``critical_temperature``; ``seconds``.
     """
-    import time
-
-    from analysis.thermometer import Thermometer
-    from ising.exact import critical_temperature
-
     t_start = time.perf_counter()
+    settings = protocol_settings(
+        size=size, temperatures=temperatures, n_samples=n_samples, hidden_units=hidden_units,
+        units=units, n_epochs=n_epochs, learning_rate=learning_rate, batch_size=batch_size,
+        cd_k=cd_k, n_steps=n_steps, start_temperatures=start_temperatures, n_flow=n_flow,
+        thermometer_samples=thermometer_samples,
+        validation_temperatures=validation_temperatures, mode=mode, last=last, n_boot=n_boot,
+        seed=seed, algorithm=algorithm)
+    if single_temperature is not None and not (np.isfinite(single_temperature)
+                                               and single_temperature > 0):
+        raise ValueError(f"single_temperature must be positive and finite, "
+                         f"got {single_temperature}")
+    if model_dir is not None and not os.path.isdir(os.fspath(model_dir)):
+        raise FileNotFoundError(f"checkpoint directory {os.fspath(model_dir)!r} does not exist")
+    report = progress or (lambda *_: None)
+    data = protocol_data(settings, report)
+    thermometer, readings = calibrated_thermometer(settings, data)
+    models = hidden_unit_models(settings, data, thermometer, model_dir, report)
+    contrast = None
+    if single_temperature is not None:
+        contrast = single_temperature_contrast(settings, float(single_temperature), thermometer,
+                                               data, model_dir, report)
+    return {
+        "settings": settings,
+        "critical_temperature": float(critical_temperature()),
+        "thermometer": readings,
+        "models": models,
+        "single_temperature": contrast,
+        "seconds": time.perf_counter() - t_start,
+    }
+
+
+def protocol_settings(*, size, temperatures, n_samples, hidden_units, units, n_epochs,
+                      learning_rate, batch_size, cd_k, n_steps, start_temperatures, n_flow,
+                      thermometer_samples, validation_temperatures, mode, last, n_boot, seed,
+                      algorithm):
+    """Check the arguments of :func:`run_protocol` and return its ``settings`` dict.
+
+    Raises
+    ------
+    ValueError
+        An argument out of range (one message naming it).
+    """
     temps = np.asarray([float(t) for t in temperatures])
     starts = [float(t) for t in start_temperatures]
     checks = [float(t) for t in validation_temperatures]
@@ -390,41 +449,13 @@ def run_protocol(*, size=ISO_SIZE, temperatures=ISO_TEMPERATURES, n_samples=1000
         raise ValueError(f"learning_rate must be finite and > 0, got {learning_rate}")
     if mode not in FLOW_MODES:
         raise ValueError(f"mode must be one of {FLOW_MODES}, got {mode!r}")
-    if single_temperature is not None and not (np.isfinite(single_temperature)
-                                               and single_temperature > 0):
-        raise ValueError(f"single_temperature must be positive and finite, "
-                         f"got {single_temperature}")
     if units not in ("binary", "spin"):
         raise ValueError(f"units must be 'binary' or 'spin', got {units!r}")
     n_therm = int(n_samples if thermometer_samples is None else thermometer_samples)
     if n_therm < 20:
         raise ValueError(f"thermometer_samples must be >= 20, got {n_therm}")
     last = max(5, int(n_steps) // 10) if last is None else int(last)
-    if model_dir is not None and not os.path.isdir(os.fspath(model_dir)):
-        raise FileNotFoundError(f"checkpoint directory {os.fspath(model_dir)!r} does not exist")
-    report = progress or (lambda *_: None)
-
-    n_data = 2 * temps.size + len(starts) + len(checks)
-    done = [0]
-
-    def tick(_k):
-        done[0] += 1
-        report("data", done[0], n_data)
-
-    kwargs = {"seed": seed, "algorithm": algorithm, "progress": tick}
-    train = mc_configurations(size, temps, n_samples, purpose="train", **kwargs)
-    therm_data = mc_configurations(size, temps, n_therm, purpose="thermometer", **kwargs)
-    flow_starts = mc_configurations(size, starts, n_flow, purpose="flow", **kwargs)
-    valid = mc_configurations(size, checks, n_flow, purpose="validation", **kwargs) \
-        if checks else []
-
-    thermometer = Thermometer(random_state=seed).fit(
-        therm_data.reshape(-1, size, size), np.repeat(temps, n_therm))
-    validation = thermometer.validate(list(valid), checks, n_boot=n_boot, seed=seed)
-    # the reading of the pooled training set itself: where a perfect model of the data would sit
-    mixture = thermometer.measure(train.reshape(-1, size, size), n_boot=n_boot, seed=seed)
-
-    settings = {
+    return {
         "size": int(size), "temperatures": temps.tolist(), "n_samples": int(n_samples),
         "algorithm": algorithm, "units": units, "n_epochs": int(n_epochs),
         "learning_rate": float(learning_rate), "batch_size": int(batch_size), "cd_k": int(cd_k),
@@ -432,70 +463,137 @@ def run_protocol(*, size=ISO_SIZE, temperatures=ISO_TEMPERATURES, n_samples=1000
         "start_temperatures": starts, "n_flow": int(n_flow), "mode": mode, "last": last,
         "thermometer_samples": n_therm, "validation_temperatures": checks, "n_boot": int(n_boot),
     }
-    def evaluate(model, stream, flow_progress):
-        """Flows of ``model`` from every start, their readings and fixed point."""
-        flows, t_eff, t_err = [], [], []
-        for k, t0_ in enumerate(starts):
-            configs = flow_configurations(model, flow_starts[k], int(n_steps), mode=mode,
-                                          seed=_stream_seed(seed, "flow", stream + k))
-            value, err, inside = flow_temperatures(thermometer, configs, n_boot=n_boot,
-                                                   seed=seed)
-            t_eff.append(value)
-            t_err.append(err)
-            flows.append({"T0": t0_, "T_eff": value.tolist(), "T_eff_err": err.tolist(),
-                          "in_range": inside.tolist()})
-            flow_progress(k)
-        point = fixed_point(np.array(t_eff), np.array(t_err), last=last)
-        point["clipped_final_readings"] = int(sum(not f["in_range"][-1] for f in flows))
-        history = getattr(model, "history_", None) or {}
-        return {"reconstruction_error": (history.get("reconstruction_error") or [None])[-1],
-                "flows": flows, "fixed_point": point}
 
-    data_keys = ("size", "temperatures", "n_samples", "algorithm", "units", "n_epochs",
-                 "learning_rate", "batch_size", "cd_k", "seed")
+
+def protocol_data(settings, report):
+    """The protocol's four Monte Carlo data sets (:func:`mc_configurations`, one purpose each).
+
+    Returns
+    -------
+    dict
+        ``train`` (n_T, n_samples, L, L), ``thermometer`` (n_T, thermometer_samples, L, L),
+        ``flow`` (n_starts, n_flow, L, L), ``validation`` (list of (n_flow, L, L)).
+    """
+    s = settings
+    temps, starts, checks = s["temperatures"], s["start_temperatures"], s["validation_temperatures"]
+    n_data = 2 * len(temps) + len(starts) + len(checks)
+    done = [0]
+
+    def tick(_k):
+        done[0] += 1
+        report("data", done[0], n_data)
+
+    kwargs = {"seed": s["seed"], "algorithm": s["algorithm"], "progress": tick}
+    size = s["size"]
+    return {
+        "train": mc_configurations(size, temps, s["n_samples"], purpose="train", **kwargs),
+        "thermometer": mc_configurations(size, temps, s["thermometer_samples"],
+                                         purpose="thermometer", **kwargs),
+        "flow": mc_configurations(size, starts, s["n_flow"], purpose="flow", **kwargs),
+        "validation": list(mc_configurations(size, checks, s["n_flow"], purpose="validation",
+                                             **kwargs)) if checks else [],
+    }
+
+
+def calibrated_thermometer(settings, data):
+    """The thermometer fitted on the labelled data, and its readings for the report.
+
+    Returns
+    -------
+    thermometer : analysis.thermometer.Thermometer
+    readings : dict
+        ``temperatures``, ``calibration``, ``calibration_error``, ``validation`` (known
+        temperatures read back) and ``training_mixture`` (the reading of the pooled training
+        set: where a perfect model of the data would sit).
+    """
+    s = settings
+    size, temps, seed = s["size"], np.asarray(s["temperatures"]), s["seed"]
+    thermometer = Thermometer(random_state=seed).fit(
+        data["thermometer"].reshape(-1, size, size), np.repeat(temps, s["thermometer_samples"]))
+    validation = thermometer.validate(data["validation"], s["validation_temperatures"],
+                                      n_boot=s["n_boot"], seed=seed)
+    mixture = thermometer.measure(data["train"].reshape(-1, size, size), n_boot=s["n_boot"],
+                                  seed=seed)
+    return thermometer, {"temperatures": thermometer.temperatures_.tolist(),
+                         "calibration": thermometer.calibration_.tolist(),
+                         "calibration_error": thermometer.calibration_error_.tolist(),
+                         "validation": validation,
+                         "training_mixture": mixture.to_dict()}
+
+
+def evaluate_flows(model, stream, settings, thermometer, flow_starts, flow_progress):
+    """Flows of ``model`` from every start, their readings and fixed point.
+
+    ``stream`` offsets the flow seeds (:func:`flow_configurations`) so that each model's flows
+    use their own random numbers; ``flow_progress(k)`` after start k.
+    """
+    s = settings
+    flows, t_eff, t_err = [], [], []
+    for k, t0 in enumerate(s["start_temperatures"]):
+        configs = flow_configurations(model, flow_starts[k], s["n_steps"], mode=s["mode"],
+                                      seed=_stream_seed(s["seed"], "flow", stream + k))
+        value, err, inside = flow_temperatures(thermometer, configs, n_boot=s["n_boot"],
+                                               seed=s["seed"])
+        t_eff.append(value)
+        t_err.append(err)
+        flows.append({"T0": t0, "T_eff": value.tolist(), "T_eff_err": err.tolist(),
+                      "in_range": inside.tolist()})
+        flow_progress(k)
+    point = fixed_point(np.array(t_eff), np.array(t_err), last=s["last"])
+    point["clipped_final_readings"] = int(sum(not f["in_range"][-1] for f in flows))
+    history = getattr(model, "history_", None) or {}
+    return {"reconstruction_error": (history.get("reconstruction_error") or [None])[-1],
+            "flows": flows, "fixed_point": point}
+
+
+#: Settings that determine a protocol RBM (with ``n_hidden``): its checkpoint's identity.
+MODEL_KEYS = ("size", "temperatures", "n_samples", "algorithm", "units", "n_epochs",
+              "learning_rate", "batch_size", "cd_k", "seed")
+
+
+def hidden_unit_models(settings, data, thermometer, model_dir, report):
+    """Train (or reload) one RBM per hidden-unit count on the pooled data; flow each."""
+    s = settings
+    hidden, n_epochs, n_starts = s["hidden_units"], s["n_epochs"], len(s["start_temperatures"])
     models = []
     for i, n_hidden in enumerate(hidden):
-        model_settings = {k: settings[k] for k in data_keys}
+        model_settings = {k: s[k] for k in MODEL_KEYS}
         model_settings["n_hidden"] = n_hidden
 
         def epoch(record, i=i):
-            report("train", i * int(n_epochs) + record["epoch"], len(hidden) * int(n_epochs))
+            report("train", i * n_epochs + record["epoch"], len(hidden) * n_epochs)
 
         t0 = time.perf_counter()
-        model, reused = fit_or_load_rbm(train, model_settings, model_dir, callback=epoch)
+        model, reused = fit_or_load_rbm(data["train"], model_settings, model_dir,
+                                        callback=epoch)
         train_seconds = time.perf_counter() - t0
-        report("train", (i + 1) * int(n_epochs), len(hidden) * int(n_epochs))
+        report("train", (i + 1) * n_epochs, len(hidden) * n_epochs)
         entry = {"n_hidden": n_hidden, "reused": bool(reused), "train_seconds": train_seconds}
-        entry.update(evaluate(model, 1000 * (i + 1), lambda k, i=i: report(
-            "flow", i * len(starts) + k + 1, len(hidden) * len(starts))))
+        entry.update(evaluate_flows(model, 1000 * (i + 1), s, thermometer, data["flow"],
+                                    lambda k, i=i: report("flow", i * n_starts + k + 1,
+                                                          len(hidden) * n_starts)))
         models.append(entry)
+    return models
 
-    contrast = None
-    if single_temperature is not None:
-        # the contrast: one RBM trained at a single temperature (the analysis.rbm_flow setting)
-        # on as many configurations as the protocol's pooled set, read by the same thermometer
-        n_single = int(n_samples) * temps.size
-        single = mc_configurations(size, [single_temperature], n_single, seed=int(seed) + 1,
-                                   purpose="train", algorithm=algorithm)
-        single_settings = {k: settings[k] for k in data_keys}
-        single_settings.update(temperatures=[float(single_temperature)], n_samples=n_single,
-                               seed=int(seed) + 1, n_hidden=hidden[0])
-        t0 = time.perf_counter()
-        model, reused = fit_or_load_rbm(single, single_settings, model_dir)
-        contrast = {"T": float(single_temperature), "n_hidden": hidden[0],
-                    "n_samples": n_single, "reused": bool(reused),
-                    "train_seconds": time.perf_counter() - t0}
-        contrast.update(evaluate(model, 10 ** 6, lambda k: report("contrast", k + 1,
-                                                                  len(starts))))
-    return {
-        "settings": settings,
-        "critical_temperature": float(critical_temperature()),
-        "thermometer": {"temperatures": thermometer.temperatures_.tolist(),
-                        "calibration": thermometer.calibration_.tolist(),
-                        "calibration_error": thermometer.calibration_error_.tolist(),
-                        "validation": validation,
-                        "training_mixture": mixture.to_dict()},
-        "models": models,
-        "single_temperature": contrast,
-        "seconds": time.perf_counter() - t_start,
-    }
+
+def single_temperature_contrast(settings, temperature, thermometer, data, model_dir, report):
+    """The contrast: one RBM (first hidden-unit count) trained at a single temperature.
+
+    As many configurations as the protocol's pooled set, all at ``temperature`` (the
+    :mod:`analysis.rbm_flow` setting, seed + 1), flowed and read by the same thermometer.
+    """
+    s = settings
+    n_single = s["n_samples"] * len(s["temperatures"])
+    single = mc_configurations(s["size"], [temperature], n_single, seed=s["seed"] + 1,
+                               purpose="train", algorithm=s["algorithm"])
+    single_settings = {k: s[k] for k in MODEL_KEYS}
+    single_settings.update(temperatures=[temperature], n_samples=n_single, seed=s["seed"] + 1,
+                           n_hidden=s["hidden_units"][0])
+    t0 = time.perf_counter()
+    model, reused = fit_or_load_rbm(single, single_settings, model_dir)
+    contrast = {"T": temperature, "n_hidden": s["hidden_units"][0], "n_samples": n_single,
+                "reused": bool(reused), "train_seconds": time.perf_counter() - t0}
+    contrast.update(evaluate_flows(model, 10 ** 6, s, thermometer, data["flow"],
+                                   lambda k: report("contrast", k + 1,
+                                                    len(s["start_temperatures"]))))
+    return contrast

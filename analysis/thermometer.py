@@ -43,6 +43,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rbm.hyperparams import check_seed
+
 __all__ = ["FEATURE_NAMES", "configuration_features", "Thermometer", "Reading"]
 
 #: Columns of :func:`configuration_features`.
@@ -94,13 +96,6 @@ class Reading:
     def to_dict(self):
         return {"value": float(self.value), "error": float(self.error),
                 "in_range": bool(self.in_range)}
-
-
-def _check_seed(seed):
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
-                             or seed < 0):
-        raise ValueError(f"seed must be None or a non-negative integer, got {seed!r}")
-    return seed
 
 
 class Thermometer:
@@ -164,7 +159,7 @@ class Thermometer:
         c = float(self.regularization)
         if not 0 < c < 1:
             raise ValueError(f"regularization must be in (0, 1), got {c}")
-        seed = _check_seed(self.random_state)
+        seed = check_seed(self.random_state)
         features = configuration_features(spins)
         labels = np.asarray(temperatures, dtype=np.float64)
         if labels.shape != (features.shape[0],) or not np.all(np.isfinite(labels)) \
@@ -277,7 +272,7 @@ class Thermometer:
         n_boot = int(n_boot)
         if n_boot < 2 or readings.size < 2:
             raise ValueError("measure needs >= 2 configurations and n_boot >= 2")
-        rng = np.random.default_rng(_check_seed(seed))
+        rng = np.random.default_rng(check_seed(seed, "seed"))
         value, inside = self._invert(np.array([readings.mean()]))
         rows = rng.integers(0, readings.size, size=(n_boot, readings.size))
         boot, _ = self._invert(readings[rows].mean(axis=1))

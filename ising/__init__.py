@@ -9,12 +9,16 @@ Public API
 sample, MonteCarloSampler, calibrate, SampleResult, ALGORITHMS, INITIAL_STATES, visiting_scheme
     Samplers (:mod:`ising.samplers`): Metropolis (lazy checkerboard in 2D, random-site in 1D,
     at L = 2 and odd sizes), heat-bath, Wolff, Swendsen-Wang; every scheme proved ergodic.
+sample_temperature_grid
+    A whole temperature grid in the lanes of multi-spin words, one result per temperature
+    (:mod:`ising.temperature_grid`).
 validation
     Chain-by-chain statistical validation against exact results (:mod:`ising.validation`).
 generate_dataset
     Calibrated, chunked, atomic, resumable HDF5 datasets (:mod:`ising.dataset`).
-read_dataset, write_dataset
-    The HDF5 schema of docs/ARCHITECTURE.md (:mod:`ising.io`).
+load_dataset, read_dataset, write_dataset
+    The HDF5 schema of docs/ARCHITECTURE.md (:mod:`ising.io`); ``load_dataset(path)`` gives
+    NumPy arrays and metadata, ``load_dataset(path, as_xarray=True)`` an xarray view.
 summarize, integrated_autocorr_time, binning_error, jackknife
     Estimators with error bars (:mod:`ising.observables`).
 energy_per_spin, magnetization_per_spin
@@ -25,16 +29,17 @@ exact, blockspin
 
 from ising import blockspin, exact, validation
 from ising.dataset import generate_dataset
-from ising.io import read_dataset, write_dataset
+from ising.io import load_dataset, read_dataset, write_dataset
 from ising.lattice import energy_per_spin, magnetization_per_spin
 from ising.observables import binning_error, integrated_autocorr_time, jackknife, summarize
 from ising.samplers import (ALGORITHMS, INITIAL_STATES, MonteCarloSampler, SampleResult, calibrate,
                             sample, visiting_scheme)
+from ising.temperature_grid import sample_temperature_grid
 
 __all__ = [
     "sample", "MonteCarloSampler", "calibrate", "SampleResult", "ALGORITHMS", "INITIAL_STATES",
-    "visiting_scheme", "validation",
-    "generate_dataset", "read_dataset", "write_dataset",
+    "visiting_scheme", "validation", "sample_temperature_grid",
+    "generate_dataset", "load_dataset", "read_dataset", "write_dataset",
     "summarize", "integrated_autocorr_time", "binning_error", "jackknife",
     "energy_per_spin", "magnetization_per_spin", "exact", "blockspin",
 ]

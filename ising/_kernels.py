@@ -68,23 +68,15 @@ Cluster updates (h = 0, J >= 0)
 
 from __future__ import annotations
 
-import types
-
 import numpy as np
 from numba import njit, prange
 
-U5 = np.uint64(5)
-U7 = np.uint64(7)
-U9 = np.uint64(9)
-U11 = np.uint64(11)
-U17 = np.uint64(17)
-U32 = np.uint64(32)
-U45 = np.uint64(45)
-U57 = np.uint64(57)
-U19 = np.uint64(19)
-U63 = np.uint64(63)
+from .numba_builds import serial_and_parallel
+
+# uint64 constants (shift counts, masks), so that the compiled arithmetic stays unsigned
+U1, U2, U5, U7, U9, U11, U17, U19, U27, U30, U31, U32, U45, U57, U63 = (
+    np.uint64(k) for k in (1, 2, 5, 7, 9, 11, 17, 19, 27, 30, 31, 32, 45, 57, 63))
 ONE53 = np.uint64(1 << 53)
-U1 = np.uint64(1)
 M32 = np.uint64(0xFFFFFFFF)
 
 
@@ -121,9 +113,6 @@ def xoshiro_fill(state, out):
 GAMMA = np.uint64(0x9E3779B97F4A7C15)
 M1 = np.uint64(0xBF58476D1CE4E5B9)
 M2 = np.uint64(0x94D049BB133111EB)
-U27 = np.uint64(27)
-U30 = np.uint64(30)
-U31 = np.uint64(31)
 
 
 @njit(cache=True, inline="always")
@@ -209,6 +198,27 @@ def _half_row_2d(lat, L, i, colour, t, base, side):
                 base + np.uint64(p) * GAMMA)
 
 
+@njit(cache=True, boundscheck=False, inline="always")
+def gather_side(lat, o, H, i0, i1, colour, side):
+    """Gather the horizontal neighbours of the colour-``colour`` sites of rows i0 <= i < i1.
+
+    Checkerboard layout (:func:`checkerboard_permutation`): the other colour's half-row i
+    starts at ``o + i H``; a site in column 2k + ((i + colour) & 1) has horizontal neighbours
+    k and k - 1 (i + colour even) or k and k + 1 (odd) of that half-row, with the periodic
+    wrap. ``side[(i - i0) H + k]`` receives the one that is not k (entry k is the half-row
+    itself). Used by the scalar and the multi-spin checkerboard kernels.
+    """
+    for i in range(i0, i1):
+        r = o + i * H
+        q = (i - i0) * H
+        if (i + colour) & 1 == 0:
+            side[q] = lat[r + H - 1]
+            side[q + 1:q + H] = lat[r:r + H - 1]
+        else:
+            side[q:q + H - 1] = lat[r + 1:r + H]
+            side[q + H - 1] = lat[r]
+
+
 @njit(cache=True, boundscheck=False)
 def _colour_2d(lat, L, colour, t, base, ext, side):
     """Update all sites of one colour as a single run (same draws and bytes as row by row).
@@ -227,15 +237,7 @@ def _colour_2d(lat, L, colour, t, base, ext, side):
     ext[0:H] = lat[o + half - H:o + half]
     ext[H:H + half] = lat[o:o + half]
     ext[H + half:2 * H + half] = lat[o:o + H]
-    for i in range(L):
-        r = o + i * H
-        q = i * H
-        if (i + colour) & 1 == 0:
-            side[q] = lat[r + H - 1]
-            side[q + 1:q + H] = lat[r:r + H - 1]
-        else:
-            side[q:q + H - 1] = lat[r + 1:r + H]
-            side[q + H - 1] = lat[r]
+    gather_side(lat, o, H, 0, L, colour, side)
     _update_run(lat[p:p + half], ext[0:half], ext[2 * H:2 * H + half], ext[H:H + half],
                 side[0:half], t, base + np.uint64(p) * GAMMA)
 
@@ -487,7 +489,6 @@ def _random_site_chains_py(spins, nbr, rng, thr, n_sweeps):
 
 
 # ------------------------------------------------------------------------ Wolff
-U2 = np.uint64(2)
 
 
 @njit(cache=True, inline="always")
@@ -497,6 +498,18 @@ def _wolff_join(lat, y, s, flipped, u, p32, queue, tail):
     lat[y] = flipped if j else lat[y]
     queue[tail] = y
     return tail + np.uint64(j)
+
+
+@njit(cache=True, inline="always")
+def _wolff_join4(lat, y0, y1, y2, y3, s, flipped, w, p32, queue, tail):
+    """Join tests of the four neighbours y0..y3 of a 2D site with the draws d = mix64(w) and
+    mix64(w + GAMMA): low and high halves of the first for y0, y1, of the second for y2, y3."""
+    ra = mix64(w)
+    rb = mix64(w + GAMMA)
+    tail = _wolff_join(lat, y0, s, flipped, ra & M32, p32, queue, tail)
+    tail = _wolff_join(lat, y1, s, flipped, ra >> U32, p32, queue, tail)
+    tail = _wolff_join(lat, y2, s, flipped, rb & M32, p32, queue, tail)
+    return _wolff_join(lat, y3, s, flipped, rb >> U32, p32, queue, tail)
 
 
 @njit(cache=True, boundscheck=False)
@@ -548,35 +561,21 @@ def _wolff_run(lat, nbr, p32, min_flips, max_clusters, queue, key, ctr):
         if pow2:
             while head < tail:
                 x = np.uint64(queue[head])
-                ra = mix64(w)
-                rb = mix64(w + GAMMA)
-                w += g2
                 head += U1
                 xr = x & row
-                tail = _wolff_join(lat, xr | ((x + U1) & col), s, flipped, ra & M32, p32,
-                                   queue, tail)
-                tail = _wolff_join(lat, xr | ((x - U1) & col), s, flipped, ra >> U32, p32,
-                                   queue, tail)
-                tail = _wolff_join(lat, (x + side) & wrap, s, flipped, rb & M32, p32,
-                                   queue, tail)
-                tail = _wolff_join(lat, (x - side) & wrap, s, flipped, rb >> U32, p32,
-                                   queue, tail)
+                tail = _wolff_join4(lat, xr | ((x + U1) & col), xr | ((x - U1) & col),
+                                    (x + side) & wrap, (x - side) & wrap, s, flipped, w, p32,
+                                    queue, tail)
+                w += g2
             ctr += U2 * tail
         elif z == 4:
             while head < tail:
                 x = np.uint64(queue[head])
-                ra = mix64(w)
-                rb = mix64(w + GAMMA)
-                w += g2
                 head += U1
-                tail = _wolff_join(lat, np.uint64(nbr[x, 0]), s, flipped, ra & M32, p32,
-                                   queue, tail)
-                tail = _wolff_join(lat, np.uint64(nbr[x, 1]), s, flipped, ra >> U32, p32,
-                                   queue, tail)
-                tail = _wolff_join(lat, np.uint64(nbr[x, 2]), s, flipped, rb & M32, p32,
-                                   queue, tail)
-                tail = _wolff_join(lat, np.uint64(nbr[x, 3]), s, flipped, rb >> U32, p32,
-                                   queue, tail)
+                tail = _wolff_join4(lat, np.uint64(nbr[x, 0]), np.uint64(nbr[x, 1]),
+                                    np.uint64(nbr[x, 2]), np.uint64(nbr[x, 3]), s, flipped, w,
+                                    p32, queue, tail)
+                w += g2
             ctr += U2 * tail
         else:
             while head < tail:
@@ -678,25 +677,14 @@ def _sw_chains_py(spins, nbr, rng, p_thr, n_sweeps):
 
 
 # ------------------------------------------------------- compiled variants
-# Each driver is compiled twice: with ``parallel=True`` (prange over chains or rows) and
-# serially (prange acts as range). Both give identical bytes, because every RNG stream is
-# owned by one chain or row; the samplers pick the serial variant for small work, where
-# launching threads costs more than it saves.
-def _both(func):
-    # The serial build gets its own function object and qualified name: Numba's on-disk
-    # cache keys entries by qualified name and signature, not by the `parallel` flag, so a
-    # shared name would let one build load the other's machine code.
-    serial = types.FunctionType(func.__code__, func.__globals__, func.__name__ + "_serial",
-                                func.__defaults__, func.__closure__)
-    serial.__qualname__ = func.__qualname__ + "_serial"
-    return (njit(cache=True, parallel=True, boundscheck=False)(func),
-            njit(cache=True, boundscheck=False)(serial))
-
-
-local_2d_chains, local_2d_chains_serial = _both(_local_2d_chains_py)
-local_2d_rows, local_2d_rows_serial = _both(_local_2d_rows_py)
-local_2d_lanes, local_2d_lanes_serial = _both(_local_2d_lanes_py)
-local_1d_chains, local_1d_chains_serial = _both(_local_1d_chains_py)
-random_site_chains, random_site_chains_serial = _both(_random_site_chains_py)
-wolff_chains, wolff_chains_serial = _both(_wolff_chains_py)
-sw_chains, sw_chains_serial = _both(_sw_chains_py)
+# Each driver is compiled with ``parallel=True`` (prange over chains or rows) and serially
+# (ising.numba_builds); both give identical bytes, because every RNG stream is owned by one
+# chain or row, and the samplers pick the serial build for small work.
+_BUILD = {"boundscheck": False}
+local_2d_chains, local_2d_chains_serial = serial_and_parallel(_local_2d_chains_py, **_BUILD)
+local_2d_rows, local_2d_rows_serial = serial_and_parallel(_local_2d_rows_py, **_BUILD)
+local_2d_lanes, local_2d_lanes_serial = serial_and_parallel(_local_2d_lanes_py, **_BUILD)
+local_1d_chains, local_1d_chains_serial = serial_and_parallel(_local_1d_chains_py, **_BUILD)
+random_site_chains, random_site_chains_serial = serial_and_parallel(_random_site_chains_py, **_BUILD)
+wolff_chains, wolff_chains_serial = serial_and_parallel(_wolff_chains_py, **_BUILD)
+sw_chains, sw_chains_serial = serial_and_parallel(_sw_chains_py, **_BUILD)

@@ -5,9 +5,9 @@ configurations into the HDF5 schema of docs/ARCHITECTURE.md through :class:`isin
 Conventions (docs/CONTRACTS.md): H = -J sum_<ij> s_i s_j - h sum_i s_i, weight exp(-H/T),
 K = J/T, energies and magnetizations per spin; burn-in, thinning and tau_int are in sweeps.
 
-Sampling schedule (identical to :func:`ising.samplers.sample`, so both give the same bytes for
-the same seed): build the sampler from ``seed``; if ``burn_in`` or ``thin`` is not given, run
-:func:`ising.samplers.calibrate` (pilot sweeps; burn_in >= 20 tau_int, thin = ceil(2 tau_int));
+Sampling schedule: the one of :mod:`ising.schedule`, which :func:`ising.samplers.sample` runs too
+(so both give the same bytes for the same seed): build the sampler from ``seed``; if ``burn_in``
+or ``thin`` is not given, calibrate (pilot sweeps; burn_in >= 20 tau_int, thin >= 2 tau_int);
 sweep ``burn_in``; then repeat *rounds*: ``thin`` sweeps of every chain, after which every chain
 emits one sample in chain order (round-major; the last round may use only the first chains).
 
@@ -21,6 +21,7 @@ uninterrupted run's.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 import os
@@ -32,7 +33,11 @@ from typing import Callable, Optional
 import numpy as np
 
 from . import atomic, io
+from .checks import check_int
 from .lattice import energy_per_spin, magnetization_per_spin
+from .observables import summarize
+from .samplers import MonteCarloSampler
+from .schedule import equilibrate, n_rounds, sample_rounds
 
 __all__ = ["GenerationResult", "generate_dataset", "summarize_dataset"]
 
@@ -76,24 +81,12 @@ class GenerationResult:
         yield self.summary
 
 
-def _check_int(name, value, minimum, *, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def summarize_dataset(energy, magnetization, *, n_spins, temperature, thin, n_chains):
     """Summary (``ising.observables.summarize``) of a stored, round-major interleaved series.
 
     Only complete rounds (one sample from every chain) are used; returns None when fewer than
     4 rounds exist.
     """
-    from .observables import summarize
-
     energy = np.asarray(energy, dtype=np.float64)
     magnetization = np.asarray(magnetization, dtype=np.float64)
     rounds = len(energy) // n_chains
@@ -242,191 +235,111 @@ def generate_dataset(out, *, dimension: int, size: int, temperature: float, coup
     FileNotFoundError, NotADirectoryError, PermissionError
         The output directory does not exist or is not writable.
     """
-    from .samplers import MonteCarloSampler, calibrate
-
     started = time.perf_counter()
-    # ---- validate everything before touching the file system ---------------------------------
-    n_samples = _check_int("n_samples", n_samples, 1)
-    n_chains = _check_int("n_chains", n_chains, 1)
-    burn_in = _check_int("burn_in", burn_in, 0, allow_none=True)
-    thin = _check_int("thin", thin, 1, allow_none=True)
-    if seed is not None:
-        seed = _check_int("seed", seed, 0)
-        if seed >= 1 << 63:
-            raise ValueError(f"seed must be < 2**63 (it is stored as int64), got {seed}")
-    chunk_size = _check_int("chunk_size", chunk_size, 1, allow_none=True)
-    for name, value in (("n_samples", n_samples), ("n_chains", n_chains), ("burn_in", burn_in),
-                        ("thin", thin), ("chunk_size", chunk_size)):
-        if value is not None and value > MAX_COUNT:
-            raise ValueError(f"{name} must be <= {MAX_COUNT} (2**53), got {value}")
-    if thin is not None and (burn_in or 0) + thin * -(-n_samples // n_chains) > MAX_COUNT:
-        raise ValueError(f"burn_in + thin * rounds = {(burn_in or 0) + thin * -(-n_samples // n_chains)} "
-                         f"sweeps exceeds {MAX_COUNT} (the sweep counter is int64)")
-    check_memory(dimension, size, n_samples, n_chains, chunk_size)
-    if compression not in ("gzip", "lzf", None):
-        raise ValueError(f"compression must be 'gzip', 'lzf' or None, got {compression!r}")
-    if resume and overwrite:
-        raise ValueError("resume and overwrite are mutually exclusive")
+    request = _Request.validated(
+        dimension=dimension, size=size, temperature=temperature, coupling=coupling, field=field,
+        algorithm=algorithm, n_samples=n_samples, n_chains=n_chains, burn_in=burn_in, thin=thin,
+        seed=seed, resume=resume, overwrite=overwrite, chunk_size=chunk_size,
+        compression=compression, engine=engine)
     if progress is not None and not callable(progress):
         raise ValueError("progress must be callable or None")
-    # the sampler validates the physics (T > 0, size >= 2, even L for checkerboards, ...)
-    probe = MonteCarloSampler(dimension, size, temperature, coupling=coupling, field=field,
-                              algorithm=algorithm, n_chains=n_chains,
-                              seed=seed if seed is not None else 0, engine=engine)
-    dimension, size = probe.dimension, probe.size
-    temperature, coupling, field = probe.temperature, probe.coupling, probe.field
-    del probe
-
     out = io.check_output_path(out, overwrite=overwrite, allow_existing=resume, resumable=True)
     with atomic.OutputLock(out):  # one writer per output, taken before anything is opened
-        return _generate_locked(
-            out, dimension=dimension, size=size, temperature=temperature, coupling=coupling,
-            field=field, algorithm=algorithm, n_samples=n_samples, n_chains=n_chains,
-            burn_in=burn_in, thin=thin, seed=seed, resume=resume, overwrite=overwrite,
-            chunk_size=chunk_size, compression=compression, progress=progress, started=started,
-            engine=engine)
+        return _generate_locked(out, request, progress, started)
 
 
-def _generate_locked(out, *, dimension, size, temperature, coupling, field, algorithm, n_samples,
-                     n_chains, burn_in, thin, seed, resume, overwrite, chunk_size, compression,
-                     progress, started, engine):
+@dataclass(frozen=True)
+class _Request:
+    """The validated arguments of one :func:`generate_dataset` call."""
+
+    dimension: int
+    size: int
+    temperature: float
+    coupling: float
+    field: float
+    algorithm: str
+    n_samples: int
+    n_chains: int
+    burn_in: Optional[int]
+    thin: Optional[int]
+    seed: Optional[int]
+    resume: bool
+    overwrite: bool
+    chunk_size: Optional[int]
+    compression: Optional[str]
+    engine: str
+
+    @classmethod
+    def validated(cls, *, n_samples, n_chains, burn_in, thin, seed, chunk_size, **kw) -> "_Request":
+        """Check everything before the file system is touched (ValueError naming the argument)."""
+        n_samples = check_int("n_samples", n_samples, 1)
+        n_chains = check_int("n_chains", n_chains, 1)
+        burn_in = check_int("burn_in", burn_in, 0, allow_none=True)
+        thin = check_int("thin", thin, 1, allow_none=True)
+        if seed is not None:
+            seed = check_int("seed", seed, 0)
+            if seed >= 1 << 63:
+                raise ValueError(f"seed must be < 2**63 (it is stored as int64), got {seed}")
+        chunk_size = check_int("chunk_size", chunk_size, 1, allow_none=True)
+        for name, value in (("n_samples", n_samples), ("n_chains", n_chains), ("burn_in", burn_in),
+                            ("thin", thin), ("chunk_size", chunk_size)):
+            if value is not None and value > MAX_COUNT:
+                raise ValueError(f"{name} must be <= {MAX_COUNT} (2**53), got {value}")
+        sweeps = None if thin is None else (burn_in or 0) + thin * n_rounds(n_samples, n_chains)
+        if sweeps is not None and sweeps > MAX_COUNT:
+            raise ValueError(f"burn_in + thin * rounds = {sweeps} sweeps exceeds {MAX_COUNT} "
+                             "(the sweep counter is int64)")
+        check_memory(kw["dimension"], kw["size"], n_samples, n_chains, chunk_size)
+        if kw["compression"] not in ("gzip", "lzf", None):
+            raise ValueError(f"compression must be 'gzip', 'lzf' or None, got {kw['compression']!r}")
+        if kw["resume"] and kw["overwrite"]:
+            raise ValueError("resume and overwrite are mutually exclusive")
+        request = cls(n_samples=n_samples, n_chains=n_chains, burn_in=burn_in, thin=thin, seed=seed,
+                      chunk_size=chunk_size, **kw)
+        # the sampler validates the physics (T > 0, size >= 2, ...) and normalises the numbers
+        probe = request.sampler(seed if seed is not None else 0)
+        return dataclasses.replace(request, dimension=probe.dimension, size=probe.size,
+                                   temperature=probe.temperature, coupling=probe.coupling,
+                                   field=probe.field)
+
+    def sampler(self, seed) -> MonteCarloSampler:
+        return MonteCarloSampler(self.dimension, self.size, self.temperature, coupling=self.coupling,
+                                 field=self.field, algorithm=self.algorithm, n_chains=self.n_chains,
+                                 seed=seed, engine=self.engine)
+
+    @property
+    def n_spins(self) -> int:
+        return self.size ** self.dimension
+
+    def wanted(self, seed) -> dict:
+        """The generation parameters a file must match to be resumed (None: any value)."""
+        return {"dimension": self.dimension, "size": self.size, "temperature": self.temperature,
+                "coupling": self.coupling, "field": self.field, "algorithm": self.algorithm,
+                "n_chains": self.n_chains, "n_samples": self.n_samples, "seed": seed,
+                "burn_in": self.burn_in, "thin": self.thin}
+
+
+def _generate_locked(out, request: _Request, progress, started) -> GenerationResult:
     """The body of :func:`generate_dataset`, run while holding the output's lock."""
-    from .samplers import MonteCarloSampler, calibrate
-
-    out = io.check_output_path(out, overwrite=overwrite, allow_existing=resume, resumable=True)
+    out = io.check_output_path(out, overwrite=request.overwrite, allow_existing=request.resume,
+                               resumable=True)
     partial = io.partial_path(out)
     if partial.is_dir() and not partial.is_symlink():
         raise IsADirectoryError(f"partial-file path is a directory: {partial}")
-
-    wanted = {"dimension": dimension, "size": size, "temperature": temperature, "coupling": coupling,
-              "field": field, "algorithm": algorithm, "n_chains": n_chains, "n_samples": n_samples,
-              "seed": seed, "burn_in": burn_in, "thin": thin}
-
-    # ---- an existing complete file ------------------------------------------------------------
-    if resume and out.exists():
-        attrs = io.read_attributes(out)
-        energy, magnetization = io.read_series(out)
-        stored_n = len(energy)
-        _check_matches(str(out), {**attrs, "n_samples": stored_n}, wanted)
-        logger.info("%s is already complete; nothing to do", out)
-        summary = summarize_dataset(energy, magnetization, n_spins=size ** dimension,
-                                    temperature=temperature, thin=attrs["thin"], n_chains=n_chains)
-        return GenerationResult(out, summary, attrs, resumed_samples=stored_n,
-                                elapsed=time.perf_counter() - started,
-                                extra={"already_complete": True})
-
-    # ---- a partial file -----------------------------------------------------------------------
-    writer = None
-    if os.path.lexists(partial) and partial.is_symlink():
-        raise ValueError(f"{partial} is a symbolic link, not an rgdl partial file; remove it "
-                         "(it is never followed)")
-    if partial.exists():
-        if not resume and not overwrite:
-            raise FileExistsError(f"unfinished partial file exists: {partial} "
-                                  "(use --resume to continue it or --overwrite to start over)")
-        if resume:
-            # compare read-only first: a mismatched request must leave the file untouched
-            _check_matches(str(partial), io.read_partial_params(out), wanted)
-            writer = io.DatasetWriter.reopen(out)
-            try:
-                _check_matches(str(partial), writer.resume_params, wanted)
-                if writer.resume_state is None:  # killed before the first commit
-                    logger.info("%s holds no committed state; starting over", partial)
-                    if seed is None:
-                        seed = int(writer.resume_params["seed"])
-                        wanted["seed"] = seed
-                    writer.discard()
-                    writer = None
-            except BaseException:
-                writer.close()
-                raise
-
-    n_spins = size ** dimension
+    if request.resume and out.exists():
+        return _already_complete(out, request, started)
+    writer, seed = _reopen_partial(out, partial, request)
     if writer is not None:
-        params = writer.resume_params
-        sampler = MonteCarloSampler(dimension, size, temperature, coupling=coupling, field=field,
-                                    algorithm=algorithm, n_chains=n_chains, seed=params["seed"],
-                                    engine=engine)
-        try:
-            sampler.set_state(writer.resume_state)
-        except ValueError as exc:
-            writer.close()
-            raise ValueError(f"{partial}: corrupt resume state ({exc})") from exc
-        burn_in, thin = int(params["burn_in"]), int(params["thin"])
-        resumed = writer.n_written
-        chunk = writer.chunk_rows
-        if chunk % n_chains or resumed % chunk:
-            writer.close()
-            raise ValueError(f"{partial}: corrupt partial file (chunk length {chunk} does not fit "
-                             f"{n_chains} chains and {resumed} committed samples)")
-        logger.info("resuming %s at sample %d of %d", partial, resumed, n_samples)
+        sampler, thin = _resumed_sampler(writer, partial, request)
     else:
-        sampler = MonteCarloSampler(dimension, size, temperature, coupling=coupling, field=field,
-                                    algorithm=algorithm, n_chains=n_chains, seed=seed,
-                                    engine=engine)
-        tau_int = float("nan")
-        tau_source = "samples"
-        if burn_in is None or thin is None:
-            b, t, tau_int = calibrate(sampler)
-            tau_source = "calibration"
-            burn_in = b if burn_in is None else burn_in
-            thin = t if thin is None else thin
-        sampler.sweep(burn_in)
-        params = {**wanted, "seed": sampler.seed, "burn_in": burn_in, "thin": thin}
-        attrs = {"dimension": dimension, "size": size, "temperature": temperature,
-                 "coupling": coupling, "field": field, "algorithm": algorithm,
-                 "seed": sampler.seed, "burn_in": burn_in, "thin": thin, "tau_int": tau_int,
-                 "tau_int_source": tau_source, "n_chains": n_chains}
-        if chunk_size is None:
-            chunk_size = max(1, CHUNK_BYTES // n_spins)
-        chunk = n_chains * max(1, -(-chunk_size // n_chains))  # whole rounds
-        writer = io.DatasetWriter(out, dimension=dimension, size=size, attrs=attrs,
-                                  n_samples=n_samples, resume_params=params,
-                                  compression=compression, overwrite=True,
-                                  chunk_rows=chunk)
-        resumed = 0
-        try:
-            writer.checkpoint(sampler.get_state())
-        except BaseException:
-            writer.discard()
-            raise
-
-    # ---- sampling loop: one HDF5 chunk (whole rounds) per write and checkpoint ----------------
-    tail = (size,) * dimension
-    buffer = np.empty((chunk,) + tail, dtype=np.int8)
-    done = resumed
+        sampler, writer, thin = _start(out, request, seed)
+    resumed = writer.n_written
     try:
-        if progress is not None:
-            progress(done, n_samples)
-        while done < n_samples:
-            filled = 0
-            while filled < chunk and done + filled < n_samples:
-                sampler.sweep(thin)
-                take = min(n_chains, n_samples - done - filled)
-                buffer[filled:filled + take] = sampler.spins[:take]
-                filled += take
-                if progress is not None:
-                    progress(done + filled, n_samples)
-            block = buffer[:filled]
-            writer.append(block, energy_per_spin(block, coupling, field, dimension),
-                          magnetization_per_spin(block, dimension), state=sampler.get_state())
-            done += filled
-        energy, magnetization = writer.read_series()
-        summary = summarize_dataset(energy, magnetization, n_spins=n_spins, temperature=temperature,
-                                    thin=thin, n_chains=n_chains)
-        final = {}
-        stored_tau = writer.attrs.get("tau_int", float("nan"))
-        if not math.isfinite(float(stored_tau)):
-            final["tau_int"] = float(summary.tau_int) if summary is not None else float("nan")
-        if summary is not None:
-            # tau_int of the stored (thinned) series, in sweeps: a check on the calibration
-            final["tau_int_stored"] = float(summary.tau_int)
-            tau_samples = summary.tau_int / thin
-            if tau_samples > 1.0:
-                logger.warning("stored samples are correlated: tau_int = %.2f samples (%.3g sweeps) "
-                               "with thin = %d; a thin >= %d would decorrelate them", tau_samples,
-                               summary.tau_int, thin, math.ceil(2 * summary.tau_int))
-        path = writer.finalize(expected_series=(energy, magnetization), overwrite=True, **final)
+        series = _write_rounds(writer, sampler, request, thin, progress)
+        summary = summarize_dataset(*series, n_spins=request.n_spins,
+                                    temperature=request.temperature, thin=thin,
+                                    n_chains=request.n_chains)
+        path = _finish(writer, summary, thin, series)
     except atomic.WriteError as exc:
         writer.close()
         raise _after_write_failure(exc, out, partial) from exc
@@ -435,6 +348,134 @@ def _generate_locked(out, *, dimension, size, temperature, coupling, field, algo
         if isinstance(exc, KeyboardInterrupt):
             logger.warning("interrupted; %s can be continued with resume=True (--resume)", partial)
         raise
-    attrs = io.read_attributes(path)
-    return GenerationResult(path, summary, attrs, resumed_samples=resumed,
+    return GenerationResult(path, summary, io.read_attributes(path), resumed_samples=resumed,
                             elapsed=time.perf_counter() - started)
+
+
+def _already_complete(out, request: _Request, started) -> GenerationResult:
+    """``resume`` found a complete ``out``: check that it matches and summarise it."""
+    attrs = io.read_attributes(out)
+    energy, magnetization = io.read_series(out)
+    stored_n = len(energy)
+    _check_matches(str(out), {**attrs, "n_samples": stored_n}, request.wanted(request.seed))
+    logger.info("%s is already complete; nothing to do", out)
+    summary = summarize_dataset(energy, magnetization, n_spins=request.n_spins,
+                                temperature=request.temperature, thin=attrs["thin"],
+                                n_chains=request.n_chains)
+    return GenerationResult(out, summary, attrs, resumed_samples=stored_n,
+                            elapsed=time.perf_counter() - started, extra={"already_complete": True})
+
+
+def _reopen_partial(out, partial, request: _Request):
+    """``(writer, seed)``: the writer of a resumable ``<out>.partial`` (None to start fresh) and
+    the seed to start with (the partial file's when it holds no commit and none was given)."""
+    seed = request.seed
+    if os.path.lexists(partial) and partial.is_symlink():
+        raise ValueError(f"{partial} is a symbolic link, not an rgdl partial file; remove it "
+                         "(it is never followed)")
+    if not partial.exists():
+        return None, seed
+    if not request.resume and not request.overwrite:
+        raise FileExistsError(f"unfinished partial file exists: {partial} "
+                              "(use --resume to continue it or --overwrite to start over)")
+    if not request.resume:
+        return None, seed
+    # compare read-only first: a mismatched request must leave the file untouched
+    _check_matches(str(partial), io.read_partial_params(out), request.wanted(seed))
+    writer = io.DatasetWriter.reopen(out)
+    try:
+        _check_matches(str(partial), writer.resume_params, request.wanted(seed))
+        if writer.resume_state is None:  # killed before the first commit
+            logger.info("%s holds no committed state; starting over", partial)
+            if seed is None:
+                seed = int(writer.resume_params["seed"])
+            writer.discard()
+            return None, seed
+    except BaseException:
+        writer.close()
+        raise
+    return writer, seed
+
+
+def _resumed_sampler(writer, partial, request: _Request):
+    """``(sampler, thin)`` restored from the last commit of a reopened partial file."""
+    params = writer.resume_params
+    sampler = request.sampler(params["seed"])
+    try:
+        sampler.set_state(writer.resume_state)
+    except ValueError as exc:
+        writer.close()
+        raise ValueError(f"{partial}: corrupt resume state ({exc})") from exc
+    resumed, chunk = writer.n_written, writer.chunk_rows
+    if chunk % request.n_chains or resumed % chunk:
+        writer.close()
+        raise ValueError(f"{partial}: corrupt partial file (chunk length {chunk} does not fit "
+                         f"{request.n_chains} chains and {resumed} committed samples)")
+    logger.info("resuming %s at sample %d of %d", partial, resumed, request.n_samples)
+    return sampler, int(params["thin"])
+
+
+def _start(out, request: _Request, seed):
+    """``(sampler, writer, thin)`` of a fresh run: equilibrate, create the partial file and
+    commit the state after burn-in."""
+    sampler = request.sampler(seed)
+    schedule = equilibrate(sampler, request.burn_in, request.thin)
+    burn_in, thin = schedule.burn_in, schedule.thin
+    params = {**request.wanted(seed), "seed": sampler.seed, "burn_in": burn_in, "thin": thin}
+    attrs = {"dimension": request.dimension, "size": request.size,
+             "temperature": request.temperature, "coupling": request.coupling,
+             "field": request.field, "algorithm": request.algorithm, "seed": sampler.seed,
+             "burn_in": burn_in, "thin": thin, "tau_int": schedule.tau_int,
+             "tau_int_source": schedule.tau_source, "n_chains": request.n_chains}
+    chunk_size = request.chunk_size
+    if chunk_size is None:
+        chunk_size = max(1, CHUNK_BYTES // request.n_spins)
+    chunk = request.n_chains * n_rounds(chunk_size, request.n_chains)  # whole rounds
+    writer = io.DatasetWriter(out, dimension=request.dimension, size=request.size, attrs=attrs,
+                              n_samples=request.n_samples, resume_params=params,
+                              compression=request.compression, overwrite=True, chunk_rows=chunk)
+    try:
+        writer.checkpoint(sampler.get_state())
+    except BaseException:
+        writer.discard()
+        raise
+    return sampler, writer, thin
+
+
+def _write_rounds(writer, sampler, request: _Request, thin, progress):
+    """Run the rounds of the schedule into ``writer``: one HDF5 chunk (whole rounds) per write
+    and resume checkpoint. Returns the stored (energy, magnetization) series."""
+    n_samples, chunk = request.n_samples, writer.chunk_rows
+    buffer = np.empty((chunk,) + (request.size,) * request.dimension, dtype=np.int8)
+    done, filled = writer.n_written, 0
+    if progress is not None:
+        progress(done, n_samples)
+    for block in sample_rounds(sampler, n_samples, thin, done=done):
+        buffer[filled:filled + len(block)] = block
+        filled += len(block)
+        if progress is not None:
+            progress(done + filled, n_samples)
+        if filled == chunk or done + filled == n_samples:
+            part = buffer[:filled]
+            writer.append(part, energy_per_spin(part, request.coupling, request.field,
+                                                request.dimension),
+                          magnetization_per_spin(part, request.dimension), state=sampler.get_state())
+            done, filled = done + filled, 0
+    return writer.read_series()
+
+
+def _finish(writer, summary, thin, series) -> Path:
+    """Record the measured tau_int attributes and finalize (verify, rename) the file."""
+    final = {}
+    stored_tau = writer.attrs.get("tau_int", float("nan"))
+    if not math.isfinite(float(stored_tau)):
+        final["tau_int"] = float(summary.tau_int) if summary is not None else float("nan")
+    if summary is not None:
+        # tau_int of the stored (thinned) series, in sweeps: a check on the calibration
+        final["tau_int_stored"] = float(summary.tau_int)
+        tau_samples = summary.tau_int / thin
+        if tau_samples > 1.0:
+            logger.warning("stored samples are correlated: tau_int = %.2f samples (%.3g sweeps) "
+                           "with thin = %d; a thin >= %d would decorrelate them", tau_samples,
+                           summary.tau_int, thin, math.ceil(2 * summary.tau_int))
+    return writer.finalize(expected_series=series, overwrite=True, **final)

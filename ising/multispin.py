@@ -85,432 +85,37 @@ OOPSLA 2014 (SplitMix64).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
-from numba import njit, prange
 
-from ._kernels import GAMMA, checkerboard_permutation, mix64
+from ._kernels import checkerboard_permutation
+from ._multispin_kernels import (LANES, LAZY_BITS, PLANES, PLANES_INLINE, lane_counts,
+                                 sweeps_groups, sweeps_rows, sweeps_serial)
+from .autotune import FasterOf
+from .bitplanes import acceptance_planes, lane_words, pack_spins, unpack_spins
 
 __all__ = ["MultiSpinMetropolis", "pack_spins", "unpack_spins", "acceptance_planes",
-           "LANES", "PLANES", "LAZY_BITS"]
+           "LANES", "PLANES", "PLANES_INLINE", "LAZY_BITS", "ROWS_MIN_SIZE", "ROW_BLOCKS",
+           "ROW_DEPTH", "PARALLEL_MIN_WORK", "PROBE_WORK"]
 
-#: Replicas per word.
-LANES = 64
-#: Bit-planes of the acceptance thresholds (precision of the bit-sliced comparison).
-PLANES = 64
-#: A single group (n_replicas <= 64) of at least this linear size splits its rows over threads
-#: by default (``row_parallel=None``). Each meeting of the threads waits for the slowest one:
-#: on a machine with more runnable threads than cores a descheduled thread stalls it for a
-#: scheduler time slice, and with the OpenMP threading layer's default active waiting the
-#: waiting thread also takes the core the other one needs (OMP_WAIT_POLICY=passive avoids
-#: that part). Large lattices give each meeting enough work to absorb the stalls.
-ROWS_MIN_SIZE = 256
+#: A single group (n_replicas <= 64) of at least this linear size chooses between the serial
+#: and the row-parallel driver by their measured speed (``row_parallel=None``,
+#: :class:`ising.autotune.FasterOf`). Each meeting of the row mode's threads waits for the
+#: slowest one: on a machine with more runnable threads than cores a descheduled thread stalls
+#: it for a scheduler time slice, and with the OpenMP threading layer's default active waiting
+#: the waiting thread also takes the core the other one needs, so whether the row mode wins
+#: depends on the load at the time; below this size its halo (2 ROW_DEPTH rows recomputed per
+#: block) costs more than half the work.
+ROWS_MIN_SIZE = 32
 #: Row blocks (threads) of a single group in the row-parallel mode.
 ROW_BLOCKS = 2
 #: Sweeps between the threads' meetings in the row-parallel mode (temporal blocking).
 ROW_DEPTH = 4
 #: Calls with fewer word updates than this (n_groups * L^2 * n_sweeps) run serially.
 PARALLEL_MIN_WORK = 20_000
+#: Word updates of one probe of a driver in the measured choice (a few milliseconds).
+PROBE_WORK = 2_000_000
 
 _STATE_VERSION = 1
-_U1 = np.uint64(1)
-_U2 = np.uint64(2)
-_U3 = np.uint64(3)
-_U4 = np.uint64(4)
-_U5 = np.uint64(5)
-_U6 = np.uint64(6)
-_U7 = np.uint64(7)
-#: Planes computed branch-free for every site (the rest only where lanes are undecided).
-PLANES_INLINE = 8
-#: Lazy Metropolis: a site is left alone with probability 2**-LAZY_BITS (as in the scalar 2D
-#: kernels, :mod:`ising.samplers`).
-LAZY_BITS = 11
-
-
-# ----------------------------------------------------------------------- kernels
-_G64 = np.uint64((int(GAMMA) * 64) % (1 << 64))  # counter step between consecutive sites
-
-
-@njit(cache=True, boundscheck=False, inline="always")
-def _plane(acc, und, g2, a1, a0, t2j, t4j, t8j, w):
-    """One bit-plane of the comparison: lanes still undecided (``und``) accept where their
-    random bit (of ``mix64(w)``) is 0 and their threshold bit (plane of their class: a >= 2,
-    a = 1 or a = 0) is 1, and reject where 1 and 0."""
-    r = mix64(w)
-    t = (g2 & t2j) | (a1 & t4j) | (a0 & t8j)
-    return acc | (und & t & ~r), und & ~(r ^ t)
-
-
-@njit(cache=True, boundscheck=False)
-def _run(cur, n1, n2, n3, n4, afm, tp, sure, w0, und_out, g2_out, a1_out):
-    """Metropolis on a run of same-colour site words ``cur`` with neighbour runs n1..n4.
-
-    ``tp`` (3, PLANES) holds the threshold planes of the classes a >= 2, a = 1, a = 0 and
-    ``sure`` the lanes that always flip. Site k uses the draws mix64(w0 + k 64 GAMMA +
-    j GAMMA) for planes j. The first PLANES_INLINE planes of every site are computed
-    branch-free (the loop vectorises); lanes still undecided are left in ``und_out`` (with
-    their class in ``g2_out``, ``a1_out``) for :func:`_tail`. ``cur`` is updated in place.
-    """
-    q0, q1, q2, q3 = tp[0, 0], tp[0, 1], tp[0, 2], tp[0, 3]
-    q4, q5, q6, q7 = tp[0, 4], tp[0, 5], tp[0, 6], tp[0, 7]
-    p40, p41, p42, p43 = tp[1, 0], tp[1, 1], tp[1, 2], tp[1, 3]
-    p44, p45, p46, p47 = tp[1, 4], tp[1, 5], tp[1, 6], tp[1, 7]
-    p80, p81, p82, p83 = tp[2, 0], tp[2, 1], tp[2, 2], tp[2, 3]
-    p84, p85, p86, p87 = tp[2, 4], tp[2, 5], tp[2, 6], tp[2, 7]
-    for k in range(cur.shape[0]):
-        s = cur[k]
-        x1 = s ^ n1[k] ^ afm
-        x2 = s ^ n2[k] ^ afm
-        x3 = s ^ n3[k] ^ afm
-        x4 = s ^ n4[k] ^ afm
-        # bit-sliced sum a = x1 + x2 + x3 + x4 = b0 + 2 b1 + 4 b2 of the unsatisfied bonds
-        s1 = x1 ^ x2
-        c1 = x1 & x2
-        s2 = x3 ^ x4
-        c2 = x3 & x4
-        b0 = s1 ^ s2
-        cc = s1 & s2  # x1 = x2 = 1 makes s1 = 0: cc excludes c1, c2, so c1 + c2 + cc <= 2
-        b1 = c1 ^ c2 ^ cc
-        b2 = c1 & c2
-        g2 = b1 | b2
-        a1 = b0 & ~g2
-        a0 = ~(b0 | g2)
-        acc = sure
-        und = ~sure
-        w = w0 + np.uint64(k) * _G64
-        acc, und = _plane(acc, und, g2, a1, a0, q0, p40, p80, w)
-        acc, und = _plane(acc, und, g2, a1, a0, q1, p41, p81, w + GAMMA)
-        acc, und = _plane(acc, und, g2, a1, a0, q2, p42, p82, w + _U2 * GAMMA)
-        acc, und = _plane(acc, und, g2, a1, a0, q3, p43, p83, w + _U3 * GAMMA)
-        acc, und = _plane(acc, und, g2, a1, a0, q4, p44, p84, w + _U4 * GAMMA)
-        acc, und = _plane(acc, und, g2, a1, a0, q5, p45, p85, w + _U5 * GAMMA)
-        acc, und = _plane(acc, und, g2, a1, a0, q6, p46, p86, w + _U6 * GAMMA)
-        acc, und = _plane(acc, und, g2, a1, a0, q7, p47, p87, w + _U7 * GAMMA)
-        cur[k] = s ^ acc
-        und_out[k] = und
-        g2_out[k] = g2
-        a1_out[k] = a1
-
-
-@njit(cache=True, boundscheck=False)
-def _tail(cur, tp, w0, und, g2s, a1s, idx):
-    """Planes PLANES_INLINE ... 63 for the sites of a run that still have undecided lanes.
-
-    The sites are first gathered into ``idx`` (branch-free), then each takes four more
-    planes branch-free and only the rare remaining ones loop until decided.
-    """
-    cnt = 0
-    for k in range(cur.shape[0]):
-        idx[cnt] = np.uint64(k)
-        cnt += und[k] != 0
-    for q in range(cnt):
-        k = idx[q]
-        u = und[k]
-        g2 = g2s[k]
-        a1 = a1s[k]
-        a0 = ~(g2 | a1)
-        w = w0 + k * _G64 + np.uint64(PLANES_INLINE) * GAMMA
-        acc = np.uint64(0)
-        j = PLANES_INLINE
-        acc, u = _plane(acc, u, g2, a1, a0, tp[0, j], tp[1, j], tp[2, j], w)
-        acc, u = _plane(acc, u, g2, a1, a0, tp[0, j + 1], tp[1, j + 1], tp[2, j + 1], w + GAMMA)
-        acc, u = _plane(acc, u, g2, a1, a0, tp[0, j + 2], tp[1, j + 2], tp[2, j + 2],
-                        w + _U2 * GAMMA)
-        acc, u = _plane(acc, u, g2, a1, a0, tp[0, j + 3], tp[1, j + 3], tp[2, j + 3],
-                        w + _U3 * GAMMA)
-        j += 4
-        w += _U4 * GAMMA
-        while u != 0 and j < PLANES:
-            acc, u = _plane(acc, u, g2, a1, a0, tp[0, j], tp[1, j], tp[2, j], w)
-            w += GAMMA
-            j += 1
-        cur[k] ^= acc
-
-
-@njit(cache=True, boundscheck=False)
-def _colour_block(wg, R, L, g0, colour, i0, i1, afm, tp, sure, key, sweep, ext, side, und,
-                  g2, a1, idx):
-    """Update the sites of one colour in rows ``i0 <= i < i1`` of a strip ``wg`` of ``R``
-    rows of one group's lattice, in checkerboard layout.
-
-    Layout (:func:`ising._kernels.checkerboard_permutation`, here for R rows): index
-    (c R + i) H + k (H = L / 2) holds the site of colour c in strip row i at column
-    2k + ((i + c) & 1); its neighbours are entry k of the other colour in rows i - 1 and
-    i + 1 and entries k and k - 1 (if i + c is even) or k + 1 (odd) of the other colour in
-    row i. Strip row i is lattice row (g0 + i) mod L (``g0`` even, so parities agree); the
-    whole lattice is the strip R = L, g0 = 0, whose rows wrap (rows -1 and R are R - 1 and
-    0). The other colour's rows i0 - 1 ... i1 are copied into ``ext`` and the horizontal
-    neighbours (with their wrap) into ``side``, so that the block is a run of contiguous
-    views. The site at lattice layout index x = (c L + i) H + k uses, in sweep ``sweep``,
-    the counters 64 (sweep N + x) + 1 + j. ``ext`` needs (i1 - i0 + 2) H words, ``side``,
-    ``und``, ``g2``, ``a1`` and ``idx`` (i1 - i0) H.
-    """
-    H = L // 2
-    half = R * H
-    p = colour * half
-    o = (1 - colour) * half
-    nr = i1 - i0
-    for r in range(nr + 2):
-        src = i0 - 1 + r
-        src = src + R if src < 0 else (src - R if src >= R else src)
-        ext[r * H:(r + 1) * H] = wg[o + src * H:o + (src + 1) * H]
-    for i in range(i0, i1):
-        r = o + i * H
-        q = (i - i0) * H
-        if (i + colour) & 1 == 0:
-            side[q] = wg[r + H - 1]
-            side[q + 1:q + H] = wg[r:r + H - 1]
-        else:
-            side[q:q + H - 1] = wg[r + 1:r + H]
-            side[q + H - 1] = wg[r]
-    # one run per stretch of rows that is contiguous in the lattice's layout (two if the
-    # strip wraps around row L - 1)
-    a = i0
-    while a < i1:
-        ga = (g0 + a) % L
-        b = min(i1, a + L - ga)
-        q0 = (a - i0) * H
-        n = (b - a) * H
-        x0 = np.uint64((colour * L + ga) * H)
-        w0 = key + (((sweep * np.uint64(L * L) + x0) << _U6) + _U1) * GAMMA
-        cur = wg[p + a * H:p + b * H]
-        _run(cur, ext[q0:q0 + n], ext[q0 + 2 * H:q0 + 2 * H + n], ext[q0 + H:q0 + H + n],
-             side[q0:q0 + n], afm, tp, sure, w0, und, g2, a1)
-        _tail(cur, tp, w0, und[0:n], g2[0:n], a1[0:n], idx)
-        a = b
-
-
-@njit(cache=True, boundscheck=False)
-def _sweeps_serial(words, L, rng, afm, tp, sure, n_sweeps, buf):
-    """``n_sweeps`` sweeps of every group, in one thread.
-
-    ``words`` (n_groups, L*L) in checkerboard layout, ``rng`` (n_groups, 2) = [key, sweeps],
-    ``afm``, ``sure`` (n_groups,) lane masks (J < 0; always flip), ``tp`` (n_groups, 3,
-    PLANES) threshold bit-planes of the classes a >= 2, 1, 0, ``buf`` uint64 scratch
-    (>= 1, 6, (L + 2) L/2).
-    """
-    for g in range(words.shape[0]):
-        _group_sweeps(words[g], L, rng[g], afm[g], tp[g], sure[g], n_sweeps, buf[0])
-
-
-@njit(cache=True, boundscheck=False)
-def _group_sweeps(wg, L, rng_g, afm, tp, sure, n_sweeps, b):
-    sw = rng_g[1]
-    for _ in range(n_sweeps):
-        for colour in range(2):
-            _colour_block(wg, L, L, 0, colour, 0, L, afm, tp, sure, rng_g[0], sw, b[0], b[1],
-                          b[2], b[3], b[4], b[5])
-        sw += _U1
-    rng_g[1] = sw
-
-
-@njit(cache=True, boundscheck=False, parallel=True)
-def _sweeps_groups(words, L, rng, afm, tp, sure, n_sweeps, buf):
-    """``n_sweeps`` sweeps, groups split over threads (same bytes as the serial driver);
-    ``buf`` is uint64 (n_groups, 6, (L+2) L/2)."""
-    for g in prange(words.shape[0]):
-        _group_sweeps(words[g], L, rng[g], afm[g], tp[g], sure[g], n_sweeps, buf[g])
-
-
-@njit(cache=True, boundscheck=False)
-def _strip_sweeps(src, dst, L, r0, r1, d, afm, tp, sure, key, sw, loc, b):
-    """Advance lattice rows ``r0 <= i < r1`` by d / 2 sweeps from ``src`` into ``dst``.
-
-    The rows r0 - d ... r1 + d - 1 (mod L) are copied into the strip ``loc``; half-sweep h
-    (colour h % 2, sweep sw + h // 2) updates strip rows h + 1 ... R - h - 2, the rows whose
-    neighbours are still exact, so after d half-sweeps the own rows are exactly what the
-    whole-lattice update gives (the draws depend on the site and sweep only).
-    """
-    H = L // 2
-    R = r1 - r0 + 2 * d
-    g0 = (r0 - d) % L
-    for c in range(2):
-        for i in range(R):
-            gi = (g0 + i) % L
-            loc[(c * R + i) * H:(c * R + i + 1) * H] = src[(c * L + gi) * H:(c * L + gi + 1) * H]
-    for h in range(d):
-        _colour_block(loc, R, L, g0, h & 1, h + 1, R - h - 1, afm, tp, sure, key,
-                      sw + np.uint64(h // 2), b[0], b[1], b[2], b[3], b[4], b[5])
-    for c in range(2):
-        dst[(c * L + r0) * H:(c * L + r1) * H] = loc[(c * R + d) * H:(c * R + d + r1 - r0) * H]
-
-
-@njit(cache=True, boundscheck=False, parallel=True)
-def _sweeps_rows(words, L, rng, afm, tp, sure, n_sweeps, buf, strips, other, depth):
-    """``n_sweeps`` sweeps of each group, its rows split into ``strips.shape[0]`` blocks over
-    threads, with temporal blocking: each thread advances its rows by ``depth`` sweeps from
-    a private strip with a halo of 2 ``depth`` rows (recomputing the halo, about
-    (2 depth - 1) / rows-per-block extra work), so threads meet once per ``depth`` sweeps
-    instead of twice per sweep. Old and new lattices alternate between ``words`` and
-    ``other`` (n_groups, L*L). Same bytes as the serial driver for any block count and depth.
-    ``strips`` is (n_blocks, >= 2 (L / n_blocks + 4 depth + 2) L / 2), ``buf`` (n_blocks, 6,
-    >= (L / n_blocks + 4 depth + 2) L / 2).
-    """
-    n_blocks = strips.shape[0]
-    for g in range(words.shape[0]):
-        sw = rng[g, 1]
-        done = 0
-        flip = False
-        while done < n_sweeps:
-            k = min(depth, n_sweeps - done)
-            src = other[g] if flip else words[g]
-            dst = words[g] if flip else other[g]
-            for bi in prange(n_blocks):
-                r0 = 2 * ((bi * (L // 2)) // n_blocks)
-                r1 = 2 * (((bi + 1) * (L // 2)) // n_blocks)
-                _strip_sweeps(src, dst, L, r0, r1, 2 * k, afm[g], tp[g], sure[g], rng[g, 0], sw,
-                              strips[bi], buf[bi])
-            sw += np.uint64(k)
-            done += k
-            flip = not flip
-        if flip:
-            words[g][:] = other[g]
-        rng[g, 1] = sw
-
-
-@njit(cache=True, boundscheck=False, inline="always")
-def _count_add(c, x):
-    """Add the one-bit numbers of word ``x`` to the bit-sliced per-lane counter ``c``
-    (c[k] holds bit k of every lane's count; ripple carry, about two steps on average)."""
-    k = 0
-    while x != 0:
-        t = c[k] & x
-        c[k] ^= x
-        x = t
-        k += 1
-
-
-@njit(cache=True, boundscheck=False)
-def _lane_counts(words, L, up, anti):
-    """Per lane r of group g: ``up[g, r]`` = number of +1 spins and ``anti[g, r]`` = number
-    of antiparallel nearest-neighbour bonds, from words in checkerboard layout.
-
-    Every bond joins a colour-0 site to a colour-1 site (even L >= 4), so the four bonds of
-    the colour-0 sites count each bond once.
-    """
-    H = L // 2
-    half = L * H
-    c = np.zeros(64, dtype=np.uint64)
-    d = np.zeros(64, dtype=np.uint64)
-    for g in range(words.shape[0]):
-        w = words[g]
-        c[:] = 0
-        d[:] = 0
-        for x in range(L * L):
-            _count_add(c, w[x])
-        for i in range(L):
-            u = half + (i - 1 if i > 0 else L - 1) * H
-            v = half + (i + 1 if i < L - 1 else 0) * H
-            o = half + i * H
-            for k in range(H):
-                s = w[i * H + k]
-                if i & 1 == 0:  # colour 0, even row: columns 2k, neighbours k - 1 and k
-                    kk = k - 1 if k > 0 else H - 1
-                else:  # odd row: columns 2k + 1, neighbours k and k + 1
-                    kk = k + 1 if k < H - 1 else 0
-                _count_add(d, s ^ w[u + k])
-                _count_add(d, s ^ w[v + k])
-                _count_add(d, s ^ w[o + k])
-                _count_add(d, s ^ w[o + kk])
-        for r in range(LANES):
-            nu = 0
-            na = 0
-            for k in range(64):
-                nu += np.int64((c[k] >> np.uint64(r)) & _U1) << k
-                na += np.int64((d[k] >> np.uint64(r)) & _U1) << k
-            up[g, r] = nu
-            anti[g, r] = na
-
-
-# ------------------------------------------------------------------ bit packing
-def pack_spins(spins):
-    """Pack spins into 64-replica words.
-
-    Parameters
-    ----------
-    spins : array_like, shape (n_replicas, L, L)
-        Configurations in {-1, +1}.
-
-    Returns
-    -------
-    ndarray of uint64, shape (ceil(n_replicas / 64), L, L)
-        Replica c in bit ``c % 64`` of group ``c // 64`` (bit 1 = spin +1), row-major sites;
-        lanes beyond ``n_replicas`` in the last group are 0.
-    """
-    s = np.asarray(spins)
-    if s.ndim != 3 or s.shape[1] != s.shape[2]:
-        raise ValueError(f"spins must have shape (n_replicas, L, L), got {s.shape}")
-    n, L = s.shape[0], s.shape[1]
-    n_groups = -(-n // LANES)
-    bits = np.zeros((n_groups * LANES, L, L), dtype=np.uint8)
-    bits[:n] = s > 0
-    bits = bits.reshape(n_groups, LANES, L, L).transpose(0, 2, 3, 1)
-    packed = np.packbits(bits, axis=-1, bitorder="little")  # (n_groups, L, L, 8)
-    return np.ascontiguousarray(packed).view("<u8")[..., 0].astype(np.uint64)
-
-
-def unpack_spins(words, n_replicas):
-    """Inverse of :func:`pack_spins`.
-
-    Parameters
-    ----------
-    words : array_like of uint64, shape (n_groups, L, L)
-    n_replicas : int
-        Number of replicas to unpack, at most 64 n_groups.
-
-    Returns
-    -------
-    ndarray of int8, shape (n_replicas, L, L)
-    """
-    w = np.ascontiguousarray(np.asarray(words, dtype=np.uint64)).astype("<u8")
-    n_groups, L = w.shape[0], w.shape[1]
-    if not 0 < n_replicas <= n_groups * LANES:
-        raise ValueError(f"n_replicas = {n_replicas} does not fit {n_groups} groups")
-    bits = np.unpackbits(w[..., None].view(np.uint8), axis=-1, bitorder="little")
-    bits = bits.transpose(0, 3, 1, 2).reshape(n_groups * LANES, L, L)[:n_replicas]
-    return (2 * bits.astype(np.int8) - 1).astype(np.int8)
-
-
-def _lane_words(flags):
-    """uint64 words (n_groups,) with bit r of word g set iff ``flags[64 g + r]``."""
-    n_groups = flags.shape[0] // LANES
-    packed = np.packbits(flags.reshape(n_groups, LANES).astype(np.uint8), axis=-1,
-                         bitorder="little")
-    return np.ascontiguousarray(packed).view("<u8")[:, 0].astype(np.uint64)
-
-
-def acceptance_planes(p, lazy=False):
-    """Threshold bit-planes of per-lane acceptance probabilities.
-
-    Parameters
-    ----------
-    p : array_like of float, shape (n_groups * 64,)
-        Probability of each lane, in [0, 1].
-    lazy : bool
-        Scale every probability by 1 - 2**-LAZY_BITS (the lazy Metropolis of the module
-        docstring), exactly in integers.
-
-    Returns
-    -------
-    planes : ndarray of uint64, shape (n_groups, PLANES)
-        ``planes[g, j]`` has bit r set iff bit 63 - j of the integer threshold t of lane
-        64 g + r is set (plane 0 is the most significant, weight 1/2), where
-        t = floor(p 2**64), or 2**64 for p = 1, and with ``lazy`` t - ceil(t / 2**LAZY_BITS)
-        = floor((1 - 2**-LAZY_BITS) t). A lane then accepts with probability t / 2**64.
-    sure : ndarray of uint64, shape (n_groups,)
-        Lanes with t = 2**64 (p = 1 and not lazy; t does not fit 64 bits): they always accept.
-    """
-    p = np.asarray(p, dtype=np.float64)
-    if p.ndim != 1 or p.shape[0] % LANES or not np.all((p >= 0) & (p <= 1)):
-        raise ValueError("p must be a 1D array of probabilities in [0, 1], 64 per group")
-    thr = [1 << 64 if q >= 1.0 else int(math.ldexp(float(q), 64)) for q in p]  # exact floor
-    if lazy:
-        thr = [t - ((t + (1 << LAZY_BITS) - 1) >> LAZY_BITS) for t in thr]
-    sure = np.array([t >> 64 for t in thr], dtype=bool)
-    bits = np.array([[(t >> (63 - j)) & 1 for j in range(PLANES)] for t in thr], dtype=bool)
-    planes = np.stack([_lane_words(bits[:, j]) for j in range(PLANES)], axis=1)
-    return planes, _lane_words(sure)
 
 
 def _per_replica(name, value, n, *, positive):
@@ -551,12 +156,12 @@ class MultiSpinMetropolis:
     row_parallel : bool or None
         Split the rows of each lattice over ROW_BLOCKS threads, meeting every ROW_DEPTH
         sweeps (temporal blocking: each thread recomputes a halo of 2 ROW_DEPTH rows).
-        ``None`` (default) turns it on for a single group (n_replicas <= 64) of
-        L >= ROWS_MIN_SIZE (256); several groups run one thread per group. A thread meeting
-        waits for the slowest thread, so on a machine busier than its core count this mode
-        can be much slower than serial: ``True`` for smaller lattices pays off on an idle
-        machine only. The bytes never depend on this choice.
-
+        ``None`` (default): a single group (n_replicas <= 64) of L >= ROWS_MIN_SIZE (32)
+        measures the serial and the row-parallel drivers on short probes and runs the faster
+        one, re-probing the slower one from time to time (:class:`ising.autotune.FasterOf`;
+        the row mode wins on an idle machine and can lose many times over on one busier than
+        its core count); several groups run one thread per group. ``True`` forces the row
+        mode, ``False`` never uses it. The bytes never depend on this choice.
     Notes
     -----
     ``SeedSequence(seed).spawn(2)`` gives (init, run); replica c starts from
@@ -605,9 +210,13 @@ class MultiSpinMetropolis:
         self.n_groups = -(-n // LANES)
         self.n_spins = L * L
         self.sweeps_done = 0
-        if row_parallel is None:
-            row_parallel = self.n_groups == 1 and L >= ROWS_MIN_SIZE
-        self.row_parallel = bool(row_parallel)
+        #: True (always rows), False (never) or None (measured choice; see ``drivers``).
+        self.row_parallel = None if row_parallel is None else bool(row_parallel)
+        #: The measured choice between the serial (0) and row-parallel (1) drivers, when
+        #: ``row_parallel`` is None for a single group of L >= ROWS_MIN_SIZE; else None.
+        self.drivers = None
+        if row_parallel is None and self.n_groups == 1 and L >= ROWS_MIN_SIZE:
+            self.drivers = FasterOf(2, probe_work=PROBE_WORK)
 
         # per-lane flip probabilities of the classes a >= 2, a = 1, a = 0 (dE <= 0, 4|J|, 8|J|),
         # lazy; padding lanes always flip, so they never keep a comparison running
@@ -617,8 +226,8 @@ class MultiSpinMetropolis:
         for p in (np.ones(n), np.exp(-4.0 * k), np.exp(-8.0 * k)):
             planes.append(acceptance_planes(np.r_[p, np.ones(pad - n)], lazy=True)[0])
         self._tp = np.ascontiguousarray(np.stack(planes, axis=1))  # (n_groups, 3, PLANES)
-        self._sure = _lane_words(np.arange(pad) >= n)
-        self._afm = _lane_words(np.r_[self.couplings < 0, np.zeros(pad - n, dtype=bool)])
+        self._sure = lane_words(np.arange(pad) >= n)
+        self._afm = lane_words(np.r_[self.couplings < 0, np.zeros(pad - n, dtype=bool)])
 
         init_ss, run_ss = np.random.SeedSequence(self.seed).spawn(2)
         spins = np.ones((n, L, L), dtype=np.int8)
@@ -652,18 +261,46 @@ class MultiSpinMetropolis:
         n = int(n_sweeps)
         if n == 0:
             return self
-        args = (self._words, self.size, self._rng, self._afm, self._tp, self._sure, n)
         work = self.n_groups * self.n_spins * n
         if work < PARALLEL_MIN_WORK:
-            _sweeps_serial(*args, self._buf)
-        elif self.row_parallel:
-            _sweeps_rows(*args, self._buf[:ROW_BLOCKS], self._strips, self._other, ROW_DEPTH)
-        elif self.n_groups > 1:
-            _sweeps_groups(*args, self._buf)
+            self._run_driver(0, n)
+        elif self.drivers is not None:
+            self.drivers.run(self._run_driver, n, work_per_unit=self.n_groups * self.n_spins)
         else:
-            _sweeps_serial(*args, self._buf)
+            self._run_driver(1 if self.row_parallel else 2 if self.n_groups > 1 else 0, n)
         self.sweeps_done += n
         return self
+
+    def _run_driver(self, driver, n):
+        """``n`` sweeps with driver 0 (serial), 1 (rows over threads) or 2 (groups over
+        threads); all three give the same bytes."""
+        args = (self._words, self.size, self._rng, self._afm, self._tp, self._sure, n)
+        if driver == 1:
+            sweeps_rows(*args, self._buf[:ROW_BLOCKS], self._strips, self._other, ROW_DEPTH)
+        elif driver == 2:
+            sweeps_groups(*args, self._buf)
+        else:
+            sweeps_serial(*args, self._buf)
+
+    # ------------------------------------------- the sampler interface of ising.validation
+    #: Lattice dimension (the engine is 2D).
+    dimension = 2
+
+    @property
+    def n_chains(self):
+        """Number of replicas (the chain count of :mod:`ising.validation`'s interface)."""
+        return self.n_replicas
+
+    @property
+    def temperature(self):
+        """Per-replica temperatures (n_replicas,) (:func:`ising.validation.validate_point`
+        judges every replica against the exact values at its own T)."""
+        return self.temperatures
+
+    @property
+    def coupling(self):
+        """Per-replica couplings (n_replicas,)."""
+        return self.couplings
 
     # -------------------------------------------------------------- observables
     @property
@@ -673,6 +310,22 @@ class MultiSpinMetropolis:
         flat[:, self._perm] = self._words
         return unpack_spins(flat.reshape(self.n_groups, self.size, self.size), self.n_replicas)
 
+    def replica_spins(self, replicas=slice(None)):
+        """Configurations of some replicas, int8 of shape (n_selected, L, L).
+
+        Parameters
+        ----------
+        replicas : slice, int array or list
+            Replica indices (as for indexing an array of length n_replicas); only the words
+            of the groups holding them are unpacked.
+        """
+        idx = np.arange(self.n_replicas)[replicas]
+        groups, where = np.unique(idx // LANES, return_inverse=True)
+        flat = np.empty((groups.size, self.n_spins), dtype=np.uint64)
+        flat[:, self._perm] = self._words[groups]
+        s = unpack_spins(flat.reshape(groups.size, self.size, self.size), groups.size * LANES)
+        return s[where.reshape(-1) * LANES + idx % LANES]
+
     @property
     def words(self):
         """Copy of the packed words, uint64 (n_groups, L, L) (see :func:`pack_spins`)."""
@@ -680,13 +333,29 @@ class MultiSpinMetropolis:
         flat[:, self._perm] = self._words
         return flat.reshape(self.n_groups, self.size, self.size)
 
+    def kernel_arrays(self):
+        """Copies of the arrays the Numba drivers advance, for tests and diagnostics.
+
+        Returns
+        -------
+        dict
+            ``words`` uint64 (n_groups, L*L) in checkerboard layout
+            (:func:`ising._kernels.checkerboard_permutation`), ``rng`` uint64 (n_groups, 2)
+            (stream key, sweeps done), ``afm`` and ``sure`` uint64 (n_groups,) (lanes with
+            J < 0; padding lanes that always flip), ``tp`` uint64 (n_groups, 3, PLANES) (the
+            lazy threshold bit-planes of the classes a >= 2, a = 1, a = 0): the arguments of
+            :func:`ising._multispin_kernels.sweeps_serial` and the other drivers.
+        """
+        return {"words": self._words.copy(), "rng": self._rng.copy(), "afm": self._afm.copy(),
+                "sure": self._sure.copy(), "tp": self._tp.copy()}
+
     def _set_words(self, spins):
         self._words[...] = pack_spins(spins).reshape(self.n_groups, -1)[:, self._perm]
 
     def _counts(self):
         up = np.empty((self.n_groups, LANES), dtype=np.int64)
         anti = np.empty((self.n_groups, LANES), dtype=np.int64)
-        _lane_counts(self._words, self.size, up, anti)
+        lane_counts(self._words, self.size, up, anti)
         return up.ravel()[:self.n_replicas], anti.ravel()[:self.n_replicas]
 
     def energy(self):

@@ -48,6 +48,9 @@ __all__ = [
     "Summary",
     "summarize",
     "gelman_rubin",
+    "specific_heat",
+    "susceptibility",
+    "binder_cumulant",
 ]
 
 logger = logging.getLogger(__name__)
@@ -345,6 +348,53 @@ class Estimate:
     def __str__(self) -> str:
         return f"{self.value:.6g} ± {self.error:.2g}"
 
+    def to_dict(self) -> dict:
+        """``{"value": value, "error": error}`` as Python floats (for JSON)."""
+        return {"value": float(self.value), "error": float(self.error)}
+
+
+# The estimators of the thermodynamic quantities as functions of sample means, written once:
+# summarize() and every other consumer (e.g. analysis.thermodynamics) pass them to jackknife().
+
+def specific_heat(e_mean, e2_mean, n_spins, temperature):
+    """Specific heat per spin C = N (<e^2> - <e>^2) / T^2 (fluctuation-dissipation, k_B = 1).
+
+    Parameters
+    ----------
+    e_mean, e2_mean : float or ndarray
+        <e> and <e^2> of the energy per spin e = H / N.
+    n_spins : int
+        N = L^d.
+    temperature : float
+        T of the Boltzmann weight exp(-H/T).
+    """
+    return n_spins * (e2_mean - e_mean * e_mean) / (temperature * temperature)
+
+
+def susceptibility(m_mean, m2_mean, n_spins, temperature):
+    """Susceptibility per spin chi = N (<m^2> - <m>^2) / T, the one definition of the package.
+
+    Pass ``m_mean`` = <|m|> for the finite-lattice estimator used at zero field, where <m> = 0
+    by symmetry (:attr:`Summary.susceptibility`, Binder & Heermann, *Monte Carlo Simulation in
+    Statistical Physics*, sec. 2.3), or <m> for the connected susceptibility, the right one when
+    the field is non-zero (:attr:`Summary.susceptibility_connected`).
+
+    Parameters
+    ----------
+    m_mean, m2_mean : float or ndarray
+        <|m|> (or <m>) and <m^2> of the magnetization per spin m = (1/N) sum_i s_i.
+    n_spins : int
+        N = L^d.
+    temperature : float
+        T of the Boltzmann weight exp(-H/T).
+    """
+    return n_spins * (m2_mean - m_mean * m_mean) / temperature
+
+
+def binder_cumulant(m2_mean, m4_mean):
+    """Binder cumulant U = 1 - <m^4> / (3 <m^2>^2) (Binder 1981; 2/3 ordered, 0 Gaussian)."""
+    return 1.0 - m4_mean / (3.0 * m2_mean * m2_mean)
+
 
 @dataclass(frozen=True)
 class Summary:
@@ -419,13 +469,14 @@ def summarize(energy, magnetization, n_spins: int, temperature: float,
 
     * ``energy`` <e>, ``magnetization`` <m>, ``abs_magnetization`` <|m|>, ``m2`` <m^2>,
       ``m4`` <m^4>;
-    * ``binder`` U = 1 - <m^4> / (3 <m^2>^2) (Binder 1981; 2/3 in the ordered phase, 0 for a
-      Gaussian);
-    * ``specific_heat`` C = N (<e^2> - <e>^2) / T^2 (fluctuation-dissipation, k_B = 1);
-    * ``susceptibility`` chi = N (<m^2> - <|m|>^2) / T, the finite-lattice estimator used at
-      zero field (where <m> = 0 by symmetry);
-    * ``susceptibility_connected`` chi = N (<m^2> - <m>^2) / T, the right one when the field
-      is non-zero (at zero field on a finite lattice it equals N <m^2> / T up to noise).
+    * ``binder`` U = 1 - <m^4> / (3 <m^2>^2) (:func:`binder_cumulant`; Binder 1981; 2/3 in the
+      ordered phase, 0 for a Gaussian);
+    * ``specific_heat`` C = N (<e^2> - <e>^2) / T^2 (:func:`specific_heat`);
+    * ``susceptibility`` chi = N (<m^2> - <|m|>^2) / T (:func:`susceptibility` of <|m|>), the
+      finite-lattice estimator used at zero field (where <m> = 0 by symmetry);
+    * ``susceptibility_connected`` chi = N (<m^2> - <m>^2) / T (:func:`susceptibility` of <m>),
+      the right one when the field is non-zero (at zero field on a finite lattice it equals
+      N <m^2> / T up to noise).
 
     Errors are delete-one-block jackknife errors over blocks of length at least
     ``block_taus * tau_max`` samples, where ``tau_max`` is the largest integrated
@@ -471,6 +522,54 @@ def summarize(energy, magnetization, n_spins: int, temperature: float,
         Bad shapes, non-finite values, fewer than 4 samples per chain, N < 1, T <= 0,
         non-positive ``sweeps_per_sample`` or ``n_chains``.
     """
+    e, m, N, T = _summary_input(energy, magnetization, n_spins, temperature, sweeps_per_sample,
+                                n_chains)
+    chains, n = e.shape
+    am = np.abs(m)
+    m2 = m * m
+    m4 = m2 * m2
+    e2 = e * e
+
+    taus = {name: integrated_autocorr_time(x, c=c)[0]
+            for name, x in (("e", e), ("e2", e2), ("m", m), ("am", am), ("m2", m2), ("m4", m4))}
+
+    def blocks_for(*names) -> tuple[int, int]:
+        return _blocking(max(taus[k] for k in names), "/".join(names), n, chains, block_taus,
+                         max_blocks)
+
+    nb_e, blk_e = blocks_for("e", "e2")
+    nb_a, blk_a = blocks_for("am", "m2", "m4")
+    nb_m, blk_m = blocks_for("m", "m2")
+
+    tau_e, tau_am = taus["e"], taus["am"]
+    sps = float(sweeps_per_sample)
+    return Summary(
+        energy=_estimate(nb_e, _identity, e), magnetization=_estimate(nb_m, _identity, m),
+        abs_magnetization=_estimate(nb_a, _identity, am), m2=_estimate(nb_a, _identity, m2),
+        m4=_estimate(nb_a, _identity, m4),
+        binder=_estimate(nb_a, binder_cumulant, m2, m4),
+        specific_heat=_estimate(nb_e, lambda a, a2: specific_heat(a, a2, N, T), e, e2),
+        susceptibility=_estimate(nb_a, lambda a, a2: susceptibility(a, a2, N, T), am, m2),
+        susceptibility_connected=_estimate(nb_m, lambda a, a2: susceptibility(a, a2, N, T), m, m2),
+        tau_int=max(tau_e, tau_am) * sps, tau_int_energy=tau_e * sps,
+        tau_int_abs_magnetization=tau_am * sps, n_samples=chains * n, n_chains=chains,
+        n_blocks=min(nb_e, nb_a), block_length=max(blk_e, blk_a), temperature=T, n_spins=N,
+        sweeps_per_sample=sps,
+        extra={"tau_int_samples": taus, "blocks": {"energy": (nb_e, blk_e),
+                                                   "abs_magnetization": (nb_a, blk_a),
+                                                   "magnetization": (nb_m, blk_m)}})
+
+
+def _estimate(n_blocks, func, *series) -> Estimate:
+    return Estimate(*jackknife(func, *series, n_blocks=n_blocks))
+
+
+def _identity(a):
+    return a
+
+
+def _summary_input(energy, magnetization, n_spins, temperature, sweeps_per_sample, n_chains):
+    """Validated ``(e, m, N, T)`` of :func:`summarize`: e and m of shape (n_chains, n)."""
     if int(n_chains) != n_chains or n_chains < 1:
         raise ValueError(f"n_chains must be a positive integer, got {n_chains}")
     n_chains = int(n_chains)
@@ -484,61 +583,24 @@ def summarize(energy, magnetization, n_spins: int, temperature: float,
     m = _as_chains(_deinterleave(magnetization, n_chains, "magnetization"), "magnetization")
     if e.shape != m.shape:
         raise ValueError(f"energy and magnetization have different shapes {e.shape}, {m.shape}")
-    chains, n = e.shape
-    N = int(n_spins)
-    T = float(temperature)
-    am = np.abs(m)
-    m2 = m * m
-    m4 = m2 * m2
-    e2 = e * e
+    return e, m, int(n_spins), float(temperature)
 
-    taus = {name: integrated_autocorr_time(x, c=c)[0]
-            for name, x in (("e", e), ("e2", e2), ("m", m), ("am", am), ("m2", m2), ("m4", m4))}
 
-    def blocks_for(*names) -> tuple[int, int]:
-        """(n_blocks, block length) for blocks of >= block_taus * max tau of ``names``."""
-        tau_max = max(taus[k] for k in names)
-        min_block = max(int(math.ceil(block_taus * tau_max)), 1)
-        per_chain = n // min_block
-        if per_chain * chains > max_blocks:
-            per_chain = max(max_blocks // chains, 1)
-        if per_chain * chains < 2:
-            per_chain = 2  # a single short chain: two halves, flagged below
-        n_blk, blk = per_chain * chains, n // per_chain
-        if blk < min_block or n_blk < 16:
-            logger.warning(
-                "summarize: run too short for reliable error bars of %s (%d blocks of %d "
-                "samples, tau_int = %.3g samples)", "/".join(names), n_blk, blk, tau_max)
-        return n_blk, blk
-
-    nb_e, blk_e = blocks_for("e", "e2")
-    nb_a, blk_a = blocks_for("am", "m2", "m4")
-    nb_m, blk_m = blocks_for("m", "m2")
-
-    def jk(nb, func, *s):
-        return Estimate(*jackknife(func, *s, n_blocks=nb))
-
-    def ident(a):
-        return a
-
-    binder = jk(nb_a, lambda a2, a4: 1.0 - a4 / (3.0 * a2 * a2), m2, m4)
-    heat = jk(nb_e, lambda a, a2: N * (a2 - a * a) / (T * T), e, e2)
-    chi = jk(nb_a, lambda a, a2: N * (a2 - a * a) / T, am, m2)
-    chi_c = jk(nb_m, lambda a, a2: N * (a2 - a * a) / T, m, m2)
-    tau_e, tau_am = taus["e"], taus["am"]
-    sps = float(sweeps_per_sample)
-    return Summary(
-        energy=jk(nb_e, ident, e), magnetization=jk(nb_m, ident, m),
-        abs_magnetization=jk(nb_a, ident, am), m2=jk(nb_a, ident, m2), m4=jk(nb_a, ident, m4),
-        binder=binder, specific_heat=heat, susceptibility=chi,
-        susceptibility_connected=chi_c,
-        tau_int=max(tau_e, tau_am) * sps, tau_int_energy=tau_e * sps,
-        tau_int_abs_magnetization=tau_am * sps, n_samples=chains * n, n_chains=chains,
-        n_blocks=min(nb_e, nb_a), block_length=max(blk_e, blk_a), temperature=T, n_spins=N,
-        sweeps_per_sample=sps,
-        extra={"tau_int_samples": taus, "blocks": {"energy": (nb_e, blk_e),
-                                                   "abs_magnetization": (nb_a, blk_a),
-                                                   "magnetization": (nb_m, blk_m)}})
+def _blocking(tau_max, what, n, chains, block_taus, max_blocks) -> tuple[int, int]:
+    """(n_blocks, block length) for jackknife blocks of >= block_taus * tau_max samples, each
+    chain blocked separately, at most ``max_blocks`` blocks (a warning when too few)."""
+    min_block = max(int(math.ceil(block_taus * tau_max)), 1)
+    per_chain = n // min_block
+    if per_chain * chains > max_blocks:
+        per_chain = max(max_blocks // chains, 1)
+    if per_chain * chains < 2:
+        per_chain = 2  # a single short chain: two halves, flagged below
+    n_blk, blk = per_chain * chains, n // per_chain
+    if blk < min_block or n_blk < 16:
+        logger.warning(
+            "summarize: run too short for reliable error bars of %s (%d blocks of %d "
+            "samples, tau_int = %.3g samples)", what, n_blk, blk, tau_max)
+    return n_blk, blk
 
 
 def gelman_rubin(chains, *, split=True):

@@ -16,44 +16,10 @@ n_c = max(1, round(N / <|C|>)) flipping N spins on average, where the mean clust
 is measured once per sampler by a deterministic pilot on copies of the chains (see
 :meth:`MonteCarloSampler.sweep`).
 
-Visiting schemes of the local algorithms (:func:`visiting_scheme`)
-    * ``"checkerboard"``: a sweep updates every site of colour 0 (even coordinate sum), then
-      every site of colour 1; sites of one colour do not interact for even sizes, so a
-      half-sweep is a product of independent single-site kernels and leaves the Boltzmann
-      distribution invariant. Used for heat-bath at every even size and for Metropolis in 2D
-      at even L >= 4, where Metropolis is *lazy*: each site of the colour is proposed for a
-      flip with probability q = 1 - 2**-11 (and left alone otherwise), then accepted with
-      min(1, exp(-dE/T)), i.e. it flips with probability q min(1, exp(-dE/T)), decided by one
-      uniform against the threshold floor(q P 2**53) (:data:`LAZY_PROPOSAL`). The lazy kernel
-      q M_i + (1 - q) 1 is reversible like M_i.
-    * ``"random-site"``: N elementary steps per sweep, each at a uniformly random site
-      (random sequential updating). Used for Metropolis in 1D, Metropolis at L = 2 in 2D, and
-      both local algorithms at odd sizes.
-
-Why each scheme is ergodic (irreducible and aperiodic on the 2**N configurations at T > 0):
-    * Checkerboard heat-bath: every flip probability 1 / (1 + exp(dE/T)) lies strictly
-      between 0 and 1, so one half-sweep produces every configuration of its colour with
-      positive probability, and one sweep every configuration.
-    * Lazy checkerboard Metropolis: likewise, every site of the colour flips with probability
-      (1 - 2**-11) min(1, exp(-dE/T)) > 0 and stays with probability >= 2**-11 > 0,
-      independently of the other sites, so one sweep reaches every configuration.
-    * Random site: each elementary step is a single-site Metropolis or heat-bath kernel at a
-      site chosen with probability 1/N, reversible with respect to exp(-H/T). Any single flip
-      has positive probability, so any configuration reaches any other by flipping the sites
-      where they differ one at a time (irreducible). In a ground state every single flip costs
-      dE >= 0, and one with dE > 0 is rejected with positive probability (heat-bath rejects
-      every flip with positive probability), so the chain can stay put (aperiodic). The one
-      exception, Metropolis at J = h = 0 (every move free, the parity of the number of flips
-      fixed), is refused.
-    * Why not plain checkerboard Metropolis: zero-cost moves are then always taken, and the
-      dynamics has closed classes. In 1D every isolated domain wall moves one bond per
-      half-sweep in a fixed direction, so the number of right- minus left-moving walls is
-      conserved; at L = 2 in 2D the lattice is a 4-cycle with doubled bonds, the same chain;
-      on the 4 x 4 lattice at h = 0, 36 zero-energy striped configurations (every site with
-      neighbour sum 0) can neither be left nor entered. A random colour order per half-sweep
-      does not help (it still flips all zero-cost sites of a colour together).
-      ``tests/test_ergodicity.py`` enumerates these classes exactly, and the validation suite
-      (:mod:`ising.validation`) rejects a sampler built on the old 1D scheme.
+Visiting schemes of the local algorithms (checkerboard, lazy checkerboard Metropolis, random
+site) and why each is ergodic: :mod:`ising.schemes`. Argument checks: :mod:`ising.checks`;
+calibration: :mod:`ising.calibration`; the sampling schedule shared with
+:func:`ising.dataset.generate_dataset`: :mod:`ising.schedule`.
 
 Growing Wolff clusters *until* N spins are flipped would bias the samples: the cluster that
 ends such a sweep is size-biased, and the state after a large cluster flip is not
@@ -78,31 +44,33 @@ from dataclasses import dataclass, field as dc_field
 import numpy as np
 
 from . import _kernels, io
+from .calibration import CALIBRATION_WINDOW, calibrate, tau_of_series
+from .checks import check_int, check_real, resolve_seed
+from .autotune import FasterOf
 from .multispin import MultiSpinMetropolis
 from .lattice import energy_per_spin, magnetization_per_spin, neighbour_table
+from .schedule import equilibrate, n_rounds, sample_rounds
+from .schemes import (ALGORITHMS, CLUSTER_ALGORITHMS, LAZY_PROPOSAL, LOCAL_ALGORITHMS, SCHEMES,
+                      flip_probabilities, flip_thresholds, probability_threshold,
+                      visiting_scheme)
 
 __all__ = ["ALGORITHMS", "ENGINES", "INITIAL_STATES", "MonteCarloSampler", "SampleResult",
-           "calibrate", "sample", "select_engine", "visiting_scheme"]
+           "calibrate", "sample", "select_engine", "visiting_scheme",
+           # defined in ising.schemes / ising.calibration, importable from here as before
+           "LOCAL_ALGORITHMS", "CLUSTER_ALGORITHMS", "SCHEMES", "LAZY_PROPOSAL",
+           "CALIBRATION_WINDOW", "flip_probabilities", "metadata_for"]
 
 logger = logging.getLogger(__name__)
 
-ALGORITHMS = ("metropolis", "heatbath", "wolff", "swendsen-wang")
-LOCAL_ALGORITHMS = ("metropolis", "heatbath")
-CLUSTER_ALGORITHMS = ("wolff", "swendsen-wang")
 #: Initial configurations: independent fair coins, all +1, all -1, or the Neel
 #: (checkerboard, antiferromagnetic) state s = (-1)**(coordinate sum).
 INITIAL_STATES = ("random", "up", "down", "neel")
-#: Integer codes of the visiting schemes, stored in the sampler state.
-SCHEMES = ("checkerboard", "random-site", "cluster")
 #: Engines: "scalar" (one int8 per spin, every algorithm) or "multispin" (64 replicas per
 #: machine word, :class:`ising.multispin.MultiSpinMetropolis`); "auto" picks (select_engine).
 ENGINES = ("auto", "scalar", "multispin")
 #: engine="auto" runs the multi-spin engine from this many chains on (it packs 64 chains per
 #: word: below about half a word the scalar chain-vectorised driver is as fast).
 MULTISPIN_MIN_CHAINS = 32
-#: Lazy Metropolis (2D checkerboard): each site is proposed with probability 1 - 2**-11, i.e.
-#: its flip probability min(1, exp(-dE/T)) is multiplied by this (the multi-spin engine's q).
-LAZY_PROPOSAL = 1.0 - 2.0 ** -11
 
 #: 2D lattices with at least this linear size, simulated as fewer than LANES_MIN_CHAINS
 #: chains, use the parallel row mode (rows of each colour split over threads, two barriers
@@ -110,6 +78,13 @@ LAZY_PROPOSAL = 1.0 - 2.0 ** -11
 #: a shared machine a descheduled thread stalls it for a scheduler time slice, which on small
 #: lattices costs far more than the threads gain.
 ROW_MODE_MIN_SIZE = 1024
+#: A single 2D checkerboard chain of at least this linear size (and row_parallel=None)
+#: measures the serial driver against the parallel row mode and runs the faster
+#: (:class:`ising.autotune.FasterOf`): the row mode's barriers win on an idle machine and
+#: collapse on one busier than its core count, which only a measurement at run time can tell.
+ROW_MODE_AUTO_SIZE = 256
+#: Spin updates of one probe of a driver in that choice (a few milliseconds).
+ROW_PROBE_WORK = 4_000_000
 
 #: 2D local algorithms with at least this many chains run the chain-vectorised driver
 #: (``_kernels.local_2d_lanes``): blocks of LANES_BLOCK chains stored site-major, the innermost
@@ -122,37 +97,7 @@ LANES_BLOCK = 16
 #: builds give identical bytes.
 PARALLEL_MIN_WORK = 100_000
 
-_TWO53 = 1 << 53
 _STATE_VERSION = 2  # 2: counter-based streams (1: xoshiro everywhere, per-row streams)
-
-
-def visiting_scheme(algorithm: str, dimension: int, size: int) -> str:
-    """The order in which an algorithm visits the sites (see the module docstring).
-
-    Parameters
-    ----------
-    algorithm : {"metropolis", "heatbath", "wolff", "swendsen-wang"}
-    dimension : {1, 2}
-    size : int
-        Linear size L (N = L**dimension spins).
-
-    Returns
-    -------
-    {"checkerboard", "random-site", "cluster"}
-        ``"checkerboard"`` for heat-bath at even sizes and (lazy) Metropolis in 2D at even
-        L >= 4,
-        ``"random-site"`` for Metropolis in 1D, Metropolis at L = 2 and every odd size of the
-        local algorithms, ``"cluster"`` for Wolff and Swendsen-Wang.
-    """
-    if algorithm in CLUSTER_ALGORITHMS:
-        return "cluster"
-    if algorithm not in LOCAL_ALGORITHMS:
-        raise ValueError(f"unknown algorithm {algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
-    if size % 2:
-        return "random-site"
-    if algorithm == "metropolis" and (dimension == 1 or size == 2):
-        return "random-site"
-    return "checkerboard"
 
 
 def select_engine(engine: str, algorithm: str, dimension: int, size: int, field: float,
@@ -187,91 +132,34 @@ def select_engine(engine: str, algorithm: str, dimension: int, size: int, field:
     return "multispin" if why is None and n_chains >= MULTISPIN_MIN_CHAINS else "scalar"
 
 
-def _probability_threshold(p: float) -> int:
-    """floor(p * 2**53) for p in [0, 1]: the integer acceptance threshold of the kernels."""
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"probability out of range: {p}")
-    return int(math.floor(p * _TWO53))
-
-
-def flip_probabilities(algorithm: str, dimension: int, temperature: float,
-                       coupling: float, field: float) -> np.ndarray:
-    """Flip probability of a spin s given its neighbour sum nb, for the local algorithms.
-
-    Flipping s costs dE = 2 s (J nb + h). Metropolis accepts with min(1, exp(-dE/T));
-    heat-bath (Glauber) sets the spin from its conditional distribution, which is the same
-    as flipping with probability 1 / (1 + exp(dE/T)).
-
-    Returns
-    -------
-    ndarray of float64, shape (2, 2*dimension + 1)
-        Row 0 is s = -1, row 1 is s = +1; column k is nb = 2k - 2*dimension.
-    """
-    z = 2 * dimension
-    out = np.empty((2, z + 1))
-    for si, s in enumerate((-1, 1)):
-        for k in range(z + 1):
-            nb = 2 * k - z
-            d_e = 2.0 * s * (coupling * nb + field)
-            x = d_e / temperature
-            if algorithm == "metropolis":
-                out[si, k] = 1.0 if x <= 0 else math.exp(-x)
-            else:
-                # 1/(1+e^x), written to avoid overflow for large |x|
-                out[si, k] = 1.0 / (1.0 + math.exp(x)) if x <= 0 else \
-                    math.exp(-x) / (1.0 + math.exp(-x))
-    return out
-
-
-def _check_real(name, value, *, positive=False):
+def initial_states(initial, n_chains) -> list:
+    """The initial state of every chain: ``initial`` (one of :data:`INITIAL_STATES`) repeated,
+    or a sequence of one per chain; ValueError otherwise."""
     try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a real number, got {value!r}") from None
-    if isinstance(value, bool) or not math.isfinite(v):
-        raise ValueError(f"{name} must be a finite real number, got {value!r}")
-    if positive and v <= 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    return v
+        starts = [initial] * n_chains if isinstance(initial, str) else list(initial)
+    except TypeError:
+        raise ValueError(f"initial must be a string or a sequence of strings, got {initial!r}") from None
+    if len(starts) != n_chains:
+        raise ValueError(f"initial must be one string or one per chain ({n_chains}), "
+                         f"got {len(starts)}")
+    for start in starts:
+        if start not in INITIAL_STATES:
+            raise ValueError(f"initial must be one of {', '.join(INITIAL_STATES)}, got {start!r}")
+    return starts
 
 
-def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _resolve_seed(seed) -> int:
-    if seed is None:
-        # fresh OS entropy, recorded so that the run can be repeated
-        return int(np.random.SeedSequence().entropy % (1 << 63))
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
-    return int(seed)
-
-
-def _random_site_table(p, dimension):
-    """Table of floor(P * 2**53) indexed (2 z + 1) (s + 1) / 2 + nb + z, z = 2 * dimension
-    (the layout of ``_kernels.random_site_chains``)."""
-    z = 2 * dimension
-    table = np.zeros(2 * (2 * z + 1), dtype=np.uint64)
-    for si in range(2):
-        for k in range(z + 1):
-            table[(2 * z + 1) * si + 2 * k] = _probability_threshold(p[si, k])
-    return table
-
-
-def _threshold_table(p, dimension):
-    """Kernel lookup table of floor(P * 2**53), indexed 5 s + nb + 9 (2D) or 3 s + nb + 5 (1D)."""
-    z = 2 * dimension
-    a, off = (5, 9) if dimension == 2 else (3, 5)
-    table = np.zeros(a + z + off + 1, dtype=np.uint64)
-    for si, s in enumerate((-1, 1)):
-        for k in range(z + 1):
-            table[a * s + (2 * k - z) + off] = _probability_threshold(p[si, k])
-    return table
+def check_model(algorithm, coupling, field) -> None:
+    """Refuse the (algorithm, J, h) the samplers do not implement or that are not ergodic."""
+    if algorithm == "metropolis" and coupling == 0.0 and field == 0.0:
+        raise ValueError("metropolis with coupling = 0 and field = 0 accepts every move and is "
+                         "periodic (not ergodic); use heatbath for free spins")
+    if algorithm in CLUSTER_ALGORITHMS:
+        if field != 0.0:
+            raise ValueError(f"{algorithm} is implemented for field = 0 only, got field = {field}; "
+                             "use metropolis or heatbath")
+        if coupling < 0.0:
+            raise ValueError(f"{algorithm} needs a ferromagnetic coupling >= 0, got {coupling}; "
+                             "use metropolis or heatbath")
 
 
 class MonteCarloSampler:
@@ -308,15 +196,19 @@ class MonteCarloSampler:
         seed gives other (equally valid) samples; a state resumes only on its own engine.
     row_parallel : bool or None
         Local algorithms in 2D with fewer than LANES_MIN_CHAINS (8) chains: split the rows of
-        each lattice over threads (a barrier per colour). ``None`` (default) turns it on for a
-        single chain with L >= ROW_MODE_MIN_SIZE (1024). The draws are counter-based (a pure
+        each lattice over threads (a barrier per colour). ``None`` (default): a single chain
+        with L >= ROW_MODE_AUTO_SIZE (256) measures the row mode against the serial driver
+        and runs the faster (:attr:`row_drivers`, :class:`ising.autotune.FasterOf`; which one
+        wins depends on the machine's load at run time); ``True`` forces the row mode (in
+        parallel from ROW_MODE_MIN_SIZE, 1024). The draws are counter-based (a pure
         function of chain key, sweep and site, see :mod:`ising._kernels`), so this choice, the
         chain-vectorised driver used for >= 8 chains, and the thread count never change the
         bytes: the same seed gives the same samples in every mode at any ``NUMBA_NUM_THREADS``.
 
     Notes
     -----
-    Which compiled driver runs depends only on the problem size, never on the machine's load:
+    Which compiled driver runs depends only on the problem size (except the measured choice
+    of a single chain of L >= ROW_MODE_AUTO_SIZE, see ``row_parallel``):
     >= 8 chains of a 2D local algorithm use the chain-vectorised driver (blocks of
     LANES_BLOCK chains, one thread per block); calls with fewer than PARALLEL_MIN_WORK spin
     updates, a single block, or a lattice below ROW_MODE_MIN_SIZE in row mode run the serial
@@ -333,46 +225,31 @@ class MonteCarloSampler:
         if isinstance(dimension, bool) or dimension not in (1, 2):
             raise ValueError(f"dimension must be 1 or 2, got {dimension!r}")
         self.dimension = int(dimension)
-        self.size = _check_int("size", size, 2)
-        self.temperature = _check_real("temperature", temperature, positive=True)
-        self.coupling = _check_real("coupling", coupling)
-        self.field = _check_real("field", field)
+        self.size = check_int("size", size, 2)
+        self.temperature = check_real("temperature", temperature, positive=True)
+        self.coupling = check_real("coupling", coupling)
+        self.field = check_real("field", field)
         if algorithm not in ALGORITHMS:
             raise ValueError(f"unknown algorithm {algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
         self.algorithm = algorithm
-        self.n_chains = _check_int("n_chains", n_chains, 1)
-        try:
-            starts = [initial] * self.n_chains if isinstance(initial, str) else list(initial)
-        except TypeError:
-            raise ValueError(f"initial must be a string or a sequence of strings, got {initial!r}") from None
-        if len(starts) != self.n_chains:
-            raise ValueError(f"initial must be one string or one per chain ({self.n_chains}), "
-                             f"got {len(starts)}")
-        for start in starts:
-            if start not in INITIAL_STATES:
-                raise ValueError(f"initial must be one of {', '.join(INITIAL_STATES)}, got {start!r}")
+        self.n_chains = check_int("n_chains", n_chains, 1)
+        starts = initial_states(initial, self.n_chains)
         self.initial = initial if isinstance(initial, str) else tuple(starts)
         L = self.size
         #: Visiting scheme: "checkerboard", "random-site" or "cluster" (:func:`visiting_scheme`).
         self.scheme = visiting_scheme(algorithm, self.dimension, L)
-        if algorithm == "metropolis" and self.coupling == 0.0 and self.field == 0.0:
-            raise ValueError("metropolis with coupling = 0 and field = 0 accepts every move and is "
-                             "periodic (not ergodic); use heatbath for free spins")
-        if algorithm in CLUSTER_ALGORITHMS:
-            if self.field != 0.0:
-                raise ValueError(f"{algorithm} is implemented for field = 0 only, got field = {self.field}; "
-                                 "use metropolis or heatbath")
-            if self.coupling < 0.0:
-                raise ValueError(f"{algorithm} needs a ferromagnetic coupling >= 0, got {self.coupling}; "
-                                 "use metropolis or heatbath")
+        check_model(algorithm, self.coupling, self.field)
+        one_lattice = self.scheme == "checkerboard" and self.dimension == 2 and self.n_chains == 1
+        #: Measured choice serial (0) / rows (1) (:class:`ising.autotune.FasterOf`), or None.
+        self.row_drivers = (FasterOf(2, probe_work=ROW_PROBE_WORK) if row_parallel is None
+                            and one_lattice and L >= ROW_MODE_AUTO_SIZE else None)
         if row_parallel is None:
-            row_parallel = (self.scheme == "checkerboard" and self.dimension == 2
-                            and self.n_chains == 1 and L >= ROW_MODE_MIN_SIZE)
+            row_parallel = one_lattice and L >= ROW_MODE_MIN_SIZE
         elif row_parallel and not (self.scheme == "checkerboard" and self.dimension == 2):
             raise ValueError("row_parallel is available for the 2D checkerboard scheme only "
                              "(metropolis/heatbath at even L >= 4)")
         self.row_parallel = bool(row_parallel)
-        self.seed = _resolve_seed(seed)
+        self.seed = resolve_seed(seed)
         #: "scalar" or "multispin" (:func:`select_engine`).
         self.engine = select_engine(engine, algorithm, self.dimension, L, self.field,
                                     self.n_chains, initial)
@@ -382,29 +259,35 @@ class MonteCarloSampler:
                                                   n_replicas=self.n_chains, seed=self.seed,
                                                   initial=initial)
         self.n_spins = L ** self.dimension
-        self._shape = (self.n_chains,) + (L,) * self.dimension
+        self.shape = (self.n_chains,) + (L,) * self.dimension
 
-        # acceptance tables / bond probability
-        if algorithm in LOCAL_ALGORITHMS:
-            p = flip_probabilities(algorithm, self.dimension, self.temperature, self.coupling, self.field)
+        self._build_tables()
+        self._seed_chains(starts)
+        self._counts = np.zeros((self.n_chains, 2), dtype=np.int64)
+        self.sweeps_done = 0
+        #: Wolff clusters per sweep (0 until measured by the pilot at the first sweep).
+        self.clusters_per_sweep = 0
+
+    def _build_tables(self):
+        """Flip thresholds (local algorithms) or the bond threshold and neighbour table."""
+        L, d = self.size, self.dimension
+        if self.algorithm in LOCAL_ALGORITHMS:
+            # lazy Metropolis on checkerboards: see flip_thresholds and ising.schemes
+            self._thr = flip_thresholds(self.algorithm, self.scheme, d, self.temperature,
+                                        self.coupling, self.field)
             if self.scheme == "random-site":
-                self._thr = _random_site_table(p, self.dimension)
-                self._nbr = neighbour_table(L, self.dimension).astype(np.int32)
-            else:
-                if algorithm == "metropolis":
-                    # lazy Metropolis: flip with probability q min(1, exp(-dE/T)), q = 1 - 2**-11,
-                    # so every site may also stay (module docstring)
-                    p = p * LAZY_PROPOSAL
-                self._thr = _threshold_table(p, self.dimension)
+                self._nbr = neighbour_table(L, d).astype(np.int32)
         else:
             k = self.coupling / self.temperature
-            self._p_thr = np.uint64(_probability_threshold(-math.expm1(-2.0 * k)))
-            self._nbr = neighbour_table(L, self.dimension).astype(np.int32)
+            self._p_thr = np.uint64(probability_threshold(-math.expm1(-2.0 * k)))
+            self._nbr = neighbour_table(L, d).astype(np.int32)
 
-        # RNG streams: chain c owns SeedSequence(seed).spawn(n_chains)[c] (child 0 draws the
-        # initial state, child 1 seeds the chain's stream).
+    def _seed_chains(self, starts):
+        """Initial configurations and RNG streams: chain c owns SeedSequence(seed).spawn(n)[c]
+        (child 0 draws the initial state, child 1 seeds the chain's stream)."""
+        L = self.size
         counter_based = ((self.scheme == "checkerboard" and self.dimension == 2)
-                         or algorithm == "wolff")
+                         or self.algorithm == "wolff")
         self._rng = np.zeros((self.n_chains, 1, 4), dtype=np.uint64)
         self._spins = np.empty((self.n_chains, self.n_spins), dtype=np.int8)
         for c, ss in enumerate(np.random.SeedSequence(self.seed).spawn(self.n_chains)):
@@ -429,10 +312,6 @@ class MonteCarloSampler:
                       if self.scheme == "checkerboard" and self.dimension == 2 else None)
         if self._perm is not None:
             self._spins = np.ascontiguousarray(self._spins[:, self._perm])
-        self._counts = np.zeros((self.n_chains, 2), dtype=np.int64)
-        self.sweeps_done = 0
-        #: Wolff clusters per sweep (0 until measured by the pilot at the first sweep).
-        self.clusters_per_sweep = 0
 
     @staticmethod
     def _stream_state(ss):
@@ -442,6 +321,14 @@ class MonteCarloSampler:
         return st
 
     # ------------------------------------------------------------------ running
+    def _one_lattice_driver(self, driver, n):
+        """``n`` sweeps of a single 2D checkerboard chain: serial (0) or rows over threads (1)."""
+        args = (self._spins, self.size, self._rng, self._thr, n)
+        if driver == 1:
+            self._kernel("local_2d_rows", True)(*args)
+        else:
+            self._kernel("local_2d_chains", False)(*args)
+
     def sweep(self, n_sweeps=1):
         """Advance every chain by ``n_sweeps`` sweeps (see the module docstring).
 
@@ -449,7 +336,7 @@ class MonteCarloSampler:
         -------
         self
         """
-        n = _check_int("n_sweeps", n_sweeps, 0)
+        n = check_int("n_sweeps", n_sweeps, 0)
         if n == 0:
             return self
         if self._multispin is not None:
@@ -465,6 +352,8 @@ class MonteCarloSampler:
                 par = n_blocks > 1 and work >= PARALLEL_MIN_WORK
                 self._kernel("local_2d_lanes", par)(self._spins, L, self._rng, self._thr,
                                                     n, LANES_BLOCK)
+            elif self.row_drivers is not None and work >= PARALLEL_MIN_WORK:
+                self.row_drivers.run(self._one_lattice_driver, n, work_per_unit=self.n_spins)
             elif self.row_parallel:
                 # two barriers per sweep: only for very large lattices
                 par = L >= ROW_MODE_MIN_SIZE and work >= PARALLEL_MIN_WORK
@@ -526,7 +415,7 @@ class MonteCarloSampler:
         """
         if self.algorithm != "wolff":
             raise ValueError("cluster_steps needs algorithm='wolff'")
-        n = _check_int("n_clusters", n_clusters, 1)
+        n = check_int("n_clusters", n_clusters, 1)
         before = self._counts[:, 0].copy()
         self._kernel("wolff_chains", self.n_chains > 1)(self._spins, self._nbr, self._rng,
                                                         self._p_thr, 0, n, self._counts)
@@ -542,7 +431,13 @@ class MonteCarloSampler:
     @property
     def spins(self):
         """Copy of the configurations, int8 of shape (n_chains, L) or (n_chains, L, L)."""
-        return self._flat_spins().reshape(self._shape)
+        return self._flat_spins().reshape(self.shape)
+
+    def chain_spins(self, n_chains=None):
+        """Copy of the configurations of the first ``n_chains`` chains (all when None), int8 of
+        shape (n, L) or (n, L, L)."""
+        x = self._flat_spins(None if n_chains is None else slice(0, n_chains))
+        return x.reshape((x.shape[0],) + self.shape[1:])
 
     def _flat_spins(self, chains=None):
         """Row-major configurations (a new array), shape (n_chains, N); ``chains`` slices."""
@@ -634,8 +529,8 @@ class MonteCarloSampler:
                              "geometry; start a new run")
         spins = np.asarray(state["spins"])
         rng = np.asarray(state["rng"])
-        if spins.shape != self._shape:
-            raise ValueError(f"state spins have shape {spins.shape}, sampler expects {self._shape}")
+        if spins.shape != self.shape:
+            raise ValueError(f"state spins have shape {spins.shape}, sampler expects {self.shape}")
         if rng.shape != self._rng.shape:
             raise ValueError(f"state rng has shape {rng.shape}, sampler expects {self._rng.shape}")
         if not np.all((spins == 1) | (spins == -1)):
@@ -657,117 +552,6 @@ class MonteCarloSampler:
                 f"temperature={self.temperature!r}, coupling={self.coupling!r}, field={self.field!r}, "
                 f"algorithm={self.algorithm!r}, n_chains={self.n_chains}, seed={self.seed}, "
                 f"engine={self.engine!r})")
-
-
-# ---------------------------------------------------------------- calibration
-#: Window constant of Sokal's automatic windowing used by :func:`calibrate` (conservative end
-#: of Sokal's 5-10: a short window truncates the slow tail of |M| near T_c and underestimates
-#: tau_int).
-CALIBRATION_WINDOW = 8.0
-
-
-def _tau(series, c=CALIBRATION_WINDOW):
-    from .observables import integrated_autocorr_time
-    return float(integrated_autocorr_time(series, c)[0])
-
-
-def calibrate(sampler, *, min_sweeps=200, max_sweeps=100_000, min_burn_in=100,
-              burn_in_factor=20.0, min_length_factor=200.0, window=CALIBRATION_WINDOW):
-    """Choose burn-in and thinning from the measured integrated autocorrelation time.
-
-    Runs pilot sweeps (advancing ``sampler``), recording the energy and |M| of every chain
-    after every sweep. The first half of the record is discarded as equilibration;
-    τ_int (Sokal's automatic windowing with window constant ``window``,
-    :func:`ising.observables.integrated_autocorr_time`, all chains together) is measured on
-    the second half, for both series, and the larger one is kept. The pilot doubles until the
-    kept half is at least ``min_length_factor`` τ_int long (and at most ``max_sweeps`` sweeps,
-    with a warning).
-
-    A short pilot or a small window underestimates τ_int (the truncated tail of the |M|
-    autocorrelation near T_c), which would make ``thin < 2 τ_int``; the defaults (pilot half
-    >= 200 τ_int, window 8 τ_int) keep the bias below the statistical error of the estimate,
-    about sqrt(2 (2 window + 1) / (min_length_factor n_chains)) relative.
-
-    Parameters
-    ----------
-    sampler : MonteCarloSampler
-    min_sweeps : int
-        Length of the first pilot.
-    max_sweeps : int
-        Upper bound on the pilot length.
-    min_burn_in : int
-        Lower bound of the returned burn-in.
-    burn_in_factor : float
-        burn_in = max(min_burn_in, ceil(burn_in_factor * τ_int)).
-    min_length_factor : float
-        Required length of the kept half of the pilot in units of τ_int.
-    window : float
-        Sokal window constant c (window M >= c τ_int(M)).
-
-    Returns
-    -------
-    burn_in : int
-        Sweeps to discard before sampling.
-    thin : int
-        Sweeps between samples, ceil(2 τ_high) >= 1, where τ_high = τ_int (1 + 2 σ) is the
-        estimate plus two of its relative standard errors σ = sqrt(2 (2M + 1) / n) (Madras &
-        Sokal 1988; M the window, n the number of pilot values used), so that thin >= 2 τ_int
-        holds with about 98 % confidence rather than 50 %.
-    tau_int : float
-        max(τ_int(E), τ_int(|M|)) in sweeps.
-    """
-    min_sweeps = _check_int("min_sweeps", min_sweeps, 20)
-    max_sweeps = _check_int("max_sweeps", max_sweeps, min_sweeps)
-    min_burn_in = _check_int("min_burn_in", min_burn_in, 0)
-    window = _check_real("window", window, positive=True)
-    min_length_factor = _check_real("min_length_factor", min_length_factor, positive=True)
-    burn_in_factor = _check_real("burn_in_factor", burn_in_factor)
-    from .observables import integrated_autocorr_time
-
-    energies, mags = [], []
-
-    def run(n):
-        for _ in range(n):
-            sampler.sweep(1)
-            energies.append(sampler.energy())
-            mags.append(np.abs(sampler.magnetization()))
-
-    run(min_sweeps)
-    while True:
-        n = len(energies)
-        e = np.asarray(energies).T[:, n // 2:]
-        m = np.asarray(mags).T[:, n // 2:]
-        taus, highs = [], []
-        obs_logger = logging.getLogger("ising.observables")
-        level = obs_logger.level
-        obs_logger.setLevel(logging.ERROR)  # "series too short" is expected while the pilot grows
-        try:
-            for x in (e, m):
-                if np.ptp(x) == 0:  # frozen observable (e.g. ground state): nothing measurable
-                    taus.append(0.5)
-                    highs.append(0.5)
-                else:
-                    t, w = integrated_autocorr_time(x, window)
-                    # Madras-Sokal variance of the windowed estimator: 2 (2M + 1) / n tau^2
-                    rel = math.sqrt(2.0 * (2 * w + 1) / x.size)
-                    taus.append(float(t))
-                    highs.append(float(t) * (1.0 + 2.0 * rel))
-        finally:
-            obs_logger.setLevel(level)
-        tau = max(taus)
-        tau_high = max(highs)
-        if e.shape[1] >= min_length_factor * tau:
-            break
-        if n >= max_sweeps:
-            logger.warning("calibrate: pilot of %d sweeps is shorter than %.0f tau_int (tau_int = %.1f); "
-                           "estimates may be unreliable", n, min_length_factor, tau)
-            break
-        run(min(n, max_sweeps - n))
-    burn_in = max(min_burn_in, int(math.ceil(burn_in_factor * tau)))
-    thin = max(1, int(math.ceil(2.0 * tau_high)))
-    logger.info("calibrate: %d pilot sweeps, tau_int = %.2f sweeps (E %.2f, |M| %.2f; upper bound %.2f) "
-                "-> burn_in %d, thin %d", len(energies), tau, taus[0], taus[1], tau_high, burn_in, thin)
-    return burn_in, thin, tau
 
 
 # --------------------------------------------------------------------- sample
@@ -843,34 +627,27 @@ def sample(dimension, size, temperature, *, coupling=1.0, field=0.0, algorithm="
         Samples are ordered round-major: after each ``thin`` sweeps every chain emits one
         sample, in chain order (the last round may use only the first chains).
     """
-    n_samples = _check_int("n_samples", n_samples, 1)
-    if burn_in is not None:
-        burn_in = _check_int("burn_in", burn_in, 0)
-    if thin is not None:
-        thin = _check_int("thin", thin, 1)
+    n_samples = check_int("n_samples", n_samples, 1)
+    burn_in = check_int("burn_in", burn_in, 0, allow_none=True)
+    thin = check_int("thin", thin, 1, allow_none=True)
     sampler = MonteCarloSampler(dimension, size, temperature, coupling=coupling, field=field,
                                 algorithm=algorithm, n_chains=n_chains, seed=seed, engine=engine)
-    tau = float("nan")
-    if burn_in is None or thin is None:
-        b, t, tau = calibrate(sampler)
-        burn_in = b if burn_in is None else burn_in
-        thin = t if thin is None else thin
-    sampler.sweep(burn_in)
-    n_rounds = -(-n_samples // sampler.n_chains)
-    out = np.empty((n_samples,) + sampler._shape[1:], dtype=np.int8)
+    schedule = equilibrate(sampler, burn_in, thin)
+    out = np.empty((n_samples,) + sampler.shape[1:], dtype=np.int8)
     k = 0
-    for _ in range(n_rounds):
-        sampler.sweep(thin)
-        take = min(sampler.n_chains, n_samples - k)
-        out[k:k + take] = sampler._flat_spins(slice(0, take)).reshape((take,) + sampler._shape[1:])
-        k += take
+    for block in sample_rounds(sampler, n_samples, schedule.thin):
+        out[k:k + len(block)] = block
+        k += len(block)
         if progress is not None:
             progress(k, n_samples)
     energy = energy_per_spin(out, sampler.coupling, sampler.field, sampler.dimension)
     mag = magnetization_per_spin(out, sampler.dimension)
+    tau = schedule.tau_int
     if not math.isfinite(tau):
-        tau = _tau_from_samples(energy, mag, sampler.n_chains, n_rounds, thin)
-    return SampleResult(out, energy, mag, burn_in, thin, tau, metadata_for(sampler, burn_in, thin, tau))
+        tau = _tau_from_samples(energy, mag, sampler.n_chains,
+                                n_rounds(n_samples, sampler.n_chains), schedule.thin)
+    return SampleResult(out, energy, mag, schedule.burn_in, schedule.thin, tau,
+                        metadata_for(sampler, schedule.burn_in, schedule.thin, tau))
 
 
 def _tau_from_samples(energy, mag, n_chains, n_rounds, thin):
@@ -881,5 +658,5 @@ def _tau_from_samples(energy, mag, n_chains, n_rounds, thin):
     taus = []
     for x in (energy, np.abs(mag)):
         series = x[: full * n_chains].reshape(full, n_chains).T
-        taus.append(0.5 if np.ptp(series) == 0 else _tau(series))
+        taus.append(tau_of_series(series))
     return thin * max(taus)

@@ -32,28 +32,24 @@ import os
 import numpy as np
 
 from rbm import maths
-from rbm._params import ParamsMixin, jsonable_params, params_from_json
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from rbm._params import (ParamsMixin, jsonable_params, params_from_json, rename_params,
+                         store_params)
 from rbm.archive import open_archive, save_layers
+from rbm.hyperparams import UNITS, as_rng, check_integer, child_seed, root_seed
 from rbm.model import RBM, TrainingDivergedError
 
 __all__ = ["DBN", "load_layers"]
 
 logger = logging.getLogger(__name__)
 
-_UNITS = ("binary", "spin")
 _PROPAGATE = ("sample", "mean")
 _MODES = ("stochastic", "mean-field")
 
 
-def _check_int(name, value, low):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return int(value)
-
-
-class DBN(ParamsMixin):
+class DBN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
     """Deep belief net: a greedy layer-wise stack of :class:`rbm.RBM`.
 
     Parameters
@@ -64,9 +60,10 @@ class DBN(ParamsMixin):
     units : {"spin", "binary"} or sequence of them, default "spin"
         Unit type of every RBM, or one per RBM.
     rbm_params : dict or sequence of dicts, optional
-        Keyword arguments of :class:`rbm.RBM` (``learning_rate``, ``n_epochs``, ``batch_size``,
+        Keyword arguments of :class:`rbm.RBM` (``learning_rate``, ``n_iter``, ``batch_size``,
         ``cd_k``, ``persistent``, ``l1``, ...) shared by all layers, or one dict per layer.
-        ``n_hidden``, ``units`` and ``random_state`` are set by the DBN.
+        ``n_components``, ``units`` and ``random_state`` are set by the DBN (the previous
+        release's ``n_epochs`` is accepted with a FutureWarning).
     propagate : {"sample", "mean"}, default "sample"
         Training data of RBM l+1: one sample h ~ p(h | v) per training configuration (a fixed draw
         per layer, seeded from ``random_state``), or the mean activations E[h | v] (requires an
@@ -78,6 +75,8 @@ class DBN(ParamsMixin):
     random_state : None, int or numpy.random.SeedSequence
         Root seed; RBM l trains with child ``SeedSequence(entropy, spawn_key=(0, l))``, its
         up-propagation draws from spawn key ``(1, l)``.
+    verbose : int, default 0
+        Passed to every RBM (one line per epoch when > 0) unless ``rbm_params`` sets it.
 
     Attributes
     ----------
@@ -90,23 +89,36 @@ class DBN(ParamsMixin):
     metadata_ : dict
         Free-form JSON metadata saved with the model (e.g. the training lattice).
 
+    Notes
+    -----
+    A scikit-learn transformer: :meth:`transform` is the mean-field up-pass to the top layer
+    (feature names ``dbn0``, ``dbn1``, ... with ``set_output``), :meth:`inverse_transform` the
+    down-pass. There is no ``score_samples``: log p(v) of a DBN with more than one layer is
+    intractable (it needs the top RBM's partition function *and* a sum over every hidden
+    layer), so a DBN is not scored by likelihood.
+
     References
     ----------
     Hinton, Osindero & Teh, Neural Computation 18, 1527 (2006); Mehta & Schwab, arXiv:1410.3831.
     """
 
     def __init__(self, layer_sizes=(400, 100, 25), *, units="spin", rbm_params=None,
-                 propagate="sample", propagate_repeats=1, random_state=None):
-        self.layer_sizes = layer_sizes
-        self.units = units
-        self.rbm_params = rbm_params
-        self.propagate = propagate
-        self.propagate_repeats = propagate_repeats
-        self.random_state = random_state
+                 propagate="sample", propagate_repeats=1, random_state=None, verbose=0):
+        store_params(self, locals())
 
-    def __repr__(self):
-        return (f"DBN(layer_sizes={list(self.layer_sizes)!r}, units={self.units!r}, "
-                f"propagate={self.propagate!r})")
+    def __sklearn_is_fitted__(self):
+        return bool(getattr(self, "layers_", None))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        tags.transformer_tags.preserves_dtype = []  # float64 outputs whatever the input
+        return tags
+
+    @property
+    def _n_features_out(self):
+        """Units of the top layer (``get_feature_names_out``)."""
+        return self.layers_[-1].weights_.shape[1]
 
     # ------------------------------------------------------------------------------------------
     # validation
@@ -119,13 +131,13 @@ class DBN(ParamsMixin):
                              f"got {self.layer_sizes!r}") from None
         if not sizes:
             raise ValueError("layer_sizes must name at least one layer")
-        sizes = [_check_int(f"layer size {i + 1}", s, 1) for i, s in enumerate(sizes)]
+        sizes = [check_integer(f"layer size {i + 1}", s, 1) for i, s in enumerate(sizes)]
         n = len(sizes)
         units = [self.units] * n if isinstance(self.units, str) else list(self.units)
         if len(units) != n:
             raise ValueError(f"units has {len(units)} entries for {n} layers")
         for u in units:
-            if u not in _UNITS:
+            if u not in UNITS:
                 raise ValueError(f"units must be 'binary' or 'spin', got {u!r}")
         params = self.rbm_params if self.rbm_params is not None else {}
         if isinstance(params, dict):
@@ -134,7 +146,8 @@ class DBN(ParamsMixin):
             params = [dict(p) for p in params]
             if len(params) != n:
                 raise ValueError(f"rbm_params has {len(params)} entries for {n} layers")
-        valid = set(RBM.param_names()) - {"n_hidden", "units", "random_state"}
+        params = [{"verbose": self.verbose, **rename_params(p, warn_for=RBM)} for p in params]
+        valid = set(RBM.param_names()) - {"n_components", "units", "random_state"}
         for i, p in enumerate(params):
             bad = sorted(set(p) - valid)
             if bad:
@@ -142,51 +155,36 @@ class DBN(ParamsMixin):
                                  f"{', '.join(bad)}")
         if self.propagate not in _PROPAGATE:
             raise ValueError(f"propagate must be 'sample' or 'mean', got {self.propagate!r}")
-        repeats = _check_int("propagate_repeats", self.propagate_repeats, 1)
+        repeats = check_integer("propagate_repeats", self.propagate_repeats, 1)
         if repeats > 1 and self.propagate != "sample":
             raise ValueError("propagate_repeats > 1 requires propagate='sample'")
-        seed = self.random_state
-        if isinstance(seed, np.random.SeedSequence):
-            root = seed
-        elif seed is None:
-            root = np.random.SeedSequence()
-        elif isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_)) \
-                and seed >= 0:
-            root = np.random.SeedSequence(int(seed))
-        else:
-            raise ValueError(f"random_state must be None, a non-negative int or a SeedSequence, "
-                             f"got {seed!r}")
+        root = root_seed(self.random_state)
         return sizes, units, params, root
 
-    @staticmethod
-    def _child_seed(root, *key):
-        return np.random.SeedSequence(root.entropy, spawn_key=tuple(root.spawn_key) + key)
-
     def _check_fitted(self):
-        if not getattr(self, "layers_", None):
-            raise ValueError("this DBN is not fitted yet; call fit() first")
+        check_is_fitted(self)
 
     def _check_layer(self, layer):
         n = len(self.layers_)
         if layer is None:
             return n
-        layer = _check_int("layer", layer, 1)
+        layer = check_integer("layer", layer, 1)
         if layer > n:
             raise ValueError(f"layer must be in 1..{n}, got {layer}")
         return layer
 
-    def _check_visible(self, X):
-        """Visible input: 2-D, finite, width n_features_in_, values within the unit range."""
-        arr = np.asarray(X, dtype=np.float64)
-        if arr.ndim == 1 and arr.shape[0] == self.n_features_in_:
-            arr = arr[None, :]
-        if arr.ndim != 2 or arr.shape[1] != self.n_features_in_:
-            raise ValueError(f"X must have shape (n_samples, {self.n_features_in_}), got "
-                             f"{np.shape(X)}")
-        if arr.shape[0] == 0:
-            raise ValueError("X is empty")
-        if not np.all(np.isfinite(arr)):
-            raise ValueError("X contains NaN or inf")
+    def check_input(self, X, *, reset):
+        """The visible input of :meth:`fit`, :meth:`partial_fit`, :meth:`transform`,
+        :meth:`reconstruct` and :meth:`gibbs`, checked.
+
+        scikit-learn's checks (2-D, dense, numeric, finite; ``reset=True`` records
+        ``n_features_in_``, ``reset=False`` compares with it); when fitting, RBM 1 then checks
+        the unit values, otherwise the values must lie in the unit range of RBM 1 (states or
+        means, as float64). A subclass may override it to map other inputs onto unit values.
+        """
+        if reset:
+            return validate_data(self, X, reset=True, accept_sparse=False, dtype="numeric")
+        arr = validate_data(self, X, reset=False, accept_sparse=False, dtype=np.float64)
         low = 0.0 if self.layers_[0].units == "binary" else -1.0
         if arr.min() < low or arr.max() > 1.0:
             raise ValueError(f"X must lie in [{low:g}, 1] for {self.layers_[0].units} units")
@@ -217,7 +215,8 @@ class DBN(ParamsMixin):
 
         Returns
         -------
-        self
+        self : DBN
+            The trained stack: ``layers_`` (RBM 1 first), ``history_``, ``n_features_in_``.
 
         Raises
         ------
@@ -227,32 +226,24 @@ class DBN(ParamsMixin):
             NaN/inf during training; the message names the epoch and the layer.
         """
         sizes, units, params, root = self._validate()
-        if X is None:
-            raise ValueError("X is None")
-        data = np.asarray(X)
-        if data.ndim != 2 or data.shape[0] == 0 or data.shape[1] == 0:
-            raise ValueError(f"X must be a non-empty 2-D array (n_samples, n_features), got "
-                             f"shape {data.shape}")
+        data = self.check_input(X, reset=True)
         self._root_seed_ = root
         n_layers = len(sizes)
         layers = []
         for i in range(n_layers):
             layer = i + 1
-            rbm = RBM(sizes[i], units=units[i], random_state=self._child_seed(root, 0, layer),
+            rbm = RBM(sizes[i], units=units[i], random_state=child_seed(root, 0, layer),
                       **params[i])
-            wrapped = None
-            if callback is not None:
-                def wrapped(record, _n=n_layers):
-                    callback({**record, "n_layers": _n})
             ckpt = None if checkpoint is None else f"{os.fspath(checkpoint)}.layer{layer}"
             logger.info("training layer %d/%d: %d -> %d %s units", layer, n_layers,
                         data.shape[1], sizes[i], units[i])
-            rbm.fit(data, checkpoint=ckpt, resume=resume, callback=wrapped, layer=layer,
+            rbm.fit(data, checkpoint=ckpt, resume=resume,
+                    callback=_with_layer_count(callback, n_layers), layer=layer,
                     allow_fractional=layer > 1 and self.propagate == "mean")
             layers.append(rbm)
             if layer < n_layers:
                 data = self._propagate_up(rbm, data, units[i + 1],
-                                          np.random.default_rng(self._child_seed(root, 1, layer)))
+                                          np.random.default_rng(child_seed(root, 1, layer)))
                 if not np.all(np.isfinite(data)):
                     raise TrainingDivergedError(f"non-finite activations after layer {layer}")
         self.layers_ = layers
@@ -272,6 +263,35 @@ class DBN(ParamsMixin):
                                   for _ in range(int(self.propagate_repeats))])
         out = maths.convert_units(out, rbm.units, next_units)
         return out.astype(rbm.weights_.dtype)
+
+    def partial_fit(self, X, y=None, *, callback=None):
+        """One more epoch of every layer, greedily: RBM 1 on ``X``, RBM l on the representation
+        of ``X`` under the (just updated) RBMs below (:meth:`rbm.RBM.partial_fit`).
+
+        The first call builds the layers with the seeds of :meth:`fit`; the up-propagation
+        draws of epoch e come from spawn key ``(1, l, e)``. ``callback`` as in :meth:`fit`.
+
+        Returns
+        -------
+        self : DBN
+        """
+        sizes, units, params, root = self._validate()
+        fitted = self.__sklearn_is_fitted__()
+        data = self.check_input(X, reset=not fitted)
+        n_layers = len(sizes)
+        if not fitted:
+            self.layers_ = [RBM(sizes[i], units=units[i], random_state=child_seed(root, 0, i + 1),
+                                **params[i]) for i in range(n_layers)]
+            self.metadata_ = getattr(self, "metadata_", {})
+        epoch = getattr(self.layers_[0], "n_epochs_done_", 0)
+        for i, rbm in enumerate(self.layers_):
+            rbm.partial_fit(data, callback=_with_layer_count(callback, n_layers), layer=i + 1,
+                            allow_fractional=i > 0 and self.propagate == "mean")
+            if i + 1 < n_layers:
+                rng = np.random.default_rng(child_seed(root, 1, i + 1, epoch))
+                data = self._propagate_up(rbm, data, units[i + 1], rng)
+        self.history_ = [rbm.history_ for rbm in self.layers_]
+        return self
 
     # ------------------------------------------------------------------------------------------
     # passes
@@ -293,7 +313,7 @@ class DBN(ParamsMixin):
         self._check_fitted()
         stop = self._check_layer(layer)
         layers = self.layers_[:stop]
-        means = maths.mean_field_up(self._check_visible(X),
+        means = maths.mean_field_up(self.check_input(X, reset=False),
                                     [(rbm.weights_.astype(np.float64),
                                       rbm.hidden_bias_.astype(np.float64)) for rbm in layers],
                                     [rbm.units for rbm in layers])
@@ -388,19 +408,52 @@ class DBN(ParamsMixin):
         self._check_fitted()
         if mode not in _MODES:
             raise ValueError(f"mode must be 'stochastic' or 'mean-field', got {mode!r}")
-        n_samples = _check_int("n_samples", n_samples, 1)
-        n_gibbs = _check_int("n_gibbs", n_gibbs, 0)
+        n_samples = check_integer("n_samples", n_samples, 1)
+        n_gibbs = check_integer("n_gibbs", n_gibbs, 0)
         if isinstance(seed, np.random.Generator):
             raise ValueError("seed must be None, an int or a SeedSequence")
         root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
         top = self.layers_[-1]
-        x = top.sample(n_samples, n_gibbs, seed=self._child_seed(root, 0)).astype(np.float64)
+        x = top.sample(n_samples, n_gibbs, seed=child_seed(root, 0)).astype(np.float64)
         n = len(self.layers_)
         if n == 1:
             return x.astype(np.int8)
-        rng = np.random.default_rng(self._child_seed(root, 1))
+        rng = np.random.default_rng(child_seed(root, 1))
         x = maths.convert_units(x, top.units, self.layers_[-2].units)
         return self._down(x, n - 1, mode, rng, sample_visible=True).astype(np.int8)
+
+    def gibbs(self, X, n_steps=1, seed=None):
+        """Up-down Gibbs sampling from each row of ``X`` (Hinton, Osindero & Teh 2006).
+
+        A stochastic up-pass h^(l) ~ p(h^(l) | h^(l-1)) to the visible layer of the top RBM,
+        ``n_steps`` of block Gibbs sampling in the top RBM (:meth:`rbm.RBM.gibbs`), then a
+        stochastic down-pass through the lower RBMs' conditionals.
+
+        Parameters
+        ----------
+        X : array_like (n_samples, n_features_in_)
+            Visible states in the units of RBM 1.
+        n_steps : int, default 1
+        seed : None, int, SeedSequence or Generator
+
+        Returns
+        -------
+        ndarray (n_samples, n_features_in_), float64 visible states
+        """
+        self._check_fitted()
+        x = self.check_input(X, reset=False)
+        rng = as_rng(seed)
+        for below, above in zip(self.layers_[:-1], self.layers_[1:]):
+            field = maths.hidden_field(x, below.weights_.astype(np.float64),
+                                       below.hidden_bias_.astype(np.float64))
+            x = maths.convert_units(maths.sample_units(field, below.units, rng), below.units,
+                                    above.units)
+        top = self.layers_[-1]
+        x = top.gibbs(x, n_steps, seed=rng).astype(np.float64)
+        if len(self.layers_) == 1:
+            return x
+        x = maths.convert_units(x, top.units, self.layers_[-2].units)
+        return self._down(x, len(self.layers_) - 1, "stochastic", rng)
 
     def receptive_fields(self, layer=None):
         """Effective receptive fields r^(l) of layer ``layer`` (:func:`rbm.maths.receptive_fields`).
@@ -463,6 +516,13 @@ class DBN(ParamsMixin):
         dbn.history_ = [getattr(rbm, "history_", {}) for rbm in layers]
         dbn.metadata_ = dict(meta.get("metadata") or {})
         return dbn
+
+
+def _with_layer_count(callback, n_layers):
+    """``callback`` with ``record["n_layers"]`` added (None stays None)."""
+    if callback is None:
+        return None
+    return lambda record: callback({**record, "n_layers": n_layers})
 
 
 # ----------------------------------------------------------------------------------------------

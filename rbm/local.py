@@ -36,18 +36,14 @@ import math
 import numpy as np
 
 from rbm import maths
+from rbm._params import store_params
 from rbm.archive import atomic_savez
+from rbm.hyperparams import as_rng
 
 __all__ = ["LocalRBM", "LocalRBMStack", "save_local_stack", "load_local_stack",
            "LOCAL_FORMAT_VERSION"]
 
 LOCAL_FORMAT_VERSION = 1
-
-
-def _rng(seed):
-    if isinstance(seed, np.random.Generator):
-        return seed
-    return np.random.default_rng(seed)
 
 
 def _check_lattice(V, name="X"):
@@ -95,17 +91,7 @@ class LocalRBM:
     def __init__(self, block=2, kernel_size=4, *, learning_rate=0.05, n_epochs=10, batch_size=32,
                  cd_k=1, persistent=False, momentum=0.5, weight_decay=0.0, init_scale=0.01,
                  random_state=None):
-        self.block = block
-        self.kernel_size = kernel_size
-        self.learning_rate = learning_rate
-        self.n_epochs = n_epochs
-        self.batch_size = batch_size
-        self.cd_k = cd_k
-        self.persistent = persistent
-        self.momentum = momentum
-        self.weight_decay = weight_decay
-        self.init_scale = init_scale
-        self.random_state = random_state
+        store_params(self, locals())
 
     def get_params(self):
         return {k: getattr(self, k) for k in ("block", "kernel_size", "learning_rate", "n_epochs",
@@ -199,13 +185,13 @@ class LocalRBM:
 
         Processed ``chunk`` samples at a time (the uniforms are consumed in sample order, so the
         result does not depend on ``chunk``)."""
-        rng = _rng(seed)
+        rng = as_rng(seed)
         V = np.asarray(V)
         parts = [self._sample(self.hidden_input(V[i:i + chunk]), rng) for i in range(0, V.shape[0], chunk)]
         return np.concatenate(parts) if parts else np.empty((0,) + V.shape[1:], np.int8)
 
     def sample_visible(self, H, seed=None):
-        return self._sample(self.visible_input(H), _rng(seed))
+        return self._sample(self.visible_input(H), as_rng(seed))
 
     def transform(self, V, seed=None):
         """Alias of :meth:`sample_hidden` (block transform ``f(spins, seed)`` for analysis.mcrg)."""
@@ -265,7 +251,7 @@ class LocalRBM:
         ``E[h | v_k]`` after ``k`` block-Gibbs steps (uniforms drawn hidden, then visible, from
         ``seed``), and the final visible states ``vk``.
         """
-        rng = _rng(seed)
+        rng = as_rng(seed)
         V0 = np.asarray(V0, dtype=np.float64)
         n = V0.shape[0]
         hp = self.mean_hidden(V0)
@@ -347,9 +333,7 @@ class LocalRBMStack:
     """
 
     def __init__(self, n_layers=2, *, rbm_params=None, random_state=None):
-        self.n_layers = n_layers
-        self.rbm_params = rbm_params
-        self.random_state = random_state
+        store_params(self, locals())
 
     def fit(self, X, *, progress=None):
         """Train the layers greedily; ``progress(layer, epoch, n_epochs)`` after each epoch."""

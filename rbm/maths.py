@@ -59,6 +59,7 @@ __all__ = [
     "sample_units",
     "field_tanh",
     "sample_units_tanh",
+    "gibbs_chain",
     "unit_log_partition",
     "free_energy_visible",
     "free_energy_hidden",
@@ -179,6 +180,34 @@ def sample_units_tanh(act, bias, units, rng):
     out = np.empty_like(t)
     K.layer_sample(t, uniforms, typed(1.0), typed(0.0 if units == "binary" else -1.0), out)
     return out
+
+
+def gibbs_chain(v, weights, visible_bias, hidden_bias, units, n_steps, rng):
+    """``n_steps`` of block Gibbs sampling v -> h -> v, in place on ``v`` (returned).
+
+    ``v`` is a C-contiguous float array of the parameters' dtype. The uniforms come from the
+    training loop's counter-based SplitMix64 stream (:func:`rbm._kernels.uniform_fill`), keyed
+    by one 64-bit draw from ``rng``, so the result does not depend on the Numba thread count.
+    """
+    binary = units == "binary"
+    n, dtype = v.shape[0], v.dtype
+    one, off = dtype.type(1.0), dtype.type(0.0 if binary else -1.0)
+    act_h = np.empty((n, weights.shape[1]), dtype)
+    h = np.empty_like(act_h)
+    u_h = np.empty_like(act_h)
+    act_v = np.empty_like(v)
+    u_v = np.empty_like(v)
+    key, counter = int(rng.integers(0, 2 ** 64, dtype=np.uint64)), 0
+    for _ in range(n_steps):
+        np.dot(v, weights, out=act_h)
+        field_tanh(act_h, hidden_bias, binary)
+        counter = K.uniform_fill(key, counter, u_h)
+        K.layer_sample(act_h, u_h, one, off, h)
+        np.dot(h, weights.T, out=act_v)
+        field_tanh(act_v, visible_bias, binary)
+        counter = K.uniform_fill(key, counter, u_v)
+        K.layer_sample(act_v, u_v, one, off, v)
+    return v
 
 
 # ----------------------------------------------------------------------------------------------

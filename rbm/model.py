@@ -28,72 +28,52 @@ J. Besag, "Statistical analysis of non-lattice data", The Statistician 24, 179 (
 
 from __future__ import annotations
 
-import inspect
 import logging
-import math
 import os
 import time
-import zlib
 
 import numpy as np
 
-from rbm import _kernels as K
 from rbm import maths, partition
-from rbm._params import ParamsMixin, jsonable_params
-from rbm.archive import load_checkpoint, save_checkpoint
-from rbm.maths import field_tanh
-from rbm.train import CDTrainer
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-__all__ = ["RBM", "TrainingDivergedError"]
+from rbm._params import (ParamsMixin, accepts_renamed, deprecated_alias, jsonable_params,
+                         store_params)
+from rbm.archive import load_checkpoint, save_checkpoint
+from rbm.fitting import check_resumable, checkpoint_state, initial_parameters, make_trainer
+from rbm.hyperparams import (PLL_METHODS, as_rng, child_seed, learning_rate_at, momentum_at,
+                             root_seed, validate_rbm_params)
+from rbm.monitoring import (TrainingDivergedError, empty_history, monitor_indices,
+                            monitor_metrics, pll_exact, pll_random)
+from rbm.validation import (check_hidden, check_visible, fingerprint, in_unit_set,
+                            training_array)
+
+__all__ = ["RBM", "TrainingDivergedError", "in_unit_set"]
 
 logger = logging.getLogger(__name__)
 
-_UNITS = ("binary", "spin")
-_SCHEDULES = ("constant", "linear", "exponential")
-_DTYPES = ("float32", "float64")
-_PLL_METHODS = ("random", "exact")
 
-
-class TrainingDivergedError(ValueError):
-    """Training produced NaN or inf parameters or free energies (lower the learning rate)."""
-
-
-def _check_seed(seed, name="random_state"):
-    if seed is None or isinstance(seed, (np.random.SeedSequence, np.random.Generator)):
-        return seed
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"{name} must be None, a non-negative int or a numpy SeedSequence, "
-                         f"got {seed!r}")
-    if seed < 0:
-        raise ValueError(f"{name} must be non-negative, got {seed}")
-    return int(seed)
-
-
-def _as_rng(seed):
-    """A Generator from None / int / SeedSequence / Generator (a Generator is used as is)."""
-    if isinstance(seed, np.random.Generator):
-        return seed
-    return np.random.default_rng(_check_seed(seed, "seed"))
-
-
-class RBM(ParamsMixin):
+class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
     """Restricted Boltzmann machine trained by contrastive divergence (CD-k or PCD-k).
 
     Parameters
     ----------
-    n_hidden : int, default 64
-        Number of hidden units (> 0).
+    n_components : int, default 64
+        Number of hidden units (> 0); ``n_hidden`` in the previous release (deprecated alias).
     units : {"spin", "binary"}, default "spin"
         Unit values {-1, +1} (natural for Ising data) or {0, 1}; both layers use the same kind.
     learning_rate : float, default 0.01
         Initial SGD step (> 0), applied to mini-batch *averaged* gradients.
     learning_rate_schedule : {"constant", "linear", "exponential"}, default "constant"
-        Learning rate at epoch e = 0..n_epochs-1: constant; linear interpolation from
+        Learning rate at epoch e = 0..n_iter-1: constant; linear interpolation from
         ``learning_rate`` to ``final_learning_rate``; geometric interpolation between them.
     final_learning_rate : float, optional
         Last-epoch learning rate of a decaying schedule (default ``learning_rate / 100``).
-    n_epochs : int, default 10
-        Passes over the training data in :meth:`fit`.
+    n_iter : int, default 10
+        Passes (epochs) over the training data in :meth:`fit`; ``n_epochs`` in the previous
+        release (deprecated alias). scikit-learn's ``BernoulliRBM`` name: a fixed number of
+        epochs, not a bound on an iteration that stops at convergence (``max_iter``).
     batch_size : int, default 100
         Mini-batch size (the last batch of an epoch may be smaller).
     cd_k : int, default 1
@@ -127,14 +107,16 @@ class RBM(ParamsMixin):
     random_state : None, int or numpy.random.SeedSequence
         Seed of every random choice of :meth:`fit` (initialisation, shuffling, Gibbs sampling,
         monitoring). The same seed gives the same bytes.
+    verbose : int, default 0
+        Print one line per epoch (pseudo-log-likelihood, time) to stdout when > 0.
 
     Attributes
     ----------
-    weights_ : ndarray (n_visible, n_hidden)
+    weights_ : ndarray (n_visible, n_components)
         w in E = b.h + v w h + c.v.
     visible_bias_ : ndarray (n_visible,)
         c.
-    hidden_bias_ : ndarray (n_hidden,)
+    hidden_bias_ : ndarray (n_components,)
         b.
     n_features_in_ : int
         Number of visible units.
@@ -145,12 +127,17 @@ class RBM(ParamsMixin):
         for PCD), ``pseudo_log_likelihood`` (mean per sample over the monitoring subset),
         ``log_likelihood`` (exact mean log p(v) over the monitoring subset, or None), ``seconds``.
     n_epochs_done_ : int
-        Epochs trained so far.
+        Epochs trained so far (also ``n_iter_``).
+    feature_names_in_ : ndarray of str
+        Column names of a pandas ``X`` given to :meth:`fit`.
 
     Notes
     -----
     ``transform`` returns E[h | v]: P(h_j = 1 | v) for binary units, E[h_j | v] =
-    2 P(h_j = +1 | v) - 1 = -tanh(b_j + (v W)_j) for spin units.
+    2 P(h_j = +1 | v) - 1 = -tanh(b_j + (v W)_j) for spin units; ``inverse_transform``
+    returns E[v | h]. Inputs are the unit values {0, 1} or {-1, +1} (the data of this model);
+    :meth:`transform` also accepts unit means. Arbitrary real features, which scikit-learn's
+    ``BernoulliRBM`` takes as probabilities, are refused: see :data:`rbm.EXPECTED_FAILED_CHECKS`.
 
     References
     ----------
@@ -158,39 +145,58 @@ class RBM(ParamsMixin):
     Hinton, UTML TR 2010-003 (2010); Tieleman, ICML (2008).
     """
 
-    def __init__(self, n_hidden=64, *, units="spin", learning_rate=0.01,
-                 learning_rate_schedule="constant", final_learning_rate=None, n_epochs=10,
+    @accepts_renamed
+    def __init__(self, n_components=64, *, units="spin", learning_rate=0.01,
+                 learning_rate_schedule="constant", final_learning_rate=None, n_iter=10,
                  batch_size=100, cd_k=1, persistent=False, n_persistent_chains=None,
                  momentum=0.5, final_momentum=0.9, momentum_switch_epoch=5, weight_decay=0.0,
                  l1=0.0, dtype="float32", flip_augmentation=False, monitor_size=1000,
-                 monitor_pll="random", monitor_exact_max_units=16, random_state=None):
-        self.n_hidden = n_hidden
-        self.units = units
-        self.learning_rate = learning_rate
-        self.learning_rate_schedule = learning_rate_schedule
-        self.final_learning_rate = final_learning_rate
-        self.n_epochs = n_epochs
-        self.batch_size = batch_size
-        self.cd_k = cd_k
-        self.persistent = persistent
-        self.n_persistent_chains = n_persistent_chains
-        self.momentum = momentum
-        self.final_momentum = final_momentum
-        self.momentum_switch_epoch = momentum_switch_epoch
-        self.weight_decay = weight_decay
-        self.l1 = l1
-        self.dtype = dtype
-        self.flip_augmentation = flip_augmentation
-        self.monitor_size = monitor_size
-        self.monitor_pll = monitor_pll
-        self.monitor_exact_max_units = monitor_exact_max_units
-        self.random_state = random_state
+                 monitor_pll="random", monitor_exact_max_units=16, random_state=None,
+                 verbose=0):
+        store_params(self, locals())
 
-    def __repr__(self):
-        defaults = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()
-                    if p.name != "self"}
-        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if not _same(v, defaults[k])]
-        return f"RBM({', '.join(changed)})"
+    n_hidden = deprecated_alias("n_hidden", "n_components")
+    n_epochs = deprecated_alias("n_epochs", "n_iter")
+
+    # ------------------------------------------------------------------------------------------
+    # scikit-learn protocol
+    # ------------------------------------------------------------------------------------------
+    def __sklearn_is_fitted__(self):
+        return getattr(self, "weights_", None) is not None
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        # outputs have the model's float type whatever the input's
+        tags.transformer_tags.preserves_dtype = [str(self.dtype)]
+        return tags
+
+    @property
+    def _n_features_out(self):
+        """Number of hidden units (``get_feature_names_out``: ``rbm0``, ``rbm1``, ...)."""
+        return self.weights_.shape[1]
+
+    @property
+    def n_iter_(self):
+        """Epochs trained so far (``n_epochs_done_``, scikit-learn's name)."""
+        check_is_fitted(self)
+        return self.n_epochs_done_
+
+    def check_input(self, X, *, reset, allow_fractional=False):
+        """The visible input of :meth:`fit`, :meth:`partial_fit`, :meth:`transform` and
+        :meth:`score_samples`, checked.
+
+        scikit-learn's checks first (2-D, dense, numeric, finite; ``reset=True`` records
+        ``n_features_in_`` and ``feature_names_in_``, ``reset=False`` compares with them), then
+        the unit values {0, 1} / {-1, +1} (or unit means with ``allow_fractional``). A subclass
+        may override it to map other inputs onto unit values.
+
+        Returns
+        -------
+        ndarray (n_samples, n_features_in_), not copied when already an array
+        """
+        arr = validate_data(self, X, reset=reset, accept_sparse=False, dtype="numeric")
+        return self._check_data(arr, allow_fractional=allow_fractional)
 
     # ------------------------------------------------------------------------------------------
     # validation
@@ -208,111 +214,14 @@ class RBM(ParamsMixin):
         ValueError
             An invalid hyperparameter (one-line message naming it).
         """
-        def integer(name, low):
-            value = getattr(self, name)
-            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-                raise ValueError(f"{name} must be an integer, got {value!r}")
-            if value < low:
-                raise ValueError(f"{name} must be >= {low}, got {value}")
-            return int(value)
-
-        def real(name, low, high=math.inf, low_open=False, high_open=False):
-            value = getattr(self, name)
-            try:
-                value = float(value)
-            except (TypeError, ValueError):
-                raise ValueError(f"{name} must be a number, got {getattr(self, name)!r}") from None
-            bad = (not math.isfinite(value) or value < low or value > high
-                   or (low_open and value == low) or (high_open and value == high))
-            if bad:
-                lo = "(" if low_open else "["
-                hi = ")" if high_open else "]"
-                raise ValueError(f"{name} must be finite and in {lo}{low}, {high}{hi}, got {value}")
-            return value
-
-        p = {}
-        p["n_hidden"] = integer("n_hidden", 1)
-        if self.units not in _UNITS:
-            raise ValueError(f"units must be 'binary' or 'spin', got {self.units!r}")
-        p["units"] = self.units
-        p["learning_rate"] = real("learning_rate", 0.0, low_open=True)
-        if self.learning_rate_schedule not in _SCHEDULES:
-            raise ValueError(f"learning_rate_schedule must be one of {_SCHEDULES}, "
-                             f"got {self.learning_rate_schedule!r}")
-        p["learning_rate_schedule"] = self.learning_rate_schedule
-        if self.final_learning_rate is None:
-            p["final_learning_rate"] = p["learning_rate"] / 100.0
-        else:
-            p["final_learning_rate"] = real("final_learning_rate", 0.0, low_open=True)
-        p["n_epochs"] = integer("n_epochs", 1)
-        p["batch_size"] = integer("batch_size", 1)
-        p["cd_k"] = integer("cd_k", 1)
-        if not isinstance(self.persistent, (bool, np.bool_)):
-            raise ValueError(f"persistent must be True or False, got {self.persistent!r}")
-        p["persistent"] = bool(self.persistent)
-        if self.n_persistent_chains is None:
-            p["n_persistent_chains"] = p["batch_size"]
-        else:
-            p["n_persistent_chains"] = integer("n_persistent_chains", 1)
-        p["momentum"] = real("momentum", 0.0, 1.0, high_open=True)
-        p["final_momentum"] = real("final_momentum", 0.0, 1.0, high_open=True)
-        p["momentum_switch_epoch"] = integer("momentum_switch_epoch", 0)
-        p["weight_decay"] = real("weight_decay", 0.0)
-        p["l1"] = real("l1", 0.0)
-        if str(self.dtype) not in _DTYPES:
-            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
-        p["dtype"] = np.dtype(str(self.dtype))
-        if not isinstance(self.flip_augmentation, (bool, np.bool_)):
-            raise ValueError(f"flip_augmentation must be True or False, got {self.flip_augmentation!r}")
-        if self.flip_augmentation and self.units != "spin":
-            raise ValueError("flip_augmentation requires spin units")
-        p["flip_augmentation"] = bool(self.flip_augmentation)
-        p["monitor_size"] = integer("monitor_size", 0)
-        if self.monitor_pll not in _PLL_METHODS:
-            raise ValueError(f"monitor_pll must be 'random' or 'exact', got {self.monitor_pll!r}")
-        p["monitor_pll"] = self.monitor_pll
-        p["monitor_exact_max_units"] = integer("monitor_exact_max_units", 0)
-        p["random_state"] = _check_seed(self.random_state)
-        if isinstance(p["random_state"], np.random.Generator):
-            raise ValueError("random_state must be None, an int or a SeedSequence (not a Generator)")
-        return p
+        return validate_rbm_params(self.get_params())
 
     def _check_data(self, X, name="X", n_features=None, allow_fractional=False):
-        """Validate visible configurations: 2-D, non-empty, finite, values in the unit set
-        (or, with ``allow_fractional``, in its convex hull [0, 1] / [-1, 1])."""
-        if X is None:
-            raise ValueError(f"{name} is None")
-        try:
-            arr = np.asarray(X)
-        except Exception as exc:  # noqa: BLE001 - re-raised as a one-line ValueError
-            raise ValueError(f"{name} is not array-like: {exc}") from None
-        if arr.ndim == 1 and n_features is not None and arr.shape[0] == n_features:
-            arr = arr[None, :]
-        if arr.ndim != 2:
-            raise ValueError(f"{name} must be a 2-D array (n_samples, n_features), got shape {arr.shape}")
-        if arr.shape[0] == 0 or arr.shape[1] == 0:
-            raise ValueError(f"{name} is empty (shape {arr.shape})")
-        if n_features is not None and arr.shape[1] != n_features:
-            raise ValueError(f"{name} has {arr.shape[1]} features but the model has {n_features} "
-                             f"visible units")
-        if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
-            raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
-        if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
-            raise ValueError(f"{name} contains NaN or inf")
-        units = self.units
-        if allow_fractional:
-            low = 0 if units == "binary" else -1
-            if not np.all((arr >= low) & (arr <= 1)):
-                raise ValueError(f"{name} must lie in [{low}, 1] for {units} units")
-            return arr
-        if not in_unit_set(arr, units):
-            allowed = "0 and 1" if units == "binary" else "-1 and +1"
-            raise ValueError(f"{name} must contain only {allowed} for {units} units")
-        return arr
+        return check_visible(X, self.units, name=name, n_features=n_features,
+                             allow_fractional=allow_fractional)
 
     def _check_fitted(self):
-        if getattr(self, "weights_", None) is None:
-            raise ValueError("this RBM is not fitted yet; call fit() first")
+        check_is_fitted(self)
 
     def _float_dtype(self):
         return self.weights_.dtype
@@ -322,88 +231,47 @@ class RBM(ParamsMixin):
     # ------------------------------------------------------------------------------------------
     def _seed_sequence(self, *key):
         """Child SeedSequence ``key`` of the fit's root sequence (deterministic, not stateful)."""
-        root = self._root_seed_
-        return np.random.SeedSequence(root.entropy, spawn_key=tuple(root.spawn_key) + tuple(key))
+        return child_seed(self._root_seed_, *key)
 
     def _default_seed_sequence(self, key):
         """Child ``key`` of the fit's root sequence, or of ``random_state`` if not fitted by fit."""
         if getattr(self, "_root_seed_", None) is None:
-            self._root_seed_ = self._make_root_seed(_check_seed(self.random_state))
+            self._root_seed_ = root_seed(self.random_state)
         return self._seed_sequence(key)
-
-    def _make_root_seed(self, random_state):
-        if isinstance(random_state, np.random.SeedSequence):
-            return random_state
-        return np.random.SeedSequence(random_state)
 
     # ------------------------------------------------------------------------------------------
     # initialisation
     # ------------------------------------------------------------------------------------------
-    def _initialise(self, data, p):
-        """Hinton (2010, sec. 8) initialisation in our sign convention.
+    def initialise(self, X, *, allow_fractional=False):
+        """Set the initial parameters of :meth:`fit` from ``X`` without training, and the
+        training engine (``trainer_``, a :class:`rbm.train.CDTrainer`) that :meth:`partial_fit`
+        continues with. Returns self.
 
-        W ~ N(0, 0.01^2); hidden bias 0; visible bias from the data means so that the model of
-        independent visibles reproduces them: binary P(v_i = 1) = sigma(-c_i) = p_i gives
-        c_i = log((1 - p_i)/p_i); spin E[v_i] = -tanh(c_i) = m_i gives c_i = -atanh(m_i)
-        (means clipped away from the boundary by 1e-3; zero with ``flip_augmentation``, whose
-        symmetrised data have zero means).
+        The initial values follow Hinton (2010, sec. 8) (:func:`rbm.fitting.initial_parameters`);
+        they are the ones :meth:`fit` starts from with the same ``random_state``.
         """
-        rng = np.random.default_rng(self._seed_sequence(0))
-        n_visible = data.shape[1]
-        dtype = p["dtype"]
-        weights = (0.01 * rng.standard_normal((n_visible, p["n_hidden"]))).astype(dtype)
-        if p["flip_augmentation"]:
-            mean = np.zeros(n_visible)  # the augmented (symmetrised) data have zero means
-        elif data.dtype == np.int8:
-            mean = K.column_means(data)
-        else:
-            mean = data.mean(axis=0, dtype=np.float64)
-        eps = 1e-3
-        if p["units"] == "binary":
-            q = np.clip(mean, eps, 1.0 - eps)
-            visible_bias = np.log1p(-q) - np.log(q)
-        else:
-            m = np.clip(mean, -1.0 + 2 * eps, 1.0 - 2 * eps)
-            visible_bias = -np.arctanh(m)
-        self.weights_ = weights
-        self.visible_bias_ = visible_bias.astype(dtype)
-        self.hidden_bias_ = np.zeros(p["n_hidden"], dtype)
-        self.n_features_in_ = n_visible
-        self.history_ = _empty_history()
+        p = self.validated_params()
+        arr = self._check_data(X, allow_fractional=allow_fractional)
+        data = training_array(arr, p["dtype"], allow_fractional)
+        self._root_seed_ = root_seed(p["random_state"])
+        self._initialise(data, p)
+        self.trainer_ = make_trainer(self, data, p, self._seed_sequence(1))
+        return self
+
+    def _initialise(self, data, p):
+        self.weights_, self.visible_bias_, self.hidden_bias_ = initial_parameters(
+            data, p["n_components"], p["units"], p["dtype"], p["flip_augmentation"],
+            self._seed_sequence(0))
+        self.n_features_in_ = data.shape[1]
+        self.history_ = empty_history()
         self.n_epochs_done_ = 0
-
-    def _make_trainer(self, data, p):
-        rng = np.random.default_rng(self._seed_sequence(1))
-        trainer = CDTrainer(self.weights_, self.visible_bias_, self.hidden_bias_,
-                            units=p["units"], batch_size=p["batch_size"], cd_k=p["cd_k"],
-                            persistent=p["persistent"], n_chains=p["n_persistent_chains"],
-                            flip_augmentation=p["flip_augmentation"], rng=rng)
-        trainer.init_chains(data)
-        return trainer
-
-    # ------------------------------------------------------------------------------------------
-    # schedules
-    # ------------------------------------------------------------------------------------------
-    @staticmethod
-    def _learning_rate_at(epoch, p):
-        lr0, lr1, n = p["learning_rate"], p["final_learning_rate"], p["n_epochs"]
-        if p["learning_rate_schedule"] == "constant" or n == 1:
-            return lr0
-        t = min(epoch, n - 1) / (n - 1)
-        if p["learning_rate_schedule"] == "linear":
-            return lr0 + (lr1 - lr0) * t
-        return lr0 * (lr1 / lr0) ** t
-
-    @staticmethod
-    def _momentum_at(epoch, p):
-        return p["momentum"] if epoch < p["momentum_switch_epoch"] else p["final_momentum"]
 
     # ------------------------------------------------------------------------------------------
     # fitting
     # ------------------------------------------------------------------------------------------
     def fit(self, X, y=None, *, checkpoint=None, resume=False, callback=None, layer=None,
             allow_fractional=False):
-        """Train on visible configurations ``X`` for ``n_epochs`` epochs.
+        """Train on visible configurations ``X`` for ``n_iter`` epochs.
 
         Parameters
         ----------
@@ -419,7 +287,7 @@ class RBM(ParamsMixin):
             data fingerprint must match (ValueError otherwise).
         callback : callable, optional
             ``callback(record)`` after every epoch, ``record`` a dict with ``epoch`` (1-based),
-            ``n_epochs``, ``layer`` and the epoch's metrics (drives progress bars in the CLI).
+            ``n_epochs`` (= ``n_iter``), ``layer`` and the epoch's metrics (drives progress bars in the CLI).
         layer : str or int, optional
             Label used in log messages and in :class:`TrainingDivergedError`.
         allow_fractional : bool, default False
@@ -430,7 +298,8 @@ class RBM(ParamsMixin):
 
         Returns
         -------
-        self
+        self : RBM
+            The trained model (``weights_``, ``visible_bias_``, ``hidden_bias_``, ``history_``).
 
         Raises
         ------
@@ -441,20 +310,19 @@ class RBM(ParamsMixin):
             checkpoint of the last good epoch is left intact.
         """
         p = self.validated_params()
-        arr = self._check_data(X, allow_fractional=allow_fractional)
-        data = _training_array(arr, p["dtype"], allow_fractional)
-        fingerprint = _fingerprint(data) if checkpoint is not None else None
-        self._root_seed_ = self._make_root_seed(p["random_state"])
-        state = None
+        arr = self.check_input(X, reset=True, allow_fractional=allow_fractional)
+        data = training_array(arr, p["dtype"], allow_fractional)
+        data_id = fingerprint(data) if checkpoint is not None else None
+        self._root_seed_ = root_seed(p["random_state"])
         if resume and checkpoint is not None and os.path.exists(checkpoint):
-            state = load_checkpoint(checkpoint)
-            self._restore_from_checkpoint(state, p, data, fingerprint)
+            self._restore_from_checkpoint(load_checkpoint(checkpoint), p, data, data_id)
         else:
             self._initialise(data, p)
-            self._trainer = self._make_trainer(data, p)
-        self._monitor_index_ = self._monitor_indices(data.shape[0], p)
-        self._train_epochs(data, p, self.n_epochs_done_, p["n_epochs"], checkpoint=checkpoint,
-                           callback=callback, layer=layer, fingerprint=fingerprint)
+            self.trainer_ = make_trainer(self, data, p, self._seed_sequence(1))
+        self._monitor_index_ = monitor_indices(data.shape[0], p["monitor_size"],
+                                               self._seed_sequence(3))
+        self._train_epochs(data, p, self.n_epochs_done_, p["n_iter"], checkpoint=checkpoint,
+                           callback=callback, layer=layer, fingerprint=data_id)
         return self
 
     def partial_fit(self, X, y=None, *, callback=None, layer=None, allow_fractional=False):
@@ -462,7 +330,7 @@ class RBM(ParamsMixin):
 
         Momentum, persistent chains and the RNG stream continue from the previous call; the
         learning-rate and momentum schedules are evaluated at epoch ``n_epochs_done_`` (the
-        learning rate stays at its last value past ``n_epochs``).
+        learning rate stays at its last value past ``n_iter``).
 
         ``allow_fractional`` as in :meth:`fit`.
 
@@ -471,41 +339,34 @@ class RBM(ParamsMixin):
         self
         """
         p = self.validated_params()
-        fitted = getattr(self, "weights_", None) is not None
-        arr = self._check_data(X, n_features=self.n_features_in_ if fitted else None,
-                               allow_fractional=allow_fractional)
-        data = _training_array(arr, p["dtype"] if not fitted else self.weights_.dtype,
-                               allow_fractional)
+        fitted = self.__sklearn_is_fitted__()
+        arr = self.check_input(X, reset=not fitted, allow_fractional=allow_fractional)
+        data = training_array(arr, p["dtype"] if not fitted else self.weights_.dtype,
+                              allow_fractional)
         if not fitted:
-            self._root_seed_ = self._make_root_seed(p["random_state"])
+            self._root_seed_ = root_seed(p["random_state"])
             self._initialise(data, p)
         if getattr(self, "_root_seed_", None) is None:
-            self._root_seed_ = self._make_root_seed(p["random_state"])
-        if getattr(self, "_trainer", None) is None:
-            if self.weights_.shape[1] != p["n_hidden"]:
-                raise ValueError(f"n_hidden={p['n_hidden']} does not match the fitted weights "
+            self._root_seed_ = root_seed(p["random_state"])
+        if getattr(self, "trainer_", None) is None:
+            if self.weights_.shape[1] != p["n_components"]:
+                raise ValueError(f"n_components={p['n_components']} does not match the fitted weights "
                                  f"{self.weights_.shape}")
-            self._trainer = self._make_trainer(data, p)
-        self._monitor_index_ = self._monitor_indices(data.shape[0], p)
+            self.trainer_ = make_trainer(self, data, p, self._seed_sequence(1))
+        self._monitor_index_ = monitor_indices(data.shape[0], p["monitor_size"],
+                                               self._seed_sequence(3))
         start = self.n_epochs_done_
         self._train_epochs(data, p, start, start + 1, checkpoint=None, callback=callback,
                            layer=layer, fingerprint=None)
         return self
 
-    def _monitor_indices(self, n, p):
-        m = min(p["monitor_size"], n)
-        if m == 0:
-            return np.empty(0, np.int64)
-        rng = np.random.default_rng(self._seed_sequence(3))
-        return np.sort(rng.choice(n, size=m, replace=False))
-
     def _train_epochs(self, data, p, start, stop, *, checkpoint, callback, layer, fingerprint):
-        trainer = self._trainer
+        trainer = self.trainer_
         where = f" in layer {layer}" if layer is not None else ""
         for epoch in range(start, stop):
             t0 = time.perf_counter()
-            lr = self._learning_rate_at(epoch, p)
-            mom = self._momentum_at(epoch, p)
+            lr = learning_rate_at(epoch, p)
+            mom = momentum_at(epoch, p)
             with np.errstate(over="ignore", invalid="ignore"):
                 recon = trainer.run_epoch(data, lr, mom, p["weight_decay"], p["l1"])
             finite = (np.all(np.isfinite(self.weights_)) and np.all(np.isfinite(self.visible_bias_))
@@ -523,106 +384,29 @@ class RBM(ParamsMixin):
             self.n_epochs_done_ = epoch + 1
             logger.info("epoch %d/%d%s: %s", epoch + 1, stop, where,
                         ", ".join(f"{k}={v:.5g}" for k, v in metrics.items() if v is not None))
+            if p["verbose"]:
+                print(f"[{type(self).__name__}] Iteration {epoch + 1}{where}, pseudo-likelihood"
+                      f" = {metrics['pseudo_log_likelihood']}, time = {seconds:.2f}s")
             if checkpoint is not None:
-                save_checkpoint(checkpoint, self, trainer_state=self._trainer.get_state(),
+                save_checkpoint(checkpoint, self, trainer_state=trainer.get_state(),
                                 root_seed=self._root_seed_, fingerprint=fingerprint)
             if callback is not None:
-                callback({**record, "n_epochs": p["n_epochs"], "layer": layer})
+                callback({**record, "n_epochs": p["n_iter"], "layer": layer})
 
     def monitor_metrics(self, data, p, epoch, recon, where=""):
-        """The per-epoch metrics of :meth:`fit` on its monitoring subset of ``data``.
-
-        Parameters
-        ----------
-        data : ndarray (n_samples, n_visible)
-            The training data of the fit (the subset's indices were drawn by :meth:`fit`).
-        p : dict
-            :meth:`validated_params`.
-        epoch : int
-            0-based epoch (keys the random stream of the pseudo-likelihood estimate).
-        recon : float or None
-            The epoch's reconstruction error (None for PCD: computed here on the subset).
-        where : str
-            Suffix of error messages (" in layer l").
-
-        Returns
-        -------
-        dict
-            ``reconstruction_error``, ``pseudo_log_likelihood`` and ``log_likelihood`` (None
-            unless the smaller layer has at most ``monitor_exact_max_units`` units).
-
-        Raises
-        ------
-        TrainingDivergedError
-            Non-finite free energies.
-        """
-        idx = self._monitor_index_
-        metrics = {"reconstruction_error": recon, "pseudo_log_likelihood": None,
-                   "log_likelihood": None}
-        rng = np.random.default_rng(self._seed_sequence(2, epoch))
-        if idx.size == 0:
-            # divergence check on a few samples only
-            free = self._free_energy64(data[:min(10, data.shape[0])].astype(np.float64))
-            if not np.all(np.isfinite(free)):
-                raise TrainingDivergedError(f"training diverged at epoch {epoch + 1}{where}: "
-                                            f"non-finite free energy")
-            return metrics
-        sample = data[idx].astype(self.weights_.dtype)
-        v = sample.astype(np.float64)
-        W = self.weights_  # the fields are computed in the model's dtype (one BLAS product),
-        c = self.visible_bias_.astype(np.float64)  # everything after it in float64
-        act = (sample @ W).astype(np.float64) + self.hidden_bias_.astype(np.float64)
-        free = maths.free_energy_visible(v, W, c, None, self.units, field=act)
-        if not np.all(np.isfinite(free)):
-            raise TrainingDivergedError(f"training diverged at epoch {epoch + 1}{where}: "
-                                        f"non-finite free energy")
-        if p["monitor_pll"] == "random":
-            pll = self._pll_random(v, act, W, c, rng)
-        else:
-            pll = np.empty(v.shape[0])
-            K.pseudo_log_likelihood_all_sites(np.ascontiguousarray(v), np.ascontiguousarray(act),
-                                              np.ascontiguousarray(W, np.float64), c,
-                                              self.units == "spin", pll)
-        metrics["pseudo_log_likelihood"] = float(np.mean(pll))
-        if recon is None:  # PCD: reconstruct the monitoring samples, h ~ p(h | v), E[v | h]
-            h = maths.sample_units_tanh(sample @ self.weights_, self.hidden_bias_, self.units, rng)
-            mean_v = maths.unit_mean(maths.visible_field(h, self.weights_, self.visible_bias_),
-                                     self.units)
-            metrics["reconstruction_error"] = float(np.mean((sample - mean_v) ** 2))
-        if min(self.weights_.shape) <= p["monitor_exact_max_units"]:
-            log_z = partition.log_partition_exact(self.weights_, self.visible_bias_, self.hidden_bias_,
-                                        self.units, max_units=p["monitor_exact_max_units"])
-            metrics["log_likelihood"] = float(np.mean(-free - log_z))
-        return metrics
+        """The per-epoch metrics of :meth:`fit` on its monitoring subset of ``data``
+        (:func:`rbm.monitoring.monitor_metrics`; ``p`` from :meth:`validated_params`, ``epoch``
+        0-based, ``recon`` the epoch's reconstruction error or None for PCD)."""
+        return monitor_metrics(self, data, self._monitor_index_, p, epoch, recon,
+                               self._seed_sequence(2, epoch), where)
 
     def _restore_from_checkpoint(self, state, p, data, fingerprint):
-        meta = state["meta"]
-        saved = meta["params"]
-        current = jsonable_params(self.get_params())
-        # n_epochs may grow on resume only with a constant learning rate (the schedule of the
-        # epochs already done does not depend on it then)
-        free = ("n_epochs",) if p["learning_rate_schedule"] == "constant" else ()
-        diff = sorted(k for k in set(saved) | set(current)
-                      if k not in free and saved.get(k) != current.get(k))
-        if diff:
-            raise ValueError(f"checkpoint was written with different hyperparameters "
-                             f"({', '.join(diff)}); cannot resume")
-        if meta.get("fingerprint") != fingerprint:
-            raise ValueError("checkpoint was written for different training data; cannot resume")
-        self._root_seed_ = np.random.SeedSequence(
-            meta["seed_entropy"], spawn_key=tuple(meta["seed_spawn_key"]))
-        dtype = p["dtype"]
-        self.weights_ = np.array(state["weights"], dtype=dtype)
-        self.visible_bias_ = np.array(state["visible_bias"], dtype=dtype)
-        self.hidden_bias_ = np.array(state["hidden_bias"], dtype=dtype)
-        if self.weights_.shape != (data.shape[1], p["n_hidden"]):
-            raise ValueError(f"checkpoint weights have shape {self.weights_.shape}, expected "
-                             f"{(data.shape[1], p['n_hidden'])}")
+        check_resumable(state["meta"], jsonable_params(self.get_params()), p, fingerprint)
+        (self.weights_, self.visible_bias_, self.hidden_bias_, self.history_,
+         self.n_epochs_done_, self._root_seed_) = checkpoint_state(state, p, data.shape[1])
         self.n_features_in_ = data.shape[1]
-        self.history_ = {k: list(v) for k, v in meta["history"].items()}
-        self.n_epochs_done_ = int(meta["epoch"])
-        self._trainer = self._make_trainer(data, p)
-        self._trainer.set_state(state["trainer"])
+        self.trainer_ = make_trainer(self, data, p, self._seed_sequence(1))
+        self.trainer_.set_state(state["trainer"])
         logger.info("resumed from checkpoint at epoch %d", self.n_epochs_done_)
 
     # ------------------------------------------------------------------------------------------
@@ -642,7 +426,27 @@ class RBM(ParamsMixin):
                        self._float_dtype())
         return maths.unit_mean(self._hidden_input(v), self.units)
 
-    transform = mean_hidden
+    def transform(self, X):
+        """E[h | v] of each row of ``X`` (:meth:`mean_hidden`), after scikit-learn's input
+        checks: a 2-D dense array (or DataFrame) of unit values or unit means.
+
+        Returns
+        -------
+        ndarray (n_samples, n_components) of the model's float dtype
+        """
+        self._check_fitted()
+        return self.mean_hidden(self.check_input(X, reset=False, allow_fractional=True))
+
+    def inverse_transform(self, X):
+        """E[v | h] of each row of hidden values ``X`` (:meth:`mean_visible`): the mean-field
+        reconstruction of the visibles from features returned by :meth:`transform`.
+
+        Returns
+        -------
+        ndarray (n_samples, n_features_in_) of the model's float dtype
+        """
+        self._check_fitted()
+        return self.mean_visible(_dense_2d(X, "X"))
 
     def mean_visible(self, H):
         """E[v | h]: sigma(-(c + W h)_i) (binary) or -tanh((c + W h)_i) (spin)."""
@@ -652,15 +456,7 @@ class RBM(ParamsMixin):
                                self.units)
 
     def _check_hidden(self, H):
-        arr = np.asarray(H)
-        n_hidden = self.weights_.shape[1]
-        if arr.ndim == 1 and arr.shape[0] == n_hidden:
-            arr = arr[None, :]
-        if arr.ndim != 2 or arr.shape[1] != n_hidden:
-            raise ValueError(f"hidden states must have shape (n_samples, {n_hidden}), got {arr.shape}")
-        if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
-            raise ValueError("hidden states contain NaN or inf")
-        return np.asarray(arr, self._float_dtype())
+        return check_hidden(H, self.weights_.shape[1], self._float_dtype())
 
     def sample_hidden(self, X, seed=None):
         """Draw h ~ p(h | v) for each row of ``X`` (float array of unit values; ``X`` may hold
@@ -668,14 +464,14 @@ class RBM(ParamsMixin):
         self._check_fitted()
         v = np.asarray(self._check_data(X, n_features=self.n_features_in_, allow_fractional=True),
                        self._float_dtype())
-        return self._sample_layer(self._hidden_input(v), _as_rng(seed))
+        return self._sample_layer(self._hidden_input(v), as_rng(seed))
 
     def sample_visible(self, H, seed=None):
         """Draw v ~ p(v | h) for each row of ``H`` (float array of unit values)."""
         self._check_fitted()
         h = self._check_hidden(H)
         return self._sample_layer(maths.visible_field(h, self.weights_, self.visible_bias_),
-                                  _as_rng(seed))
+                                  as_rng(seed))
 
     def _sample_layer(self, x, rng):
         zero = np.zeros(x.shape[1], x.dtype)
@@ -700,31 +496,11 @@ class RBM(ParamsMixin):
             raise ValueError(f"n_steps must be a non-negative integer, got {n_steps!r}")
         v = np.array(self._check_data(X, n_features=self.n_features_in_), self._float_dtype())
         v = np.ascontiguousarray(v)
-        return self._gibbs_chain(v, int(n_steps), _as_rng(seed))
+        return self._gibbs_chain(v, int(n_steps), as_rng(seed))
 
     def _gibbs_chain(self, v, n_steps, rng):
-        W, b, c = self.weights_, self.hidden_bias_, self.visible_bias_
-        binary = self.units == "binary"
-        n = v.shape[0]
-        dtype = v.dtype
-        one, off = dtype.type(1.0), dtype.type(0.0 if binary else -1.0)
-        act_h = np.empty((n, W.shape[1]), dtype)
-        h = np.empty_like(act_h)
-        u_h = np.empty_like(act_h)
-        act_v = np.empty_like(v)
-        u_v = np.empty_like(v)
-        # uniforms from the counter-based stream of the training loop, keyed from ``rng``
-        key, counter = int(rng.integers(0, 2 ** 64, dtype=np.uint64)), 0
-        for _ in range(n_steps):
-            np.dot(v, W, out=act_h)
-            field_tanh(act_h, b, binary)
-            counter = K.uniform_fill(key, counter, u_h)
-            K.layer_sample(act_h, u_h, one, off, h)
-            np.dot(h, W.T, out=act_v)
-            field_tanh(act_v, c, binary)
-            counter = K.uniform_fill(key, counter, u_v)
-            K.layer_sample(act_v, u_v, one, off, v)
-        return v
+        return maths.gibbs_chain(v, self.weights_, self.visible_bias_, self.hidden_bias_,
+                                 self.units, n_steps, rng)
 
     def sample(self, n_samples, n_gibbs=1000, seed=None, init=None):
         """Draw visible configurations by block Gibbs sampling from random initial states.
@@ -750,7 +526,7 @@ class RBM(ParamsMixin):
         if isinstance(n_gibbs, (bool, np.bool_)) or not isinstance(n_gibbs, (int, np.integer)) \
                 or n_gibbs < 0:
             raise ValueError(f"n_gibbs must be a non-negative integer, got {n_gibbs!r}")
-        rng = _as_rng(seed)
+        rng = as_rng(seed)
         dtype = self._float_dtype()
         if init is None:
             v = (rng.random((int(n_samples), self.n_features_in_)) < 0.5).astype(dtype)
@@ -812,36 +588,15 @@ class RBM(ParamsMixin):
         ndarray (n_samples,), float64
         """
         self._check_fitted()
-        if method not in _PLL_METHODS:
+        if method not in PLL_METHODS:
             raise ValueError(f"method must be 'exact' or 'random', got {method!r}")
         v = np.ascontiguousarray(self._check_data(X, n_features=self.n_features_in_), np.float64)
         W = np.ascontiguousarray(self.weights_, np.float64)
         c = self.visible_bias_.astype(np.float64)
-        spin = self.units == "spin"
-        if method == "exact":
-            act = np.ascontiguousarray(v @ W + self.hidden_bias_.astype(np.float64))
-            out = np.empty(v.shape[0])
-            K.pseudo_log_likelihood_all_sites(v, act, W, c, spin, out)
-            return out
         act = v @ W + self.hidden_bias_.astype(np.float64)
-        return self._pll_random(v, act, W, c, _as_rng(seed))
-
-    def _pll_random(self, v, act, W, c, rng):
-        """One-site PLL estimator from the hidden fields ``act = b + vW`` (float64).
-
-        Flipping site i shifts the fields by delta W[i] (delta = v_i' - v_i), so
-        F(v') - F(v) = c_i delta - sum_j [g(act_j + delta W_ij) - g(act_j)] costs O(n_hidden).
-        """
-        n, nv = v.shape
-        site = rng.integers(0, nv, size=n)
-        rows = np.arange(n)
-        vi = v[rows, site]
-        delta = -2.0 * vi if self.units == "spin" else 1.0 - 2.0 * vi
-        shifted = act + delta[:, None] * W[site]
-        g = maths.unit_log_partition
-        diff = c[site] * delta - (g(shifted, self.units).sum(axis=1)
-                                  - g(act, self.units).sum(axis=1))
-        return -nv * np.logaddexp(0.0, -diff)
+        if method == "exact":
+            return pll_exact(v, act, W, c, self.units)
+        return pll_random(v, act, W, c, self.units, as_rng(seed))
 
     def log_partition(self, *, method="auto", exact_max_units=20, n_betas=10000, n_runs=100,
                       seed=None, base_visible_bias=None):
@@ -901,7 +656,8 @@ class RBM(ParamsMixin):
         -------
         ndarray (n_samples,), float64
         """
-        free = self.free_energy(X)
+        self._check_fitted()
+        free = self.free_energy(self.check_input(X, reset=False))
         if log_z is None:
             log_z, _ = self.log_partition(method=method, **kwargs)
         return -free - float(log_z)
@@ -914,47 +670,6 @@ class RBM(ParamsMixin):
 # ----------------------------------------------------------------------------------------------
 # helpers
 # ----------------------------------------------------------------------------------------------
-def _empty_history():
-    return {k: [] for k in ("epoch", "learning_rate", "momentum", "reconstruction_error",
-                            "pseudo_log_likelihood", "log_likelihood", "seconds")}
-
-
-def in_unit_set(arr, units):
-    """Whether every entry of ``arr`` is a unit value: 0/1 (binary) or -1/+1 (spin).
-
-    Integer and boolean arrays are checked by reductions without temporaries (min/max and,
-    for spins, a nonzero count), which matters for 10^7-10^8-entry training sets."""
-    if arr.size == 0:
-        return True
-    if arr.dtype == np.bool_:
-        return units == "binary" or bool(arr.all())
-    if np.issubdtype(arr.dtype, np.integer):
-        low = 0 if units == "binary" else -1
-        if arr.min() < low or arr.max() > 1:
-            return False
-        return units == "binary" or np.count_nonzero(arr) == arr.size
-    if units == "binary":
-        return bool(np.all((arr == 0) | (arr == 1)))
-    return bool(np.all((arr == -1) | (arr == 1)))
-
-
-def _training_array(arr, dtype, allow_fractional):
-    """The training data as the trainer reads them: validated unit values as C-contiguous int8
-    (no copy for int8 input such as rgdl's HDF5 datasets; a quarter of float32's memory and
-    bandwidth, converted per mini-batch), fractional means in the model's float ``dtype``."""
-    if allow_fractional:
-        return np.ascontiguousarray(arr, dtype=dtype)
-    return np.ascontiguousarray(arr, dtype=np.int8)
-
-
-def _fingerprint(data):
-    """Cheap identity of the training data: shape, dtype and CRC32 of the bytes."""
-    crc = zlib.crc32(memoryview(np.ascontiguousarray(data)).cast("B"))
-    return f"{data.shape[0]}x{data.shape[1]}:{data.dtype}:{crc:08x}"
-
-
-def _same(a, b):
-    try:
-        return bool(a == b) and type(a) is type(b)
-    except Exception:  # noqa: BLE001 - arrays etc.
-        return False
+def _dense_2d(X, name):
+    """A dense, finite 2-D array (scikit-learn's ``check_array``: sparse input is refused)."""
+    return check_array(X, accept_sparse=False, dtype="numeric", input_name=name)

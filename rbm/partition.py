@@ -348,6 +348,50 @@ def _log_mean_exp_and_se(log_w):
     return log_mean, std / (math.sqrt(n) * mean)
 
 
+def _anneal(v, w_mm, b, c, c_a, beta_sched, spin, rng):
+    """The AIS runs from the base-model states ``v`` (modified in place) through the schedule
+    ``beta_sched``: the log importance weights without log Z_0 (n_runs,)."""
+    n_runs, n_visible = v.shape
+    n_hidden = w_mm.shape[1]
+    dtype = w_mm.dtype
+    w_t = np.ascontiguousarray(w_mm.T)
+    dc = c - c_a
+    log_w = np.zeros(n_runs)
+    h = np.empty((n_runs, n_hidden), dtype=dtype)
+    u_h = np.empty((n_runs, n_hidden))
+    u_v = np.empty((n_runs, n_visible))
+    act = np.empty((n_runs, n_hidden), dtype=dtype)
+    back = np.empty((n_runs, n_visible), dtype=dtype)
+    n_steps = beta_sched.size - 1
+    big = n_runs * max(n_visible, n_hidden) >= _PARALLEL_MIN_ELEMENTS
+    hidden_step = _hidden_step_parallel if big else _hidden_step_serial
+    visible_step = _visible_step_parallel if big else _visible_step_serial
+    for k in range(1, n_steps + 1):
+        beta_prev, beta = float(beta_sched[k - 1]), float(beta_sched[k])
+        np.matmul(v, w_mm, out=act)
+        # visible part of log p*_β(v) - log p*_β'(v): -(β - β') (c - c_A).v
+        log_w -= (beta - beta_prev) * (v @ dc)
+        rng.random(out=u_h)
+        hidden_step(act, b, beta_prev, beta, spin, u_h, h, log_w)
+        if k < n_steps:
+            np.matmul(h, w_t, out=back)
+            rng.random(out=u_v)
+            visible_step(back, c_a, c, beta, spin, u_v, v)
+    return log_w
+
+
+def _beta_schedule(betas, n_betas):
+    """The inverse-temperature schedule: ``betas`` checked, or :func:`default_betas`."""
+    if betas is None:
+        return default_betas(n_betas)
+    beta_sched = np.asarray(betas, dtype=np.float64)
+    if (beta_sched.ndim != 1 or beta_sched.size < 2 or not np.all(np.isfinite(beta_sched))
+            or beta_sched[0] != 0.0 or beta_sched[-1] != 1.0
+            or not np.all(np.diff(beta_sched) > 0)):
+        raise ValueError("betas must be a strictly increasing 1-D array from 0.0 to 1.0")
+    return beta_sched
+
+
 def ais_log_partition(weights, visible_bias, hidden_bias, units, *, n_betas=10000, betas=None,
                       n_runs=100, seed=None, base_visible_bias=None, return_weights=False,
                       dtype=np.float32):
@@ -406,14 +450,7 @@ def ais_log_partition(weights, visible_bias, hidden_bias, units, *, n_betas=1000
     w, c, b = _check_params(weights, visible_bias, hidden_bias, units)
     n_visible, n_hidden = w.shape
     spin = units == "spin"
-    if betas is None:
-        beta_sched = default_betas(n_betas)
-    else:
-        beta_sched = np.asarray(betas, dtype=np.float64)
-        if (beta_sched.ndim != 1 or beta_sched.size < 2 or not np.all(np.isfinite(beta_sched))
-                or beta_sched[0] != 0.0 or beta_sched[-1] != 1.0
-                or not np.all(np.diff(beta_sched) > 0)):
-            raise ValueError("betas must be a strictly increasing 1-D array from 0.0 to 1.0")
+    beta_sched = _beta_schedule(betas, n_betas)
     n_runs = int(n_runs)
     if n_runs < 2:
         raise ValueError(f"n_runs must be at least 2, got {n_runs}")
@@ -436,33 +473,11 @@ def ais_log_partition(weights, visible_bias, hidden_bias, units, *, n_betas=1000
     if spin:
         v = 2 * v - 1
 
-    w_mm = w.astype(dtype)
-    w_t = np.ascontiguousarray(w_mm.T)
-    dc = c - c_a
-    log_w = np.zeros(n_runs)
-    h = np.empty((n_runs, n_hidden), dtype=dtype)
-    u_h = np.empty((n_runs, n_hidden))
-    u_v = np.empty((n_runs, n_visible))
-    act = np.empty((n_runs, n_hidden), dtype=dtype)
-    back = np.empty((n_runs, n_visible), dtype=dtype)
-    n_steps = beta_sched.size - 1
-    big = n_runs * max(n_visible, n_hidden) >= _PARALLEL_MIN_ELEMENTS
-    hidden_step = _hidden_step_parallel if big else _hidden_step_serial
-    visible_step = _visible_step_parallel if big else _visible_step_serial
-    for k in range(1, n_steps + 1):
-        beta_prev, beta = float(beta_sched[k - 1]), float(beta_sched[k])
-        np.matmul(v, w_mm, out=act)
-        # visible part of log p*_β(v) - log p*_β'(v): -(β - β') (c - c_A).v
-        log_w -= (beta - beta_prev) * (v @ dc)
-        rng.random(out=u_h)
-        hidden_step(act, b, beta_prev, beta, spin, u_h, h, log_w)
-        if k < n_steps:
-            np.matmul(h, w_t, out=back)
-            rng.random(out=u_v)
-            visible_step(back, c_a, c, beta, spin, u_v, v)
+    log_w = _anneal(v, w.astype(dtype), b, c, c_a, beta_sched, spin, rng)
     log_w += log_z0
     log_z, std_err = _log_mean_exp_and_se(log_w)
-    logger.debug("AIS: %d runs, %d steps, log Z = %.6f +- %.6f", n_runs, n_steps, log_z, std_err)
+    logger.debug("AIS: %d runs, %d steps, log Z = %.6f +- %.6f", n_runs, beta_sched.size - 1, log_z,
+                 std_err)
     if return_weights:
         return log_z, std_err, log_w
     return log_z, std_err

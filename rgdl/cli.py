@@ -14,24 +14,26 @@ import click
 
 from rgdl import __version__
 
-# command name -> "module:attribute" inside rgdl.commands
+# command name -> "module:attribute" inside rgdl.commands, in the order a user runs them:
+# make data, grids of data, train, sample, the paper end to end, the RG studies, the analysis
+# of a sweep, the benchmarks (``rgdl --help`` lists them in this order)
 _COMMANDS = {
     "simulate": "simulate:simulate",
+    "sweep": "sweep:sweep",
     "train": "train:train",
     "sample": "sample:sample",
-    "flow1d": "flow1d:flow1d",
-    "rbmflow": "rbmflow:rbmflow",
     "reproduce": "reproduce:reproduce",
-    "sweep": "sweep:sweep",
+    "flow1d": "flow1d:flow1d",
+    "mcrg": "mcrg:mcrg",
+    "rbmflow": "rbmflow:rbmflow",
     "fss": "sweep:fss",
     "bench": "bench:bench",
-    "mcrg": "mcrg:mcrg",
 }
 
 
 def command_names() -> list:
-    """Names of all ``rgdl`` subcommands (including ones whose module is not built)."""
-    return sorted(_COMMANDS)
+    """Names of all ``rgdl`` subcommands, in the order ``rgdl --help`` lists them."""
+    return list(_COMMANDS)
 
 
 def load_command(name: str):
@@ -43,7 +45,7 @@ class _LazyGroup(click.Group):
     """A click group whose subcommands are imported only when used."""
 
     def list_commands(self, ctx):
-        return sorted(name for name in _COMMANDS if self._load(name) is not None)
+        return [name for name in _COMMANDS if self._load(name) is not None]
 
     def get_command(self, ctx, name):
         return self._load(name)

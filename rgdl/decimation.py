@@ -553,9 +553,9 @@ def _seed_sequence(seed) -> np.random.SeedSequence:
 
 
 def _train_rbm(data, n_hidden, epochs, seed, rbm_params):
-    params = dict(DEFAULT_RBM_PARAMS, n_epochs=epochs, random_state=seed)
+    params = dict(DEFAULT_RBM_PARAMS, n_iter=epochs, random_state=seed)
     params.update(rbm_params or {})
-    return RBM(n_hidden=n_hidden, **params).fit(data)
+    return RBM(n_components=n_hidden, **params).fit(data)
 
 
 def learned_layer(hamiltonian, shape, coarse_shape, *, epochs=30, n_samples=10000, seed=None,

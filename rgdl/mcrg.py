@@ -23,7 +23,8 @@ import ising
 from analysis.couplings import coupling_flow
 from analysis.figures import plot_coupling_flow, plot_kernels, plot_mcrg_exponents
 from analysis.mcrg import EVEN_2D, ODD_2D, decimation_transform, majority_transform, mcrg
-from ising.atomic import atomic_output, atomic_write_text
+from ising.atomic import atomic_write_text
+from rbm.archive import atomic_savez
 from rbm.local import LocalRBMStack, load_local_stack, save_local_stack
 
 __all__ = ["TRANSFORMS", "K_CRITICAL", "check_arguments", "output_paths", "output_files",
@@ -187,13 +188,10 @@ def format_table(summary):
     return "\n".join(lines)
 
 
-
-
 def _save_samples(path, result):
-    with atomic_output(path) as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez(handle, spins=result["spins"], burn_in=result["burn_in"],
-                     thin=result["thin"], tau_int=result["tau_int"])
+    """Cache the Wolff samples of a run (atomically, :func:`rbm.archive.atomic_savez`)."""
+    atomic_savez(path, {"spins": result["spins"], "burn_in": result["burn_in"],
+                        "thin": result["thin"], "tau_int": result["tau_int"]})
 
 
 def _load_samples(path):

@@ -75,7 +75,7 @@ def check_temperature(size, temperature, *, n_samples=20000, n_hidden=128, cd_k=
     train = spins
     if translation_copies:
         train = augment_translations(spins, translation_copies, np.random.default_rng(s_aug))
-    model = RBM(n_hidden, units="spin", cd_k=cd_k, n_epochs=n_epochs, learning_rate=learning_rate,
+    model = RBM(n_hidden, units="spin", cd_k=cd_k, n_iter=n_epochs, learning_rate=learning_rate,
                 learning_rate_schedule="exponential", final_learning_rate=final_learning_rate,
                 batch_size=batch_size, flip_augmentation=flip_augmentation, monitor_size=0,
                 random_state=s_rbm)

@@ -155,6 +155,9 @@ def main(argv=None):
     parser.add_argument("--contrast", type=float, default=2.269,
                         help="temperature of the single-temperature contrast RBM (0: none)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--algorithm", choices=["wolff", "metropolis"], default="wolff",
+                        help="Monte Carlo of the data (metropolis: the whole temperature grid "
+                             "in multi-spin lanes, ising.sample_temperature_grid)")
     parser.add_argument("--models", default=None, help="checkpoint folder for the trained RBMs")
     parser.add_argument("--results", default="docs/results", help="folder of iso_flow.md/.json")
     parser.add_argument("--figures", default="docs/figures", help="folder of the figures")
@@ -186,6 +189,7 @@ def main(argv=None):
                 hidden_units=args.hidden, n_epochs=epochs, learning_rate=args.learning_rate,
                 n_steps=args.steps, start_temperatures=args.starts, n_flow=args.flow_samples,
                 mode=mode, seed=args.seed, model_dir=args.models, progress=progress,
+                algorithm=args.algorithm,
                 single_temperature=args.contrast or None)
             runs.append({"epochs": epochs, "mode": mode, "result": result})
             for m in result["models"]:

@@ -27,15 +27,7 @@ PACKAGES = ("ising", "rbm", "analysis", "rgdl")
 
 #: Private names still reached from another module, in files other work was changing when this
 #: test was written (the lead shrinks this list after merging). Entries: (file, "module._name").
-ALLOWLIST: set[tuple[str, str]] = {
-    # issue 16 (multispin engine), merged just before this test: its tests call the three Numba
-    # drivers directly and the benchmark's row builder; make them public or test them through
-    # MultiSpinMetropolis / run_ising_benchmarks, then delete these entries
-    ("tests/test_multispin.py", "ising.multispin._sweeps_serial"),
-    ("tests/test_multispin.py", "ising.multispin._sweeps_groups"),
-    ("tests/test_multispin.py", "ising.multispin._sweeps_rows"),
-    ("tests/test_multispin.py", "rgdl.benchmarks.ising._multispin_rows"),
-}
+ALLOWLIST: set[tuple[str, str]] = set()
 
 
 def _module_name(path: Path) -> str:

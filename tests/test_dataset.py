@@ -65,6 +65,34 @@ def test_given_burn_in_and_thin_are_used_and_chunking_does_not_matter(tmp_path):
     assert math.isfinite(r1.attrs["tau_int"]) and r1.attrs["tau_int"] == pytest.approx(r1.summary.tau_int)
 
 
+@pytest.mark.parametrize("dimension, size, algorithm, n_chains, n_samples, schedule", [
+    (2, 8, "metropolis", 3, 40, {}),                       # calibrated burn-in and thin
+    (2, 8, "wolff", 2, 30, {}),
+    (1, 10, "metropolis", 2, 25, {"burn_in": 5, "thin": 3}),  # random-site, last round partial
+    (2, 6, "heatbath", 4, 36, {"burn_in": 4}),              # thin calibrated, burn-in given
+    (2, 8, "swendsen-wang", 3, 31, {"thin": 2}),            # burn-in calibrated, thin given
+    (2, 8, "metropolis", 40, 90, {"burn_in": 3, "thin": 1}),  # the multi-spin engine
+])
+def test_sample_and_generate_dataset_share_one_schedule(tmp_path, dimension, size, algorithm,
+                                                        n_chains, n_samples, schedule):
+    """ising.schedule drives both: same seed => same spins, byte for byte, also across a resume
+    in the middle of the run."""
+    kwargs = dict(dimension=dimension, size=size, temperature=2.4, algorithm=algorithm,
+                  n_samples=n_samples, n_chains=n_chains, seed=21, **schedule)
+    reference = sample(**kwargs)
+    whole = generate_dataset(tmp_path / "whole.h5", **kwargs)
+    out = tmp_path / "cut.h5"
+    with pytest.raises(Interrupt):
+        generate_dataset(out, chunk_size=n_chains, progress=_stop_after(n_samples // 2), **kwargs)
+    resumed = generate_dataset(out, chunk_size=n_chains, resume=True, **kwargs)
+    assert 0 < resumed.resumed_samples < n_samples
+    for path in (whole.path, resumed.path):
+        data = io.read_dataset(path)
+        assert data.spins.tobytes() == reference.spins.tobytes()
+        assert (data.attrs["burn_in"], data.attrs["thin"]) == (reference.burn_in, reference.thin)
+        np.testing.assert_array_equal(data.energy, reference.energy)
+
+
 def _exact_energy_1d(n, k):
     """<H>/N of a periodic chain of n spins at K = J/T = k, J = 1, by brute-force enumeration."""
     weights, energies = [], []

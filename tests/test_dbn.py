@@ -118,7 +118,7 @@ def ising_data():
 @pytest.fixture(scope="module")
 def trained(ising_data):
     spins = ising_data.spins.reshape(len(ising_data.spins), -1)
-    schedule = dict(learning_rate=0.05, learning_rate_schedule="linear", n_epochs=60,
+    schedule = dict(learning_rate=0.05, learning_rate_schedule="linear", n_iter=60,
                     batch_size=50, cd_k=10, monitor_size=0)
     # layer 2 sees 5 draws of p(h | v) per configuration (a finer aggregate posterior)
     dbn = DBN([64, 64], units="spin", rbm_params=schedule, propagate_repeats=5,
@@ -221,7 +221,7 @@ def _small_data(seed=0):
 
 def test_resume_is_identical_to_uninterrupted(tmp_path):
     data = _small_data()
-    params = dict(learning_rate=0.05, n_epochs=4, batch_size=20, monitor_size=0)
+    params = dict(learning_rate=0.05, n_iter=4, batch_size=20, monitor_size=0)
     full = DBN([8, 5, 3], rbm_params=params, random_state=3).fit(data)
 
     class Stop(Exception):
@@ -260,7 +260,7 @@ def test_divergence_names_the_layer(monkeypatch):
         return result
 
     monkeypatch.setattr(CDTrainer, "run_epoch", poisoned)
-    dbn = DBN([8, 4], rbm_params=dict(n_epochs=2, monitor_size=0), random_state=0)
+    dbn = DBN([8, 4], rbm_params=dict(n_iter=2, monitor_size=0), random_state=0)
     with pytest.raises(TrainingDivergedError, match="epoch 1 in layer 2"):
         dbn.fit(_small_data(1))
 
@@ -271,7 +271,7 @@ def test_divergence_names_the_layer(monkeypatch):
     dict(layer_sizes=[4, -2]),
     dict(layer_sizes=[4], units="ising"),
     dict(layer_sizes=[4, 2], units=["spin"]),
-    dict(layer_sizes=[4], rbm_params=dict(n_hidden=3)),
+    dict(layer_sizes=[4], rbm_params=dict(n_components=3)),
     dict(layer_sizes=[4], rbm_params=dict(bogus=1)),
     dict(layer_sizes=[4], propagate="both"),
     dict(layer_sizes=[4], random_state=-1),
@@ -302,7 +302,7 @@ def test_bad_data_and_unfitted():
 
 def test_propagate_mean_option():
     data = _small_data(2)
-    dbn = DBN([6, 3], propagate="mean", rbm_params=dict(n_epochs=1, monitor_size=0),
+    dbn = DBN([6, 3], propagate="mean", rbm_params=dict(n_iter=1, monitor_size=0),
               random_state=0)
     dbn.fit(data)
     assert dbn.transform(data).shape == (200, 3)

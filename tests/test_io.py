@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 from datetime import datetime
+from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
 from ising import io
+from ising.dataset import generate_dataset
 from ising.lattice import energy_per_spin, magnetization_per_spin
 
 
@@ -39,7 +41,10 @@ def test_round_trip_matches_contract_with_plain_h5py(tmp_path, dimension, size):
     assert path == out and out.exists() and not io.partial_path(out).exists()
 
     with h5py.File(out, "r") as h5:
-        assert set(h5.keys()) == {"spins", "energy", "magnetization"}
+        coordinates = {"sample", "site"} if dimension == 1 else {"sample", "y", "x"}
+        assert set(h5.keys()) == {"spins", "energy", "magnetization"} | coordinates
+        assert h5.attrs["format_version"] == io.FORMAT_VERSION == 2
+        np.testing.assert_array_equal(h5["sample"][...], np.arange(37))
         assert h5["spins"].dtype == np.int8
         assert h5["spins"].shape == (37,) + (size,) * dimension
         assert h5["spins"].chunks is not None and h5["spins"].compression == "gzip"
@@ -320,3 +325,96 @@ def test_opens_with_xarray(tmp_path):
     with xr.open_dataset(out, engine="h5netcdf", phony_dims="sort") as ds:
         np.testing.assert_array_equal(ds["spins"].values, spins)
         assert ds.attrs["temperature"] == 2.5
+
+
+# ---------------------------------------------------------------- self-describing files (v2)
+OLD_FILES = Path(__file__).parent / "data" / "format_v1"  # written by the format-1 code
+
+
+@pytest.mark.parametrize("dimension, size, dims", [(2, 4, ("sample", "y", "x")),
+                                                    (1, 6, ("sample", "site"))])
+def test_xarray_sees_named_dimensions_and_units(tmp_path, dimension, size, dims):
+    xr = pytest.importorskip("xarray")
+    pytest.importorskip("h5netcdf")
+    out = tmp_path / "data.h5"
+    spins = _random_spins(11, size, dimension)
+    io.write_dataset(out, spins, attrs=_attrs(dimension, size), chunk_samples=4)
+    with xr.open_dataset(out, engine="h5netcdf") as ds:
+        assert ds["spins"].dims == dims
+        assert ds["energy"].dims == ds["magnetization"].dims == ("sample",)
+        assert not any(name.startswith("phony_dim") for name in ds.sizes)
+        assert dict(ds.sizes) == dict(zip(dims, (11,) + (size,) * dimension))
+        for name in ("spins", "energy", "magnetization") + dims:
+            assert ds[name].attrs["units"] == "1" and ds[name].attrs["long_name"], name
+        assert ds["energy"].attrs["long_name"].startswith("energy per spin")
+        np.testing.assert_array_equal(ds["spins"].values, spins)
+        np.testing.assert_array_equal(ds["sample"].values, np.arange(11))
+        assert ds.attrs["temperature"] == 2.5 and ds.attrs["format_version"] == 2
+    view = io.load_dataset(out, as_xarray=True)
+    assert view["spins"].dims == dims and view["spins"].attrs["units"] == "1"
+    np.testing.assert_array_equal(view["spins"].values, spins)
+
+
+def test_load_dataset_gives_arrays_and_metadata(tmp_path):
+    out = tmp_path / "data.h5"
+    spins = _random_spins(9, 8, 2)
+    io.write_dataset(out, spins, attrs=_attrs(source="model.npz"))
+    data = io.load_dataset(out)
+    np.testing.assert_array_equal(data.spins, spins)
+    meta = data.metadata
+    assert isinstance(meta, io.DatasetMetadata)
+    assert (meta.dimension, meta.size, meta.temperature, meta.field) == (2, 8, 2.5, 0.1)
+    assert (meta.n_chains, meta.thin, meta.format_version, meta.source) == (2, 3, 2, "model.npz")
+
+
+@pytest.mark.parametrize("name, dims", [("complete_2d.h5", ("sample", "y", "x")),
+                                        ("complete_1d.h5", ("sample", "site"))])
+def test_old_format_files_still_load(name, dims):
+    """Files of format_version 1 (no coordinates) read as before, also as xarray."""
+    data = io.load_dataset(OLD_FILES / name, check_observables=True)
+    assert data.metadata.format_version == 1 and data.n_samples in (20, 24)
+    with h5py.File(OLD_FILES / name, "r") as h5:
+        assert "sample" not in h5 and h5.attrs["format_version"] == 1
+        np.testing.assert_array_equal(data.spins, h5["spins"][...])
+    pytest.importorskip("xarray")
+    view = io.load_dataset(OLD_FILES / name, as_xarray=True)
+    assert view["spins"].dims == dims and view["energy"].attrs["units"] == "1"
+
+
+def test_new_format_stores_the_same_samples_as_the_old(tmp_path):
+    """The format change adds coordinates and attributes only: the same run gives the same
+    spins, energies and attributes as the format-1 file written before it."""
+    result = generate_dataset(tmp_path / "new.h5", dimension=2, size=4, temperature=2.5,
+                              n_samples=24, n_chains=2, seed=5, burn_in=10, thin=2)
+    old, new = io.read_dataset(OLD_FILES / "complete_2d.h5"), io.read_dataset(result.path)
+    assert old.spins.tobytes() == new.spins.tobytes()
+    np.testing.assert_array_equal(old.energy, new.energy)
+    changed = {"created", "rgdl_version", "format_version"}
+    assert {k: v for k, v in old.attrs.items() if k not in changed} == \
+           {k: v for k, v in new.attrs.items() if k not in changed}
+
+
+def test_partial_file_of_the_old_format_is_refused(tmp_path):
+    """A run killed before the format change cannot be resumed: one clear error, file kept."""
+    out = tmp_path / "killed_2d.h5"
+    partial = io.partial_path(out)
+    partial.write_bytes((OLD_FILES / "killed_2d.h5.partial").read_bytes())
+    before = partial.read_bytes()
+    with pytest.raises(ValueError, match="format_version 1 by an earlier rgdl") as info:
+        generate_dataset(out, dimension=2, size=4, temperature=2.5, n_samples=24, n_chains=2,
+                         seed=5, burn_in=10, thin=2, chunk_size=4, resume=True)
+    assert "--overwrite" in _one_line(info)
+    assert partial.read_bytes() == before and not out.exists()
+    generate_dataset(out, dimension=2, size=4, temperature=2.5, n_samples=24, n_chains=2,
+                     seed=5, burn_in=10, thin=2, overwrite=True)
+    assert io.load_dataset(out).metadata.format_version == 2
+
+
+def test_newer_format_versions_are_refused(tmp_path):
+    out = tmp_path / "future.h5"
+    io.write_dataset(out, _random_spins(3, 8, 2), attrs=_attrs())
+    with h5py.File(out, "r+") as h5:
+        h5.attrs["format_version"] = 3
+    with pytest.raises(ValueError, match="format_version 3 is not readable") as info:
+        io.read_dataset(out)
+    _one_line(info)

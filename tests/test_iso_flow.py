@@ -223,3 +223,23 @@ def test_bad_input_one_line_error_exit_2(args):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: "), r.stderr
     assert "Traceback" not in r.stderr and r.stdout == ""
+
+
+def test_metropolis_training_data_run_as_one_grid():
+    """algorithm="metropolis" runs the grid in multi-spin lanes (ising.sample_temperature_grid):
+    each temperature's configurations are independent of the others in the grid (same bytes
+    when another grid temperature changes), and their mean energy agrees with Kaufman's exact
+    value (ising.validation.mean_test at p > 1e-4 each: false-alarm rate < 3e-4)."""
+    from ising.exact import energy_per_spin_2d
+    from ising.lattice import energy_per_spin
+    from ising.validation import mean_test
+
+    temps = [1.8, 2.3, 3.0]
+    spins = mc_configurations(SIZE, temps, 400, seed=5, algorithm="metropolis")
+    assert spins.shape == (3, 400, SIZE, SIZE) and spins.dtype == np.int8
+    other = mc_configurations(SIZE, [1.8, 5.0, 3.0], 400, seed=5, algorithm="metropolis")
+    assert np.array_equal(spins[0], other[0]) and np.array_equal(spins[2], other[2])
+    assert not np.array_equal(spins[1], other[1])
+    for t, s in zip(temps, spins):
+        check = mean_test(energy_per_spin(s, 1.0, 0.0, 2), float(energy_per_spin_2d(SIZE, SIZE, t)))
+        assert check.p_value > 1e-4, (t, check)

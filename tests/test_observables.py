@@ -13,6 +13,9 @@ from scipy.signal import lfilter
 
 from ising.observables import (
     Estimate,
+    binder_cumulant,
+    specific_heat,
+    susceptibility,
     autocorrelation,
     binning_error,
     integrated_autocorr_time,
@@ -262,3 +265,25 @@ def test_estimate_behaves_like_pair():
     v, e = est
     assert (v, e) == (1.25, 0.01)
     assert "±" in f"{est:.3f}" and "±" in str(est)
+
+
+def test_thermodynamic_formulas_are_the_summary_estimators():
+    """specific_heat, susceptibility and binder_cumulant are the estimators summarize() uses
+    (one definition each): fed the jackknife directly they give the Summary's numbers."""
+    rng = np.random.default_rng(3)
+    e = rng.normal(-1.4, 0.05, (2, 400))
+    m = np.clip(rng.normal(0.6, 0.2, (2, 400)), -1, 1)
+    n_spins, t = 64, 2.3
+    s = summarize(e, m, n_spins, t, n_chains=2)
+    assert susceptibility(0.5, 0.3, n_spins, t) == pytest.approx(n_spins * (0.3 - 0.25) / t)
+    assert specific_heat(-1.0, 1.1, n_spins, t) == pytest.approx(n_spins * 0.1 / t ** 2)
+    assert binder_cumulant(0.5, 0.5) == pytest.approx(1 - 0.5 / 0.75)
+    nb_a = s.extra["blocks"]["abs_magnetization"][0]
+    nb_m = s.extra["blocks"]["magnetization"][0]
+    nb_e = s.extra["blocks"]["energy"][0]
+    chi = jackknife(lambda a, a2: susceptibility(a, a2, n_spins, t), np.abs(m), m * m, n_blocks=nb_a)
+    chi_c = jackknife(lambda a, a2: susceptibility(a, a2, n_spins, t), m, m * m, n_blocks=nb_m)
+    heat = jackknife(lambda a, a2: specific_heat(a, a2, n_spins, t), e, e * e, n_blocks=nb_e)
+    assert tuple(s.susceptibility) == chi and tuple(s.susceptibility_connected) == chi_c
+    assert tuple(s.specific_heat) == heat
+    assert s.susceptibility.to_dict() == {"value": chi[0], "error": chi[1]}

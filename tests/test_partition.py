@@ -189,7 +189,7 @@ def _trained_model(units, seed=12):
     data = _ising_chain_data(12, 0.6, 600, seed)
     if units == "binary":
         data = (data + 1) / 2
-    model = RBM(16, units=units, learning_rate=0.05, n_epochs=15, batch_size=20, cd_k=1,
+    model = RBM(16, units=units, learning_rate=0.05, n_iter=15, batch_size=20, cd_k=1,
                 dtype="float64", monitor_size=0, random_state=seed).fit(data)
     return model.weights_, model.visible_bias_, model.hidden_bias_, data
 

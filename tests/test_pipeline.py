@@ -363,3 +363,49 @@ def test_xi_of_a_2x2_layer_is_omitted_with_reason(finished):
     assert "—[^xi1]" in row
     assert "[^xi1]: ξ omitted: 4 units = linear size 2 < 4" in report
     assert pipeline.xi_omission_reason(15) and pipeline.xi_omission_reason(16) is None
+
+
+def test_local_fidelity_is_flagged_against_its_nulls(finished, monkeypatch, tmp_path):
+    """The local fidelity has the global one's null-separation flag (issue 13), in summary.json,
+    report.md and the CLI output."""
+    from rgdl.cli import cli
+
+    out, summary = finished
+    for layer in summary["layers"]:
+        assert isinstance(layer["separated_from_null_local"], bool)
+        assert set(layer["null_margin_sigma_per_null_local"]) == {"untrained", "shuffled"}
+        assert layer["null_margin_sigma_local"] == min(layer["null_margin_sigma_per_null_local"].values())
+        assert layer["block_fidelity_local_error"] >= 0
+    cfg = ExperimentConfig(**TINY)
+    analysis = _analysis(out)
+    layer = analysis["layers"][0]
+    scan = layer["fidelity_scan_local"]
+    k = scan["block_sizes"].index(layer["best_block_size_local"])
+    assert summary["layers"][0]["block_fidelity_local_error"] == scan["fidelity_error"][k]
+    # the shuffled null's local fidelity equal to the trained layer's: margin 0, not separated
+    layer["fidelity_scan_local_null"]["shuffled"]["fidelity"][k] = layer["block_fidelity_local"]
+    for name in layer["fidelity_scan_local_null"]:  # and a clear margin against the other null
+        if name != "shuffled":
+            layer["fidelity_scan_local_null"][name]["fidelity"][k] = layer["block_fidelity_local"] - 1.0
+    sep = pipeline.null_separation(layer, local=True)
+    assert not sep["separated"] and sep["margin_sigma"] == pytest.approx(0.0)
+    flagged = pipeline.make_summary(cfg, analysis, {})
+    assert flagged["layers"][0]["separated_from_null_local"] is False
+    assert flagged["layers"][0]["null_margin_sigma_local"] == pytest.approx(0.0)
+    report = pipeline.render_report(cfg, analysis, flagged)
+    row = next(line for line in report.splitlines() if line.startswith("| 1 |"))
+    local_column = row.split(" | ")[7]
+    assert "**not separated from the null** (+0.00 σ)" in local_column
+    # the CLI prints the verdict on the layer's line
+    crafted = json.loads(json.dumps(summary))
+    crafted["layers"][0].update(separated_from_null=True, null_margin_sigma=5.0,
+                                separated_from_null_local=False, null_margin_sigma_local=-0.5)
+    crafted["layers"][1].update(separated_from_null=True, null_margin_sigma=5.0,
+                                separated_from_null_local=True, null_margin_sigma_local=3.25)
+    monkeypatch.setattr(pipeline, "run_pipeline", lambda *a, **k: crafted)
+    result = CliRunner().invoke(cli, ["reproduce", "--quick", "--out", str(tmp_path / "o"), "-q"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "local fidelity" in lines[1] and "NOT SEPARATED FROM THE NULL (margin -0.50 sigma)" in lines[1]
+    assert "local fidelity" in lines[2] and "separated from the null (margin +3.25 sigma)" in lines[2]
+    assert "2 sqrt(s_F^2 + s_n^2)" in result.output  # the criterion is stated

@@ -110,7 +110,7 @@ def test_draw_units_types_and_conversions():
 def test_stack_functions_match_the_dbn():
     rng = np.random.default_rng(4)
     X = np.where(rng.random((200, 8)) < 0.5, -1, 1).astype(np.int8)
-    dbn = DBN((4, 2), units="spin", rbm_params=dict(n_epochs=2, monitor_size=0),
+    dbn = DBN((4, 2), units="spin", rbm_params=dict(n_iter=2, monitor_size=0),
               random_state=0).fit(X)
     layers = [(r.weights_.astype(np.float64), r.hidden_bias_.astype(np.float64))
               for r in dbn.layers_]

@@ -151,8 +151,7 @@ def test_training_increases_exact_log_likelihood(persistent):
             persistent=persistent, monitor_size=2000, monitor_exact_max_units=16,
             random_state=3, dtype="float64")
     init = RBM(6, units="spin", n_epochs=1, random_state=3, dtype="float64", monitor_size=0)
-    init._root_seed_ = np.random.SeedSequence(3)
-    init._initialise(data, init.validated_params())
+    init.initialise(data)
     ll0 = ref.exact_mean_log_likelihood(data[:300], *map(np.asarray, (
         init.weights_, init.visible_bias_, init.hidden_bias_)), "spin")
     m.fit(data)
@@ -183,8 +182,7 @@ def test_hinton_initialisation_and_schedules():
     X = make_data("binary", 400, 6, seed=5, p=0.2)
     m = RBM(3, units="binary", n_epochs=4, learning_rate=0.1, learning_rate_schedule="exponential",
             final_learning_rate=0.001, momentum_switch_epoch=2, random_state=0, monitor_size=0)
-    m._root_seed_ = np.random.SeedSequence(0)
-    m._initialise(np.asarray(X, np.float32), m.validated_params())
+    m.initialise(np.asarray(X, np.float32))
     p = np.clip(X.mean(axis=0), 1e-3, 1 - 1e-3)
     # P(v_i = 1) = sigma(-c_i) reproduces the data means
     np.testing.assert_allclose(1 / (1 + np.exp(m.visible_bias_)), p, rtol=1e-5)
@@ -194,9 +192,8 @@ def test_hinton_initialisation_and_schedules():
                                                              0.1 * 0.01 ** (2 / 3), 0.001])
     assert m.history_["momentum"] == [0.5, 0.5, 0.9, 0.9]
     spin = RBM(3, units="spin", random_state=0)
-    spin._root_seed_ = np.random.SeedSequence(0)
     Xs = 2 * X - 1
-    spin._initialise(np.asarray(Xs, np.float32), spin.validated_params())
+    spin.initialise(np.asarray(Xs, np.float32))
     np.testing.assert_allclose(-np.tanh(spin.visible_bias_), Xs.mean(axis=0), atol=1e-5)
 
 
@@ -242,7 +239,7 @@ def test_checkpoint_resume_is_bit_identical(tmp_path, persistent):
     final = load_checkpoint(path)
     np.testing.assert_array_equal(final["weights"], full.weights_)
     np.testing.assert_array_equal(final["trainer"]["velocity_weights"],
-                                  full._trainer.velocity_weights)
+                                  full.trainer_.velocity_weights)
 
 
 def test_resume_rejects_other_hyperparameters_or_data(tmp_path):
@@ -324,11 +321,8 @@ def test_flip_augmentation_flips_whole_samples_half_the_time():
     for flip in (True, False):
         m = RBM(3, units="spin", n_epochs=1, batch_size=20, flip_augmentation=flip,
                 random_state=4, monitor_size=0)
-        m._root_seed_ = np.random.SeedSequence(4)
-        p = m.validated_params()
         data = np.ascontiguousarray(X, np.float32)
-        m._initialise(data, p)
-        trainer = m._make_trainer(data, p)
+        trainer = m.initialise(data).trainer_
         batches = []
         original = trainer.step
 
@@ -355,8 +349,7 @@ def test_flip_augmentation_flips_whole_samples_half_the_time():
             assert n_flipped == 0
     # initialisation uses the symmetrised (zero) means
     m = RBM(3, units="spin", flip_augmentation=True, random_state=0)
-    m._root_seed_ = np.random.SeedSequence(0)
-    m._initialise(np.ones((10, 6), np.float32), m.validated_params())
+    m.initialise(np.ones((10, 6), np.float32))
     np.testing.assert_array_equal(m.visible_bias_, 0.0)
 
 

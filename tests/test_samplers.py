@@ -21,6 +21,7 @@ from ising import _kernels
 from ising.lattice import energy_per_spin, magnetization_per_spin, neighbour_table
 from ising.observables import binning_error, summarize
 from ising.samplers import MonteCarloSampler, SampleResult, calibrate, flip_probabilities, sample
+from ising.schemes import flip_thresholds
 from tests import reference_ising as ref
 
 ALGS = ["metropolis", "heatbath", "wolff", "swendsen-wang"]
@@ -28,7 +29,20 @@ TC = 2.0 / math.log(1.0 + math.sqrt(2.0))
 
 
 def _state(sampler):
-    return sampler._rng.copy()
+    """The chains' RNG streams (a copy), from the public state."""
+    return sampler.get_state()["rng"]
+
+
+def _kernel_spins(sampler):
+    """The configurations in the layout the 2D local kernels work on (a copy)."""
+    flat = sampler.spins.reshape(sampler.n_chains, -1)
+    return np.ascontiguousarray(flat[:, _kernels.checkerboard_permutation(sampler.size)])
+
+
+def _flip_table(sampler):
+    """The kernels' flip thresholds of a local-algorithm sampler."""
+    return flip_thresholds(sampler.algorithm, sampler.scheme, sampler.dimension,
+                           sampler.temperature, sampler.coupling, sampler.field)
 
 
 # ------------------------------------------------------------------ RNG
@@ -106,7 +120,7 @@ def test_local_2d_kernel_matches_reference(algorithm, n_chains, L, row_parallel)
         for n in range(5):
             ref.local_sweep_2d_counter(x, algorithm, T, J, h, key, n)
         assert np.array_equal(x, smp.spins[c])
-        assert smp._rng[c, 0].tolist() == [key, 5, 0, 0]
+        assert _state(smp)[c, 0].tolist() == [key, 5, 0, 0]
 
 
 def test_local_2d_drivers_agree():
@@ -116,9 +130,9 @@ def test_local_2d_drivers_agree():
     for name, extra in (("local_2d_chains", ()), ("local_2d_rows", ()), ("local_2d_lanes", (4,)),
                         ("local_2d_lanes", (32,))):
         for suffix in ("", "_serial"):
-            spins, rng = smp._spins.copy(), smp._rng.copy()
+            spins, rng = _kernel_spins(smp), _state(smp)
             rng[:, 0, 1] = np.arange(11)  # chains at different sweep counts
-            getattr(_kernels, name + suffix)(spins, 12, rng, smp._thr, 3, *extra)
+            getattr(_kernels, name + suffix)(spins, 12, rng, _flip_table(smp), 3, *extra)
             outs.append((spins, rng))
     for spins, rng in outs[1:]:
         assert np.array_equal(spins, outs[0][0]) and np.array_equal(rng, outs[0][1])
@@ -142,7 +156,7 @@ def test_random_site_kernel_matches_reference(dimension, L, algorithm):
         for _ in range(7):
             ref.random_site_sweep(x, nbr, algorithm, T, J, h, r)
         assert np.array_equal(x, smp.spins[c].ravel())
-        assert np.array_equal(r.state(), smp._rng[c, 0])
+        assert np.array_equal(r.state(), _state(smp)[c, 0])
 
 
 def test_local_1d_kernel_matches_reference():
@@ -158,7 +172,7 @@ def test_local_1d_kernel_matches_reference():
         for _ in range(7):
             ref.local_sweep_1d(x, algorithm, T, J, h, r)
         assert np.array_equal(x, smp.spins[c])
-        assert np.array_equal(r.state(), smp._rng[c, 0])
+        assert np.array_equal(r.state(), _state(smp)[c, 0])
 
 
 # L = 2, 8, 16: the kernel's bit-mask neighbours (power-of-two side); 5, 6: its table
@@ -174,7 +188,7 @@ def test_wolff_kernel_matches_reference(dimension, L):
         nf, ctr = ref.wolff_clusters_counter(x, L, dimension, T, 1.0, 25, int(streams[c, 0, 0]), 0)
         assert nf == flips[c]
         assert np.array_equal(x, smp.spins[c].ravel())
-        assert smp._rng[c, 0].tolist() == [int(streams[c, 0, 0]), ctr, 0, 0]
+        assert _state(smp)[c, 0].tolist() == [int(streams[c, 0, 0]), ctr, 0, 0]
 
 
 @pytest.mark.parametrize("dimension,L", [(1, 9), (2, 5), (2, 6)])
@@ -189,7 +203,7 @@ def test_swendsen_wang_kernel_matches_reference(dimension, L):
         for _ in range(6):
             ref.swendsen_wang_sweep(x, L, dimension, T, 1.0, r)
         assert np.array_equal(x, smp.spins[c].ravel())
-        assert np.array_equal(r.state(), smp._rng[c, 0])
+        assert np.array_equal(r.state(), _state(smp)[c, 0])
 
 
 # ------------------------------------------------------- physics vs exact results
@@ -342,20 +356,20 @@ def test_same_bytes_at_one_and_two_threads():
 def test_serial_and_parallel_builds_agree():
     rng0 = MonteCarloSampler(2, 16, 2.3, n_chains=3, seed=1)
     nbr = neighbour_table(16, 2).astype(np.int32)
-    for name, args in (("local_2d_chains", (16, None, rng0._thr, 4)),
-                       ("local_2d_rows", (16, None, rng0._thr, 4)),
-                       ("local_2d_lanes", (16, None, rng0._thr, 4, 2)),
+    for name, args in (("local_2d_chains", (16, None, _flip_table(rng0), 4)),
+                       ("local_2d_rows", (16, None, _flip_table(rng0), 4)),
+                       ("local_2d_lanes", (16, None, _flip_table(rng0), 4, 2)),
                        ("sw_chains", (nbr, None, np.uint64(1 << 52), 3)),
                        ("wolff_chains", (nbr, None, np.uint64(1 << 52), 2, 0, np.zeros((3, 2), np.int64)))):
         outs = []
         for suffix in ("", "_serial"):
             st = np.random.SeedSequence(5).generate_state(3 * 4, dtype=np.uint64).reshape(3, 1, 4)
-            spins = rng0._spins.copy()
+            spins = _kernel_spins(rng0)
             a = [st if x is None else x for x in args]
             getattr(_kernels, name + suffix)(spins, *a)
             outs.append((spins, st))
         assert np.array_equal(outs[0][0], outs[1][0]) and np.array_equal(outs[0][1], outs[1][1]), name
-        assert not np.array_equal(outs[0][0], rng0._spins), name
+        assert not np.array_equal(outs[0][0], _kernel_spins(rng0)), name
 
 
 @pytest.mark.parametrize("kwargs,match", [

@@ -5,8 +5,9 @@ Rows (dicts: ``name``, ``ours``, ``peer``, ``peer_name``, ``unit``, ``ratio`` = 
 measured in the same run; rows without one are information:
 
 * ``metropolis_L256_vs_numpy`` / ``metropolis_L256_vs_pyising``: spin-flip attempts/s on one
-  256x256 lattice at K = 0.408 (ours: serial build, each colour one SIMD run; the parallel row
-  mode starts at L = 1024, see :data:`ising.samplers.ROW_MODE_MIN_SIZE`) against a
+  256x256 lattice at K = 0.408 (ours: the faster of the serial build, each colour one SIMD
+  run, and the parallel row mode, chosen by measurement from L = 256 on, see
+  :data:`ising.samplers.ROW_MODE_AUTO_SIZE`) against a
   vectorised-NumPy checkerboard
   Metropolis written here and against ``pyising.Ising2D`` (C++, random-site Metropolis, the
   flips of its ``equ_N`` phase, which measure nothing). Target >= 15x NumPy.
@@ -25,10 +26,10 @@ measured in the same run; rows without one are information:
 * ``multispin_{R}xL64_vs_scalar`` / ``multispin_{R}xL64_vs_numpy`` (R = 64, 128 replicas):
   spin-flip attempts/s of :class:`ising.multispin.MultiSpinMetropolis` (64 replicas per
   word, independent uniforms per replica, all cores: groups of 64 over threads, or for one
-  group its rows over threads with temporal blocking, ``row_parallel=True``, not the default
-  at L = 64 because its thread meetings stall on a busy machine, badly so with OpenMP's
-  default active waiting unless OMP_WAIT_POLICY=passive) on R lattices of 64x64 at
-  K = 0.408, against our scalar chain-vectorised kernel
+  group the faster of the serial driver and its rows over threads with temporal blocking,
+  chosen by measurement, :class:`ising.autotune.FasterOf`: the row mode's thread meetings
+  stall on a busy machine, badly so with OpenMP's default active waiting) on R lattices of
+  64x64 at K = 0.408, against our scalar chain-vectorised kernel
   (:class:`ising.samplers.MonteCarloSampler`, the same R chains) and the NumPy checkerboard
   peer on the same stacked array. Targets (issue 16): >= 5 flips/ns (moonshot 10), >= 6x
   scalar, >= 150x NumPy; the note says which are met in this run.
@@ -57,7 +58,7 @@ from ising.samplers import (LANES_BLOCK, LANES_MIN_CHAINS, ROW_MODE_MIN_SIZE,
                             MonteCarloSampler)
 from rgdl.benchmarks import judge
 
-__all__ = ["run_ising_benchmarks", "numpy_checkerboard_metropolis"]
+__all__ = ["run_ising_benchmarks", "numpy_checkerboard_metropolis", "multispin_rows"]
 
 logger = logging.getLogger(__name__)
 
@@ -137,6 +138,10 @@ def _metropolis_rows(n_chains, L, sweeps, numpy_sweeps, pyising_sweeps, repeats,
             peer_py.append(_median_rate(run_pyising, work * pyising_sweeps, 1))
     if n_chains >= LANES_MIN_CHAINS:
         mode = f"chain-vectorised, blocks of {LANES_BLOCK} chains over threads"
+    elif smp.row_drivers is not None:
+        serial, rows = (r or float("nan") for r in smp.row_drivers.rates)
+        mode = (f"measured choice: {'rows over threads' if smp.row_drivers.best() else 'serial'}"
+                f" (rows {rows / 1e6:.0f} vs serial {serial / 1e6:.0f} M/s)")
     elif smp.row_parallel and L >= ROW_MODE_MIN_SIZE:
         mode = "row-parallel"
     else:
@@ -157,13 +162,30 @@ MULTISPIN_TARGET_VS_SCALAR = 6.0
 MULTISPIN_TARGET_VS_NUMPY = 150.0
 
 
-def _multispin_rows(n_replicas, L, sweeps, scalar_sweeps, numpy_sweeps, repeats):
+def multispin_rows(n_replicas, L, sweeps, scalar_sweeps, numpy_sweeps, repeats):
+    """The ``multispin_{R}xL{L}_vs_scalar`` and ``_vs_numpy`` rows (see the module docstring).
+
+    Parameters
+    ----------
+    n_replicas, L : int
+        R replicas of L x L at K = 0.408 (one word uses its rows over threads, several words
+        one thread per word).
+    sweeps, scalar_sweeps, numpy_sweeps : int
+        Sweeps per timing of ours, of the scalar engine and of the NumPy peer.
+    repeats : int
+        Timings of each (alternating); the figures are medians.
+
+    Returns
+    -------
+    list of dict
+        Two judged rows (:func:`rgdl.benchmarks.judge`).
+    """
     from ising.multispin import MultiSpinMetropolis
     from ising.samplers import MonteCarloSampler
 
-    # one word of 64 replicas uses both cores only with its rows split over threads
-    ms = MultiSpinMetropolis(L, T_PAPER, n_replicas=n_replicas, seed=1,
-                             row_parallel=n_replicas <= 64)
+    # one word of 64 replicas uses both cores only with its rows split over threads; by
+    # default it measures that driver against the serial one and runs the faster
+    ms = MultiSpinMetropolis(L, T_PAPER, n_replicas=n_replicas, seed=1)
     ms.sweep(20)  # compile / load the cache, leave the random start
     smp = MonteCarloSampler(2, L, T_PAPER, n_chains=n_replicas, seed=1, engine="scalar")
     smp.sweep(2)
@@ -184,7 +206,14 @@ def _multispin_rows(n_replicas, L, sweeps, scalar_sweeps, numpy_sweeps, repeats)
     def verdict(ok):
         return "met" if ok else "NOT met"
 
-    mode = "rows over threads" if ms.row_parallel else "groups of 64 over threads"
+    if ms.drivers is not None:
+        serial, rows = (r or float("nan") for r in ms.drivers.rates)
+        mode = (f"measured choice: {'rows over threads' if ms.drivers.best() else 'serial'} "
+                f"(rows {rows / 1e6:.0f} vs serial {serial / 1e6:.0f} M word updates/s)")
+    elif ms.n_groups > 1:
+        mode = "groups of 64 over threads"
+    else:
+        mode = "rows over threads" if ms.row_parallel else "serial"
     head = (f"{n_replicas}x{L}x{L}, K=0.408, ours {mode}, {rate:.2f} flips/ns with "
             f"{os.environ.get('NUMBA_NUM_THREADS', 'default')} Numba threads, "
             f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}; "
@@ -277,7 +306,7 @@ def run_ising_benchmarks(quick=False, progress=None):
                              2 if quick else 10, repeats, "64xL40")
     for n_replicas in ((64,) if quick else (64, 128)):
         step(f"multi-spin {n_replicas} x 64x64")
-        rows += _multispin_rows(n_replicas, 64, 20 if quick else 400, 2 if quick else 20,
+        rows += multispin_rows(n_replicas, 64, 20 if quick else 400, 2 if quick else 20,
                                 1 if quick else 2, repeats)
     step("wolff 64x64 at T_c")
     rows += _wolff_row(64, 2000 if quick else 20000, repeats)

@@ -78,7 +78,7 @@ def _data(n_samples, units, seed):
 
 def _ours_epoch_seconds(data, units, n_epochs, monitor_size, seed, callback=None):
     """Per-epoch wall times of RBM.fit (first epoch dropped: JIT loading, cache warm-up)."""
-    model = RBM(N_HIDDEN, units=units, n_epochs=n_epochs + 1, batch_size=BATCH, learning_rate=0.01,
+    model = RBM(N_HIDDEN, units=units, n_iter=n_epochs + 1, batch_size=BATCH, learning_rate=0.01,
                 l1=2e-4, dtype="float32", monitor_size=monitor_size, random_state=seed)
     model.fit(data, callback=callback)
     return model.history_["seconds"][1:]
@@ -86,7 +86,7 @@ def _ours_epoch_seconds(data, units, n_epochs, monitor_size, seed, callback=None
 
 def _monitor_seconds(data, seed, repeats):
     """Median wall time of the per-epoch monitoring of RBM.fit (default 1000-sample subset)."""
-    model = RBM(N_HIDDEN, units="spin", n_epochs=1, batch_size=BATCH, learning_rate=0.01,
+    model = RBM(N_HIDDEN, units="spin", n_iter=1, batch_size=BATCH, learning_rate=0.01,
                 l1=2e-4, random_state=seed)
     model.fit(data)
     params = model.validated_params()
@@ -102,7 +102,7 @@ def _monitor_seconds(data, seed, repeats):
 def _ours_fit_seconds(data, seed):
     """Wall time of a whole one-epoch ``RBM.fit`` (validation and initialisation included),
     binary units, monitoring off: the like-for-like counterpart of ``BernoulliRBM.fit``."""
-    model = RBM(N_HIDDEN, units="binary", n_epochs=1, batch_size=BATCH, learning_rate=0.01,
+    model = RBM(N_HIDDEN, units="binary", n_iter=1, batch_size=BATCH, learning_rate=0.01,
                 dtype="float32", monitor_size=0, random_state=seed)
     t0 = time.perf_counter()
     model.fit(data)
@@ -200,7 +200,7 @@ def run_rbm_benchmarks(quick=False, *, repeats=None, full_layer1=False, seed=0):
     if full_layer1:
         data = _data(PAPER_SAMPLES, "spin", seed)
         t0 = time.perf_counter()
-        RBM(N_HIDDEN, units="spin", n_epochs=PAPER_EPOCHS, batch_size=BATCH, learning_rate=0.01,
+        RBM(N_HIDDEN, units="spin", n_iter=PAPER_EPOCHS, batch_size=BATCH, learning_rate=0.01,
             l1=2e-4, random_state=seed).fit(data)
         layer1 = time.perf_counter() - t0
         how = "measured"

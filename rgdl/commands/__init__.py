@@ -1,8 +1,8 @@
-"""One module per ``rgdl`` subcommand; each is a thin click layer over the library."""
+"""One module per ``rgdl`` subcommand; each is a thin click layer over the library.
 
-import click as _click
+The options they share are declared once, in :mod:`rgdl.commands.options`.
+"""
 
-#: Click type of count options (sizes, samples, sweeps, epochs, ...): an integer no larger than
-#: 2**53, so that every kernel's int64 counters and float64 averages hold it exactly; larger
-#: values are a one-line usage error instead of a Numba typing error or an overflow.
-COUNT = _click.IntRange(max=1 << 53)
+from rgdl.commands.options import COUNT
+
+__all__ = ["COUNT"]

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import click
 
+from rgdl.commands.options import Command, json_option, quiet_option
 
-@click.command()
+
+@click.command(cls=Command)
 @click.argument("suite", type=click.Choice(["all", "ising", "rbm"]), default="all")
 @click.option("--quick", is_flag=True, help="Smaller problem sizes (a first look, seconds not minutes).")
-@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON instead of a table.")
-def bench(suite, quick, as_json):
+@json_option(help="Print the rows as JSON instead of a table.")
+@quiet_option(help="No progress lines on stderr.")
+def bench(suite, quick, as_json, quiet):
     """Benchmark rgdl against its peers in ONE run and print the ratios.
 
     SUITE is 'ising' (Metropolis spin-flip attempts/s vs a vectorised NumPy checkerboard and the
@@ -25,7 +28,8 @@ def bench(suite, quick, as_json):
     import json
 
     def progress(label):  # on stderr, so that --json output stays clean
-        click.echo(f"bench: {label} ...", err=True)
+        if not quiet:
+            click.echo(f"bench: {label} ...", err=True)
 
     rows = []
     if suite in ("all", "ising"):

@@ -4,95 +4,43 @@ from __future__ import annotations
 
 import json
 import math
-import time
 
 import click
 
-from rgdl.commands import COUNT
+from rgdl.commands.options import (COUNT, POSITIVE_COUNT, Command, json_option, out_option,
+                                   overwrite_option, quiet_option, real, reduced_coupling_option,
+                                   samples_option, seed_option)
+from rgdl.flow1d import format_table, run_flow
 
-_COLUMNS = (
-    # key, header, format
-    ("step", "step", "{:d}"),
-    ("size", "N", "{:d}"),
-    ("K_decimation", "K decimation", "{:.10f}"),
-    ("K_rbm_exact", "K exact RBM", "{:.10f}"),
-    ("K_majority", "K majority", "{:.6f}"),
-    ("K_learned", "K learned", "{:.4f}"),
-    ("K_learned_encoder", "K learned enc", "{:.4f}"),
-    ("kl_per_spin", "KL/spin exact", "{:.2e}"),
-    ("kl_per_spin_learned", "KL/spin learned", "{:.2e}"),
-    ("fit_residual", "fit resid", "{:.1e}"),
-    ("majority_fit_residual", "maj resid", "{:.1e}"),
-    ("learned_fit_residual_weighted", "learned resid (P-weighted)", "{:.3f}"),
-)
-
-
-def format_table(steps: list[dict]) -> str:
-    """Render the step dicts of :func:`run_flow` as an aligned text table."""
-    cols = [c for c in _COLUMNS if all(c[0] in s for s in steps)]
-    rows = [[c[1] for c in cols]]
-    for s in steps:
-        rows.append([fmt.format(s[key]) for key, _, fmt in cols])
-    widths = [max(len(r[i]) for r in rows) for i in range(len(cols))]
-    lines = ["  ".join(cell.rjust(w) for cell, w in zip(r, widths)) for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def run_flow(coupling, size, steps, *, strength, learned, epochs, samples, seed, progress=None):
-    """Library call behind the command: exact flow (+ learned flow); returns the JSON object."""
-    from rgdl import decimation
-
-    decimation.check_flow_arguments(coupling, size, steps)
-    if strength is None:
-        strength = decimation.default_strength(coupling)
-    if learned and (epochs < 1 or samples < 100):
-        raise ValueError(f"--epochs must be >= 1 and --samples >= 100, got {epochs} and {samples}")
-    t0 = time.perf_counter()
-    exact = decimation.exact_flow(coupling, size, steps, strength=strength, progress=progress)
-    rows = [s.to_dict() for s in exact]
-    if learned:
-        for row, extra in zip(rows, decimation.learned_flow(coupling, size, steps, epochs=epochs,
-                                                            n_samples=samples, seed=seed,
-                                                            progress=progress)):
-            extra = dict(extra)
-            extra.pop("step")
-            row.update(extra)
-    return {
-        "coupling": float(coupling), "size": int(size), "strength": float(strength),
-        "learned": bool(learned), "epochs": int(epochs) if learned else None,
-        "samples": int(samples) if learned else None, "seed": seed if learned else None,
-        "steps": rows, "seconds": time.perf_counter() - t0,
-    }
-
+#: Names kept importable from this module (they moved to :mod:`rgdl.flow1d`).
+__all__ = ["flow1d", "format_table", "run_flow"]
 
 def _finite(value):
     return value if not isinstance(value, float) or math.isfinite(value) else None
 
 
-@click.command()
-@click.option("--coupling", "-K", type=float, required=True,
-              help="Initial nearest-neighbour coupling K = J/T > 0 of the periodic chain.")
+@click.command(cls=Command)
+@reduced_coupling_option(required=True,
+                         help="Initial nearest-neighbour coupling K = J/T > 0 of the periodic chain.")
 @click.option("--size", "-N", type=COUNT, default=16, show_default=True,
               help="Chain length N: even, <= 16 (exact enumeration), divisible by 2**steps.")
 @click.option("--steps", "-s", type=COUNT, default=3, show_default=True,
               help="Number of RG steps; each halves the chain (N / 2**steps >= 2).")
-@click.option("--strength", type=float, default=None,
+@click.option("--strength", type=real(0, min_open=True), default=None,
               help="Weight lambda of the RBM's decimation units [default: 20 + 2K]; the coarse-coupling "
                    "error is ~exp(-2 lambda) once lambda >> 2K.")
 @click.option("--learned", is_flag=True,
               help="Also train a stack of RBMs (N -> N/2 -> ...) on exact samples and report their couplings.")
-@click.option("--epochs", type=COUNT, default=30, show_default=True, help="CD-1 epochs per learned layer.")
-@click.option("--samples", type=COUNT, default=10000, show_default=True,
-              help="Exact samples drawn per learned layer.")
-@click.option("--seed", type=click.IntRange(min=0, max=(1 << 63) - 1), default=0, show_default=True,
-              help="Seed of the sampling and training (same seed, same numbers).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
-@click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
-              help="Write the flow figure to this .png (and the matching .pdf).")
-@click.option("--overwrite", is_flag=True, help="Replace an existing figure (--out).")
+@click.option("--epochs", type=POSITIVE_COUNT, default=30, show_default=True,
+              help="CD-1 epochs per learned layer.")
+@samples_option(default=10000, show_default=True, help="Exact samples drawn per learned layer.")
+@seed_option(default=0, help="Seed of the sampling and training (same seed, same numbers).")
+@json_option()
+@out_option(default=None, help="Write the flow figure to this .png (and the matching .pdf).")
+@overwrite_option(help="Replace an existing figure (--out).")
+@quiet_option()
 def flow1d(coupling, size, steps, strength, learned, epochs, samples, seed, as_json, out,
-           overwrite):
+           overwrite, quiet):
     """Renormalize the periodic 1D Ising chain with exact RBMs, majority rule and learned RBMs.
 
     Every step halves the chain. K decimation is the analytic flow tanh K' = tanh^2 K; K exact RBM
@@ -113,8 +61,6 @@ def flow1d(coupling, size, steps, strength, learned, epochs, samples, seed, as_j
     from rgdl import decimation
 
     decimation.check_flow_arguments(coupling, size, steps)
-    if strength is not None and not (math.isfinite(strength) and strength > 0):
-        raise ValueError(f"--strength must be finite and > 0, got {strength}")
     if out is not None:
         from rgdl.flowplot import check_figure_outputs
 
@@ -125,7 +71,8 @@ def flow1d(coupling, size, steps, strength, learned, epochs, samples, seed, as_j
     from tqdm import tqdm
 
     total = steps * (2 if learned else 1)
-    with tqdm(total=total, desc="flow1d", unit="step", disable=None, leave=False) as bar:
+    with tqdm(total=total, desc="flow1d", unit="step", disable=True if quiet else None,
+              leave=False) as bar:
         result = run_flow(coupling, size, steps, strength=strength, learned=learned, epochs=epochs,
                           samples=samples, seed=seed, progress=lambda _row: bar.update(1))
     result["figure"] = None

@@ -5,40 +5,46 @@ A thin command over :mod:`rgdl.mcrg`."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import click
 
+from rgdl.commands.options import (POSITIVE_COUNT, Command, json_option, out_option,
+                                   overwrite_option, prepare_output_dir, quiet_option,
+                                   reduced_coupling_option, refuse_existing, samples_option,
+                                   seed_option, size_option)
 from rgdl.mcrg import (K_CRITICAL, TRANSFORMS, check_arguments, format_table, output_files,
                        output_paths, run_mcrg, write_outputs)
 
 
-@click.command()
-@click.option("--size", "-L", type=int, default=64, show_default=True,
-              help="Lattice side L of the 2D periodic Ising model (multiple of block**levels).")
-@click.option("--coupling", "-K", type=float, default=K_CRITICAL, show_default="K_c",
-              help="Nearest-neighbour coupling K = J/T of the Wolff samples (default: Onsager's K_c).")
+@click.command(cls=Command, deprecated_aliases={"-n": "--levels", "-N": "--samples"})
+@size_option(default=64, show_default=True,
+             help="Lattice side L of the 2D periodic Ising model (multiple of block**levels).")
+@reduced_coupling_option(default=K_CRITICAL, show_default="K_c",
+                         help="Nearest-neighbour coupling K = J/T of the Wolff samples "
+                              "(default: Onsager's K_c).")
 @click.option("--transform", type=click.Choice(TRANSFORMS), default="majority", show_default=True,
               help="Block transform: majority rule (coin ties), decimation, or a learned local RBM stack.")
-@click.option("--block", "-b", type=int, default=2, show_default=True, help="Block size b.")
-@click.option("--levels", "-n", type=int, default=3, show_default=True, help="Number of RG steps.")
-@click.option("--samples", "-N", type=int, default=4000, show_default=True,
-              help="Number of Wolff configurations (burn-in and thinning chosen automatically).")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Seed of sampling, tie-breaking / stochastic coarse-graining and training.")
-@click.option("--epochs", type=int, default=5, show_default=True,
+@click.option("--block", "-b", type=POSITIVE_COUNT, default=2, show_default=True,
+              help="Block size b.")
+@click.option("--levels", type=POSITIVE_COUNT, default=3, show_default=True,
+              help="Number of RG steps.")
+@samples_option(short=False, default=4000, show_default=True,
+                help="Number of Wolff configurations (burn-in and thinning chosen automatically).")
+@seed_option(default=0, help="Seed of sampling, tie-breaking / stochastic coarse-graining and "
+                             "training.")
+@click.option("--epochs", type=POSITIVE_COUNT, default=5, show_default=True,
               help="CD-1 epochs per learned layer (--transform learned).")
-@click.option("--kernel", "kernel", type=int, default=None,
+@click.option("--kernel", "kernel", type=POSITIVE_COUNT, default=None,
               help="Learned window side w >= b [default: 2b] (--transform learned).")
-@click.option("--json", "as_json", is_flag=True,
-              help='Print {"transform", "block", "levels": [{"level", "n_even", "n_odd", "y_T", '
-                   '"y_T_err", "y_h", "y_h_err"}]} (largest operator sets) instead of the table.')
-@click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="Directory for the JSON record, figures (and the learned model).")
-@click.option("--overwrite", is_flag=True, help="Replace existing output files in --out.")
+@json_option(help='Print {"transform", "block", "levels": [{"level", "n_even", "n_odd", "y_T", '
+                  '"y_T_err", "y_h", "y_h_err"}]} (largest operator sets) instead of the table.')
+@out_option(file=False, default=None,
+            help="Directory for the JSON record, figures (and the learned model).")
+@overwrite_option(help="Replace existing output files in --out.")
+@quiet_option()
 def mcrg(size, coupling, transform, block, levels, samples, seed, epochs, kernel, as_json, out,
-         overwrite):
+         overwrite, quiet):
     """Monte Carlo renormalization group (Swendsen 1979) of the critical 2D Ising model.
 
     Draws Wolff configurations at coupling K, applies the block transform level after level and
@@ -54,13 +60,8 @@ def mcrg(size, coupling, transform, block, levels, samples, seed, epochs, kernel
     paths = None
     if out is not None:
         paths = output_paths(out, transform, block)
-        existing = [str(p) for p in output_files(paths) if p.exists()]
-        if existing and not overwrite:
-            raise FileExistsError(f"{existing[0]} exists (and {len(existing) - 1} more); "
-                                  f"use --overwrite to replace")
-        Path(out).mkdir(parents=True, exist_ok=True)
-        if not os.access(out, os.W_OK):
-            raise PermissionError(f"cannot write to {out}")
+        refuse_existing(output_files(paths), overwrite=overwrite)
+        prepare_output_dir(out, parents=True)
 
     from tqdm import tqdm
 
@@ -68,7 +69,8 @@ def mcrg(size, coupling, transform, block, levels, samples, seed, epochs, kernel
 
     def progress(stage, done, total):
         if stage not in bars:
-            bars[stage] = tqdm(total=total, desc=stage, disable=None, leave=False)
+            bars[stage] = tqdm(total=total, desc=stage, disable=True if quiet else None,
+                               leave=False)
         bars[stage].n = done
         bars[stage].refresh()
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from pathlib import Path
 
 import click
+
+from rgdl.commands.options import (POSITIVE_COUNT, Command, json_option, out_option,
+                                   overwrite_option, prepare_output_dir, quiet_option, real,
+                                   refuse_existing, samples_option, seed_option, size_option)
 
 RESULT_NAME = "rbmflow.json"
 FLOWS_FIGURE = "rbmflow_flows"
@@ -79,45 +82,47 @@ class _Progress:
         self.stage = None
 
 
-@click.command(context_settings={"max_content_width": 100})
-@click.option("--size", "-L", type=int, default=10, show_default=True,
-              help="Lattice side L (Iso et al.: 10, i.e. 100 visible units).")
-@click.option("--t-min", type=float, default=0.25, show_default=True,
+@click.command(cls=Command)
+@size_option(default=10, show_default=True,
+             help="Lattice side L (Iso et al.: 10, i.e. 100 visible units).")
+@click.option("--t-min", type=real(0, min_open=True), default=0.25, show_default=True,
               help="Lowest training temperature.")
-@click.option("--t-max", type=float, default=6.0, show_default=True,
+@click.option("--t-max", type=real(0, min_open=True), default=6.0, show_default=True,
               help="Highest training temperature.")
-@click.option("--t-step", type=float, default=0.25, show_default=True,
+@click.option("--t-step", type=real(0, min_open=True), default=0.25, show_default=True,
               help="Spacing of the training temperatures.")
-@click.option("--samples", type=int, default=500, show_default=True,
-              help="Monte Carlo configurations per training temperature (the same number again, "
-                   "independent, trains the thermometer).")
+@samples_option(default=500, show_default=True,
+                help="Monte Carlo configurations per training temperature (the same number "
+                     "again, independent, trains the thermometer).")
 @click.option("--hidden", default="64", show_default=True,
               help="Hidden units; a comma-separated list gives the hidden-unit table.")
 @click.option("--units", type=click.Choice(["binary", "spin"]), default="binary",
               show_default=True, help="RBM unit values (Iso et al.: binary {0,1}).")
-@click.option("--epochs", type=int, default=20, show_default=True, help="CD epochs per RBM.")
-@click.option("--learning-rate", type=float, default=0.01, show_default=True,
+@click.option("--epochs", type=POSITIVE_COUNT, default=20, show_default=True,
+              help="CD epochs per RBM.")
+@click.option("--learning-rate", type=real(0, min_open=True), default=0.01, show_default=True,
               help="CD learning rate.")
-@click.option("--cd-k", type=int, default=1, show_default=True, help="Gibbs steps of CD-k.")
-@click.option("--steps", type=int, default=100, show_default=True, help="Flow steps v -> h -> v'.")
+@click.option("--cd-k", type=POSITIVE_COUNT, default=1, show_default=True,
+              help="Gibbs steps of CD-k.")
+@click.option("--steps", type=POSITIVE_COUNT, default=100, show_default=True,
+              help="Flow steps v -> h -> v'.")
 @click.option("--starts", default="0.5,1.5,3.5,6.0", show_default=True,
               help="Start temperatures of the flows (comma-separated).")
-@click.option("--flow-samples", type=int, default=300, show_default=True,
+@click.option("--flow-samples", type=POSITIVE_COUNT, default=300, show_default=True,
               help="Monte Carlo configurations per start temperature (also per thermometer check).")
 @click.option("--mode", type=click.Choice(["sample", "mean"]), default="sample",
               show_default=True,
               help="Flow through sampled conditionals (block Gibbs) or conditional means.")
-@click.option("--contrast", "contrast", type=float, default=None,
+@click.option("--contrast", "contrast", type=real(0, min_open=True), default=None,
               help="Also flow the contrast: an RBM trained at this single temperature (as in "
                    "`rgdl reproduce`), on as many configurations as the pooled training set.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Root seed of every random step (same seed, same numbers).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
-@click.option("--out", "out", type=click.Path(file_okay=False), default=None,
-              help="Results folder: rbmflow.json, figures (PNG + PDF) and models/ (trained RBMs, "
-                   "reused by a rerun with the same settings).")
-@click.option("--overwrite", is_flag=True, help="Replace existing results in OUT.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+@seed_option(default=0, help="Root seed of every random step (same seed, same numbers).")
+@json_option()
+@out_option(file=False, default=None,
+            help="Results folder: rbmflow.json, figures (PNG + PDF) and models/ (trained RBMs, "
+                 "reused by a rerun with the same settings).")
+@overwrite_option(help="Replace existing results in OUT.")
+@quiet_option(help="No progress bars.")
 def rbmflow(size, t_min, t_max, t_step, samples, hidden, units, epochs, learning_rate, cd_k, steps,
             starts, flow_samples, mode, contrast, seed, as_json, out, overwrite, quiet):
     """The RBM flow of Iso, Shiba & Yokoo (PRE 97, 053304 (2018)) and its fixed point T*.
@@ -146,29 +151,9 @@ def rbmflow(size, t_min, t_max, t_step, samples, hidden, units, epochs, learning
     temperatures = temperature_grid(t_min, t_max, t_step)
     hidden_units = parse_list(hidden, int, "--hidden")
     start_temperatures = parse_list(starts, float, "--starts")
-    if contrast is not None and not (math.isfinite(contrast) and contrast > 0):
-        raise ValueError(f"--contrast must be a positive finite temperature, got {contrast}")
     if len(set(hidden_units)) != len(hidden_units):
         raise ValueError(f"--hidden has repeated entries: {hidden}")
-    model_dir = None
-    if out is not None:
-        out_dir = Path(out)
-        if out_dir.exists() and not out_dir.is_dir():
-            raise NotADirectoryError(f"--out {out!r} is not a directory")
-        outputs = [out_dir / RESULT_NAME] + [out_dir / f"{stem}.{ext}" for stem in
-                                              (FLOWS_FIGURE, FIXED_POINT_FIGURE)
-                                              for ext in ("png", "pdf")]
-        existing = [p for p in outputs if p.exists()]
-        if existing and not overwrite:
-            raise FileExistsError(f"{existing[0]} exists (use --overwrite to replace the results; "
-                                  f"trained RBMs in {out_dir / 'models'} are reused)")
-        if not out_dir.absolute().parent.is_dir():
-            raise FileNotFoundError(f"parent directory of --out {out!r} does not exist")
-        model_dir = out_dir / "models"
-        model_dir.mkdir(parents=True, exist_ok=True)
-        if not os.access(model_dir, os.W_OK):
-            raise PermissionError(f"{model_dir} is not writable")
-
+    model_dir = None if out is None else _prepare_out(Path(out), overwrite)
     progress = _Progress(not quiet)
     started = time.perf_counter()
     try:
@@ -181,49 +166,72 @@ def rbmflow(size, t_min, t_max, t_step, samples, hidden, units, epochs, learning
     finally:
         progress.close()
     result = summary(result)
-    result["figures"] = []
-    if out is not None:
-        from analysis.figures import plot_iso_fixed_points, plot_iso_flows
-
-        paths = plot_iso_flows(result["models"], Path(out) / FLOWS_FIGURE,
-                               critical_temperature=result["critical_temperature"])
-        if len(result["models"]) > 1:
-            table = result["hidden_unit_table"]
-            series = [(f"{mode} flow, {epochs} epochs", [r["n_hidden"] for r in table],
-                       [r["T_star"] for r in table], [r["T_star_err"] for r in table])]
-            paths += plot_iso_fixed_points(series, Path(out) / FIXED_POINT_FIGURE,
-                                           n_visible=size * size,
-                                           critical_temperature=result["critical_temperature"])
-        result["figures"] = [str(p) for p in paths]
-        from ising.atomic import atomic_write_text
-
-        atomic_write_text(Path(out) / RESULT_NAME,
-                          json.dumps(result, indent=1, default=_finite) + "\n")
+    result["figures"] = [] if out is None else _write_results(result, Path(out), mode, epochs,
+                                                              size)
     if as_json:
         click.echo(json.dumps(result, default=_finite))
         return
-    tc = result["critical_temperature"]
     click.echo(f"RBM flow (Iso et al. protocol): L = {size}, T = {temperatures[0]:g}..{temperatures[-1]:g} "
                f"step {t_step:g} ({temperatures.size} temperatures x {samples} samples), {units} units, "
                f"{epochs} epochs, {steps} {mode} steps, seed {seed}")
-    click.echo("thermometer on independent MC samples: " + ", ".join(
+    click.echo(format_report(result))
+    click.echo(f"T_c = {result['critical_temperature']:.4f}; "
+               f"{time.perf_counter() - started:.1f} s")
+    if result["figures"]:
+        click.echo("figures: " + ", ".join(result["figures"]))
+
+
+def _prepare_out(out_dir: Path, overwrite: bool) -> Path:
+    """Refuse existing results (unless ``overwrite``); create ``OUT/models``; return it."""
+    outputs = [out_dir / RESULT_NAME] + [out_dir / f"{stem}.{ext}"
+                                          for stem in (FLOWS_FIGURE, FIXED_POINT_FIGURE)
+                                          for ext in ("png", "pdf")]
+    refuse_existing(outputs, overwrite=overwrite,
+                    hint=f"use --overwrite to replace the results; trained RBMs in "
+                         f"{out_dir / 'models'} are reused")
+    prepare_output_dir(out_dir)
+    return prepare_output_dir(out_dir / "models")
+
+
+def _write_results(result, out_dir: Path, mode, epochs, size) -> list:
+    """Figures (PNG + PDF) and ``rbmflow.json`` in ``out_dir``; returns the figure paths."""
+    from analysis.figures import plot_iso_fixed_points, plot_iso_flows
+    from ising.atomic import atomic_write_text
+
+    paths = plot_iso_flows(result["models"], out_dir / FLOWS_FIGURE,
+                           critical_temperature=result["critical_temperature"])
+    if len(result["models"]) > 1:
+        table = result["hidden_unit_table"]
+        series = [(f"{mode} flow, {epochs} epochs", [r["n_hidden"] for r in table],
+                   [r["T_star"] for r in table], [r["T_star_err"] for r in table])]
+        paths += plot_iso_fixed_points(series, out_dir / FIXED_POINT_FIGURE,
+                                       n_visible=size * size,
+                                       critical_temperature=result["critical_temperature"])
+    result["figures"] = [str(p) for p in paths]
+    atomic_write_text(out_dir / RESULT_NAME, json.dumps(result, indent=1, default=_finite) + "\n")
+    return result["figures"]
+
+
+def format_report(result) -> str:
+    """The text table of ``rgdl rbmflow``: thermometer check, flows and T* per hidden size."""
+    tc = result["critical_temperature"]
+    lines = ["thermometer on independent MC samples: " + ", ".join(
         f"T = {r['T']:g}: {r['T_eff']:.3f} ± {r['T_eff_err']:.3f}"
-        for r in result["thermometer"]["validation"]))
+        for r in result["thermometer"]["validation"])]
     mix = result["thermometer"]["training_mixture"]
-    click.echo(f"pooled training set (a perfect model's stationary distribution) reads "
-               f"{mix['value']:.3f} ± {mix['error']:.3f}")
+    lines.append(f"pooled training set (a perfect model's stationary distribution) reads "
+                 f"{mix['value']:.3f} ± {mix['error']:.3f}")
     for model in result["models"]:
         finals = ", ".join(f"{f['T0']:g} -> {f['T_eff'][-1]:.2f}" for f in model["flows"])
-        click.echo(f"  {model['n_hidden']:4d} hidden: flows (T0 -> T_eff at the last step) {finals}")
-    click.echo(f"{'hidden':>7}  {'T*':>6}  {'err':>5}  {'spread':>6}  {'(T*-Tc)/Tc':>10}")
+        lines.append(f"  {model['n_hidden']:4d} hidden: flows (T0 -> T_eff at the last step) "
+                     f"{finals}")
+    lines.append(f"{'hidden':>7}  {'T*':>6}  {'err':>5}  {'spread':>6}  {'(T*-Tc)/Tc':>10}")
     for row in result["hidden_unit_table"]:
-        click.echo(f"{row['n_hidden']:7d}  {row['T_star']:6.3f}  {row['T_star_err']:5.3f}  "
-                   f"{row['spread']:6.3f}  {(row['T_star'] - tc) / tc:+10.3f}")
+        lines.append(f"{row['n_hidden']:7d}  {row['T_star']:6.3f}  {row['T_star_err']:5.3f}  "
+                     f"{row['spread']:6.3f}  {(row['T_star'] - tc) / tc:+10.3f}")
     single = result["single_temperature"]
     if single is not None:
         fp = single["fixed_point"]
-        click.echo(f"contrast, one RBM trained at T = {single['T']:g} only ({single['n_hidden']} "
-                   f"hidden): T* = {fp['value']:.3f} ± {fp['error']:.3f}")
-    click.echo(f"T_c = {tc:.4f}; {time.perf_counter() - started:.1f} s")
-    if result["figures"]:
-        click.echo("figures: " + ", ".join(result["figures"]))
+        lines.append(f"contrast, one RBM trained at T = {single['T']:g} only "
+                     f"({single['n_hidden']} hidden): T* = {fp['value']:.3f} ± {fp['error']:.3f}")
+    return "\n".join(lines)

@@ -6,7 +6,8 @@ import time
 
 import click
 
-from rgdl.commands import COUNT
+from rgdl.commands.options import (POSITIVE_COUNT, Command, out_option, overwrite_option,
+                                   quiet_option, samples_option, seed_option)
 
 
 class _StageProgress:
@@ -44,25 +45,41 @@ class _StageProgress:
         self._close()
 
 
-@click.command(context_settings={"max_content_width": 100})
+def _verdict(separated, margin):
+    """``separated from the null (margin ...)`` or the same in capitals when not separated."""
+    margin = "" if margin is None else f"margin {margin:+.2f} sigma"
+    return (f"separated from the null ({margin})" if separated
+            else f"NOT SEPARATED FROM THE NULL ({margin})")
+
+
+def _local_fidelity(layer):
+    """The local block-spin fidelity (magnetization regressed out) and its null verdict."""
+    if "separated_from_null_local" not in layer:
+        return ""
+    return (f"; local fidelity {layer['block_fidelity_local']:.3f} ± "
+            f"{layer['block_fidelity_local_error']:.3f} (b = {layer['best_block_size_local']}) "
+            + _verdict(layer["separated_from_null_local"], layer["null_margin_sigma_local"]))
+
+
+@click.command(cls=Command)
 @click.option("--quick", is_flag=True,
               help="Small version (16x16, 256-64-16-4, 20 epochs): a first look in under a "
                    "minute (the default).")
 @click.option("--paper", is_flag=True,
               help="The paper's setting: 40x40 at coupling 0.408, 20,000 samples, 1600-400-100-25, "
                    "CD-1, 200 epochs, L1 2e-4.")
-@click.option("--out", "out", type=click.Path(file_okay=False), default="rgdl-results",
-              show_default=True, help="Results folder (figures/, summary.json, report.md).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Root seed of every random step.")
-@click.option("--epochs", type=COUNT, default=None, help="Override the number of training epochs.")
-@click.option("--samples", type=COUNT, default=None, help="Override the number of Monte Carlo samples.")
+@out_option(file=False, default="rgdl-results", show_default=True,
+            help="Results folder (figures/, summary.json, report.md).")
+@seed_option(default=0, help="Root seed of every random step.")
+@click.option("--epochs", type=POSITIVE_COUNT, default=None,
+              help="Override the number of training epochs.")
+@samples_option(default=None, help="Override the number of Monte Carlo samples.")
 @click.option("--force", is_flag=True,
               help="Recompute the analysis and figures even if cached (data and models whose "
                    "parameters match are reused; corrupt cached data or models are recomputed).")
-@click.option("--overwrite", is_flag=True,
-              help="Replace the results of another configuration in OUT (without it, such a "
-                   "folder, or a non-empty folder holding no rgdl results, is an error).")
-@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@overwrite_option(help="Replace the results of another configuration in OUT (without it, such a "
+                       "folder, or a non-empty folder holding no rgdl results, is an error).")
+@quiet_option()
 def reproduce(quick, paper, out, seed, epochs, samples, force, overwrite, quiet):
     """Reproduce Mehta & Schwab (arXiv:1410.3831) and measure it.
 
@@ -78,8 +95,6 @@ def reproduce(quick, paper, out, seed, epochs, samples, force, overwrite, quiet)
     if quick and paper:
         raise click.UsageError("--quick and --paper are mutually exclusive")
     mode = "paper" if paper else "quick"
-    if not 0 <= seed < 1 << 63:
-        raise click.BadParameter("must be >= 0 and < 2**63", param_hint="--seed")
     config = preset(mode, seed=seed, n_epochs=epochs, n_samples=samples)
     progress = _StageProgress(not quiet)
     started = time.perf_counter()
@@ -92,10 +107,7 @@ def reproduce(quick, paper, out, seed, epochs, samples, force, overwrite, quiet)
     footnotes = []
     for l, layer in enumerate(summary["layers"]):
         nulls = ", ".join(f"{k} {v:.3f}" for k, v in layer["block_fidelity_null"].items())
-        margin = layer["null_margin_sigma"]
-        margin = "" if margin is None else f"margin {margin:+.2f} sigma"
-        verdict = (f"separated from the null ({margin})" if layer["separated_from_null"]
-                   else f"NOT SEPARATED FROM THE NULL ({margin})")
+        verdict = _verdict(layer["separated_from_null"], layer["null_margin_sigma"])
         if layer["correlation_length_reason"]:
             footnotes.append(f"layer {l + 1}: {layer['correlation_length_reason']}")
             xi = f"xi -[{len(footnotes)}]"
@@ -107,8 +119,10 @@ def reproduce(quick, paper, out, seed, epochs, samples, force, overwrite, quiet)
                      f"{layer['block_fidelity']:.3f} ± {layer['block_fidelity_error']:.3f} "
                      f"(ceiling {layer['block_fidelity_ceiling']:.3f}; null: {nulls}) {verdict}, "
                      f"RF radius {layer['receptive_field_radius']:.2f} "
-                     f"(untrained {layer['receptive_field_radius_untrained']:.2f}), {xi}")
-    if not all(layer["separated_from_null"] for layer in summary["layers"]):
+                     f"(untrained {layer['receptive_field_radius_untrained']:.2f}), {xi}"
+                     + _local_fidelity(layer))
+    if not all(layer["separated_from_null"] and layer.get("separated_from_null_local", True)
+               for layer in summary["layers"]):
         lines.append(f"           separated: {summary['null_separation_criterion']}")
     for k, note in enumerate(footnotes, 1):
         lines.append(f"           [{k}] xi omitted for {note}")

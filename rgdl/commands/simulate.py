@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import click
 
-from rgdl.commands import COUNT
-
-_ALGORITHMS = ["metropolis", "heatbath", "wolff", "swendsen-wang"]
+from rgdl.commands.options import (POSITIVE_COUNT, Command, algorithm_option,
+                                   coupling_option, dimension_option, field_option, out_option,
+                                   overwrite_option, quiet_option, resume_option, samples_option,
+                                   seed_option, size_option, temperature_option)
 
 
 class _Progress:
@@ -71,41 +72,38 @@ def _format_summary(result, wall: float) -> str:
     return "\n".join(lines)
 
 
-@click.command(context_settings={"max_content_width": 100})
-@click.option("--dimension", type=click.Choice(["1", "2"]), default="2", show_default=True,
-              help="1: periodic chain of N = SIZE spins; 2: periodic SIZE x SIZE square lattice.")
-@click.option("--size", type=COUNT, required=True,
-              help="Linear size L >= 2 (any L; see ising.visiting_scheme for how each is updated).")
-@click.option("--temperature", type=float, required=True,
-              help="T > 0 (k_B = 1); Boltzmann weight exp(-H/T), K = J/T.")
-@click.option("--coupling", type=float, default=1.0, show_default=True,
-              help="J in H = -J sum_<ij> s_i s_j - h sum_i s_i (J > 0 ferromagnetic).")
-@click.option("--field", type=float, default=0.0, show_default=True,
-              help="h in H (cluster algorithms need h = 0).")
-@click.option("--algorithm", type=click.Choice(_ALGORITHMS), default="metropolis", show_default=True,
-              help="Update; one sweep = L^d spin attempts (wolff: a fixed number of clusters flipping L^d spins on average; "
-                   "swendsen-wang: one full update).")
-@click.option("--samples", "n_samples", type=click.IntRange(min=1), required=True,
-              help="Configurations to store (> 0); energy and magnetization are stored per spin.")
-@click.option("--chains", "n_chains", type=click.IntRange(min=1), default=1, show_default=True,
+@click.command(cls=Command)
+@dimension_option(default=2, show_default=True,
+                  help="1: periodic chain of N = SIZE spins; 2: periodic SIZE x SIZE square lattice.")
+@size_option(required=True,
+             help="Linear size L >= 2 (any L; see ising.visiting_scheme for how each is updated).")
+@temperature_option(required=True)
+@coupling_option(default=1.0, show_default=True,
+                 help="J in H = -J sum_<ij> s_i s_j - h sum_i s_i (J > 0 ferromagnetic).")
+@field_option(default=0.0, show_default=True, help="h in H (cluster algorithms need h = 0).")
+@algorithm_option(default="metropolis", show_default=True,
+                  help="Update; one sweep = L^d spin attempts (wolff: a fixed number of clusters "
+                       "flipping L^d spins on average; swendsen-wang: one full update).")
+@samples_option("n_samples", required=True,
+                help="Configurations to store (> 0); energy and magnetization are stored per spin.")
+@click.option("--chains", "n_chains", type=POSITIVE_COUNT, default=1, show_default=True,
               help="Independent chains run in parallel; samples are stored round-major.")
 @click.option("--burn-in", type=click.IntRange(min=0), default=None,
               help="Sweeps discarded before sampling [default: >= 20 tau_int from a pilot run].")
 @click.option("--thin", type=click.IntRange(min=1), default=None,
               help="Sweeps between samples of a chain [default: ceil(2 tau_int) from a pilot run].")
-@click.option("--seed", type=int, default=None,
-              help="Root seed; same seed => same spins at any thread count [default: random, recorded].")
-@click.option("--out", type=click.Path(), required=True,
-              help="Output HDF5 file; written as OUT.partial and renamed when complete.")
-@click.option("--resume", is_flag=True, help="Continue OUT.partial after an interruption (exactly).")
-@click.option("--overwrite", is_flag=True, help="Replace an existing OUT.")
-@click.option("--chunk-size", type=COUNT, default=None,
+@seed_option(help="Root seed; same seed => same spins at any thread count "
+                  "[default: random, recorded].")
+@out_option(required=True, help="Output HDF5 file; written as OUT.partial and renamed when complete.")
+@resume_option(help="Continue OUT.partial after an interruption (exactly).")
+@overwrite_option()
+@click.option("--chunk-size", type=POSITIVE_COUNT, default=None,
               help="Samples per write and resume checkpoint [default: <= 4 MiB of spins].")
 @click.option("--engine", type=click.Choice(["auto", "scalar", "multispin"]), default="auto",
               show_default=True,
               help="multispin: 64 chains per machine word (2D Metropolis, h = 0, even L >= 4); "
                    "auto uses it from 32 chains on.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@quiet_option(help="No progress bar.")
 def simulate(dimension, size, temperature, coupling, field, algorithm, n_samples, n_chains, burn_in,
              thin, seed, out, resume, overwrite, chunk_size, engine, quiet):
     """Simulate the periodic Ising model and write configurations to an HDF5 dataset.
@@ -128,7 +126,7 @@ def simulate(dimension, size, temperature, coupling, field, algorithm, n_samples
     progress = _Progress(enabled=not quiet)
     try:
         result = generate_dataset(
-            out, dimension=int(dimension), size=size, temperature=temperature, coupling=coupling,
+            out, dimension=dimension, size=size, temperature=temperature, coupling=coupling,
             field=field, algorithm=algorithm, n_samples=n_samples, n_chains=n_chains,
             burn_in=burn_in, thin=thin, seed=seed, resume=resume, overwrite=overwrite,
             chunk_size=chunk_size, progress=progress, engine=engine)
