@@ -32,19 +32,27 @@ from typing import Callable
 
 import click
 
+from ising.atomic import atomic_write_bytes, atomic_write_text
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "results"
+FIGURES = ROOT / "docs" / "figures"
 BLOCK = re.compile(r"<!-- results:(?P<name>[\w-]+) -->\n(?P<body>.*?)<!-- /results:(?P=name) -->\n",
                    re.DOTALL)
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One README result: how to produce its Markdown and JSON, and whether the suite reruns it."""
+    """One README result: how to produce its Markdown and JSON, and whether the suite reruns it.
+
+    ``figures`` maps a file the command writes (relative to its scratch directory) to the name it
+    is published under in ``docs/figures/``.
+    """
 
     command: str
     produce: Callable[[Path], tuple[str, object]]
     cheap: bool
+    figures: tuple[tuple[str, str], ...] = ()
 
 
 def _run(args, cwd=None) -> str:
@@ -200,6 +208,150 @@ def _recipes(tmp: Path):
     return recipes_markdown(summaries), summaries
 
 
+def _pm(est, digits=3) -> str:
+    """``value ± error`` of a {"value", "error"} record (or "—" when absent)."""
+    if not est or est.get("value") is None:
+        return "—"
+    return f"{est['value']:.{digits}f} ± {est['error']:.{digits}f}"
+
+
+def _rel(est) -> str:
+    """A relative error record as a signed percentage with its error."""
+    return f"{100 * est['value']:+.1f} ± {100 * est['error']:.1f} %"
+
+
+PAPER_ARGS = ["reproduce", "--paper", "--seed", "0"]
+
+
+def paper_markdown(summary, report_head: str = "") -> str:
+    """The README's table of the paper's experiment from ``rgdl reproduce``'s summary.json."""
+    cfg, t = summary["config"], summary.get("timings", {})
+    layers = summary["layers"]
+    n_visible = cfg["size"] ** 2
+    widths = [n_visible] + list(cfg["layers"])
+    wall = sum(v for k, v in t.items() if isinstance(v, (int, float)))
+    lines = [f"`rgdl {' '.join(PAPER_ARGS)}` ({cfg['size']}×{cfg['size']} periodic lattice, coupling "
+             f"{cfg['coupling']} at T = {cfg['temperature']}, {cfg['n_samples']:,} {cfg['algorithm']} "
+             f"samples, stack {'-'.join(str(w) for w in widths)} of {cfg['units']}-unit RBMs, "
+             f"CD-{cfg['cd_k']}, {cfg['n_epochs']} epochs per layer, batch {cfg['batch_size']}, "
+             f"learning rate {cfg['learning_rate']}, L1 {cfg['l1']}; wall "
+             f"{wall:.0f} s: " + ", ".join(f"{k} {v:.1f} s" for k, v in t.items()
+                                         if isinstance(v, (int, float))) + ")", "",
+             "| layer | units | RF radius (untrained) | best b | fidelity ± err (ceiling) | "
+             "nulls: untrained / shuffled | vs nulls | local fidelity (nulls) | ξ of the layer (RG: ξ₀/b) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for i, (lay, units) in enumerate(zip(layers, cfg["layers"]), start=1):
+        null, lnull = lay["block_fidelity_null"], lay["block_fidelity_local_null"]
+        sep = (f"separated ({lay['null_margin_sigma']:+.1f} σ)" if lay["separated_from_null"]
+               else f"**not separated** ({lay['null_margin_sigma']:+.1f} σ)")
+        xi = lay.get("correlation_length")
+        xi = "—" if xi is None else f"{xi['value']:.2f} ± {xi['error']:.2f}"
+        lines.append(f"| {i} | {units} | {lay['receptive_field_radius']:.2f} "
+                     f"({lay['receptive_field_radius_untrained']:.2f}) | {lay['best_block_size']} | "
+                     f"{lay['block_fidelity']:.3f} ± {lay['block_fidelity_error']:.3f} "
+                     f"({lay['block_fidelity_ceiling']:.3f}) | {null['untrained']:.3f} / "
+                     f"{null['shuffled']:.3f} | {sep} | {lay['block_fidelity_local']:.3f} "
+                     f"({lnull['untrained']:.3f} / {lnull['shuffled']:.3f}) | {xi} "
+                     f"({lay['rg_expected_correlation_length']:.2f}) |")
+    gen = summary
+    lines += ["",
+              f"- Data: ξ = {_pm(summary['correlation_length_data'], 2)} lattice spacings "
+              "(second-moment estimator).",
+              f"- First RBM's Gibbs chains: R̂ = {gen['generation_rhat']:.2f} "
+              f"({'equilibrated' if gen['generation_equilibrated'] else 'not equilibrated: no generation numbers'})"
+              + ("" if not gen["generation_equilibrated"] else
+                 f"; ⟨E⟩/N {_rel(gen['generated_energy_rel_error'])}, ⟨|M|⟩/N "
+                 f"{_rel(gen['generated_abs_magnetization_rel_error'])}") + ".",
+              f"- Whole stack: R̂ = {gen['stack_generation_rhat']:.2f} "
+              f"({'equilibrated' if gen['stack_generation_equilibrated'] else 'not equilibrated'}); "
+              f"generated ⟨E⟩/N {_rel(gen['stack_generated_energy_rel_error'])}, ⟨|M|⟩/N "
+              f"{_rel(gen['stack_generated_abs_magnetization_rel_error'])} vs Monte Carlo.",
+              f"- KL(P_Ising ‖ p_RBM1) = {_pm(summary['kl_per_spin_layer1'], 3)} nats per spin "
+              f"(AIS lower bound on ln Z; halving the AIS schedule moves it by "
+              f"{summary['kl_ais_schedule_shift_per_spin']:+.4f}).",
+              f"- RBM flow of the first RBM: T* = {_pm(summary['rbm_flow_fixed_point_T'], 2)} "
+              f"(T_c = {summary['rbm_flow_critical_T']:.3f}, training T = "
+              f"{summary['rbm_flow_training_T']:.3f})."]
+    return "\n".join(lines) + "\n"
+
+
+def _paper(tmp: Path):
+    out = tmp / "paper"
+    # --force: the analysis and figures are recomputed by the current code even when a kept
+    # workdir holds the cached data and models of this configuration
+    _run([sys.executable, "-m", "rgdl"] + PAPER_ARGS + ["--out", str(out), "--force", "-q"], cwd=tmp)
+    summary = json.loads((out / "summary.json").read_text())
+    return paper_markdown(summary), summary
+
+
+GENERATIVE_ARGS = ["--seed", "0"]
+GENERATIVE_MODELS_ARGS = ["--models", "3", "--seed", "0"]
+
+
+def generative_markdown(results, args) -> str:
+    """The README's generative-check table from scripts/generative_check.py's JSON."""
+    first = results[0]["models"][0]
+    many = len(results[0]["models"]) > 1
+    head = (f"`python scripts/generative_check.py {' '.join(args)}` ({first.get('size', 8)}×"
+            f"{first.get('size', 8)} lattice, {len(results[0]['models'])} model(s) per temperature)")
+    if not many:
+        lines = [head, "", "| T | R̂ (E, \\|M\\|) | ⟨E⟩/N relative error | ⟨\\|M\\|⟩/N relative error |",
+                 "|---|---|---|---|"]
+        for r in results:
+            m = r["models"][0]
+            rh = m["rhat"]
+            verdict = "equilibrated" if m["equilibrated"] else "NOT equilibrated"
+            rel = m["relative_error"]
+            lines.append(f"| {r['temperature']:.2f} | {max(rh.values()):.2f} ({verdict}) | "
+                         f"{_rel(rel['energy'])} | {_rel(rel['abs_magnetization'])} |")
+        return "\n".join(lines) + "\n"
+    lines = [head, "", "| T | ⟨E⟩/N rel. error, mean (model spread) | ⟨\\|M\\|⟩/N rel. error, mean "
+             "(model spread) | all equilibrated |", "|---|---|---|---|"]
+    for r in results:
+        s = r["summary"]
+        cells = [f"{_rel(s[o])} ({100 * s[o]['spread']:.1f} %)" for o in ("energy", "abs_magnetization")]
+        lines.append(f"| {r['temperature']:.2f} | {cells[0]} | {cells[1]} | "
+                     f"{'yes' if s['equilibrated'] else 'no'} |")
+    return "\n".join(lines) + "\n"
+
+
+def _generative(args, folder):
+    def produce(tmp: Path):
+        out = tmp / folder
+        _run([sys.executable, str(ROOT / "scripts" / "generative_check.py"), "--out", str(out)] + args)
+        results = json.loads((out / "generative_check.json").read_text())
+        return generative_markdown(results, args), results
+    return produce
+
+
+FSS_ARGS = ["--workers", "2", "--seed", "0"]
+
+
+def fss_markdown(data) -> str:
+    """The README's finite-size-scaling numbers from scripts/fss_sweep.py's fss.json."""
+    c = data["crossing"]
+    lines = [f"`python scripts/fss_sweep.py {' '.join(FSS_ARGS)}` (Wolff, 12 temperatures 2.20…2.34 × "
+             "L = 16, 32, 64, 10,000 samples per point)", "",
+             "| quantity | measured | exact |", "|---|---|---|"]
+    if c is not None:
+        lines.append(f"| T_c (Binder crossing, largest pair) | {c['temperature']:.4f} ± {c['error']:.4f} "
+                     f"({100 * data['tc_relative_deviation']:+.2f} %) | {data['tc_exact']:.5f} |")
+        for p in c["pairs"]:
+            lines.append(f"| crossing L = {p['sizes'][0]}/{p['sizes'][1]}: T, U* | {p['temperature']:.4f} ± "
+                         f"{p['error']:.4f}, {p['binder']:.4f} ± {p['binder_error']:.4f} | U* = 0.6107 |")
+    g = data.get("gamma_over_nu")
+    if g:
+        lines.append(f"| γ/ν (susceptibility peaks) | {g['value']:.3f} ± {g['error']:.3f} | {g['exact']:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def _fss(tmp: Path):
+    out = tmp / "fss"
+    _run([sys.executable, str(ROOT / "scripts" / "fss_sweep.py"), "--out", str(out)] + FSS_ARGS)
+    data = json.loads((out / "fss.json").read_text())
+    return fss_markdown(data), data
+
+
 ENTRIES = {
     "validation_quick": Entry("python scripts/validate_samplers.py --quick --seed 0",
                               _validation(True), cheap=True),
@@ -210,24 +362,43 @@ ENTRIES = {
     "mcrg": Entry("python scripts/mcrg_study.py " + " ".join(MCRG_ARGS), _mcrg, cheap=False),
     "recipes": Entry("rgdl reproduce --quick --recipe NAME (rgdl, hinton, hinton-l1)", _recipes,
                      cheap=False),
-    "localisation": Entry("python scripts/localisation_study.py", _localisation, cheap=False),
+    "localisation": Entry("python scripts/localisation_study.py", _localisation, cheap=False,
+                          figures=(("localisation.png", "localisation.png"),)),
     "compare_2d": Entry("python -c '" + COMPARE_2D + "'", _compare_2d, cheap=True),
+    "paper": Entry("rgdl " + " ".join(PAPER_ARGS), _paper, cheap=False,
+                   figures=tuple((f"paper/figures/{n}.png", f"{n}.png") for n in
+                                 ("receptive_fields", "fidelity", "correlation_lengths",
+                                  "reconstructions"))),
+    "generative": Entry("python scripts/generative_check.py " + " ".join(GENERATIVE_ARGS),
+                        _generative(GENERATIVE_ARGS, "generative"), cheap=False,
+                        figures=(("generative/generative_check.png", "generative_check.png"),)),
+    "generative_models": Entry("python scripts/generative_check.py " + " ".join(GENERATIVE_MODELS_ARGS),
+                               _generative(GENERATIVE_MODELS_ARGS, "generative_models"), cheap=False),
+    "fss": Entry("python scripts/fss_sweep.py " + " ".join(FSS_ARGS), _fss, cheap=False,
+                 figures=(("fss/fss.png", "fss.png"),)),
 }
 
 
-def produce(name: str) -> tuple[str, object]:
-    """Run entry ``name`` in a scratch directory; returns (markdown, json object)."""
+def produce(name: str, workdir: Path | None = None, publish: bool = False) -> tuple[str, object]:
+    """Run entry ``name`` in a scratch directory; returns (markdown, json object).
+
+    ``workdir`` keeps the commands' outputs (and the caches of resumable commands such as
+    ``rgdl reproduce`` and ``rgdl sweep``) between runs; ``publish`` copies the entry's figures
+    into ``docs/figures/``.
+    """
+    def run(tmp: Path):
+        markdown, data = ENTRIES[name].produce(tmp)
+        if publish:
+            for src, dest in ENTRIES[name].figures:
+                (FIGURES / dest).parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_bytes(FIGURES / dest, (tmp / src).read_bytes())
+        return markdown, data
+
+    if workdir is not None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        return run(workdir)
     with tempfile.TemporaryDirectory(prefix="rgdl-results-") as tmp:
-        return ENTRIES[name].produce(Path(tmp))
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+        return run(Path(tmp))
 
 
 def _jsonable(obj):
@@ -258,7 +429,7 @@ def update_readme(readme: Path = ROOT / "README.md") -> list[str]:
 
     new = BLOCK.sub(sub, text)
     if new != text:
-        _atomic_write(readme, new)
+        atomic_write_text(readme, new)
     return names
 
 
@@ -268,13 +439,16 @@ def update_readme(readme: Path = ROOT / "README.md") -> list[str]:
 @click.option("--check", is_flag=True, help="Rerun and compare with the committed files; write nothing.")
 @click.option("--update-readme", "update", is_flag=True,
               help="Copy the result files into the README blocks.")
-def main(only, cheap, check, update):
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep the commands' outputs here (resumable commands reuse their caches).")
+def main(only, cheap, check, update, workdir):
     """Regenerate docs/results/*.md|json from their commands."""
     names = list(only) or [n for n, e in ENTRIES.items() if e.cheap or not cheap]
     differ = []
     for name in names:
         click.echo(f"{name}: {ENTRIES[name].command}", err=True)
-        markdown, data = produce(name)
+        markdown, data = produce(name, None if workdir is None else workdir / name,
+                                 publish=not check)
         path = RESULTS / f"{name}.md"
         if check:
             old = path.read_text(encoding="utf-8") if path.exists() else ""
@@ -282,8 +456,8 @@ def main(only, cheap, check, update):
                 differ.append(name)
             continue
         RESULTS.mkdir(parents=True, exist_ok=True)
-        _atomic_write(path, markdown)
-        _atomic_write(RESULTS / f"{name}.json", json.dumps(_jsonable(data), indent=1) + "\n")
+        atomic_write_text(path, markdown)
+        atomic_write_text(RESULTS / f"{name}.json", json.dumps(_jsonable(data), indent=1) + "\n")
     if update and not check:
         click.echo("README blocks updated: " + ", ".join(update_readme()), err=True)
     if differ:
