@@ -156,7 +156,7 @@ def test_resume_after_kill_equals_uninterrupted(tmp_path, data_2d, capsys):
         if record["layer"] == 2 and record["epoch"] == 2:
             raise Killed
 
-    params = dict(learning_rate=0.01, n_epochs=4, batch_size=20, cd_k=1, persistent=False,
+    params = dict(learning_rate=0.01, n_iter=4, batch_size=20, cd_k=1, persistent=False,
                   momentum=0.5, final_momentum=0.9, weight_decay=0.0, l1=0.0, dtype="float32")
     with pytest.raises(Killed):
         DBN([6, 3], rbm_params=params, random_state=9).fit(

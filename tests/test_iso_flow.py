@@ -106,7 +106,7 @@ def _constant_rbm(bias, n_visible=16, n_hidden=3):
     """A fitted binary RBM whose weights are then set to zero: p(v_i = 1 | h) = sigma(-bias)."""
     from rbm import RBM
 
-    model = RBM(n_hidden=n_hidden, units="binary", n_epochs=1, random_state=0, monitor_size=0)
+    model = RBM(n_components=n_hidden, units="binary", n_iter=1, random_state=0, monitor_size=0)
     model.fit(np.random.default_rng(0).integers(0, 2, size=(20, n_visible)))
     model.weights_[...] = 0.0
     model.visible_bias_[...] = bias

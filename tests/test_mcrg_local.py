@@ -19,7 +19,7 @@ def make_local(L=8, b=2, w=4, seed=0):
 
 def make_dense(local, L):
     W = local.dense_weights(L)
-    d = RBM(n_hidden=W.shape[1], units="spin")
+    d = RBM(n_components=W.shape[1], units="spin")
     d.weights_ = W
     d.visible_bias_ = np.full(W.shape[0], local.visible_bias_)
     d.hidden_bias_ = np.full(W.shape[1], local.hidden_bias_)

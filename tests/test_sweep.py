@@ -223,10 +223,10 @@ def test_training_points(tmp_path, layers):
     model = rbm.load_model(model_path)
     # reproducible: the same as fitting directly with the point's training seed
     spins = sw.read_spins_for_training(out / entry["file"])
-    hyper = dict(learning_rate=0.01, batch_size=50, n_epochs=2, cd_k=1, l1=0.0)
+    hyper = dict(learning_rate=0.01, batch_size=50, n_iter=2, cd_k=1, l1=0.0)
     if len(layers) == 1:
         assert model.weights_.shape == (36, 8)
-        direct = rbm.RBM(n_hidden=8, units="spin", random_state=sw.train_seed(entry["params"]),
+        direct = rbm.RBM(n_components=8, units="spin", random_state=sw.train_seed(entry["params"]),
                          **hyper).fit(spins)
         np.testing.assert_array_equal(model.weights_, direct.weights_)
     else:
