@@ -46,13 +46,15 @@ class Entry:
     """One README result: how to produce its Markdown and JSON, and whether the suite reruns it.
 
     ``figures`` maps a file the command writes (relative to its scratch directory) to the name it
-    is published under in ``docs/figures/``.
+    is published under in ``docs/figures/``; ``outputs`` likewise to ``docs/results/`` (the
+    command's own full result files, where the README quotes a summary of them).
     """
 
     command: str
     produce: Callable[[Path], tuple[str, object]]
     cheap: bool
     figures: tuple[tuple[str, str], ...] = ()
+    outputs: tuple[tuple[str, str], ...] = ()
 
 
 def _run(args, cwd=None) -> str:
@@ -229,14 +231,18 @@ def paper_markdown(summary, report_head: str = "") -> str:
     layers = summary["layers"]
     n_visible = cfg["size"] ** 2
     widths = [n_visible] + list(cfg["layers"])
-    wall = sum(v for k, v in t.items() if isinstance(v, (int, float)))
+    # "train" is the sum of "train_stack" and "train_null": the stages, not the parts, add up
+    stages = {k: v for k, v in t.items() if isinstance(v, (int, float))
+              and not (k in ("train_stack", "train_null") and "train" in t)}
+    wall = sum(stages.values())
     lines = [f"`rgdl {' '.join(PAPER_ARGS)}` ({cfg['size']}×{cfg['size']} periodic lattice, coupling "
              f"{cfg['coupling']} at T = {cfg['temperature']}, {cfg['n_samples']:,} {cfg['algorithm']} "
              f"samples, stack {'-'.join(str(w) for w in widths)} of {cfg['units']}-unit RBMs, "
              f"CD-{cfg['cd_k']}, {cfg['n_epochs']} epochs per layer, batch {cfg['batch_size']}, "
-             f"learning rate {cfg['learning_rate']}, L1 {cfg['l1']}; wall "
-             f"{wall:.0f} s: " + ", ".join(f"{k} {v:.1f} s" for k, v in t.items()
-                                         if isinstance(v, (int, float))) + ")", "",
+             f"learning rate {cfg['learning_rate']}, L1 {cfg['l1']}; stage times of this run "
+             f"{wall:.0f} s: " + ", ".join(f"{k} {v:.1f} s" for k, v in stages.items())
+             + " — not a speed figure: a resumed stage counts only its resumed part and other jobs "
+             "may share the machine; `rgdl bench` measures speed)", "",
              "| layer | units | RF radius (untrained) | best b | fidelity ± err (ceiling) | "
              "nulls: untrained / shuffled | vs nulls | local fidelity (nulls) | ξ of the layer (RG: ξ₀/b) |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -352,6 +358,51 @@ def _fss(tmp: Path):
     return fss_markdown(data), data
 
 
+ISO_ARGS = ["--name", "iso_flow_long", "--steps", "2000", "--epochs", "100", "--modes", "sample"]
+
+
+def iso_markdown(data) -> str:
+    """The README's fixed-point table of the Iso-protocol RBM flow from scripts/iso_flow_study.py's JSON."""
+    run = data["runs"][0]
+    res, s = run["result"], run["result"]["settings"]
+    tc = res["critical_temperature"]
+    temps = s["temperatures"]
+    lines = [f"`python scripts/iso_flow_study.py {' '.join(ISO_ARGS)}` ({s['size']}×{s['size']} periodic "
+             f"lattice, {s['algorithm']} data at {len(temps)} temperatures {temps[0]:g}…{temps[-1]:g}, "
+             f"{s['n_samples']:,} configurations each, pooled; {s['units']}-unit RBMs, CD-{s['cd_k']}, "
+             f"{run['epochs']} epochs; {s['n_flow']} flows from each T0 = "
+             f"{', '.join(f'{t:g}' for t in s['start_temperatures'])}, {s['n_steps']} {run['mode']} steps; "
+             f"T* = mean over starts of the last {s['last']} steps)", "",
+             "| hidden units | T* ± err | (T* − T_c)/T_c | spread over starts |", "|---|---|---|---|"]
+    models = [(str(m["n_hidden"]), m) for m in res["models"]]
+    c = res.get("single_temperature")
+    if c is not None:
+        models.append((f"{c['n_hidden']} (contrast: trained at T = {c['T']:g} only)", c))
+    for label, m in models:
+        fp = m["fixed_point"]
+        lines.append(f"| {label} | {fp['value']:.3f} ± {fp['error']:.3f} | "
+                     f"{100 * (fp['value'] - tc) / tc:+.1f} % | {fp['spread']:.3f} |")
+    th = res["thermometer"]
+    mix = th["training_mixture"]
+    lines += ["", f"T_c = {tc:.4f}. Thermometer on independent Monte Carlo samples: "
+              + ", ".join(f"T = {r['T']:g} reads {r['T_eff']:.3f} ± {r['T_eff_err']:.3f}"
+                          for r in th["validation"])
+              + f"; the pooled training data itself reads {mix['value']:.3f} ± {mix['error']:.3f}."]
+    return "\n".join(lines) + "\n"
+
+
+def _iso(tmp: Path):
+    out = tmp / "iso"
+    _run([sys.executable, str(ROOT / "scripts" / "iso_flow_study.py"), *ISO_ARGS, "--results", str(out),
+          "--figures", str(out), "--models", str(tmp / "models")])
+    data = json.loads((out / "iso_flow_long.json").read_text())
+    fixed = {"settings": data["runs"][0]["result"]["settings"],
+             "models": [{"n_hidden": m["n_hidden"], "fixed_point": m["fixed_point"]}
+                        for m in data["runs"][0]["result"]["models"]],
+             "thermometer_validation": data["runs"][0]["result"]["thermometer"]["validation"]}
+    return iso_markdown(data), fixed
+
+
 ENTRIES = {
     "validation_quick": Entry("python scripts/validate_samplers.py --quick --seed 0",
                               _validation(True), cheap=True),
@@ -374,6 +425,10 @@ ENTRIES = {
                         figures=(("generative/generative_check.png", "generative_check.png"),)),
     "generative_models": Entry("python scripts/generative_check.py " + " ".join(GENERATIVE_MODELS_ARGS),
                                _generative(GENERATIVE_MODELS_ARGS, "generative_models"), cheap=False),
+    "iso_fixed_points": Entry("python scripts/iso_flow_study.py " + " ".join(ISO_ARGS), _iso, cheap=False,
+                              figures=(("iso/iso_flow_long_flows.png", "iso_flow_long_flows.png"),),
+                              outputs=(("iso/iso_flow_long.md", "iso_flow_long.md"),
+                                       ("iso/iso_flow_long.json", "iso_flow_long.json"))),
     "fss": Entry("python scripts/fss_sweep.py " + " ".join(FSS_ARGS), _fss, cheap=False,
                  figures=(("fss/fss.png", "fss.png"),)),
 }
@@ -392,6 +447,8 @@ def produce(name: str, workdir: Path | None = None, publish: bool = False) -> tu
             for src, dest in ENTRIES[name].figures:
                 (FIGURES / dest).parent.mkdir(parents=True, exist_ok=True)
                 atomic_write_bytes(FIGURES / dest, (tmp / src).read_bytes())
+            for src, dest in ENTRIES[name].outputs:
+                atomic_write_bytes(RESULTS / dest, (tmp / src).read_bytes())
         return markdown, data
 
     if workdir is not None:
