@@ -17,11 +17,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterator, Optional
+from typing import TYPE_CHECKING, Iterator, Optional
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .calibration import calibrate
+
+if TYPE_CHECKING:
+    from .samplers import MonteCarloSampler
 
 __all__ = ["Schedule", "equilibrate", "sample_rounds", "n_rounds"]
 
@@ -48,7 +52,8 @@ class Schedule:
     tau_source: str = "samples"
 
 
-def equilibrate(sampler, burn_in: Optional[int] = None, thin: Optional[int] = None) -> Schedule:
+def equilibrate(sampler: MonteCarloSampler, burn_in: Optional[int] = None,
+                thin: Optional[int] = None) -> Schedule:
     """Calibrate ``sampler`` if ``burn_in`` or ``thin`` is None, then sweep the burn-in.
 
     Parameters
@@ -77,7 +82,8 @@ def n_rounds(n_samples: int, n_chains: int) -> int:
     return -(-int(n_samples) // int(n_chains))
 
 
-def sample_rounds(sampler, n_samples: int, thin: int, *, done: int = 0) -> Iterator[np.ndarray]:
+def sample_rounds(sampler: MonteCarloSampler, n_samples: int, thin: int, *,
+                  done: int = 0) -> Iterator[NDArray[np.int8]]:
     """Yield the samples of each round until ``n_samples`` are drawn.
 
     A round is ``thin`` sweeps of every chain, then one sample from each of the first
