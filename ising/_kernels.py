@@ -70,6 +70,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
+from numpy.typing import NDArray
 
 from .numba_builds import serial_and_parallel
 
@@ -319,7 +320,7 @@ def _local_2d_lanes_py(spins, L, rng, thr, n_sweeps, block):
                 spins[c0 + j, x] = buf[x * nb_ + j]
 
 
-def checkerboard_permutation(L):
+def checkerboard_permutation(L: int) -> NDArray[np.int_]:
     """Index map from the row-major L*L lattice to the checkerboard layout of the 2D kernels.
 
     ``split = flat[..., perm]`` and ``flat[..., perm] = split``; entry (c * L + i) * (L//2) + k
