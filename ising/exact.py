@@ -85,11 +85,12 @@ _K_GROUND = 300.0
 #: What the exact results return: a float for a scalar temperature, an array of the
 #: temperature's shape otherwise.
 ScalarOrArray = Union[float, NDArray[np.float64]]
+_Floats = NDArray[np.float64]
 
 
 # --------------------------------------------------------------------------- validation
 
-def _temperature(temperature: ArrayLike) -> NDArray[np.float64]:
+def _temperature(temperature: ArrayLike) -> _Floats:
     t = np.asarray(temperature, dtype=np.float64)
     if not np.all(np.isfinite(t)) or np.any(t <= 0):
         raise ValueError(f"temperature must be positive and finite, got {temperature!r}")
@@ -117,7 +118,7 @@ def _side(name: str, value: int, minimum: int = 2) -> int:
     return int(value)
 
 
-def _out(x: NDArray[np.float64]) -> ScalarOrArray:
+def _out(x: _Floats) -> ScalarOrArray:
     """Return a Python float for 0-d results, the array otherwise."""
     return float(x) if np.ndim(x) == 0 else x
 
@@ -186,7 +187,7 @@ def _log2sinh_derivs(x, dx, ddx):
     return val, cth * dx, -csch2 * dx * dx + cth * ddx
 
 
-def _kaufman(m: int, n: int, kk: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+def _kaufman(m: int, n: int, kk: _Floats) -> tuple[_Floats, _Floats, _Floats]:
     """ln Z and its first and second derivatives in K for the periodic m x n lattice.
 
     ``kk`` is a 1-D array of couplings K > 0.  Returns three arrays of the same shape.
@@ -288,8 +289,7 @@ def _kaufman(m: int, n: int, kk: NDArray[np.float64]) -> tuple[NDArray[np.float6
 
 
 def _kaufman_public(m: int, n: int, temperature: ArrayLike, coupling: float
-                    ) -> tuple[int, int, float, NDArray[np.float64], NDArray[np.float64], NDArray[np.float64],
-                               NDArray[np.float64]]:
+                    ) -> tuple[int, int, float, _Floats, _Floats, _Floats, _Floats]:
     m = _side("m", m)
     n = _side("n", n)
     j = _coupling_2d(coupling)
@@ -361,7 +361,7 @@ def specific_heat_per_spin_2d(m: int, n: int, temperature: ArrayLike,
 
 # --------------------------------------------------------------------------- infinite 2D lattice
 
-def _elliptic_ke(k: NDArray[np.float64], kprime: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def _elliptic_ke(k: _Floats, kprime: _Floats) -> tuple[_Floats, _Floats]:
     """Complete elliptic integrals K(k), E(k) (modulus k) by the arithmetic-geometric mean.
 
     K = pi / (2 AGM(1, k')), E = K (1 - sum_{j>=0} 2^{j-1} c_j^2) with c_0 = k,
@@ -384,7 +384,7 @@ def _elliptic_ke(k: NDArray[np.float64], kprime: NDArray[np.float64]) -> tuple[N
     return kk, ee
 
 
-def _onsager_modulus(kk: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def _onsager_modulus(kk: _Floats) -> tuple[_Floats, _Floats]:
     """k = 2 sinh 2K / cosh^2 2K and k' = sqrt(1 - k^2) = |1 - sinh^2 2K| / cosh^2 2K."""
     s = np.sinh(2.0 * kk)
     sech = 1.0 / np.cosh(2.0 * kk)
@@ -395,7 +395,7 @@ def _onsager_modulus(kk: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDAr
 
 @functools.lru_cache(maxsize=None)
 def _graded_quadrature(n_panels: int = 48, order: int = 20,
-                       smallest: float = 1e-13) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+                       smallest: float = 1e-13) -> tuple[_Floats, _Floats]:
     """Nodes psi and weights on [0, pi/2], Gauss-Legendre panels graded geometrically towards 0.
 
     Resolves integrands varying on a scale down to ``smallest`` at psi = 0 (Onsager's integrand
@@ -409,7 +409,7 @@ def _graded_quadrature(n_panels: int = 48, order: int = 20,
 
 
 def _infinite_setup(temperature: ArrayLike, coupling: float
-                    ) -> tuple[NDArray[np.float64], float, NDArray[np.float64], NDArray[np.bool_]]:
+                    ) -> tuple[_Floats, float, _Floats, NDArray[np.bool_]]:
     """Validated (t, J, K) with K clipped at _K_GROUND, and the ground-state mask K > _K_GROUND."""
     t = _temperature(temperature)
     j = _coupling_2d(coupling)
@@ -441,7 +441,7 @@ def free_energy_per_spin_infinite(temperature: ArrayLike,
     return _out(f.reshape(t.shape))
 
 
-def _elliptic_parts(k: NDArray[np.float64], kprime: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+def _elliptic_parts(k: _Floats, kprime: _Floats) -> tuple[_Floats, _Floats, _Floats]:
     """(K1, kappa1, beta1): K1 = K(k), kappa1 = (2/pi) K(k) - 1 and
     beta1 = (4/pi) B(k) - 1 with B = (E - k'^2 K)/k^2 = int_0^{pi/2} cos^2 t dt / sqrt(1 - k^2 sin^2 t).
 
@@ -519,7 +519,7 @@ def specific_heat_per_spin_infinite(temperature: ArrayLike,
 # --------------------------------------------------------------------------- 1D chain
 
 def _chain_1d(n: int | None, temperature: ArrayLike, coupling: float, field: float
-              ) -> tuple[tuple[NDArray[np.float64], ...], NDArray[np.float64]]:
+              ) -> tuple[tuple[_Floats, ...], _Floats]:
     """(ln Z, d ln Z/d beta, d2 ln Z/d beta2) of the periodic chain; n=None: per spin, N -> inf."""
     if n is not None:
         n = _side("n", n)
