@@ -167,7 +167,7 @@ def spontaneous_magnetization(temperature: ArrayLike, coupling: float = 1.0) -> 
 
 # --------------------------------------------------------------------------- Kaufman
 
-def _log2cosh_derivs(x, dx, ddx):
+def _log2cosh_derivs(x: _Floats, dx: _Floats, ddx: _Floats) -> tuple[_Floats, _Floats, _Floats]:
     """log(2 cosh x) and its first two K-derivatives for x = x(K) (any sign)."""
     ax = np.abs(x)
     e = np.exp(-2.0 * ax)
@@ -177,7 +177,7 @@ def _log2cosh_derivs(x, dx, ddx):
     return val, th * dx, sech2 * dx * dx + th * ddx
 
 
-def _log2sinh_derivs(x, dx, ddx):
+def _log2sinh_derivs(x: _Floats, dx: _Floats, ddx: _Floats) -> tuple[_Floats, _Floats, _Floats]:
     """log|2 sinh x| and its first two K-derivatives for x = x(K) != 0 (any sign)."""
     ax = np.abs(x)
     e = np.exp(-2.0 * ax)
@@ -232,7 +232,7 @@ def _kaufman(m: int, n: int, kk: _Floats) -> tuple[_Floats, _Floats, _Floats]:
     ddg0 = -4.0 * cth[:, 0] * u[:, 0]
     x0, dx0, ddx0 = half_m * g0, half_m * dg0, half_m * ddg0
 
-    def total(parts):
+    def total(parts: tuple[_Floats, _Floats, _Floats]) -> tuple[_Floats, _Floats, _Floats]:
         v, d1, d2 = parts
         return v.sum(axis=1), d1.sum(axis=1), d2.sum(axis=1)
 
@@ -547,7 +547,7 @@ def _chain_1d(n: int | None, temperature: ArrayLike, coupling: float, field: flo
     t1 = mt * tt                              # d Tt / d beta (elementwise; shift is linear)
     t2 = mt * mt * tt
 
-    def sandwich(a, u, v):
+    def sandwich(a: _Floats, u: _Floats, v: _Floats) -> _Floats:
         return np.einsum("bi,bij,bj->b", u, a, v)
 
     off = sandwich(t1, v_p, v_m)
