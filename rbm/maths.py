@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -134,6 +134,15 @@ def probability_from_mean(mean: FloatArray, units: str) -> FloatArray:
     return (mean + 1.0) / 2.0 if units == "spin" else mean
 
 
+@overload
+def draw_units(p_on: FloatArray, units: str, rng: np.random.Generator) -> Float64Array: ...
+
+
+@overload
+def draw_units(p_on: FloatArray, units: str, rng: np.random.Generator,
+               dtype: type[_F] | np.dtype[_F]) -> NDArray[_F]: ...
+
+
 def draw_units(p_on: FloatArray, units: str, rng: np.random.Generator,
                dtype: FloatDType = np.float64) -> FloatArray:
     """Unit states with P(on) = ``p_on``: one uniform of type ``dtype`` per unit.
@@ -155,6 +164,15 @@ def draw_units(p_on: FloatArray, units: str, rng: np.random.Generator,
         return on.astype(dtype)
     one = np.ones((), dtype)
     return np.where(on, one, -one)
+
+
+@overload
+def sample_units(field: FloatArray, units: str, rng: np.random.Generator) -> Float64Array: ...
+
+
+@overload
+def sample_units(field: FloatArray, units: str, rng: np.random.Generator,
+                 dtype: type[_F] | np.dtype[_F]) -> NDArray[_F]: ...
 
 
 def sample_units(field: FloatArray, units: str, rng: np.random.Generator,
