@@ -13,6 +13,7 @@ import json
 import math
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Any, Final, Literal, Mapping, Sequence, overload
 
@@ -364,7 +365,10 @@ def load_spec_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     suffix = path.suffix.lower()
     try:
         if suffix == ".toml":
-            import tomllib
+            if sys.version_info >= (3, 11):
+                import tomllib
+            else:  # Python 3.10: tomllib's backport (the dependency tomli)
+                import tomli as tomllib
 
             data = tomllib.loads(text.decode("utf-8"))
         elif suffix == ".json":
