@@ -72,7 +72,7 @@ def check_figure_outputs(path: str | os.PathLike[str], *,
 def plot_flow1d(coupling: float, steps: Sequence[dict[str, Any]],
                 path: str | os.PathLike[str], *, title: str | None = None,
                 overwrite: bool = True, size: int | None = None,
-                samples: int | None = None) -> list[str]:
+                samples: int | str | None = None) -> list[str]:
     r"""Draw the coupling flow of ``rgdl flow1d`` and save it as PNG and PDF.
 
     Parameters
@@ -88,8 +88,11 @@ def plot_flow1d(coupling: float, steps: Sequence[dict[str, Any]],
     title : str, optional
     overwrite : bool, default True
         Replace existing files; with False an existing PNG or PDF is an error (FileExistsError).
-    size, samples : int, optional
-        Chain length N and samples per learned layer, named in the caption.
+    size : int, optional
+        Chain length N, named in the caption.
+    samples : int or str, optional
+        Samples per learned layer (or a text such as ``"0 (exact enumeration)"``), named in
+        the caption.
 
     Returns
     -------
