@@ -561,9 +561,9 @@ def align_hidden_units(weights: npt.ArrayLike, hidden_bias: npt.ArrayLike,
 #: Training settings of the learned layers (CD-1). Measured on N = 16 chains at K = 0.5, 1.0:
 #: the linearly decaying learning rate lowers KL(P || p) per spin about tenfold (0.02 -> 0.002)
 #: against a constant rate; the small L1 penalty (Mehta & Schwab used 2e-4) keeps fields local.
-DEFAULT_RBM_PARAMS: dict[str, Any] = dict(units="spin", learning_rate=0.05, learning_rate_schedule="linear",
-                          final_learning_rate=0.002, batch_size=50, l1=1e-3, dtype="float64",
-                          flip_augmentation=True, monitor_size=0)
+DEFAULT_RBM_PARAMS: dict[str, Any] = dict(
+    units="spin", learning_rate=0.05, learning_rate_schedule="linear", final_learning_rate=0.002,
+    batch_size=50, l1=1e-3, dtype="float64", flip_augmentation=True, monitor_size=0)
 
 
 def _seed_sequence(seed: int | np.random.SeedSequence | None) -> np.random.SeedSequence:
