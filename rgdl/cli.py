@@ -119,7 +119,7 @@ def stand_in_command(source: str, attribute: str, name: str) -> click.Command | 
         if keyword.arg in _LISTING_KEYWORDS:
             try:
                 attrs[keyword.arg] = ast.literal_eval(keyword.value)
-            except ValueError:
+            except (ValueError, TypeError, SyntaxError):  # not a literal
                 return None
 
     def callback() -> None:
@@ -142,7 +142,8 @@ def _docstring(function: ast.FunctionDef) -> str | None:
     stub.body = function.body[:1]
     module = ast.Module(body=[stub], type_ignores=[])
     namespace: dict[str, Any] = {}
-    exec(compile(module, "<rgdl command listing>", "exec"), namespace)  # noqa: S102 - a docstring
+    # runs only ``def name(): "<docstring>"`` (no decorators, defaults or annotations)
+    exec(compile(module, "<rgdl command listing>", "exec"), namespace)  # noqa: S102
     doc = namespace[function.name].__doc__
     return doc if isinstance(doc, str) else None
 
