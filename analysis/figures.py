@@ -21,6 +21,7 @@ from typing import Any, Union
 import numpy as np
 import numpy.typing as npt
 from matplotlib.axes import Axes
+from matplotlib.ticker import MaxNLocator
 from numpy.typing import NDArray
 
 from analysis.figure_style import (ERRORBAR, MARKERS, OKABE_ITO, STYLE, SampleNote,  # noqa: F401
@@ -597,6 +598,7 @@ def plot_coupling_flow(flows: Mapping[str, Sequence[tuple[str, npt.ArrayLike, np
             ax.set_xlim(lo[0] - pad[0], hi[0] + pad[0])
             ax.set_ylim(lo[1] - pad[1], hi[1] + pad[1])
             title += f"\n({int((~good).sum())} point(s) with error > {max_error:g} outside view)"
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4))  # long labels of a zoomed view fit
         ax.set_xlabel(names[0])
         ax.set_ylabel(names[1])
         ax.set_title(title, fontsize=8)
