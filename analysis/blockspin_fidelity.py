@@ -152,7 +152,8 @@ def _check_activations(values: npt.ArrayLike, n_samples: int) -> NDArray[np.floa
 
 
 def block_correlations(activations: npt.ArrayLike, spins: npt.ArrayLike, b: int, *,
-                       tie: str = "coin", seed: int | np.random.SeedSequence | None = None) -> NDArray[np.float64]:
+                       tie: str = "coin",
+                       seed: int | np.random.SeedSequence | None = None) -> NDArray[np.float64]:
     """Correlation of every unit's activation with every block position's majority spin.
 
     Parameters
@@ -340,7 +341,8 @@ def _standardize(values: NDArray[np.float64]) -> NDArray[np.float32]:
 
 def fidelity_scans(activations: Sequence[npt.ArrayLike], spins: npt.ArrayLike,
                    block_sizes: Sequence[int] = (1, 2, 4, 8), *, tie: str = "coin",
-                   seed: int | np.random.SeedSequence | None = None, control: npt.ArrayLike | None = None,
+                   seed: int | np.random.SeedSequence | None = None,
+                   control: npt.ArrayLike | None = None,
                    progress: Callable[[int, int], object] | None = None) -> list[FidelityScan]:
     """:func:`fidelity_scan` of several activation sets on the same configurations.
 

@@ -180,7 +180,8 @@ def correlation_length(spins: npt.ArrayLike, *, connected: bool = True,
 
 
 def block_spin_correlation_lengths(spins: npt.ArrayLike, block_sizes: Sequence[int] = (2, 4, 8),
-                                   *, tie: str = "coin", seed: int | np.random.SeedSequence | None = None,
+                                   *, tie: str = "coin",
+                                   seed: int | np.random.SeedSequence | None = None,
                                    n_blocks: int = 20) -> dict[int, Estimate]:
     """Correlation length of majority-rule coarse-grained configurations.
 

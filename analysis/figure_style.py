@@ -53,11 +53,12 @@ OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "
 #: Marker cycle, one per curve (with the colours, curves differ in two ways).
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 #: Font sizes (points) of every figure.
-STYLE: dict[RcKeyType, float] = {"font.size": 9, "axes.titlesize": 9, "axes.labelsize": 9, "legend.fontsize": 8,
-         "xtick.labelsize": 8, "ytick.labelsize": 8, "figure.titlesize": 9}
+STYLE: dict[RcKeyType, float] = {
+    "font.size": 9, "axes.titlesize": 9, "axes.labelsize": 9, "legend.fontsize": 8,
+    "xtick.labelsize": 8, "ytick.labelsize": 8, "figure.titlesize": 9}
 #: ``errorbar`` keywords: caps wider than the hollow markers, bars above the lines.
-ERRORBAR: dict[str, Any] = {"capsize": 3.0, "capthick": 0.9, "elinewidth": 0.9, "ms": 3.5, "mew": 0.9,
-            "mfc": "none", "zorder": 3}
+ERRORBAR: dict[str, Any] = {"capsize": 3.0, "capthick": 0.9, "elinewidth": 0.9, "ms": 3.5,
+                            "mew": 0.9, "mfc": "none", "zorder": 3}
 
 #: A caption's lattice side(s): one side or a sequence of sides (several lattices).
 SizeNote = Union[int, np.integer, Sequence[int], NDArray[np.integer]]
@@ -162,7 +163,8 @@ def plain_log_ticks(ax: Axes, axis: str = "y") -> None:
     target.set_minor_formatter(NullFormatter())
 
 
-def save_figure(fig: Figure, stem: str | os.PathLike[str], *, dpi: int = 200, overwrite: bool = True) -> list[Path]:
+def save_figure(fig: Figure, stem: str | os.PathLike[str], *, dpi: int = 200,
+                overwrite: bool = True) -> list[Path]:
     """Write ``<stem>.png`` and ``<stem>.pdf`` atomically (:func:`ising.atomic.atomic_output`).
 
     ``stem`` may end in ``.png``/``.pdf`` (replaced); ``overwrite=False`` refuses to replace an

@@ -95,7 +95,8 @@ def plot_receptive_fields(fields_per_layer: Sequence[NDArray[np.floating]], shap
 def plot_localization(trained: Sequence[npt.ArrayLike], untrained: Sequence[npt.ArrayLike] | None,
                       stem: str | os.PathLike[str], *, key: str = "radius",
                       ylabel: str = "core radius of gyration of $r^2$ (lattice spacings)",
-                      size: SizeNote | None = None, samples: SampleNote | None = None) -> list[Path]:
+                      size: SizeNote | None = None,
+                      samples: SampleNote | None = None) -> list[Path]:
     """Per-layer distributions of a localisation measure, trained vs the same stack untrained.
 
     Parameters
@@ -205,7 +206,8 @@ def plot_fidelity(scans: Sequence[Mapping[str, Any]], stem: str | os.PathLike[st
 
 def plot_correlation_lengths(xi_layers: Sequence[float], xi_layers_error: Sequence[float],
                              xi0: float, xi0_error: float, spacings: Sequence[float],
-                             stem: str | os.PathLike[str], *, block_xi: Mapping[int, Estimate] | None = None,
+                             stem: str | os.PathLike[str], *,
+                             block_xi: Mapping[int, Estimate] | None = None,
                              note: str | None = None, size: SizeNote | None = None,
                              samples: SampleNote | None = None) -> list[Path]:
     """Correlation length per layer (activations at receptive-field centres) vs ``xi_0 / b^l``.
@@ -274,8 +276,10 @@ def _mark_unusable(ax: Axes, unusable: Mapping[str, str], title: str) -> str:
     return title
 
 
-def plot_correlation_functions(curves: Mapping[str, Sequence[npt.ArrayLike]], stem: str | os.PathLike[str], *,
-                               unusable: Mapping[str, str] | None = None, size: SizeNote | None = None,
+def plot_correlation_functions(curves: Mapping[str, Sequence[npt.ArrayLike]],
+                               stem: str | os.PathLike[str], *,
+                               unusable: Mapping[str, str] | None = None,
+                               size: SizeNote | None = None,
                                samples: SampleNote | None = None) -> list[Path]:
     """``G(r)`` curves on a log scale.
 
@@ -314,7 +318,8 @@ def plot_correlation_functions(curves: Mapping[str, Sequence[npt.ArrayLike]], st
 
 def plot_thermodynamics(comparisons: Mapping[str, Mapping[str, Mapping[str, float]]],
                         stem: str | os.PathLike[str], *, unusable: Mapping[str, str] | None = None,
-                        size: SizeNote | None = None, samples: SampleNote | None = None) -> list[Path]:
+                        size: SizeNote | None = None,
+                        samples: SampleNote | None = None) -> list[Path]:
     """Relative deviation of generated-sample observables from Monte Carlo, with error bars.
 
     Parameters
@@ -353,7 +358,8 @@ def plot_thermodynamics(comparisons: Mapping[str, Mapping[str, Mapping[str, floa
 
 
 def plot_rbm_flow(steps: npt.ArrayLike, effective_temperatures: Curves,
-                  start_temperatures: Sequence[float] | NDArray[np.floating], stem: str | os.PathLike[str], *,
+                  start_temperatures: Sequence[float] | NDArray[np.floating],
+                  stem: str | os.PathLike[str], *,
                   critical_temperature: float | None = None, errors: Curves | None = None,
                   training_temperature: float | None = None, size: SizeNote | None = None,
                   samples: SampleNote | None = None) -> list[Path]:
@@ -382,7 +388,8 @@ def plot_generative_check(temperatures: Sequence[float] | NDArray[np.floating],
                           mc: Mapping[str, Sequence[tuple[float, float]]],
                           generated: Mapping[str, Sequence[tuple[float, float]]],
                           stem: str | os.PathLike[str], *, ylabels: Mapping[str, str] | None = None,
-                          size: SizeNote | None = None, samples: SampleNote | None = None) -> list[Path]:
+                          size: SizeNote | None = None,
+                          samples: SampleNote | None = None) -> list[Path]:
     """Observables of generated samples vs Monte Carlo as functions of temperature.
 
     Parameters
@@ -412,7 +419,8 @@ def plot_generative_check(temperatures: Sequence[float] | NDArray[np.floating],
 
 def plot_temperature_study(rows: Sequence[Mapping[str, Any]], stem: str | os.PathLike[str], *,
                            critical_temperature: float = 2.269185314213022,
-                           size: SizeNote | None = None, samples: SampleNote | None = None) -> list[Path]:
+                           size: SizeNote | None = None,
+                           samples: SampleNote | None = None) -> list[Path]:
     """Fidelity per layer (with nulls) and KL per spin vs temperature (rows of the study script).
 
     Parameters
@@ -490,7 +498,8 @@ def plot_iso_flows(models: Sequence[Mapping[str, Any]], stem: str | os.PathLike[
 def plot_iso_fixed_points(series: Sequence[tuple[str, npt.ArrayLike, npt.ArrayLike, npt.ArrayLike]],
                           stem: str | os.PathLike[str], *, n_visible: int | None = None,
                           critical_temperature: float = 2.269185314213022,
-                          size: SizeNote | None = None, samples: SampleNote | None = None) -> list[Path]:
+                          size: SizeNote | None = None,
+                          samples: SampleNote | None = None) -> list[Path]:
     """Fixed point ``T*`` of the RBM flow vs the number of hidden units, with ``T_c``.
 
     ``series``: list of ``(label, n_hidden, values, errors)``, one curve each (e.g. per flow
@@ -518,7 +527,8 @@ def plot_iso_fixed_points(series: Sequence[tuple[str, npt.ArrayLike, npt.ArrayLi
     return save_figure(fig, stem)
 
 
-def plot_mcrg_exponents(results: Mapping[str, Sequence[Mapping[str, Any]]], stem: str | os.PathLike[str], *,
+def plot_mcrg_exponents(results: Mapping[str, Sequence[Mapping[str, Any]]],
+                        stem: str | os.PathLike[str], *,
                         exact: tuple[float, float] = (1.0, 15 / 8), size: SizeNote | None = None,
                         samples: SampleNote | None = None) -> list[Path]:
     """MCRG exponents y_T and y_h vs RG level, one curve per transform (largest operator sets).
@@ -608,7 +618,8 @@ def plot_coupling_flow(flows: Mapping[str, Sequence[tuple[str, npt.ArrayLike, np
     return save_figure(fig, stem)
 
 
-def plot_kernels(kernels: Mapping[str, npt.ArrayLike], stem: str | os.PathLike[str], *, size: SizeNote | None = None,
+def plot_kernels(kernels: Mapping[str, npt.ArrayLike], stem: str | os.PathLike[str], *,
+                 size: SizeNote | None = None,
                  samples: SampleNote | None = None) -> list[Path]:
     """Shared w x w weights of learned block transforms (one panel each; RdBu_r, symmetric range).
 
@@ -635,7 +646,8 @@ def plot_kernels(kernels: Mapping[str, npt.ArrayLike], stem: str | os.PathLike[s
 
 
 def plot_localisation_study(rows: Sequence[Mapping[str, Any]], stem: str | os.PathLike[str], *,
-                            size: SizeNote | None = None, samples: SampleNote | None = None) -> list[Path]:
+                            size: SizeNote | None = None,
+                            samples: SampleNote | None = None) -> list[Path]:
     """Layer-1 localisation radius and block-spin fidelity per configuration, with the nulls.
 
     Parameters

@@ -72,7 +72,8 @@ class Peak:
     bracketed: bool
 
 
-def _vertex(coef: np.ndarray, u_lo: float, u_hi: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def _vertex(coef: np.ndarray, u_lo: float, u_hi: float
+            ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Vertex (u*, y*) of quadratics ``coef`` (B, 3); NaN if not a maximum inside the range."""
     c0, c1, c2 = coef[:, 0], coef[:, 1], coef[:, 2]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -153,22 +154,25 @@ def power_law_exponent(sizes: Sequence[float], values: Sequence[float],
 # --------------------------------------------------------------------------------------------
 # Data collapse
 # --------------------------------------------------------------------------------------------
+_Array = NDArray[np.float64]
+
+
 @overload
 def scaling_coordinates(temperature: npt.ArrayLike, size: npt.ArrayLike, value: npt.ArrayLike,
                         error: None = None, *, tc: float = ..., nu: float = ...,
-                        exponent: float = ...) -> tuple[NDArray[np.float64], NDArray[np.float64]]: ...
+                        exponent: float = ...) -> tuple[_Array, _Array]: ...
 
 
 @overload
 def scaling_coordinates(temperature: npt.ArrayLike, size: npt.ArrayLike, value: npt.ArrayLike,
                         error: npt.ArrayLike, *, tc: float = ..., nu: float = ...,
-                        exponent: float = ...) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]: ...
+                        exponent: float = ...) -> tuple[_Array, _Array, _Array]: ...
 
 
 def scaling_coordinates(temperature: npt.ArrayLike, size: npt.ArrayLike, value: npt.ArrayLike,
                         error: npt.ArrayLike | None = None, *, tc: float = TC_EXACT,
                         nu: float = NU, exponent: float = 0.0
-                        ) -> tuple[NDArray[np.float64], NDArray[np.float64]] | tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+                        ) -> tuple[_Array, _Array] | tuple[_Array, _Array, _Array]:
     """FSS coordinates x = (T - T_c) L^{1/nu}, y = value L^{exponent}.
 
     ``exponent`` is -gamma/nu for chi, beta/nu for <|m|>, 0 for the Binder cumulant. Returns
@@ -332,7 +336,8 @@ def _check_table(table: Mapping[str, np.ndarray]) -> None:
         raise ValueError("sizes must be >= 2 and temperatures finite and > 0")
 
 
-def analyze(table: Mapping[str, np.ndarray], *, n_bootstrap: int = 2000, seed: int | np.random.SeedSequence | None = 0,
+def analyze(table: Mapping[str, np.ndarray], *, n_bootstrap: int = 2000,
+            seed: int | np.random.SeedSequence | None = 0,
             window: int = 6, degree: int = 3, method: str = "largest",
             require_crossing: bool = False) -> FSSResult:
     """Finite-size-scaling analysis of a sweep table.

@@ -584,7 +584,8 @@ MODEL_KEYS = ("size", "temperatures", "n_samples", "algorithm", "units", "n_epoc
               "learning_rate", "batch_size", "cd_k", "seed")
 
 
-def hidden_unit_models(settings: Mapping[str, Any], data: Mapping[str, Any], thermometer: Thermometer,
+def hidden_unit_models(settings: Mapping[str, Any], data: Mapping[str, Any],
+                       thermometer: Thermometer,
                        model_dir: str | os.PathLike[str] | None,
                        report: Progress) -> list[dict[str, Any]]:
     """Train (or reload) one RBM per hidden-unit count on the pooled data; flow each."""
@@ -615,7 +616,8 @@ def hidden_unit_models(settings: Mapping[str, Any], data: Mapping[str, Any], the
     return models
 
 
-def single_temperature_contrast(settings: Mapping[str, Any], temperature: float, thermometer: Thermometer,
+def single_temperature_contrast(settings: Mapping[str, Any], temperature: float,
+                                thermometer: Thermometer,
                                 data: Mapping[str, Any], model_dir: str | os.PathLike[str] | None,
                                 report: Progress) -> dict[str, Any]:
     """The contrast: one RBM (first hidden-unit count) trained at a single temperature.
@@ -632,7 +634,8 @@ def single_temperature_contrast(settings: Mapping[str, Any], temperature: float,
                            n_hidden=s["hidden_units"][0])
     t0 = time.perf_counter()
     model, reused = fit_or_load_rbm(single, single_settings, model_dir)
-    contrast: dict[str, Any] = {"T": temperature, "n_hidden": s["hidden_units"][0], "n_samples": n_single,
+    contrast: dict[str, Any] = {"T": temperature, "n_hidden": s["hidden_units"][0],
+                                "n_samples": n_single,
                 "reused": bool(reused), "train_seconds": time.perf_counter() - t0}
     contrast.update(evaluate_flows(model, 10 ** 6, s, thermometer, data["flow"],
                                    lambda k: report("contrast", k + 1,

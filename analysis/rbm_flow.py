@@ -51,7 +51,8 @@ def visible_probability(h: npt.ArrayLike, weights: npt.ArrayLike, visible_bias: 
 
 
 def flow_step(v: npt.ArrayLike, weights: npt.ArrayLike, visible_bias: npt.ArrayLike,
-              hidden_bias: npt.ArrayLike, units: str, rng: np.random.Generator) -> NDArray[np.float64]:
+              hidden_bias: npt.ArrayLike, units: str,
+              rng: np.random.Generator) -> NDArray[np.float64]:
     """One step ``v -> h ~ P(h|v) -> v' ~ P(v'|h)`` (both sampled), in the model's units."""
     h = maths.draw_units(hidden_probability(v, weights, hidden_bias, units), units, rng)
     return maths.draw_units(visible_probability(h, weights, visible_bias, units), units, rng)
@@ -128,13 +129,15 @@ def effective_temperature(energy: float, reference_temperatures: npt.ArrayLike,
 @overload
 def effective_temperature(energy: NDArray[Any], reference_temperatures: npt.ArrayLike,
                           reference_energies: npt.ArrayLike,
-                          energy_error: npt.ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]: ...
+                          energy_error: npt.ArrayLike
+                          ) -> tuple[NDArray[np.float64], NDArray[np.float64]]: ...
 
 
 def effective_temperature(energy: float | NDArray[Any], reference_temperatures: npt.ArrayLike,
                           reference_energies: npt.ArrayLike,
                           energy_error: npt.ArrayLike | None = None
-                          ) -> float | NDArray[np.float64] | tuple[float, float] | tuple[NDArray[np.float64], NDArray[np.float64]]:
+                          ) -> (float | NDArray[np.float64] | tuple[float, float]
+                                | tuple[NDArray[np.float64], NDArray[np.float64]]):
     """Invert a monotone reference curve ``e(T)`` at the measured energy per spin.
 
     Parameters

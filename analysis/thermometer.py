@@ -249,7 +249,8 @@ class Thermometer:
         self._check_fitted()
         return self._posterior_mean(configuration_features(spins))
 
-    def _invert(self, mean_reading: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    def _invert(self, mean_reading: NDArray[np.float64]) -> tuple[NDArray[np.float64],
+                NDArray[np.bool_]]:
         g, t = self.inverse_readings_, self.inverse_temperatures_
         clipped = np.clip(mean_reading, g[0], g[-1])
         return np.interp(clipped, g, t), (mean_reading >= g[0]) & (mean_reading <= g[-1])
