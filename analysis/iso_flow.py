@@ -223,7 +223,7 @@ def flow_configurations(model: RBM, spins: npt.ArrayLike, n_steps: int, *, mode:
                          f"got {s.shape}")
     binary = model.units == "binary"
     rng = np.random.default_rng(seed)
-    v = _to_units(s, model.units).astype(np.float64)
+    v: NDArray[np.floating] = _to_units(s, model.units).astype(np.float64)
     out = np.empty((int(n_steps) + 1,) + s.shape, dtype=np.float64)
     out[0] = s
     for step in range(1, int(n_steps) + 1):

@@ -36,23 +36,26 @@ __all__ = [
 ]
 
 
-def hidden_probability(v: npt.ArrayLike, weights: npt.ArrayLike, hidden_bias: npt.ArrayLike,
-                       units: str = "spin") -> NDArray[np.float64]:
+#: Real arrays of unit values, fields, probabilities (any float precision).
+_Floats = NDArray[np.floating]
+
+
+def hidden_probability(v: _Floats, weights: _Floats, hidden_bias: _Floats,
+                       units: str = "spin") -> _Floats:
     """``P(h_j = on | v)`` for a batch ``v`` (n, n_visible) in the model's units."""
     maths.check_units(units)
     return maths.unit_probability(maths.hidden_field(v, weights, hidden_bias), units)
 
 
-def visible_probability(h: npt.ArrayLike, weights: npt.ArrayLike, visible_bias: npt.ArrayLike,
-                        units: str = "spin") -> NDArray[np.float64]:
+def visible_probability(h: _Floats, weights: _Floats, visible_bias: _Floats,
+                        units: str = "spin") -> _Floats:
     """``P(v_i = on | h)`` for a batch ``h`` (n, n_hidden) in the model's units."""
     maths.check_units(units)
     return maths.unit_probability(maths.visible_field(h, weights, visible_bias), units)
 
 
-def flow_step(v: npt.ArrayLike, weights: npt.ArrayLike, visible_bias: npt.ArrayLike,
-              hidden_bias: npt.ArrayLike, units: str,
-              rng: np.random.Generator) -> NDArray[np.float64]:
+def flow_step(v: _Floats, weights: _Floats, visible_bias: _Floats, hidden_bias: _Floats,
+              units: str, rng: np.random.Generator) -> _Floats:
     """One step ``v -> h ~ P(h|v) -> v' ~ P(v'|h)`` (both sampled), in the model's units."""
     h = maths.draw_units(hidden_probability(v, weights, hidden_bias, units), units, rng)
     return maths.draw_units(visible_probability(h, weights, visible_bias, units), units, rng)
