@@ -393,12 +393,13 @@ def test_checks_catch_a_clipped_label_a_legend_over_data_and_no_caption():
     assert scientific_log_labels(fig)  # matplotlib's default labels "6x10^0" here
     figure_style.plain_log_ticks(ax, "y")
     assert not scientific_log_labels(fig)
-    # a zoomed view: matplotlib's default ticks of a narrow range crowd a wide axis
-    wide = Figure(figsize=(6, 2))
-    ax = wide.subplots()
+    # long tick labels crowding an axis (as matplotlib's default ticks of a zoomed view can)
+    crowded = Figure(figsize=(4, 2))
+    ax = crowded.subplots()
     ax.plot([0.42595, 0.426], [0, 1], "o")
-    ax.set_xlim(0.4259, 0.42609)
-    assert any(" x tick labels " in b for b in overlapping_tick_labels(wide))
+    ax.set_xticks(np.linspace(0.4259, 0.4261, 9))
+    ax.tick_params(labelsize=10)
+    assert any(" x tick labels " in b for b in overlapping_tick_labels(crowded))
 
 
 def test_the_same_figure_in_the_shared_style_passes():
