@@ -239,7 +239,7 @@ class MultiSpinMetropolis:
         self._words = np.empty((self.n_groups, L * L), dtype=np.uint64)
         self._set_words(spins)
         rows = L // ROW_BLOCKS + 4 * ROW_DEPTH + 2  # most strip rows of the row mode
-        self._buf = np.empty((max(self.n_groups, ROW_BLOCKS), 6,
+        self._buf = np.empty((max(self.n_groups, ROW_BLOCKS), 7,
                               max(L + 2, rows) * (L // 2)), dtype=np.uint64)
         self._strips = np.empty((ROW_BLOCKS, 2 * rows * (L // 2)), dtype=np.uint64)
         self._other = np.empty_like(self._words)

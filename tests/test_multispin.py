@@ -156,7 +156,7 @@ def test_drivers_give_identical_bytes(L):
         k = m.kernel_arrays()
         w, r = k["words"], k["rng"]
         args = (w, L, r, k["afm"], k["tp"], k["sure"], 7)
-        group_buf = np.empty((m.n_groups, 6, (L + 2) * L // 2), dtype=np.uint64)
+        group_buf = np.empty((m.n_groups, 7, (L + 2) * L // 2), dtype=np.uint64)
         if driver == "serial":
             ms.sweeps_serial(*args, group_buf)
         elif driver == "groups":
@@ -164,7 +164,7 @@ def test_drivers_give_identical_bytes(L):
         else:
             blocks, depth = driver
             rows = L // blocks + 4 * depth + 4
-            buf = np.empty((blocks, 6, rows * L // 2), dtype=np.uint64)
+            buf = np.empty((blocks, 7, rows * L // 2), dtype=np.uint64)
             strips = np.empty((blocks, 2 * rows * L // 2), dtype=np.uint64)
             ms.sweeps_rows(*args, buf, strips, np.empty_like(w), depth)
         outs.append((w, r))
