@@ -244,58 +244,69 @@ def sweeps_groups(words, L, rng, afm, tp, sure, n_sweeps, buf):
 
 
 @njit(cache=True, boundscheck=False)
-def _strip_sweeps(src, dst, L, r0, r1, d, afm, tp, sure, key, sw, loc, b):
-    """Advance lattice rows ``r0 <= i < r1`` by d / 2 sweeps from ``src`` into ``dst``.
-
-    The rows r0 - d ... r1 + d - 1 (mod L) are copied into the strip ``loc``; half-sweep h
-    (colour h % 2, sweep sw + h // 2) updates strip rows h + 1 ... R - h - 2, the rows whose
-    neighbours are still exact, so after d half-sweeps the own rows are exactly what the
-    whole-lattice update gives (the draws depend on the site and sweep only).
-    """
+def _rows_colour(wg, L, lo, hi, colour, afm, tp, sure, key, sweep, b):
+    """Update the colour-``colour`` sites of lattice rows lo <= i < hi (mod L, so ``lo``
+    may be negative; hi - lo <= L) of one group's lattice ``wg`` in place, in sweep
+    ``sweep``, in pieces of at most as many rows as the scratch ``b`` (7, >= 2 L / 2) of
+    :func:`_colour_block` holds."""
     H = L // 2
-    R = r1 - r0 + 2 * d
-    g0 = (r0 - d) % L
-    for c in range(2):
-        for i in range(R):
-            gi = (g0 + i) % L
-            loc[(c * R + i) * H:(c * R + i + 1) * H] = src[(c * L + gi) * H:(c * L + gi + 1) * H]
-    for h in range(d):
-        _colour_block(loc, R, L, g0, h & 1, h + 1, R - h - 1, afm, tp, sure, key,
-                      sw + np.uint64(h // 2), b[0], b[1], b[2], b[3], b[4], b[5], b[6])
-    for c in range(2):
-        dst[(c * L + r0) * H:(c * L + r1) * H] = loc[(c * R + d) * H:(c * R + d + r1 - r0) * H]
+    cap = b.shape[1] // H
+    a = lo
+    while a < hi:
+        i0 = a % L
+        i1 = min(L, i0 + min(hi - a, cap))
+        _colour_block(wg, L, L, 0, colour, i0, i1, afm, tp, sure, key, sweep, b[0], b[1],
+                      b[2], b[3], b[4], b[5], b[6])
+        a += i1 - i0
 
 
 @njit(cache=True, boundscheck=False, parallel=True)
-def sweeps_rows(words, L, rng, afm, tp, sure, n_sweeps, buf, strips, other, depth):
-    """``n_sweeps`` sweeps of each group, its rows split into ``strips.shape[0]`` blocks over
-    threads, with temporal blocking: each thread advances its rows by ``depth`` sweeps from
-    a private strip with a halo of 2 ``depth`` rows (recomputing the halo, about
-    (2 depth - 1) / rows-per-block extra work), so threads meet once per ``depth`` sweeps
-    instead of twice per sweep. Old and new lattices alternate between ``words`` and
-    ``other`` (n_groups, L*L). Same bytes as the serial driver for any block count and depth.
-    ``strips`` is (n_blocks, >= 2 (L / n_blocks + 4 depth + 2) L / 2), ``buf`` (n_blocks, 7,
-    >= (L / n_blocks + 4 depth + 2) L / 2).
+def sweeps_rows(words, L, rng, afm, tp, sure, n_sweeps, buf, depth):
+    """``n_sweeps`` sweeps of each group, its rows split into ``buf.shape[0]`` blocks over
+    threads, in place, with the threads meeting twice per ``depth`` sweeps (diamond tiling,
+    no recomputation).
+
+    Half-sweep h = 0 ... 2 k - 1 of a stretch of k <= depth sweeps updates colour h % 2 in
+    sweep sw + h // 2. Phase 1 (a thread per block [r0, r1)): half-sweep h updates rows
+    r0 + h <= i < r1 - h, whose neighbour rows have then been updated exactly h times.
+    Phase 2 (a thread per block boundary r0): half-sweep h updates the rows
+    r0 - h <= i < r0 + h (mod L) that phase 1 left out; their neighbour rows r0 - h - 1 and
+    r0 + h were left by phase 1 after exactly h updates (and not touched after), the others
+    come from phase 2's half-sweep h - 1. Blocks of at least 4 k rows keep the threads of a
+    phase on disjoint rows (k is reduced to fit; blocks of fewer than 4 rows run as one
+    block). Each site is updated once per half-sweep with the draws of its own site and
+    sweep, so the bytes are those of the serial driver for any block count and depth.
+    ``buf`` is uint64 (n_blocks, 7, >= 2 L / 2), best (L / n_blocks + 2) L / 2 or more.
     """
-    n_blocks = strips.shape[0]
+    n_blocks = buf.shape[0]
+    bmin = L
+    for bi in range(n_blocks):
+        r0 = 2 * ((bi * (L // 2)) // n_blocks)
+        bmin = min(bmin, 2 * (((bi + 1) * (L // 2)) // n_blocks) - r0)
+    if bmin < 4:
+        n_blocks = 1
+        bmin = L
+    kmax = max(1, min(depth, bmin // 4))
     for g in range(words.shape[0]):
+        wg = words[g]
+        key = rng[g, 0]
         sw = rng[g, 1]
         done = 0
-        flip = False
         while done < n_sweeps:
-            k = min(depth, n_sweeps - done)
-            src = other[g] if flip else words[g]
-            dst = words[g] if flip else other[g]
+            k = min(kmax, n_sweeps - done)
             for bi in prange(n_blocks):
                 r0 = 2 * ((bi * (L // 2)) // n_blocks)
                 r1 = 2 * (((bi + 1) * (L // 2)) // n_blocks)
-                _strip_sweeps(src, dst, L, r0, r1, 2 * k, afm[g], tp[g], sure[g], rng[g, 0], sw,
-                              strips[bi], buf[bi])
+                for h in range(2 * k):
+                    _rows_colour(wg, L, r0 + h, r1 - h, h & 1, afm[g], tp[g], sure[g], key,
+                                 sw + np.uint64(h // 2), buf[bi])
+            for bi in prange(n_blocks):
+                r0 = 2 * ((bi * (L // 2)) // n_blocks)
+                for h in range(1, 2 * k):
+                    _rows_colour(wg, L, r0 - h, r0 + h, h & 1, afm[g], tp[g], sure[g], key,
+                                 sw + np.uint64(h // 2), buf[bi])
             sw += np.uint64(k)
             done += k
-            flip = not flip
-        if flip:
-            words[g][:] = other[g]
         rng[g, 1] = sw
 
 

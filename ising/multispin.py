@@ -103,13 +103,14 @@ __all__ = ["MultiSpinMetropolis", "pack_spins", "unpack_spins", "acceptance_plan
 #: slowest one: on a machine with more runnable threads than cores a descheduled thread stalls
 #: it for a scheduler time slice, and with the OpenMP threading layer's default active waiting
 #: the waiting thread also takes the core the other one needs, so whether the row mode wins
-#: depends on the load at the time; below this size its halo (2 ROW_DEPTH rows recomputed per
-#: block) costs more than half the work.
+#: depends on the load at the time; below this size a thread's share between two meetings
+#: (at most L / 8 sweeps of L / 2 rows) is too short to pay for them.
 ROWS_MIN_SIZE = 32
 #: Row blocks (threads) of a single group in the row-parallel mode.
 ROW_BLOCKS = 2
-#: Sweeps between the threads' meetings in the row-parallel mode (temporal blocking).
-ROW_DEPTH = 4
+#: Most sweeps per two meetings of the row mode's threads (diamond tiling; cut to
+#: L / (4 ROW_BLOCKS) so that the blocks have at least 4 rows per sweep).
+ROW_DEPTH = 8
 #: Calls with fewer word updates than this (n_groups * L^2 * n_sweeps) run serially.
 PARALLEL_MIN_WORK = 20_000
 #: Word updates of one probe of a driver in the measured choice (a few milliseconds).
@@ -154,8 +155,9 @@ class MultiSpinMetropolis:
     initial : {"random", "up"}
         Independent fair coins per replica (from its own stream) or all +1.
     row_parallel : bool or None
-        Split the rows of each lattice over ROW_BLOCKS threads, meeting every ROW_DEPTH
-        sweeps (temporal blocking: each thread recomputes a halo of 2 ROW_DEPTH rows).
+        Split the rows of each lattice over ROW_BLOCKS threads, meeting twice per ROW_DEPTH
+        sweeps (diamond tiling in place: each thread advances its block's rows as far as their
+        neighbours allow, then the rows around one block boundary; nothing is recomputed).
         ``None`` (default): a single group (n_replicas <= 64) of L >= ROWS_MIN_SIZE (32)
         measures the serial and the row-parallel drivers on short probes and runs the faster
         one, re-probing the slower one from time to time (:class:`ising.autotune.FasterOf`;
@@ -238,11 +240,8 @@ class MultiSpinMetropolis:
         self._perm = checkerboard_permutation(L)
         self._words = np.empty((self.n_groups, L * L), dtype=np.uint64)
         self._set_words(spins)
-        rows = L // ROW_BLOCKS + 4 * ROW_DEPTH + 2  # most strip rows of the row mode
-        self._buf = np.empty((max(self.n_groups, ROW_BLOCKS), 7,
-                              max(L + 2, rows) * (L // 2)), dtype=np.uint64)
-        self._strips = np.empty((ROW_BLOCKS, 2 * rows * (L // 2)), dtype=np.uint64)
-        self._other = np.empty_like(self._words)
+        self._buf = np.empty((max(self.n_groups, ROW_BLOCKS), 7, (L + 2) * (L // 2)),
+                             dtype=np.uint64)
         self._rng = np.zeros((self.n_groups, 2), dtype=np.uint64)  # [key, sweeps done]
         for g, ss in enumerate(run_ss.spawn(self.n_groups)):
             self._rng[g, 0] = ss.generate_state(1, dtype=np.uint64)[0]
@@ -276,7 +275,7 @@ class MultiSpinMetropolis:
         threads); all three give the same bytes."""
         args = (self._words, self.size, self._rng, self._afm, self._tp, self._sure, n)
         if driver == 1:
-            sweeps_rows(*args, self._buf[:ROW_BLOCKS], self._strips, self._other, ROW_DEPTH)
+            sweeps_rows(*args, self._buf[:ROW_BLOCKS], ROW_DEPTH)
         elif driver == 2:
             sweeps_groups(*args, self._buf)
         else:
