@@ -22,8 +22,8 @@ from numba import njit, prange
 from ._kernels import GAMMA, gather_side, mix64
 from .schemes import LAZY_BITS
 
-__all__ = ["LANES", "PLANES", "PLANES_INLINE", "TAIL_PLANES", "LAZY_BITS", "sweeps_serial", "sweeps_groups",
-           "sweeps_rows", "lane_counts"]
+__all__ = ["LANES", "PLANES", "PLANES_INLINE", "TAIL_PLANES", "LAZY_BITS", "sweeps_serial",
+           "sweeps_groups", "sweeps_rows", "lane_counts"]
 
 #: Replicas per word.
 LANES = 64
@@ -155,47 +155,38 @@ def _tail_sites(cur, tp, w0, und, g2s, a1s, idx, cacc):
 
 
 @njit(cache=True, boundscheck=False)
-def _colour_block(wg, R, L, g0, colour, i0, i1, afm, tp, sure, key, sweep, ext, side, und,
-                  g2, a1, idx, cacc):
-    """Update the sites of one colour in rows ``i0 <= i < i1`` of a strip ``wg`` of ``R``
-    rows of one group's lattice, in checkerboard layout.
+def _colour_block(wg, L, colour, i0, i1, afm, tp, sure, key, sweep, ext, side, und, g2, a1,
+                  idx, cacc):
+    """Update the sites of one colour in rows ``i0 <= i < i1`` of one group's lattice ``wg``
+    (L*L words in checkerboard layout), in place.
 
-    Layout (:func:`ising._kernels.checkerboard_permutation`, here for R rows): index
-    (c R + i) H + k (H = L / 2) holds the site of colour c in strip row i at column
-    2k + ((i + c) & 1); its neighbours are entry k of the other colour in rows i - 1 and
-    i + 1 and entries k and k - 1 (if i + c is even) or k + 1 (odd) of the other colour in
-    row i. Strip row i is lattice row (g0 + i) mod L (``g0`` even, so parities agree); the
-    whole lattice is the strip R = L, g0 = 0, whose rows wrap (rows -1 and R are R - 1 and
-    0). The horizontal neighbours (with their wrap) are gathered into ``side``, so that
-    runs of rows are runs of contiguous views (the vertical neighbours of rows 0 and R - 1,
-    which wrap, are copied into ``ext``). The site at lattice layout index
-    x = (c L + i) H + k uses, in sweep ``sweep``, the counters 64 (sweep N + x) + 1 + j.
-    ``ext`` needs 2 H words, ``side``, ``und``, ``g2``, ``a1``, ``idx`` and ``cacc``
-    (i1 - i0) H.
+    Layout (:func:`ising._kernels.checkerboard_permutation`): index (c L + i) H + k
+    (H = L / 2) holds the site of colour c in row i at column 2k + ((i + c) & 1); its
+    neighbours are entry k of the other colour in rows i - 1 and i + 1 (mod L) and entries
+    k and k - 1 (if i + c is even) or k + 1 (odd) of the other colour in row i. The
+    horizontal neighbours (with their wrap) are gathered into ``side``, so that a stretch
+    of rows is a run of contiguous views (the vertical neighbours of rows 0 and L - 1,
+    which wrap, are copied into ``ext``). The site at layout index x uses, in sweep
+    ``sweep``, the counters 64 (sweep N + x) + 1 + j. ``ext`` needs 2 H words, ``side``,
+    ``und``, ``g2``, ``a1``, ``idx`` and ``cacc`` (i1 - i0) H.
     """
     H = L // 2
-    half = R * H
+    half = L * H
     p = colour * half
     o = (1 - colour) * half
     gather_side(wg, o, H, i0, i1, colour, side)
-    # one run per stretch of rows that is contiguous in the lattice's layout (two if the
-    # strip wraps around row L - 1) and whose rows above and below are inside the strip;
-    # rows 0 and R - 1 (whose neighbour rows wrap around the strip) run on their own
+    # one run for the rows 1 ... L - 2 of the block, rows 0 and L - 1 on their own
     a = i0
     while a < i1:
-        ga = (g0 + a) % L
-        b = min(i1, a + L - ga)
-        if a == 0 or a == R - 1:
-            b = a + 1
-        elif b == R:
-            b = R - 1
+        wrap = a == 0 or a == L - 1
+        b = a + 1 if wrap else min(i1, L - 1)
         q0 = (a - i0) * H
         n = (b - a) * H
-        x0 = np.uint64((colour * L + ga) * H)
+        x0 = np.uint64((colour * L + a) * H)
         w0 = key + (((sweep * np.uint64(L * L) + x0) << _U6) + _U1) * GAMMA
-        if a == 0 or a == R - 1:
-            up = R - 1 if a == 0 else a - 1
-            down = 0 if a == R - 1 else a + 1
+        if wrap:
+            up = L - 1 if a == 0 else a - 1
+            down = 0 if a == L - 1 else a + 1
             for k in range(H):
                 ext[k] = wg[o + up * H + k]
                 ext[H + k] = wg[o + down * H + k]
@@ -229,7 +220,7 @@ def _group_sweeps(wg, L, rng_g, afm, tp, sure, n_sweeps, b):
     sw = rng_g[1]
     for _ in range(n_sweeps):
         for colour in range(2):
-            _colour_block(wg, L, L, 0, colour, 0, L, afm, tp, sure, rng_g[0], sw, b[0], b[1],
+            _colour_block(wg, L, colour, 0, L, afm, tp, sure, rng_g[0], sw, b[0], b[1],
                           b[2], b[3], b[4], b[5], b[6])
         sw += _U1
     rng_g[1] = sw
@@ -255,7 +246,7 @@ def _rows_colour(wg, L, lo, hi, colour, afm, tp, sure, key, sweep, b):
     while a < hi:
         i0 = a % L
         i1 = min(L, i0 + min(hi - a, cap))
-        _colour_block(wg, L, L, 0, colour, i0, i1, afm, tp, sure, key, sweep, b[0], b[1],
+        _colour_block(wg, L, colour, i0, i1, afm, tp, sure, key, sweep, b[0], b[1],
                       b[2], b[3], b[4], b[5], b[6])
         a += i1 - i0
 

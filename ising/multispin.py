@@ -45,8 +45,9 @@ Independent acceptance per lane (bit-sliced Bernoulli)
     (floor(U 2**64) = t) are rejected. A lane therefore flips with probability exactly
     t / 2**64, within 2**-63 of (1 - 2**-11) p. A lane is decided after 2 planes on
     average. Every site computes the first PLANES_INLINE (8) words branch-free (vectorised
-    over the sites of a run), the sites with lanes still undecided four more, and the rare
-    rest one word at a time until all their lanes are decided.
+    over the sites of a run), the sites with lanes still undecided TAIL_PLANES (4) more
+    (vectorised over the list of those sites), and the rare rest one word at a time until
+    all their lanes are decided.
 
 Random streams (counter-based, thread-count independent)
     Group g has a key k_g and a sweep counter w_g. In its sweep w the site with
