@@ -9,8 +9,11 @@ waiting thread also burns the core the other one needs. Which one wins depends o
 (the counter-based kernels of :mod:`ising` do), the choice can be made at run time:
 :class:`FasterOf` times the drivers on short probes, runs the faster one, and re-probes the
 other from time to time with an exponentially growing interval while it keeps losing, so
-that a driver that collapses under load costs a bounded fraction of the run (below
-``slowdown / max_interval`` for a driver ``slowdown`` times slower).
+that a driver that collapses under load costs a bounded fraction of the run. A re-probe of a
+driver measured ``slowdown`` times slower than the best runs 1/``slowdown`` of the probe's
+work, so that it lasts about as long as ``probe_work`` at the best driver's rate however
+slow the losing driver has become (a full-size re-probe would last ``slowdown`` times
+longer).
 """
 
 from __future__ import annotations
@@ -82,6 +85,15 @@ class FasterOf:
                 return i
         return None
 
+    def _probe_units(self, option: int, units: int) -> int:
+        """Units of a probe of ``option``: ``units``, cut for a driver measured slower than
+        the best by the ratio of their rates, so that a re-probe lasts about as long as
+        ``probe_work`` at the best rate however slow the driver has become."""
+        rate, top = self.rates[option], self.rates[self.best()]
+        if rate is None or top is None or rate >= top:
+            return units
+        return max(1, int(units * rate / top))
+
     def record(self, option: int, work: float, seconds: float) -> None:
         """Fold one timing into the rate estimate of ``option``."""
         if not self._warm[option]:  # compilation or cache load: not a rate
@@ -97,8 +109,9 @@ class FasterOf:
             work_per_unit: float) -> list[tuple[int, int]]:
         """Advance ``n_units`` (e.g. sweeps) through ``step(option, k)`` calls.
 
-        Probes (untried or re-probed drivers) run at most ``probe_work`` worth of units; the
-        rest goes to the fastest measured driver. Returns the list of (option, units) run.
+        Probes (untried or re-probed drivers) run at most ``probe_work`` worth of units (a
+        re-probe of a driver measured r times slower than the best 1/r of that); the rest goes
+        to the fastest measured driver. Returns the list of (option, units) run.
         """
         self._calls += 1
         done = 0
@@ -107,7 +120,8 @@ class FasterOf:
         while done < n_units:
             probe = self._probe()
             option = self.best() if probe is None else probe
-            k = n_units - done if probe is None else min(n_units - done, probe_units)
+            k = n_units - done if probe is None else min(n_units - done,
+                                                         self._probe_units(probe, probe_units))
             t0 = time.perf_counter()
             step(option, k)
             self.record(option, k * work_per_unit, time.perf_counter() - t0)
