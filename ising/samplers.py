@@ -261,6 +261,7 @@ class MonteCarloSampler:
                                     self.n_chains, initial)
         self._multispin = None
         if self.engine == "multispin":
+            assert isinstance(initial, str)  # select_engine chose multispin only for one start
             self._multispin = MultiSpinMetropolis(L, self.temperature, self.coupling, 0.0,
                                                   n_replicas=self.n_chains, seed=self.seed,
                                                   initial=initial)

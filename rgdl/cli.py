@@ -202,7 +202,8 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         if isinstance(result, int) and not isinstance(result, bool):
             status = result
     except _NO_ARGS_IS_HELP as exc:  # bare `rgdl`: the help, as `rgdl --help` prints it
-        click.echo(exc.ctx.get_help() if exc.ctx is not None else exc.format_message())
+        ctx = getattr(exc, "ctx", None)
+        click.echo(ctx.get_help() if isinstance(ctx, click.Context) else exc.format_message())
         _exit(0)
     except click.exceptions.Abort:
         click.echo("Error: aborted", err=True)
