@@ -225,11 +225,15 @@ def gather_side(lat: NDArray[np.integer[Any]], o: int, H: int, i0: int, i1: int,
     for i in range(i0, i1):
         r = o + i * H
         q = (i - i0) * H
+        # explicit loops: Numba's slice assignment goes through a generic copy that costs
+        # several times more per element for these short runs
         if (i + colour) & 1 == 0:
             side[q] = lat[r + H - 1]
-            side[q + 1:q + H] = lat[r:r + H - 1]
+            for k in range(1, H):
+                side[q + k] = lat[r + k - 1]
         else:
-            side[q:q + H - 1] = lat[r + 1:r + H]
+            for k in range(H - 1):
+                side[q + k] = lat[r + k + 1]
             side[q + H - 1] = lat[r]
 
 
