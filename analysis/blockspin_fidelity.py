@@ -23,9 +23,13 @@ whose activation is a monotone but non-linear function of ``S_x`` can exceed it 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, Literal, overload
 
 import numpy as np
+import numpy.typing as npt
+from numpy.typing import NDArray
 
 from analysis.receptive_fields import periodic_window_sums
 
@@ -42,8 +46,8 @@ __all__ = [
 _CHUNK = 2048
 
 
-def _check_spins(spins):
-    spins = np.asarray(spins)
+def _check_spins(spins_like: npt.ArrayLike) -> NDArray[Any]:
+    spins = np.asarray(spins_like)
     if spins.ndim not in (2, 3):
         raise ValueError(f"spins must have shape (n_samples, L) or (n_samples, L, L), got {spins.shape}")
     if spins.shape[0] < 2:
@@ -53,14 +57,28 @@ def _check_spins(spins):
     return spins
 
 
-def _check_block(b, length):
-    b = int(b)
+def _check_block(block: int, length: int) -> int:
+    b = int(block)
     if b < 1 or b > length:
         raise ValueError(f"block size must lie in [1, L={length}], got {b}")
     return b
 
 
-def window_block_spins(spins, b, *, tie="coin", seed=None, return_sums=False):
+@overload
+def window_block_spins(spins: npt.ArrayLike, b: int, *, tie: str = ...,
+                       seed: int | np.random.SeedSequence | None = ...,
+                       return_sums: Literal[False] = ...) -> NDArray[np.int8]: ...
+
+
+@overload
+def window_block_spins(spins: npt.ArrayLike, b: int, *, tie: str = ...,
+                       seed: int | np.random.SeedSequence | None = ..., return_sums: Literal[True]
+                       ) -> tuple[NDArray[np.int8], NDArray[np.int32]]: ...
+
+
+def window_block_spins(spins: npt.ArrayLike, b: int, *, tie: str = "coin",
+                       seed: int | np.random.SeedSequence | None = None, return_sums: bool = False
+                       ) -> NDArray[np.int8] | tuple[NDArray[np.int8], NDArray[np.int32]]:
     """Majority-rule block spins of every periodic ``b``-block position.
 
     Parameters
@@ -84,11 +102,11 @@ def window_block_spins(spins, b, *, tie="coin", seed=None, return_sums=False):
         (sites ``x .. x + b - 1`` along each axis, periodic).
     sums : ndarray int32, optional
     """
-    spins = _check_spins(spins)
-    b = _check_block(b, spins.shape[1])
+    s = _check_spins(spins)
+    b = _check_block(b, s.shape[1])
     if tie not in ("coin", "first"):
         raise ValueError(f"tie must be 'coin' or 'first', got {tie!r}")
-    sums = periodic_window_sums(spins.astype(np.int32), b)
+    sums = periodic_window_sums(s.astype(np.int32), b)
     blocks = np.sign(sums).astype(np.int8)
     ties = sums == 0
     if np.any(ties):
@@ -97,11 +115,11 @@ def window_block_spins(spins, b, *, tie="coin", seed=None, return_sums=False):
             coin = rng.integers(0, 2, size=blocks.shape, dtype=np.int8) * 2 - 1
             blocks[ties] = coin[ties]
         else:
-            blocks[ties] = spins.astype(np.int8)[ties]
+            blocks[ties] = s.astype(np.int8)[ties]
     return (blocks, sums) if return_sums else blocks
 
 
-def _corr_accumulate(x, y):
+def _corr_accumulate(x: NDArray[Any], y: NDArray[Any]) -> NDArray[np.float64]:
     """Pearson correlation matrix between columns of x (n, p) and y (n, q), chunked over n."""
     n = x.shape[0]
     sx = np.zeros(x.shape[1]); sy = np.zeros(y.shape[1])
@@ -123,8 +141,8 @@ def _corr_accumulate(x, y):
     return np.clip(corr, -1.0, 1.0)
 
 
-def _check_activations(activations, n_samples):
-    activations = np.asarray(activations, dtype=np.float64)
+def _check_activations(values: npt.ArrayLike, n_samples: int) -> NDArray[np.float64]:
+    activations = np.asarray(values, dtype=np.float64)
     if activations.ndim != 2 or activations.shape[0] != n_samples:
         raise ValueError(
             f"activations must have shape (n_samples={n_samples}, n_units), got {activations.shape}")
@@ -133,7 +151,9 @@ def _check_activations(activations, n_samples):
     return activations
 
 
-def block_correlations(activations, spins, b, *, tie="coin", seed=None):
+def block_correlations(activations: npt.ArrayLike, spins: npt.ArrayLike, b: int, *,
+                       tie: str = "coin",
+                       seed: int | np.random.SeedSequence | None = None) -> NDArray[np.float64]:
     """Correlation of every unit's activation with every block position's majority spin.
 
     Parameters
@@ -151,13 +171,15 @@ def block_correlations(activations, spins, b, *, tie="coin", seed=None):
         Pearson correlations; ``n_positions = L**dimension`` (flattened block anchors).
         A constant activation or block spin gives 0.
     """
-    spins = _check_spins(spins)
-    activations = _check_activations(activations, spins.shape[0])
-    blocks = window_block_spins(spins, b, tie=tie, seed=seed)
-    return _corr_accumulate(activations, blocks.reshape(blocks.shape[0], -1))
+    s = _check_spins(spins)
+    a = _check_activations(activations, s.shape[0])
+    blocks = window_block_spins(s, b, tie=tie, seed=seed)
+    return _corr_accumulate(a, blocks.reshape(blocks.shape[0], -1))
 
 
-def unit_fidelity(activations, spins, b, *, tie="coin", seed=None):
+def unit_fidelity(activations: npt.ArrayLike, spins: npt.ArrayLike, b: int, *,
+                  tie: str = "coin", seed: int | np.random.SeedSequence | None = None
+                  ) -> tuple[NDArray[np.float64], NDArray[np.intp]]:
     """Best ``|corr|`` of each unit with any majority block spin of size ``b``.
 
     Returns
@@ -170,23 +192,26 @@ def unit_fidelity(activations, spins, b, *, tie="coin", seed=None):
     return fidelity, position
 
 
-def _best(corr):
+def _best(corr: NDArray[np.float64]
+          ) -> tuple[NDArray[np.float64], NDArray[np.intp], NDArray[np.int8]]:
     """Best |corr| per unit, its position and the sign of that correlation."""
     position = np.abs(corr).argmax(axis=1)
     signed = corr[np.arange(corr.shape[0]), position]
     return np.abs(signed), position, np.where(signed < 0, -1, 1).astype(np.int8)
 
 
-def linear_ceiling(spins, b, *, tie="coin", seed=None, control=None):
+def linear_ceiling(spins: npt.ArrayLike, b: int, *, tie: str = "coin",
+                   seed: int | np.random.SeedSequence | None = None,
+                   control: npt.ArrayLike | None = None) -> float:
     """Correlation of a perfect linear block sum with its own majority spin, mean over positions.
 
     This is the fidelity a unit with activation ``a + c * S_x`` would score at block size ``b``
     (see module docstring). ``b = 1`` gives exactly 1. With ``control`` (see
     :func:`fidelity_scan`) both are first residualised on the control variables.
     """
-    spins = _check_spins(spins)
-    blocks, sums = window_block_spins(spins, b, tie=tie, seed=seed, return_sums=True)
-    n = spins.shape[0]
+    checked = _check_spins(spins)
+    blocks, sums = window_block_spins(checked, b, tie=tie, seed=seed, return_sums=True)
+    n = checked.shape[0]
     s = sums.reshape(n, -1).astype(np.float64)
     m = blocks.reshape(n, -1).astype(np.float64)
     if control is not None:
@@ -195,7 +220,7 @@ def linear_ceiling(spins, b, *, tie="coin", seed=None, control=None):
     return _mean_column_corr(s, m)
 
 
-def _mean_column_corr(s, m):
+def _mean_column_corr(s: NDArray[np.float64], m: NDArray[np.float64]) -> float:
     """Mean over columns of the Pearson correlation of ``s[:, k]`` with ``m[:, k]``."""
     s = s - s.mean(0)
     m = m - m.mean(0)
@@ -204,7 +229,7 @@ def _mean_column_corr(s, m):
     return float(corr.mean())
 
 
-def _design(control, n):
+def _design(control: npt.ArrayLike, n: int) -> NDArray[np.float64]:
     c = np.asarray(control, dtype=np.float64)
     if c.ndim == 1:
         c = c[:, None]
@@ -213,7 +238,7 @@ def _design(control, n):
     return np.column_stack([np.ones(n), c])
 
 
-def _residualize(x, design):
+def _residualize(x: npt.ArrayLike, design: NDArray[np.float64]) -> NDArray[np.float64]:
     """Residuals of the least-squares regression of every column of x on the design matrix.
 
     Projects out the column space of ``design`` through an orthonormal basis from its thin SVD
@@ -222,8 +247,8 @@ def _residualize(x, design):
     """
     u, sv, _ = np.linalg.svd(design, full_matrices=False)
     basis = u[:, sv > sv[0] * max(design.shape) * np.finfo(np.float64).eps]
-    x = np.asarray(x, dtype=np.float64)
-    return x - basis @ (basis.T @ x)
+    values = np.asarray(x, dtype=np.float64)
+    return values - basis @ (basis.T @ values)
 
 
 @dataclass
@@ -249,21 +274,21 @@ class FidelityScan:
         The ``b`` with the largest mean fidelity.
     """
 
-    block_sizes: np.ndarray
-    fidelity: np.ndarray
-    fidelity_error: np.ndarray
-    unit_fidelity: np.ndarray
-    ceiling: np.ndarray
+    block_sizes: NDArray[np.int64]
+    fidelity: NDArray[np.float64]
+    fidelity_error: NDArray[np.float64]
+    unit_fidelity: NDArray[np.float64]
+    ceiling: NDArray[np.float64]
     best_block_size: int
-    unit_sign: np.ndarray = None
-    unit_position: np.ndarray = None
+    unit_sign: NDArray[np.int8]
+    unit_position: NDArray[np.intp]
 
     @property
-    def best_fidelity(self):
+    def best_fidelity(self) -> float:
         """Mean fidelity at :attr:`best_block_size`."""
         return float(self.fidelity[list(self.block_sizes).index(self.best_block_size)])
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (no per-unit arrays)."""
         return {"block_sizes": [int(b) for b in self.block_sizes],
                 "fidelity": [float(x) for x in self.fidelity],
@@ -273,8 +298,10 @@ class FidelityScan:
                 "best_fidelity": self.best_fidelity}
 
 
-def fidelity_scan(activations, spins, block_sizes=(1, 2, 4, 8), *, tie="coin", seed=None,
-                  control=None):
+def fidelity_scan(activations: npt.ArrayLike, spins: npt.ArrayLike,
+                  block_sizes: Sequence[int] = (1, 2, 4, 8), *, tie: str = "coin",
+                  seed: int | np.random.SeedSequence | None = None,
+                  control: npt.ArrayLike | None = None) -> FidelityScan:
     """Block-spin fidelity of one layer for a scan of block sizes, with the linear ceiling.
 
     Parameters
@@ -304,16 +331,19 @@ def fidelity_scan(activations, spins, block_sizes=(1, 2, 4, 8), *, tie="coin", s
     return fidelity_scans([activations], spins, block_sizes, tie=tie, seed=seed, control=control)[0]
 
 
-def _standardize(x):
+def _standardize(values: NDArray[np.float64]) -> NDArray[np.float32]:
     """Columns centred and scaled to unit variance (population), float32; constant columns 0."""
-    x = x - x.mean(axis=0)
+    x = values - values.mean(axis=0)
     sd = np.sqrt((x * x).mean(axis=0))
     ok = sd > 1e-12
     return (x * np.where(ok, 1.0 / np.where(ok, sd, 1.0), 0.0)).astype(np.float32)
 
 
-def fidelity_scans(activations, spins, block_sizes=(1, 2, 4, 8), *, tie="coin", seed=None,
-                   control=None, progress=None):
+def fidelity_scans(activations: Sequence[npt.ArrayLike], spins: npt.ArrayLike,
+                   block_sizes: Sequence[int] = (1, 2, 4, 8), *, tie: str = "coin",
+                   seed: int | np.random.SeedSequence | None = None,
+                   control: npt.ArrayLike | None = None,
+                   progress: Callable[[int, int], object] | None = None) -> list[FidelityScan]:
     """:func:`fidelity_scan` of several activation sets on the same configurations.
 
     The majority-rule block spins (one coin stream per block size, spawned from ``seed``), their
@@ -336,34 +366,35 @@ def fidelity_scans(activations, spins, block_sizes=(1, 2, 4, 8), *, tie="coin", 
     list of FidelityScan
         One per activation set, in order.
     """
-    spins = _check_spins(spins)
-    n = spins.shape[0]
+    s = _check_spins(spins)
+    n = s.shape[0]
     if isinstance(activations, np.ndarray) and activations.ndim == 2:
         raise ValueError("activations must be a sequence of 2-D arrays (use fidelity_scan for one)")
-    activations = [_check_activations(a, n) for a in activations]
-    if not activations:
+    acts = [_check_activations(a, n) for a in activations]
+    if not acts:
         raise ValueError("activations must not be empty")
-    block_sizes = np.array([_check_block(b, spins.shape[1]) for b in block_sizes], dtype=np.int64)
-    if block_sizes.size == 0:
+    sizes = np.array([_check_block(b, s.shape[1]) for b in block_sizes], dtype=np.int64)
+    if sizes.size == 0:
         raise ValueError("block_sizes must not be empty")
     if tie not in ("coin", "first"):
         raise ValueError(f"tie must be 'coin' or 'first', got {tie!r}")
-    seeds = np.random.SeedSequence(seed).spawn(len(block_sizes)) if not isinstance(
-        seed, np.random.SeedSequence) else seed.spawn(len(block_sizes))
+    seeds = np.random.SeedSequence(seed).spawn(len(sizes)) if not isinstance(
+        seed, np.random.SeedSequence) else seed.spawn(len(sizes))
     design = None if control is None else _design(control, n)
     if design is not None:
-        activations = [_residualize(a, design) for a in activations]
-    standardized = [_standardize(a) for a in activations]
-    results = [dict(fidelity=[], error=[], per_unit=[], signs=[], positions=[])
-               for _ in activations]
-    ceiling = []
-    for i, (b, ss) in enumerate(zip(block_sizes, seeds)):
-        blocks, sums = window_block_spins(spins, b, tie=tie, seed=ss, return_sums=True)
-        blocks = blocks.reshape(n, -1).astype(np.float64)
-        sums = sums.reshape(n, -1).astype(np.float64)
+        acts = [_residualize(a, design) for a in acts]
+    standardized = [_standardize(a) for a in acts]
+    results: list[dict[str, list[Any]]] = [
+        dict(fidelity=[], error=[], per_unit=[], signs=[], positions=[]) for _ in acts]
+    ceilings: list[float] = []
+    for i, (b, ss) in enumerate(zip(sizes, seeds)):
+        block_spins, block_sums = window_block_spins(s, int(b), tie=tie, seed=ss,
+                                                     return_sums=True)
+        blocks = block_spins.reshape(n, -1).astype(np.float64)
+        sums = block_sums.reshape(n, -1).astype(np.float64)
         if design is not None:
             blocks, sums = _residualize(blocks, design), _residualize(sums, design)
-        ceiling.append(_mean_column_corr(sums, blocks))
+        ceilings.append(_mean_column_corr(sums, blocks))
         ys = _standardize(blocks)
         for xs, res in zip(standardized, results):
             corr = np.clip((xs.T @ ys).astype(np.float64) / n, -1.0, 1.0)
@@ -374,15 +405,15 @@ def fidelity_scans(activations, spins, block_sizes=(1, 2, 4, 8), *, tie="coin", 
             res["fidelity"].append(best.mean())
             res["error"].append(best.std(ddof=1) / np.sqrt(best.size) if best.size > 1 else 0.0)
         if progress is not None:
-            progress(i + 1, len(block_sizes))
-    ceiling = np.array(ceiling)
+            progress(i + 1, len(sizes))
+    ceiling = np.array(ceilings)
     scans = []
     for res in results:
         fidelity = np.array(res["fidelity"])
-        scans.append(FidelityScan(block_sizes=block_sizes, fidelity=fidelity,
+        scans.append(FidelityScan(block_sizes=sizes, fidelity=fidelity,
                                   fidelity_error=np.array(res["error"]),
                                   unit_fidelity=np.array(res["per_unit"]), ceiling=ceiling.copy(),
-                                  best_block_size=int(block_sizes[int(np.argmax(fidelity))]),
+                                  best_block_size=int(sizes[int(np.argmax(fidelity))]),
                                   unit_sign=np.array(res["signs"]),
                                   unit_position=np.array(res["positions"])))
     return scans

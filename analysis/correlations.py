@@ -24,7 +24,12 @@ activations placed at their receptive-field centres (:func:`activation_correlati
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
+from numpy.typing import NDArray
 
 from analysis.blockspin_fidelity import window_block_spins
 from ising.observables import Estimate, jackknife
@@ -39,8 +44,8 @@ __all__ = [
 ]
 
 
-def _check_configs(spins):
-    spins = np.asarray(spins)
+def _check_configs(configs: npt.ArrayLike) -> NDArray[np.float64]:
+    spins = np.asarray(configs)
     if spins.ndim not in (2, 3):
         raise ValueError(
             f"configurations must have shape (n_samples, L) or (n_samples, L, L), got {spins.shape}")
@@ -48,13 +53,13 @@ def _check_configs(spins):
         raise ValueError(f"need at least one sample on a lattice with L >= 2, got {spins.shape}")
     if spins.ndim == 3 and spins.shape[1] != spins.shape[2]:
         raise ValueError(f"2D lattices must be square, got {spins.shape[1:]}")
-    spins = spins.astype(np.float64)
-    if not np.all(np.isfinite(spins)):
+    values = spins.astype(np.float64)
+    if not np.all(np.isfinite(values)):
         raise ValueError("configurations contain NaN or infinite values")
-    return spins
+    return values
 
 
-def correlation_map(spins, *, connected=True):
+def correlation_map(spins: npt.ArrayLike, *, connected: bool = True) -> NDArray[np.float64]:
     """Translation-averaged two-point function ``G(d)`` for every displacement ``d``.
 
     Parameters
@@ -80,7 +85,7 @@ def correlation_map(spins, *, connected=True):
     return g
 
 
-def radial_correlation(g_map):
+def radial_correlation(g_map: npt.ArrayLike) -> NDArray[np.float64]:
     """``G(r)`` along the lattice axes for ``r = 0 .. L // 2`` (averaged over the axes).
 
     Parameters
@@ -98,7 +103,7 @@ def radial_correlation(g_map):
     return 0.25 * (g[r, 0] + g[(-r) % length, 0] + g[0, r] + g[0, (-r) % length])
 
 
-def _xi_from_structure(s0, sk, coarse_length):
+def _xi_from_structure(s0: float, sk: float, coarse_length: float) -> float:
     """``sqrt(S0/Sk - 1) / (2 sin(pi / L))``, 0 where the ratio is <= 1."""
     if sk <= 0:
         return float("inf") if s0 > 0 else 0.0
@@ -106,7 +111,7 @@ def _xi_from_structure(s0, sk, coarse_length):
     return float(np.sqrt(max(ratio, 0.0)) / (2.0 * np.sin(np.pi / coarse_length)))
 
 
-def second_moment_length(g_map):
+def second_moment_length(g_map: npt.ArrayLike) -> float:
     """Second-moment correlation length from a two-point function ``G(d)`` (periodic).
 
     Returns 0 when ``S(0) <= S(k_min)`` (no measurable correlation).
@@ -124,7 +129,8 @@ def second_moment_length(g_map):
     return _xi_from_structure(s0, sk, length)
 
 
-def _fourier_stats(values, positions, length):
+def _fourier_stats(values: NDArray[np.float64], positions: NDArray[np.float64], length: int
+                   ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Per-sample |a(0)|^2 and |a(k_min)|^2 (averaged over axes) for points at ``positions``."""
     k = 2.0 * np.pi / length
     s0 = values.sum(axis=1) ** 2
@@ -135,15 +141,17 @@ def _fourier_stats(values, positions, length):
     return s0, sk / positions.shape[1]
 
 
-def _length_estimate(values, positions, length, coarse_length, n_blocks):
+def _length_estimate(values: NDArray[np.float64], positions: NDArray[np.float64], length: int,
+                     coarse_length: float, n_blocks: int) -> Estimate:
     """Jackknife xi from per-sample Fourier stats; values are already centred if connected."""
     s0, sk = _fourier_stats(values, positions, length)
-    n_blocks = min(int(n_blocks), s0.size)
+    blocks = min(int(n_blocks), s0.size)
     return Estimate(*jackknife(lambda a, b: _xi_from_structure(a, b, coarse_length), s0, sk,
-                               n_blocks=n_blocks, bias_correction=False))
+                               n_blocks=blocks, bias_correction=False))
 
 
-def correlation_length(spins, *, connected=True, n_blocks=20):
+def correlation_length(spins: npt.ArrayLike, *, connected: bool = True,
+                       n_blocks: int = 20) -> Estimate:
     """Second-moment correlation length of lattice configurations, with a jackknife error.
 
     Parameters
@@ -171,8 +179,10 @@ def correlation_length(spins, *, connected=True, n_blocks=20):
     return _length_estimate(flat, positions, length, length, n_blocks)
 
 
-def block_spin_correlation_lengths(spins, block_sizes=(2, 4, 8), *, tie="coin", seed=None,
-                                   n_blocks=20):
+def block_spin_correlation_lengths(spins: npt.ArrayLike, block_sizes: Sequence[int] = (2, 4, 8),
+                                   *, tie: str = "coin",
+                                   seed: int | np.random.SeedSequence | None = None,
+                                   n_blocks: int = 20) -> dict[int, Estimate]:
     """Correlation length of majority-rule coarse-grained configurations.
 
     Non-overlapping ``b``-blocks anchored at the origin (Kadanoff); ``xi`` is in units of the
@@ -189,9 +199,9 @@ def block_spin_correlation_lengths(spins, block_sizes=(2, 4, 8), *, tie="coin", 
     length = s.shape[1]
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     seeds = root.spawn(len(block_sizes))
-    out = {}
-    for b, ss in zip(block_sizes, seeds):
-        b = int(b)
+    out: dict[int, Estimate] = {}
+    for size, ss in zip(block_sizes, seeds):
+        b = int(size)
         if b < 1 or length % b or length // b < 2:
             raise ValueError(f"block size {b} must divide L={length} and leave >= 2 blocks")
         blocks = window_block_spins(s, b, tie=tie, seed=ss)
@@ -200,8 +210,9 @@ def block_spin_correlation_lengths(spins, block_sizes=(2, 4, 8), *, tie="coin", 
     return out
 
 
-def activation_correlation_length(activations, centres, length, *, spacing=None, connected=True,
-                                  n_blocks=20):
+def activation_correlation_length(activations: npt.ArrayLike, centres: npt.ArrayLike, length: int,
+                                  *, spacing: float | None = None, connected: bool = True,
+                                  n_blocks: int = 20) -> Estimate:
     """Second-moment correlation length of hidden activations placed at receptive-field centres.
 
     The structure factor of units at (possibly irregular) positions ``x_j`` on the periodic
@@ -231,18 +242,18 @@ def activation_correlation_length(activations, centres, length, *, spacing=None,
     Estimate
     """
     a = np.asarray(activations, dtype=np.float64)
-    centres = np.asarray(centres, dtype=np.float64)
+    x = np.asarray(centres, dtype=np.float64)
     if a.ndim != 2 or a.shape[0] < 2:
         raise ValueError(f"activations must have shape (n_samples >= 2, n_units), got {a.shape}")
-    if centres.ndim == 1:
-        centres = centres[:, None]
-    if centres.shape[0] != a.shape[1] or centres.shape[1] not in (1, 2):
+    if x.ndim == 1:
+        x = x[:, None]
+    if x.shape[0] != a.shape[1] or x.shape[1] not in (1, 2):
         raise ValueError(
-            f"centres must have shape (n_units={a.shape[1]}, 1 or 2), got {centres.shape}")
+            f"centres must have shape (n_units={a.shape[1]}, 1 or 2), got {x.shape}")
     length = int(length)
     if length < 2:
         raise ValueError(f"length must be >= 2, got {length}")
-    dimension = centres.shape[1]
+    dimension = x.shape[1]
     if spacing is None:
         spacing = (length ** dimension / a.shape[1]) ** (1.0 / dimension)
     spacing = float(spacing)
@@ -250,4 +261,4 @@ def activation_correlation_length(activations, centres, length, *, spacing=None,
         raise ValueError(f"spacing must be positive, got {spacing}")
     if connected:
         a = a - a.mean(axis=0)
-    return _length_estimate(a, centres, length, length / spacing, n_blocks)
+    return _length_estimate(a, x, length, length / spacing, n_blocks)

@@ -25,12 +25,17 @@ R. H. Swendsen, Phys. Rev. Lett. 42, 859 (1979); Phys. Rev. Lett. 52, 1165 (1984
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
+from numpy.typing import NDArray
 from scipy.optimize import minimize
 
-from analysis.mcrg import EVEN_2D, block_levels, check_configurations, check_operators, local_fields
+from analysis.mcrg import (EVEN_2D, BlockTransform, Operator, block_levels, check_configurations,
+                           check_operators, local_fields)
 from ising.observables import jackknife
 
 __all__ = ["FLOW_OPERATORS", "CouplingFit", "fit_couplings", "coupling_flow", "flow_critical_point"]
@@ -52,19 +57,22 @@ class CouplingFit:
     n_samples : int
     """
 
-    names: tuple
-    couplings: np.ndarray
-    errors: np.ndarray
+    names: tuple[str, ...]
+    couplings: NDArray[np.float64]
+    errors: NDArray[np.float64]
     n_samples: int
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready record (non-finite errors as None)."""
         return {"names": list(self.names),
                 "couplings": [float(x) for x in self.couplings],
                 "errors": [float(x) if math.isfinite(x) else None for x in self.errors],
                 "n_samples": self.n_samples}
 
 
-def _histograms(spins, operators, groups, weights=None, chunk=256):
+def _histograms(spins: NDArray[np.int8], operators: Sequence[Operator], groups: NDArray[np.int64],
+                weights: NDArray[np.float64] | None = None, chunk: int = 256
+                ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Unique g-vectors (rows of ``g``) and their (weighted) counts per sample group.
 
     ``groups``: int array (n_samples,) of group indices 0..n_groups-1.  Returns ``g`` of shape
@@ -95,38 +103,39 @@ def _histograms(spins, operators, groups, weights=None, chunk=256):
     keys, inv = np.unique(allk, return_inverse=True)
     counts = np.bincount(np.concatenate(parts_g) * keys.size + inv, weights=np.concatenate(parts_c),
                          minlength=n_groups * keys.size).reshape(n_groups, keys.size)
-    g = np.empty((keys.size, len(operators)), dtype=np.float64)
+    vectors = np.empty((keys.size, len(operators)), dtype=np.float64)
     rest = keys.copy()
     for a in range(len(operators)):
-        g[:, a] = rest % radix[a] - bound[a]
+        vectors[:, a] = rest % radix[a] - bound[a]
         rest //= radix[a]
-    return g, counts
+    return vectors, counts.astype(np.float64, copy=False)  # weighted counts: float64 already
 
 
-def _groups(n, n_groups):
+def _groups(n: int, n_groups: int) -> NDArray[np.int64]:
     """Contiguous, nearly equal groups of n samples."""
     return (np.arange(n) * n_groups) // n
 
 
-def _fit(g, w, x0=None):
+def _fit(g: NDArray[np.float64], weights: npt.ArrayLike,
+         x0: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
     """Maximise sum_u w_u [K.g_u - log 2cosh(K.g_u)] (concave) by a trust-region Newton method."""
-    w = np.asarray(w, dtype=np.float64)
+    w = np.asarray(weights, dtype=np.float64)
     w = w / w.sum()
 
-    def f(K):
+    def f(K: NDArray[np.float64]) -> float:
         h = g @ K
         return -float(w @ (h - np.logaddexp(h, -h)))
 
-    def jac(K):
+    def jac(K: NDArray[np.float64]) -> NDArray[np.float64]:
         h = g @ K
         return -(w * (1 - np.tanh(h))) @ g
 
-    def hess(K):
+    def hess(K: NDArray[np.float64]) -> NDArray[np.float64]:
         h = g @ K
         return (g * (w / np.cosh(h) ** 2)[:, None]).T @ g
 
-    x0 = np.zeros(g.shape[1]) if x0 is None else x0
-    res = minimize(f, x0, jac=jac, hess=hess, method="trust-exact",
+    start = np.zeros(g.shape[1]) if x0 is None else x0
+    res = minimize(f, start, jac=jac, hess=hess, method="trust-exact",
                    options={"gtol": 1e-10})
     if not np.all(np.isfinite(res.x)):
         raise ValueError("pseudo-likelihood fit did not converge (separable data: all spins "
@@ -134,7 +143,8 @@ def _fit(g, w, x0=None):
     return res.x
 
 
-def fit_couplings(spins, operators=FLOW_OPERATORS, *, n_blocks=10, sample_weight=None):
+def fit_couplings(spins: npt.ArrayLike, operators: Sequence[Operator] = FLOW_OPERATORS, *,
+                  n_blocks: int = 10, sample_weight: npt.ArrayLike | None = None) -> CouplingFit:
     """Couplings :math:`K_\\alpha` of :math:`P \\propto e^{\\sum K_\\alpha S_\\alpha}` by maximum
     pseudo-likelihood, with jackknife errors over contiguous blocks of samples.
 
@@ -155,24 +165,24 @@ def fit_couplings(spins, operators=FLOW_OPERATORS, *, n_blocks=10, sample_weight
     CouplingFit
     """
     s = check_configurations(spins).astype(np.int8, copy=False)
-    operators = tuple(operators)
-    check_operators(operators, s)
-    names = tuple(op.name for op in operators)
+    ops = tuple(operators)
+    check_operators(ops, s)
+    names = tuple(op.name for op in ops)
     if sample_weight is not None:
         w = np.asarray(sample_weight, dtype=np.float64)
         if w.shape != (s.shape[0],) or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
             raise ValueError("sample_weight must be finite, >= 0, not all zero, one per sample")
-        g, counts = _histograms(s, operators, np.zeros(s.shape[0], dtype=np.int64), weights=w)
+        g, counts = _histograms(s, ops, np.zeros(s.shape[0], dtype=np.int64), weights=w)
         K = _fit(g, counts[0])
         return CouplingFit(names, K, np.full(K.shape, np.nan), int(s.shape[0]))
     if int(n_blocks) != n_blocks or n_blocks == 1 or n_blocks < 0 or n_blocks > s.shape[0]:
         raise ValueError(f"n_blocks must be 0 or an integer in [2, n_samples], got {n_blocks}")
     if n_blocks == 0:
-        g, counts = _histograms(s, operators, np.zeros(s.shape[0], dtype=np.int64))
+        g, counts = _histograms(s, ops, np.zeros(s.shape[0], dtype=np.int64))
         K = _fit(g, counts[0])
         return CouplingFit(names, K, np.full(K.shape, np.nan), int(s.shape[0]))
     nb = int(n_blocks)
-    g, counts = _histograms(s, operators, _groups(s.shape[0], nb))
+    g, counts = _histograms(s, ops, _groups(s.shape[0], nb))
     K0 = _fit(g, counts.sum(axis=0))
     values, errors = np.empty(K0.size), np.empty(K0.size)
     for a in range(K0.size):
@@ -181,7 +191,9 @@ def fit_couplings(spins, operators=FLOW_OPERATORS, *, n_blocks=10, sample_weight
     return CouplingFit(names, values, errors, int(s.shape[0]))
 
 
-def coupling_flow(spins, transform, levels, operators=FLOW_OPERATORS, *, n_blocks=10, seed=None):
+def coupling_flow(spins: npt.ArrayLike, transform: BlockTransform, levels: int,
+                  operators: Sequence[Operator] = FLOW_OPERATORS, *, n_blocks: int = 10,
+                  seed: int | np.random.SeedSequence | None = None) -> list[CouplingFit]:
     """Effective couplings at every RG level: ``[fit(s^(0)), fit(s^(1)), ..., fit(s^(levels))]``.
 
     Parameters
@@ -199,7 +211,9 @@ def coupling_flow(spins, transform, levels, operators=FLOW_OPERATORS, *, n_block
     return [fit_couplings(c, operators, n_blocks=n_blocks) for c in configs]
 
 
-def flow_critical_point(starts, flows, *, level=0, coupling=0):
+def flow_critical_point(starts: Sequence[float] | NDArray[np.floating],
+                        flows: Sequence[Sequence[CouplingFit]], *, level: int = 0,
+                        coupling: int = 0) -> dict[str, Any]:
     """Locate the critical fixed point from flows started at several couplings.
 
     Below the critical surface the nearest-neighbour coupling decreases under the RG and above
@@ -227,32 +241,33 @@ def flow_critical_point(starts, flows, *, level=0, coupling=0):
         "bracketed"}``; ``bracketed`` is False when the measured steps do not change sign over the
         starts (then the root is an extrapolation and should not be trusted).
     """
-    starts = np.asarray(starts, dtype=np.float64)
-    if starts.size < 2 or len(flows) != starts.size:
+    k0 = np.asarray(starts, dtype=np.float64)
+    if k0.size < 2 or len(flows) != k0.size:
         raise ValueError("need at least two starting couplings, one flow each")
     if any(len(f) < level + 2 for f in flows):
         raise ValueError(f"every flow needs levels {level} and {level + 1}")
     d = np.array([f[level + 1].couplings[coupling] - f[level].couplings[coupling] for f in flows])
     e = np.array([math.hypot(f[level + 1].errors[coupling], f[level].errors[coupling]) for f in flows])
     w = 1 / e ** 2 if np.all(np.isfinite(e) & (e > 0)) else np.ones_like(d)
-    X = np.stack([np.ones_like(starts), starts - starts.mean()], axis=1)
+    X = np.stack([np.ones_like(k0), k0 - k0.mean()], axis=1)
     cov = np.linalg.inv(X.T @ (X * w[:, None]))
     beta = cov @ (X.T @ (w * d))
     if not np.all(np.isfinite(e) & (e > 0)):
         resid = d - X @ beta
         cov = cov * (resid @ resid / max(1, d.size - 2))
     a, slope = beta
-    root = starts.mean() - a / slope if slope != 0 else math.nan
+    root = k0.mean() - a / slope if slope != 0 else math.nan
     grad = np.array([-1 / slope, a / slope ** 2])
     root_err = float(math.sqrt(grad @ cov @ grad)) if slope != 0 else math.nan
     Kl = np.array([f[level].couplings for f in flows])
     El = np.array([f[level].errors for f in flows])
-    fixed, fixed_err = [], []
+    fixed: list[float] = []
+    fixed_err: list[float] = []
     for c in range(Kl.shape[1]):
-        p = np.polyfit(starts, Kl[:, c], 1)
+        p = np.polyfit(k0, Kl[:, c], 1)
         fixed.append(float(np.polyval(p, root)))
         # the nearest start's error and the slope times the root's error, in quadrature
-        near = int(np.argmin(np.abs(starts - root)))
+        near = int(np.argmin(np.abs(k0 - root)))
         fixed_err.append(float(math.hypot(El[near, c] if np.isfinite(El[near, c]) else 0.0,
                                           p[0] * root_err)))
     bracketed = bool(np.any(d > 0) and np.any(d < 0))

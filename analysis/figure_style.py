@@ -19,20 +19,32 @@ Used by every figure: :mod:`analysis.figures`, :func:`analysis.fss.plot_fss`,
 from __future__ import annotations
 
 import logging
+import os
 import re
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Union
 
 import matplotlib
 import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.cm import ScalarMappable
+from matplotlib.colorbar import Colorbar
 from matplotlib.figure import Figure
+from matplotlib.legend import Legend
+from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+from numpy.typing import NDArray
 
 from ising.atomic import atomic_output
 
 __all__ = ["OKABE_ITO", "MARKERS", "STYLE", "ERRORBAR", "new_figure", "wrap_text", "sample_note",
            "set_caption", "outside_legend", "add_colorbar", "plain_log_ticks", "save_figure",
-           "wrap_ylabel"]
+           "wrap_ylabel", "SizeNote", "SampleNote"]
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +53,17 @@ OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "
 #: Marker cycle, one per curve (with the colours, curves differ in two ways).
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 #: Font sizes (points) of every figure.
-STYLE = {"font.size": 9, "axes.titlesize": 9, "axes.labelsize": 9, "legend.fontsize": 8,
-         "xtick.labelsize": 8, "ytick.labelsize": 8, "figure.titlesize": 9}
+STYLE: dict[RcKeyType, float] = {
+    "font.size": 9, "axes.titlesize": 9, "axes.labelsize": 9, "legend.fontsize": 8,
+    "xtick.labelsize": 8, "ytick.labelsize": 8, "figure.titlesize": 9}
 #: ``errorbar`` keywords: caps wider than the hollow markers, bars above the lines.
-ERRORBAR = {"capsize": 3.0, "capthick": 0.9, "elinewidth": 0.9, "ms": 3.5, "mew": 0.9,
-            "mfc": "none", "zorder": 3}
+ERRORBAR: dict[str, Any] = {"capsize": 3.0, "capthick": 0.9, "elinewidth": 0.9, "ms": 3.5,
+                            "mew": 0.9, "mfc": "none", "zorder": 3}
+
+#: A caption's lattice side(s): one side or a sequence of sides (several lattices).
+SizeNote = Union[int, np.integer, Sequence[int], NDArray[np.integer]]
+#: A caption's sample count: a number, or a short description (``"2000 MC / 500 generated"``).
+SampleNote = Union[int, np.integer, str]
 
 
 def new_figure(width: float, height: float) -> Figure:
@@ -66,19 +84,17 @@ def wrap_text(text: str, width: int) -> str:
     return "\n".join(lines).replace("\0", " ")
 
 
-def _fmt_sizes(size) -> str:
-    if np.ndim(size) == 0:
-        return f"{int(size)}"
-    return ", ".join(f"{int(s)}" for s in size)
+def _fmt_sizes(size: SizeNote) -> str:
+    return ", ".join(f"{int(s)}" for s in np.atleast_1d(size))
 
 
-def sample_note(size=None, samples=None) -> str:
+def sample_note(size: SizeNote | None = None, samples: SampleNote | None = None) -> str:
     """``"L = 8, n = 300 samples"`` (lattice side(s), sample count); parts left out when None.
 
     ``size`` may be a sequence (several lattices); ``samples`` an int or a short string
     (e.g. ``"2000 MC / 500 generated"``).
     """
-    parts = []
+    parts: list[str] = []
     if size is not None:
         parts.append(f"L = {_fmt_sizes(size)}")
     if samples is not None:
@@ -87,7 +103,8 @@ def sample_note(size=None, samples=None) -> str:
     return ", ".join(parts)
 
 
-def set_caption(fig: Figure, title: str, *, size=None, samples=None, color=None):
+def set_caption(fig: Figure, title: str, *, size: SizeNote | None = None,
+                samples: SampleNote | None = None, color: str | None = None) -> Text:
     """The figure's title: ``title`` and :func:`sample_note` (wrapped to the figure's width)."""
     note = sample_note(size, samples)
     text = f"{title} ({note})" if note else title
@@ -95,15 +112,16 @@ def set_caption(fig: Figure, title: str, *, size=None, samples=None, color=None)
     return fig.suptitle(wrap_text(text, chars), color=color)
 
 
-def outside_legend(fig: Figure, axes=None, *, anchor_ax=None, **kwargs):
+def outside_legend(fig: Figure, axes: Axes | Sequence[Axes] | NDArray[np.object_] | None = None, *,
+                   anchor_ax: Axes | None = None, **kwargs: Any) -> Legend | None:
     """One legend outside every axes, so that it never covers data.
 
     Handles are collected from ``axes`` (default: all of the figure's axes), one per label.
     The legend belongs to ``anchor_ax`` (default: the top right axes) and sits just right of it,
     so constrained layout makes room for it below the figure's title.
     """
-    source = fig.axes if axes is None else list(np.atleast_1d(axes))
-    seen = {}
+    source = fig.axes if axes is None else [axes] if isinstance(axes, Axes) else list(axes)
+    seen: dict[str, Any] = {}
     for ax in source:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             seen.setdefault(label, handle)
@@ -118,7 +136,9 @@ def outside_legend(fig: Figure, axes=None, *, anchor_ax=None, **kwargs):
                             bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, **kwargs)
 
 
-def add_colorbar(fig: Figure, mappable, ax, label: str, **kwargs):
+def add_colorbar(fig: Figure, mappable: ScalarMappable,
+                 ax: Axes | Sequence[Axes] | NDArray[np.object_], label: str,
+                 **kwargs: Any) -> Colorbar:
     """A colour bar beside ``ax`` (or a list of axes) labelled with quantity and unit (the label
     wrapped to the bar's length, ``kwargs["shrink"]`` of the figure height)."""
     bar = fig.colorbar(mappable, ax=ax, **kwargs)
@@ -127,7 +147,7 @@ def add_colorbar(fig: Figure, mappable, ax, label: str, **kwargs):
     return bar
 
 
-def plain_log_ticks(ax, axis: str = "y") -> None:
+def plain_log_ticks(ax: Axes, axis: str = "y") -> None:
     """Readable ticks on a log axis: plain numbers (``0.5, 1, 2, 5``) over up to three decades
     (more ticks per decade when it spans less than one), ``10^k`` beyond; minor ticks unlabelled.
     Call after the data are drawn (it reads the axis limits)."""
@@ -143,26 +163,27 @@ def plain_log_ticks(ax, axis: str = "y") -> None:
     target.set_minor_formatter(NullFormatter())
 
 
-def save_figure(fig: Figure, stem, *, dpi: int = 200, overwrite: bool = True) -> list[Path]:
+def save_figure(fig: Figure, stem: str | os.PathLike[str], *, dpi: int = 200,
+                overwrite: bool = True) -> list[Path]:
     """Write ``<stem>.png`` and ``<stem>.pdf`` atomically (:func:`ising.atomic.atomic_output`).
 
     ``stem`` may end in ``.png``/``.pdf`` (replaced); ``overwrite=False`` refuses to replace an
     existing file (FileExistsError). Returns the two paths.
     """
-    stem = Path(stem)
-    if stem.suffix.lower() in (".png", ".pdf"):
-        stem = stem.with_suffix("")
-    stem.parent.mkdir(parents=True, exist_ok=True)
+    base = Path(stem)
+    if base.suffix.lower() in (".png", ".pdf"):
+        base = base.with_suffix("")
+    base.parent.mkdir(parents=True, exist_ok=True)
     paths = []
     for ext in ("png", "pdf"):
-        path = stem.with_name(f"{stem.name}.{ext}")
+        path = base.with_name(f"{base.name}.{ext}")
         with atomic_output(path, overwrite=overwrite) as tmp:  # exclusive temp file, fsync, rename
             fig.savefig(tmp, dpi=dpi, format=ext)
         paths.append(path)
-    log.info("wrote %s (.png, .pdf)", stem)
+    log.info("wrote %s (.png, .pdf)", base)
     return paths
 
 
-def wrap_ylabel(ax, text, height_in):
+def wrap_ylabel(ax: Axes, text: str, height_in: float) -> None:
     """Axis label wrapped to the axes height (``height_in`` inches of the figure)."""
     ax.set_ylabel(wrap_text(text, int(0.8 * height_in * 72 / (0.55 * STYLE["axes.labelsize"]))))

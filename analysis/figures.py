@@ -13,11 +13,22 @@ in units of the coupling ``J`` (k_B = 1).
 
 from __future__ import annotations
 
-import numpy as np
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Union
 
-from analysis.figure_style import (ERRORBAR, MARKERS, OKABE_ITO, STYLE, add_colorbar,  # noqa: F401
-                                   new_figure, outside_legend, plain_log_ticks, sample_note,
-                                   save_figure, set_caption, wrap_text, wrap_ylabel)
+import numpy as np
+import numpy.typing as npt
+from matplotlib.axes import Axes
+from matplotlib.ticker import MaxNLocator
+from numpy.typing import NDArray
+
+from analysis.figure_style import (ERRORBAR, MARKERS, OKABE_ITO, STYLE, SampleNote,  # noqa: F401
+                                   SizeNote, add_colorbar, new_figure, outside_legend,
+                                   plain_log_ticks, sample_note, save_figure, set_caption,
+                                   wrap_text, wrap_ylabel)
+from analysis.thermodynamics import Estimate
 
 __all__ = [
     "OKABE_ITO", "MARKERS", "STYLE", "ERRORBAR", "new_figure", "wrap_text", "sample_note",
@@ -41,9 +52,16 @@ __all__ = [
     "plot_localisation_study",
 ]
 
+#: Several curves: one array-like per curve, or a 2D array (one row per curve).
+Curves = Union[Sequence[npt.ArrayLike], NDArray[np.floating]]
+#: A short vector indexed by operator (couplings of one level, their errors).
+Vector = Union[Sequence[float], NDArray[np.floating]]
 
-def plot_receptive_fields(fields_per_layer, shape, stem, *, n_units=6, titles=None,
-                          samples=None):
+
+def plot_receptive_fields(fields_per_layer: Sequence[NDArray[np.floating]], shape: tuple[int, ...],
+                          stem: str | os.PathLike[str], *, n_units: int = 6,
+                          titles: Sequence[str] | None = None,
+                          samples: SampleNote | None = None) -> list[Path]:
     """Receptive fields ``r^(l)`` of the first ``n_units`` units of every layer (rows = layers).
 
     Units are shown in index order (not selected); each is divided by its own ``max |r|`` so
@@ -74,9 +92,11 @@ def plot_receptive_fields(fields_per_layer, shape, stem, *, n_units=6, titles=No
     return save_figure(fig, stem)
 
 
-def plot_localization(trained, untrained, stem, *, key="radius",
-                      ylabel="core radius of gyration of $r^2$ (lattice spacings)", size=None,
-                      samples=None):
+def plot_localization(trained: Sequence[npt.ArrayLike], untrained: Sequence[npt.ArrayLike] | None,
+                      stem: str | os.PathLike[str], *, key: str = "radius",
+                      ylabel: str = "core radius of gyration of $r^2$ (lattice spacings)",
+                      size: SizeNote | None = None,
+                      samples: SampleNote | None = None) -> list[Path]:
     """Per-layer distributions of a localisation measure, trained vs the same stack untrained.
 
     Parameters
@@ -108,8 +128,10 @@ def plot_localization(trained, untrained, stem, *, key="radius",
     return save_figure(fig, stem)
 
 
-def plot_reconstructions(originals, reconstructions, stem, *, n_samples=5, labels=None,
-                         samples=None):
+def plot_reconstructions(originals: NDArray[Any], reconstructions: Sequence[NDArray[Any]],
+                         stem: str | os.PathLike[str], *, n_samples: int = 5,
+                         labels: Sequence[str] | None = None,
+                         samples: SampleNote | None = None) -> list[Path]:
     """Input configurations and their reconstructions (paper's Fig. 3), rows = samples.
 
     Parameters
@@ -139,8 +161,10 @@ def plot_reconstructions(originals, reconstructions, stem, *, n_samples=5, label
     return save_figure(fig, stem)
 
 
-def plot_fidelity(scans, stem, *, nulls=None, size=None, samples=None,
-                  title="Block-spin fidelity of the hidden units"):
+def plot_fidelity(scans: Sequence[Mapping[str, Any]], stem: str | os.PathLike[str], *,
+                  nulls: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+                  size: SizeNote | None = None, samples: SampleNote | None = None,
+                  title: str = "Block-spin fidelity of the hidden units") -> list[Path]:
     """Block-spin fidelity vs block size per layer, with nulls and the linear ceiling.
 
     Parameters
@@ -180,8 +204,12 @@ def plot_fidelity(scans, stem, *, nulls=None, size=None, samples=None,
     return save_figure(fig, stem)
 
 
-def plot_correlation_lengths(xi_layers, xi_layers_error, xi0, xi0_error, spacings, stem, *,
-                             block_xi=None, note=None, size=None, samples=None):
+def plot_correlation_lengths(xi_layers: Sequence[float], xi_layers_error: Sequence[float],
+                             xi0: float, xi0_error: float, spacings: Sequence[float],
+                             stem: str | os.PathLike[str], *,
+                             block_xi: Mapping[int, Estimate] | None = None,
+                             note: str | None = None, size: SizeNote | None = None,
+                             samples: SampleNote | None = None) -> list[Path]:
     """Correlation length per layer (activations at receptive-field centres) vs ``xi_0 / b^l``.
 
     Parameters
@@ -223,7 +251,7 @@ def plot_correlation_lengths(xi_layers, xi_layers_error, xi0, xi0_error, spacing
     return save_figure(fig, stem)
 
 
-def _mark_unusable(ax, unusable, title):
+def _mark_unusable(ax: Axes, unusable: Mapping[str, str], title: str) -> str:
     """Mark the axes as showing data that are not results (e.g. unequilibrated Gibbs chains).
 
     A large red watermark across the axes and a title naming every unusable curve, so the figure
@@ -248,7 +276,11 @@ def _mark_unusable(ax, unusable, title):
     return title
 
 
-def plot_correlation_functions(curves, stem, *, unusable=None, size=None, samples=None):
+def plot_correlation_functions(curves: Mapping[str, Sequence[npt.ArrayLike]],
+                               stem: str | os.PathLike[str], *,
+                               unusable: Mapping[str, str] | None = None,
+                               size: SizeNote | None = None,
+                               samples: SampleNote | None = None) -> list[Path]:
     """``G(r)`` curves on a log scale.
 
     Parameters
@@ -284,7 +316,10 @@ def plot_correlation_functions(curves, stem, *, unusable=None, size=None, sample
     return save_figure(fig, stem)
 
 
-def plot_thermodynamics(comparisons, stem, *, unusable=None, size=None, samples=None):
+def plot_thermodynamics(comparisons: Mapping[str, Mapping[str, Mapping[str, float]]],
+                        stem: str | os.PathLike[str], *, unusable: Mapping[str, str] | None = None,
+                        size: SizeNote | None = None,
+                        samples: SampleNote | None = None) -> list[Path]:
     """Relative deviation of generated-sample observables from Monte Carlo, with error bars.
 
     Parameters
@@ -322,9 +357,12 @@ def plot_thermodynamics(comparisons, stem, *, unusable=None, size=None, samples=
     return save_figure(fig, stem)
 
 
-def plot_rbm_flow(steps, effective_temperatures, start_temperatures, stem, *,
-                  critical_temperature=None, errors=None, training_temperature=None, size=None,
-                  samples=None):
+def plot_rbm_flow(steps: npt.ArrayLike, effective_temperatures: Curves,
+                  start_temperatures: Sequence[float] | NDArray[np.floating],
+                  stem: str | os.PathLike[str], *,
+                  critical_temperature: float | None = None, errors: Curves | None = None,
+                  training_temperature: float | None = None, size: SizeNote | None = None,
+                  samples: SampleNote | None = None) -> list[Path]:
     """Effective temperature of RBM-flow samples vs flow step, one curve per start temperature.
 
     ``size``, ``samples``: lattice side and samples per flow for the caption.
@@ -346,8 +384,12 @@ def plot_rbm_flow(steps, effective_temperatures, start_temperatures, stem, *,
     return save_figure(fig, stem)
 
 
-def plot_generative_check(temperatures, mc, generated, stem, *, ylabels=None, size=None,
-                          samples=None):
+def plot_generative_check(temperatures: Sequence[float] | NDArray[np.floating],
+                          mc: Mapping[str, Sequence[tuple[float, float]]],
+                          generated: Mapping[str, Sequence[tuple[float, float]]],
+                          stem: str | os.PathLike[str], *, ylabels: Mapping[str, str] | None = None,
+                          size: SizeNote | None = None,
+                          samples: SampleNote | None = None) -> list[Path]:
     """Observables of generated samples vs Monte Carlo as functions of temperature.
 
     Parameters
@@ -375,8 +417,10 @@ def plot_generative_check(temperatures, mc, generated, stem, *, ylabels=None, si
     return save_figure(fig, stem)
 
 
-def plot_temperature_study(rows, stem, *, critical_temperature=2.269185314213022, size=None,
-                           samples=None):
+def plot_temperature_study(rows: Sequence[Mapping[str, Any]], stem: str | os.PathLike[str], *,
+                           critical_temperature: float = 2.269185314213022,
+                           size: SizeNote | None = None,
+                           samples: SampleNote | None = None) -> list[Path]:
     """Fidelity per layer (with nulls) and KL per spin vs temperature (rows of the study script).
 
     Parameters
@@ -415,8 +459,9 @@ def plot_temperature_study(rows, stem, *, critical_temperature=2.269185314213022
     return save_figure(fig, stem)
 
 
-def plot_iso_flows(models, stem, *, critical_temperature=2.269185314213022, size=None,
-                   samples=None):
+def plot_iso_flows(models: Sequence[Mapping[str, Any]], stem: str | os.PathLike[str], *,
+                   critical_temperature: float = 2.269185314213022, size: SizeNote | None = None,
+                   samples: SampleNote | None = None) -> list[Path]:
     """RBM flows of Iso et al.'s protocol: thermometer ``T_eff`` vs flow step, one panel per
     number of hidden units, one curve (with its error band) per start temperature.
 
@@ -450,25 +495,28 @@ def plot_iso_flows(models, stem, *, critical_temperature=2.269185314213022, size
     return save_figure(fig, stem)
 
 
-def plot_iso_fixed_points(series, stem, *, n_visible=None,
-                          critical_temperature=2.269185314213022, size=None, samples=None):
+def plot_iso_fixed_points(series: Sequence[tuple[str, npt.ArrayLike, npt.ArrayLike, npt.ArrayLike]],
+                          stem: str | os.PathLike[str], *, n_visible: int | None = None,
+                          critical_temperature: float = 2.269185314213022,
+                          size: SizeNote | None = None,
+                          samples: SampleNote | None = None) -> list[Path]:
     """Fixed point ``T*`` of the RBM flow vs the number of hidden units, with ``T_c``.
 
     ``series``: list of ``(label, n_hidden, values, errors)``, one curve each (e.g. per flow
     mode or number of training epochs); ``size``, ``samples`` for the caption."""
     fig = new_figure(5.6, 3.3)
     ax = fig.subplots()
-    ticks = set()
+    tick_set: set[float] = set()
     for k, (label, n_hidden, values, errors) in enumerate(series):
         x = np.asarray(n_hidden, dtype=float)
-        ticks.update(x.tolist())
+        tick_set.update(x.tolist())
         ax.errorbar(x * (1 + 0.02 * k), values, yerr=errors, color=OKABE_ITO[k % len(OKABE_ITO)],
                     marker=MARKERS[k % len(MARKERS)], label=label, **ERRORBAR)
     ax.axhline(critical_temperature, color="0.3", ls=":", label=r"$T_c$ (Onsager)")
     if n_visible is not None:
         ax.axvline(n_visible, color="0.6", ls="--", label="hidden = visible")
     ax.set_xscale("log")
-    ticks = sorted(ticks)
+    ticks = sorted(tick_set)
     ax.set_xticks(ticks)
     ax.set_xticklabels([f"{int(v)}" for v in ticks])
     ax.minorticks_off()
@@ -479,7 +527,10 @@ def plot_iso_fixed_points(series, stem, *, n_visible=None,
     return save_figure(fig, stem)
 
 
-def plot_mcrg_exponents(results, stem, *, exact=(1.0, 15 / 8), size=None, samples=None):
+def plot_mcrg_exponents(results: Mapping[str, Sequence[Mapping[str, Any]]],
+                        stem: str | os.PathLike[str], *,
+                        exact: tuple[float, float] = (1.0, 15 / 8), size: SizeNote | None = None,
+                        samples: SampleNote | None = None) -> list[Path]:
     """MCRG exponents y_T and y_h vs RG level, one curve per transform (largest operator sets).
 
     Parameters
@@ -510,8 +561,12 @@ def plot_mcrg_exponents(results, stem, *, exact=(1.0, 15 / 8), size=None, sample
     return save_figure(fig, stem)
 
 
-def plot_coupling_flow(flows, stem, *, x=0, y=1, names=("K_nn", "K_nnn"), fixed_points=None,
-                       max_error=0.05, size=None, samples=None):
+def plot_coupling_flow(flows: Mapping[str, Sequence[tuple[str, npt.ArrayLike, npt.ArrayLike]]],
+                       stem: str | os.PathLike[str], *, x: int = 0, y: int = 1,
+                       names: tuple[str, str] = ("K_nn", "K_nnn"),
+                       fixed_points: Mapping[str, tuple[Vector, Vector]] | None = None,
+                       max_error: float = 0.05, size: SizeNote | None = None,
+                       samples: SampleNote | None = None) -> list[Path]:
     """RG flow of effective couplings: (K_x, K_y) at every level, one trajectory per start.
 
     Parameters
@@ -553,6 +608,7 @@ def plot_coupling_flow(flows, stem, *, x=0, y=1, names=("K_nn", "K_nnn"), fixed_
             ax.set_xlim(lo[0] - pad[0], hi[0] + pad[0])
             ax.set_ylim(lo[1] - pad[1], hi[1] + pad[1])
             title += f"\n({int((~good).sum())} point(s) with error > {max_error:g} outside view)"
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4))  # long labels of a zoomed view fit
         ax.set_xlabel(names[0])
         ax.set_ylabel(names[1])
         ax.set_title(title, fontsize=8)
@@ -562,7 +618,9 @@ def plot_coupling_flow(flows, stem, *, x=0, y=1, names=("K_nn", "K_nnn"), fixed_
     return save_figure(fig, stem)
 
 
-def plot_kernels(kernels, stem, *, size=None, samples=None):
+def plot_kernels(kernels: Mapping[str, npt.ArrayLike], stem: str | os.PathLike[str], *,
+                 size: SizeNote | None = None,
+                 samples: SampleNote | None = None) -> list[Path]:
     """Shared w x w weights of learned block transforms (one panel each; RdBu_r, symmetric range).
 
     Parameters
@@ -587,7 +645,9 @@ def plot_kernels(kernels, stem, *, size=None, samples=None):
     return save_figure(fig, stem)
 
 
-def plot_localisation_study(rows, stem, *, size=None, samples=None):
+def plot_localisation_study(rows: Sequence[Mapping[str, Any]], stem: str | os.PathLike[str], *,
+                            size: SizeNote | None = None,
+                            samples: SampleNote | None = None) -> list[Path]:
     """Layer-1 localisation radius and block-spin fidelity per configuration, with the nulls.
 
     Parameters

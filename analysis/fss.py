@@ -26,12 +26,14 @@ import dataclasses
 import logging
 import math
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence, overload
 
 import numpy as np
+import numpy.typing as npt
+from numpy.typing import NDArray
 
-from analysis.figure_style import (ERRORBAR, MARKERS, OKABE_ITO, new_figure,  # noqa: F401
-                                   outside_legend, save_figure, set_caption)
+from analysis.figure_style import (ERRORBAR, MARKERS, OKABE_ITO, SampleNote,  # noqa: F401
+                                   new_figure, outside_legend, save_figure, set_caption)
 from analysis.fss_crossing import (CrossingResult, Curve, LocalFit, PairCrossing,  # re-exported
                                    binder_crossing, curves_from_table)
 
@@ -70,7 +72,8 @@ class Peak:
     bracketed: bool
 
 
-def _vertex(coef: np.ndarray, u_lo: float, u_hi: float):
+def _vertex(coef: np.ndarray, u_lo: float, u_hi: float
+            ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Vertex (u*, y*) of quadratics ``coef`` (B, 3); NaN if not a maximum inside the range."""
     c0, c1, c2 = coef[:, 0], coef[:, 1], coef[:, 2]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -83,7 +86,7 @@ def _vertex(coef: np.ndarray, u_lo: float, u_hi: float):
 
 
 def susceptibility_peaks(curves: Mapping[int, Curve], *, window: int = 5, n_bootstrap: int = 2000,
-                         seed=0) -> list[Peak]:
+                         seed: int | np.random.SeedSequence | None = 0) -> list[Peak]:
     """Peak position and height of each chi_L(T) by a weighted parabola in ln chi.
 
     The ``window`` points nearest the largest sampled value are fitted by a weighted
@@ -94,7 +97,7 @@ def susceptibility_peaks(curves: Mapping[int, Curve], *, window: int = 5, n_boot
     if window < 3:
         raise ValueError("window must be >= 3 for a parabola")
     rng = np.random.default_rng(seed)
-    peaks = []
+    peaks: list[Peak] = []
     for L in sorted(curves):
         c = curves[L]
         i = int(np.argmax(c.value))
@@ -151,8 +154,25 @@ def power_law_exponent(sizes: Sequence[float], values: Sequence[float],
 # --------------------------------------------------------------------------------------------
 # Data collapse
 # --------------------------------------------------------------------------------------------
-def scaling_coordinates(temperature, size, value, error=None, *, tc: float = TC_EXACT,
-                        nu: float = NU, exponent: float = 0.0):
+_Array = NDArray[np.float64]
+
+
+@overload
+def scaling_coordinates(temperature: npt.ArrayLike, size: npt.ArrayLike, value: npt.ArrayLike,
+                        error: None = None, *, tc: float = ..., nu: float = ...,
+                        exponent: float = ...) -> tuple[_Array, _Array]: ...
+
+
+@overload
+def scaling_coordinates(temperature: npt.ArrayLike, size: npt.ArrayLike, value: npt.ArrayLike,
+                        error: npt.ArrayLike, *, tc: float = ..., nu: float = ...,
+                        exponent: float = ...) -> tuple[_Array, _Array, _Array]: ...
+
+
+def scaling_coordinates(temperature: npt.ArrayLike, size: npt.ArrayLike, value: npt.ArrayLike,
+                        error: npt.ArrayLike | None = None, *, tc: float = TC_EXACT,
+                        nu: float = NU, exponent: float = 0.0
+                        ) -> tuple[_Array, _Array] | tuple[_Array, _Array, _Array]:
     """FSS coordinates x = (T - T_c) L^{1/nu}, y = value L^{exponent}.
 
     ``exponent`` is -gamma/nu for chi, beta/nu for <|m|>, 0 for the Binder cumulant. Returns
@@ -216,18 +236,19 @@ def collapse_quality(curves: Mapping[int, Curve], *, tc: float = TC_EXACT, nu: f
 class FSSResult:
     """Output of :func:`analyze`."""
 
-    curves: dict          # {"binder": {L: Curve}, "susceptibility": ..., "abs_magnetization": ...}
+    # {"binder": {L: Curve}, "susceptibility": ..., "abs_magnetization": ...}
+    curves: dict[str, dict[int, Curve]]
     crossing: CrossingResult | None  # None when the Binder curves do not cross (see ``note``)
-    peaks: list
-    gamma_over_nu: tuple | None  # (value, error) from the bracketed peak heights, or None
-    collapse: dict        # {"binder": S, "susceptibility": S, "abs_magnetization": S}
+    peaks: list[Peak]
+    gamma_over_nu: tuple[float, float] | None  # (value, error) from the bracketed peak heights
+    collapse: dict[str, float]  # {"binder": S, "susceptibility": S, "abs_magnetization": S}
     note: str = ""        # why there is no crossing
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary (NaN becomes None)."""
         return _json_clean(self._as_dict())
 
-    def _as_dict(self) -> dict:
+    def _as_dict(self) -> dict[str, Any]:
         c = self.crossing
         return {
             "tc_exact": TC_EXACT,
@@ -256,9 +277,9 @@ class FSSResult:
                 lines.append(f"  weighted mean of all pairs: {c.weighted[0]:.5f} +- "
                              f"{c.weighted[1]:.5f} (pulled down by the small sizes' "
                              "corrections to scaling)")
-        for p in (() if c is None else c.pairs):
-            lines.append(f"  L={p.sizes[0]}/{p.sizes[1]}: T = {p.temperature:.5f} +- "
-                         f"{p.error:.5f}, U* = {p.binder:.4f} +- {p.binder_error:.4f}")
+        for pair in (() if c is None else c.pairs):
+            lines.append(f"  L={pair.sizes[0]}/{pair.sizes[1]}: T = {pair.temperature:.5f} +- "
+                         f"{pair.error:.5f}, U* = {pair.binder:.4f} +- {pair.binder_error:.4f}")
         for p in self.peaks:
             if p.bracketed:
                 lines.append(f"  chi peak L={p.size}: T* = {p.temperature:.4f} +- "
@@ -274,7 +295,7 @@ class FSSResult:
         return "\n".join(lines)
 
 
-def _json_clean(obj):
+def _json_clean(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {str(k): _json_clean(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -315,7 +336,8 @@ def _check_table(table: Mapping[str, np.ndarray]) -> None:
         raise ValueError("sizes must be >= 2 and temperatures finite and > 0")
 
 
-def analyze(table: Mapping[str, np.ndarray], *, n_bootstrap: int = 2000, seed=0,
+def analyze(table: Mapping[str, np.ndarray], *, n_bootstrap: int = 2000,
+            seed: int | np.random.SeedSequence | None = 0,
             window: int = 6, degree: int = 3, method: str = "largest",
             require_crossing: bool = False) -> FSSResult:
     """Finite-size-scaling analysis of a sweep table.
@@ -334,7 +356,7 @@ def analyze(table: Mapping[str, np.ndarray], *, n_bootstrap: int = 2000, seed=0,
         ``note`` explaining why, and the rest of the analysis is still done.
     """
     _check_table(table)
-    curves = {}
+    curves: dict[str, dict[int, Curve]] = {}
     for name in _EXPONENTS:
         if name not in table or f"{name}_error" not in table:
             raise ValueError(f"the table lacks the column {name!r} or {name + '_error'!r}")
@@ -342,7 +364,8 @@ def analyze(table: Mapping[str, np.ndarray], *, n_bootstrap: int = 2000, seed=0,
                                          table[f"{name}_error"])
     seeds = np.random.SeedSequence(seed if not isinstance(seed, np.random.SeedSequence)
                                    else seed.entropy).spawn(2)
-    crossing, note = None, ""
+    crossing: CrossingResult | None = None
+    note = ""
     try:
         crossing = binder_crossing(curves["binder"], window=window, degree=degree,
                                    n_bootstrap=n_bootstrap, seed=seeds[0], method=method)
@@ -354,7 +377,7 @@ def analyze(table: Mapping[str, np.ndarray], *, n_bootstrap: int = 2000, seed=0,
     peaks = susceptibility_peaks(curves["susceptibility"], n_bootstrap=n_bootstrap,
                                  seed=seeds[1])
     bracketed = [p for p in peaks if p.bracketed and np.isfinite(p.height_error)]
-    gamma_over_nu = None
+    gamma_over_nu: tuple[float, float] | None = None
     if len(bracketed) >= 2:
         k, dk, _ = power_law_exponent([p.size for p in bracketed], [p.height for p in bracketed],
                                       [p.height_error for p in bracketed])
@@ -369,7 +392,7 @@ def analyze(table: Mapping[str, np.ndarray], *, n_bootstrap: int = 2000, seed=0,
 # Figure
 # --------------------------------------------------------------------------------------------
 def plot_fss(result: FSSResult, path: str | Path, *, title: str | None = None,
-             overwrite: bool = True, samples=None) -> list[Path]:
+             overwrite: bool = True, samples: SampleNote | None = None) -> list[Path]:
     """Draw the FSS figure: Binder, chi and <|m|> against T (top) and their collapses with the
     exact T_c and exponents (bottom), in the shared style (:mod:`analysis.figure_style`; the
     caption names the sizes and ``samples``, the samples per point). Saves ``path`` with

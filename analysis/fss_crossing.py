@@ -16,9 +16,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
+import numpy.typing as npt
+from numpy.typing import NDArray
 
 __all__ = ["Curve", "curves_from_table", "LocalFit", "PairCrossing", "CrossingResult",
            "binder_crossing"]
@@ -34,11 +36,11 @@ class Curve:
     """One observable against temperature at fixed size (sorted by temperature)."""
 
     size: int
-    temperature: np.ndarray
-    value: np.ndarray
-    error: np.ndarray
+    temperature: NDArray[np.float64]
+    value: NDArray[np.float64]
+    error: NDArray[np.float64]
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         t = np.asarray(self.temperature, dtype=np.float64)
         v = np.asarray(self.value, dtype=np.float64)
         e = np.asarray(self.error, dtype=np.float64)
@@ -56,7 +58,8 @@ class Curve:
         object.__setattr__(self, "error", e[order])
 
 
-def curves_from_table(size, temperature, value, error) -> dict[int, Curve]:
+def curves_from_table(size: npt.ArrayLike, temperature: npt.ArrayLike, value: npt.ArrayLike,
+                      error: npt.ArrayLike) -> dict[int, Curve]:
     """Group rows (one per sweep point) into one :class:`Curve` per size.
 
     Rows with the same (L, T) (several seeds) are combined by the inverse-variance weighted mean,
@@ -77,10 +80,12 @@ def curves_from_table(size, temperature, value, error) -> dict[int, Curve]:
     if np.any(~keep):
         logger.warning("curves_from_table: dropping %d rows without a finite value/error",
                        int(np.sum(~keep)))
-    curves = {}
+    curves: dict[int, Curve] = {}
     for L in sorted(set(int(s) for s in size[keep])):
         rows = keep & (size == L)
-        temps, vals, errs = [], [], []
+        temps: list[float] = []
+        vals: list[float] = []
+        errs: list[float] = []
         for t in np.unique(temperature[rows]):
             sel = rows & (temperature == t)
             w = 1.0 / error[sel] ** 2
@@ -102,11 +107,12 @@ class LocalFit:
 
     center: float
     scale: float
-    index: np.ndarray   # indices of the curve's points in the window
-    projector: np.ndarray  # (deg+1, n_window): coefficients (ascending powers) = P @ y
+    index: NDArray[np.intp]   # indices of the curve's points in the window
+    projector: NDArray[np.float64]  # (deg+1, n_window): coefficients (ascending powers) = P @ y
 
     @classmethod
-    def build(cls, curve: Curve, center: float, scale: float, window: int, degree: int):
+    def build(cls, curve: Curve, center: float, scale: float, window: int,
+              degree: int) -> LocalFit:
         n = len(curve.temperature)
         k = min(window, n)
         nearest = np.argsort(np.abs(curve.temperature - center), kind="stable")[:k]
@@ -185,7 +191,7 @@ def _pair_roots(ca: np.ndarray, cb: np.ndarray, u_lo: float, u_hi: float) -> np.
 class PairCrossing:
     """Crossing of the Binder curves of two sizes."""
 
-    sizes: tuple
+    sizes: tuple[int, int]
     temperature: float
     error: float
     binder: float
@@ -206,12 +212,14 @@ class CrossingResult:
     temperature: float
     error: float
     method: str
-    largest: tuple
-    weighted: tuple
-    pairs: tuple
-    fits: dict  # {(La, Lb): {La: (center, scale, index, coef), Lb: ..., "range": (lo, hi)}}
+    largest: tuple[float, float]
+    weighted: tuple[float, float]
+    pairs: tuple[PairCrossing, ...]
+    # {(La, Lb): {La: (center, scale, index, coef), Lb: ..., "range": (lo, hi)}}
+    fits: dict[tuple[int, int], dict[Any, Any]]
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready record: the estimate, both (value, error) pairs and every pair crossing."""
         return {"temperature": self.temperature, "error": self.error, "method": self.method,
                 "largest_pair": {"value": self.largest[0], "error": self.largest[1]},
                 "weighted_mean": {"value": self.weighted[0], "error": self.weighted[1]},
@@ -219,7 +227,7 @@ class CrossingResult:
 
 
 def _pair_crossing(a: Curve, b: Curve, reps_a: np.ndarray, reps_b: np.ndarray, window: int,
-                   degree: int):
+                   degree: int) -> tuple[PairCrossing, NDArray[np.float64], dict[Any, Any]]:
     """Crossing of two Binder curves: (PairCrossing, bootstrap temperatures, fit record).
 
     See :func:`binder_crossing`; ``reps_a``/``reps_b`` are the bootstrap replicates (B, n).
@@ -252,12 +260,14 @@ def _pair_crossing(a: Curve, b: Curve, reps_a: np.ndarray, reps_b: np.ndarray, w
     pair = PairCrossing(sizes=(la, lb), temperature=float(t_cross),
                         error=float(np.nanstd(t_boot, ddof=1)), binder=u_cross,
                         binder_error=float(np.nanstd(u_boot, ddof=1)), valid_fraction=frac)
-    fit = {la: (t0, scale, fa.index, ca), lb: (t0, scale, fb.index, cb), "range": (lo, hi)}
+    fit: dict[Any, Any] = {la: (t0, scale, fa.index, ca), lb: (t0, scale, fb.index, cb),
+                           "range": (lo, hi)}
     return pair, t_boot, fit
 
 
 def binder_crossing(curves: Mapping[int, Curve], *, window: int = 6, degree: int = 3,
-                    n_bootstrap: int = 2000, seed=0, method: str = "largest") -> CrossingResult:
+                    n_bootstrap: int = 2000, seed: int | np.random.SeedSequence | None = 0,
+                    method: str = "largest") -> CrossingResult:
     """Estimate T_c from the crossings of Binder-cumulant curves of consecutive sizes.
 
     For each pair (L_i, L_{i+1}) of consecutive sizes: a crude crossing T0 from linear
@@ -309,14 +319,16 @@ def binder_crossing(curves: Mapping[int, Curve], *, window: int = 6, degree: int
     rng = np.random.default_rng(seed)
     replicates = {L: curves[L].value + curves[L].error
                   * rng.standard_normal((n_bootstrap, len(curves[L].value))) for L in sizes}
-    pairs, boot, fits = [], [], {}
+    pairs: list[PairCrossing] = []
+    boots: list[NDArray[np.float64]] = []
+    fits: dict[tuple[int, int], dict[Any, Any]] = {}
     for la, lb in zip(sizes[:-1], sizes[1:]):
         pair, t_boot, fit = _pair_crossing(curves[la], curves[lb], replicates[la],
                                            replicates[lb], window, degree)
         pairs.append(pair)
-        boot.append(t_boot)
+        boots.append(t_boot)
         fits[(la, lb)] = fit
-    boot = np.array(boot)  # (n_pairs, B)
+    boot = np.array(boots)  # (n_pairs, B)
     errors = np.array([p.error for p in pairs])
     if np.any(~np.isfinite(errors)) or np.any(errors <= 0):
         raise ValueError("Binder crossing: bootstrap failed to give an error bar")

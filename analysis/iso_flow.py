@@ -39,8 +39,12 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
+from numpy.typing import NDArray
 
 import ising
 from analysis.thermometer import Thermometer
@@ -52,7 +56,7 @@ __all__ = [
     "train_flow_rbm", "flow_configurations", "flow_temperatures", "fixed_point",
     "model_checkpoint_name", "fit_or_load_rbm", "run_protocol", "protocol_settings",
     "protocol_data", "calibrated_thermometer", "evaluate_flows", "hidden_unit_models",
-    "single_temperature_contrast", "MODEL_KEYS", "GRID_STREAM",
+    "single_temperature_contrast", "caption_samples", "MODEL_KEYS", "GRID_STREAM", "Progress",
 ]
 
 #: Iso et al.'s lattice side (100 visible units).
@@ -62,11 +66,14 @@ ISO_TEMPERATURES = tuple(round(0.25 * k, 2) for k in range(1, 25))
 #: Flow modes (see the module docstring).
 FLOW_MODES = ("sample", "mean")
 
+#: ``progress(stage, done, total)`` of :func:`run_protocol`.
+Progress = Callable[[str, int, int], object]
+
 # purposes of the Monte Carlo streams (distinct seeds for independent data sets)
 _PURPOSES = {"train": 0, "thermometer": 1, "flow": 2, "validation": 3}
 
 
-def temperature_grid(t_min, t_max, step):
+def temperature_grid(t_min: float, t_max: float, step: float) -> NDArray[np.float64]:
     """Temperatures ``t_min, t_min + step, ..., t_max`` (inclusive, rounded to 1e-9)."""
     t_min, t_max, step = float(t_min), float(t_max), float(step)
     if not (np.isfinite(t_min) and np.isfinite(t_max) and np.isfinite(step)):
@@ -77,7 +84,7 @@ def temperature_grid(t_min, t_max, step):
     return np.round(t_min + step * np.arange(n), 9)
 
 
-def _stream_seed(seed, purpose, index):
+def _stream_seed(seed: int, purpose: str, index: int) -> int:
     """An int seed for :func:`ising.sample`, distinct per (seed, purpose, index)."""
     ss = np.random.SeedSequence([int(seed), _PURPOSES[purpose], int(index)])
     return int(ss.generate_state(1, dtype=np.uint32)[0])
@@ -87,8 +94,10 @@ def _stream_seed(seed, purpose, index):
 GRID_STREAM = 1 << 31
 
 
-def mc_configurations(size, temperatures, n_samples, *, seed, purpose="train",
-                      algorithm="wolff", n_chains=4, progress=None):
+def mc_configurations(size: int, temperatures: Sequence[float] | NDArray[np.floating],
+                      n_samples: int, *, seed: int, purpose: str = "train",
+                      algorithm: str = "wolff", n_chains: int = 4,
+                      progress: Callable[[int], object] | None = None) -> NDArray[np.int8]:
     """Decorrelated 2D Ising configurations at each temperature (J = 1, h = 0, periodic).
 
     Parameters
@@ -142,15 +151,17 @@ def mc_configurations(size, temperatures, n_samples, *, seed, purpose="train",
     return out
 
 
-def _to_units(spins, units):
+def _to_units(spins: NDArray[Any], units: str) -> NDArray[np.int8]:
     s = np.asarray(spins).reshape(len(spins), -1)
     if units == "binary":
         return ((s.astype(np.int16) + 1) // 2).astype(np.int8)
     return s.astype(np.int8)
 
 
-def train_flow_rbm(spins, n_hidden, *, units="binary", n_epochs=50, learning_rate=0.01,
-                   batch_size=100, cd_k=1, seed=0, callback=None):
+def train_flow_rbm(spins: npt.ArrayLike, n_hidden: int, *, units: str = "binary",
+                   n_epochs: int = 50, learning_rate: float = 0.01, batch_size: int = 100,
+                   cd_k: int = 1, seed: int = 0,
+                   callback: Callable[[dict[str, Any]], object] | None = None) -> RBM:
     """Train one RBM on configurations pooled from all temperatures (Iso et al.'s protocol).
 
     Parameters
@@ -179,7 +190,8 @@ def train_flow_rbm(spins, n_hidden, *, units="binary", n_epochs=50, learning_rat
     return model
 
 
-def flow_configurations(model, spins, n_steps, *, mode="sample", seed=0):
+def flow_configurations(model: RBM, spins: npt.ArrayLike, n_steps: int, *, mode: str = "sample",
+                        seed: int = 0) -> NDArray[np.float64]:
     """Iterate the RBM map from Monte Carlo configurations.
 
     Parameters
@@ -211,7 +223,7 @@ def flow_configurations(model, spins, n_steps, *, mode="sample", seed=0):
                          f"got {s.shape}")
     binary = model.units == "binary"
     rng = np.random.default_rng(seed)
-    v = _to_units(s, model.units).astype(np.float64)
+    v: NDArray[np.floating] = _to_units(s, model.units).astype(np.float64)
     out = np.empty((int(n_steps) + 1,) + s.shape, dtype=np.float64)
     out[0] = s
     for step in range(1, int(n_steps) + 1):
@@ -225,7 +237,9 @@ def flow_configurations(model, spins, n_steps, *, mode="sample", seed=0):
     return out
 
 
-def flow_temperatures(thermometer, flow, *, n_boot=200, seed=0):
+def flow_temperatures(thermometer: Thermometer, flow: NDArray[np.float64], *, n_boot: int = 200,
+                      seed: int = 0
+                      ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
     """Thermometer readings of every step of a flow.
 
     Parameters
@@ -246,7 +260,8 @@ def flow_temperatures(thermometer, flow, *, n_boot=200, seed=0):
             np.array([r.in_range for r in readings]))
 
 
-def fixed_point(effective_temperatures, errors, *, last=5):
+def fixed_point(effective_temperatures: npt.ArrayLike, errors: npt.ArrayLike, *,
+                last: int = 5) -> dict[str, Any]:
     """Common fixed point of flows started at several temperatures.
 
     Parameters
@@ -278,13 +293,16 @@ def fixed_point(effective_temperatures, errors, *, last=5):
             "spread": spread, "statistical": stat, "finals": finals.tolist(), "last": last}
 
 
-def model_checkpoint_name(settings):
+def model_checkpoint_name(settings: Mapping[str, Any]) -> str:
     """File name ``rbm-<hash>.npz`` identifying an RBM by its training settings (a dict)."""
     text = json.dumps(settings, sort_keys=True, default=float)
     return "rbm-" + hashlib.sha256(text.encode()).hexdigest()[:16] + ".npz"
 
 
-def fit_or_load_rbm(spins, settings, directory=None, *, callback=None):
+def fit_or_load_rbm(spins: npt.ArrayLike, settings: Mapping[str, Any],
+                    directory: str | os.PathLike[str] | None = None, *,
+                    callback: Callable[[dict[str, Any]], object] | None = None
+                    ) -> tuple[RBM, bool]:
     """Train the RBM described by ``settings``, or load it from ``directory`` if saved before.
 
     Parameters
@@ -323,13 +341,17 @@ def fit_or_load_rbm(spins, settings, directory=None, *, callback=None):
     return model, False
 
 
-def run_protocol(*, size=ISO_SIZE, temperatures=ISO_TEMPERATURES, n_samples=1000,
-                 hidden_units=(64,), units="binary", n_epochs=50, learning_rate=0.01,
-                 batch_size=100, cd_k=1, n_steps=100, start_temperatures=(0.5, 1.5, 3.5, 6.0),
-                 n_flow=500, thermometer_samples=None, validation_temperatures=(1.6, 2.269, 2.9,
-                                                                                 4.1),
-                 mode="sample", last=None, n_boot=100, seed=0, algorithm="wolff",
-                 single_temperature=None, model_dir=None, progress=None):
+def run_protocol(*, size: int = ISO_SIZE, temperatures: Sequence[float] | NDArray[np.floating] =
+                 ISO_TEMPERATURES, n_samples: int = 1000, hidden_units: Sequence[int] = (64,),
+                 units: str = "binary", n_epochs: int = 50, learning_rate: float = 0.01,
+                 batch_size: int = 100, cd_k: int = 1, n_steps: int = 100,
+                 start_temperatures: Sequence[float] = (0.5, 1.5, 3.5, 6.0), n_flow: int = 500,
+                 thermometer_samples: int | None = None,
+                 validation_temperatures: Sequence[float] = (1.6, 2.269, 2.9, 4.1),
+                 mode: str = "sample", last: int | None = None, n_boot: int = 100, seed: int = 0,
+                 algorithm: str = "wolff", single_temperature: float | None = None,
+                 model_dir: str | os.PathLike[str] | None = None,
+                 progress: Progress | None = None) -> dict[str, Any]:
     """Run Iso et al.'s protocol end to end and return a JSON-ready dict.
 
     Parameters
@@ -394,7 +416,7 @@ def run_protocol(*, size=ISO_SIZE, temperatures=ISO_TEMPERATURES, n_samples=1000
                          f"got {single_temperature}")
     if model_dir is not None and not os.path.isdir(os.fspath(model_dir)):
         raise FileNotFoundError(f"checkpoint directory {os.fspath(model_dir)!r} does not exist")
-    report = progress or (lambda *_: None)
+    report: Progress = progress or (lambda *_: None)
     data = protocol_data(settings, report)
     thermometer, readings = calibrated_thermometer(settings, data)
     models = hidden_unit_models(settings, data, thermometer, model_dir, report)
@@ -412,10 +434,13 @@ def run_protocol(*, size=ISO_SIZE, temperatures=ISO_TEMPERATURES, n_samples=1000
     }
 
 
-def protocol_settings(*, size, temperatures, n_samples, hidden_units, units, n_epochs,
-                      learning_rate, batch_size, cd_k, n_steps, start_temperatures, n_flow,
-                      thermometer_samples, validation_temperatures, mode, last, n_boot, seed,
-                      algorithm):
+def protocol_settings(*, size: int, temperatures: Sequence[float] | NDArray[np.floating],
+                      n_samples: int, hidden_units: Sequence[int], units: str, n_epochs: int,
+                      learning_rate: float, batch_size: int, cd_k: int, n_steps: int,
+                      start_temperatures: Sequence[float], n_flow: int,
+                      thermometer_samples: int | None, validation_temperatures: Sequence[float],
+                      mode: str, last: int | None, n_boot: int, seed: int,
+                      algorithm: str) -> dict[str, Any]:
     """Check the arguments of :func:`run_protocol` and return its ``settings`` dict.
 
     Raises
@@ -465,7 +490,7 @@ def protocol_settings(*, size, temperatures, n_samples, hidden_units, units, n_e
     }
 
 
-def protocol_data(settings, report):
+def protocol_data(settings: Mapping[str, Any], report: Progress) -> dict[str, Any]:
     """The protocol's four Monte Carlo data sets (:func:`mc_configurations`, one purpose each).
 
     Returns
@@ -479,23 +504,27 @@ def protocol_data(settings, report):
     n_data = 2 * len(temps) + len(starts) + len(checks)
     done = [0]
 
-    def tick(_k):
+    def tick(_k: int) -> None:
         done[0] += 1
         report("data", done[0], n_data)
 
-    kwargs = {"seed": s["seed"], "algorithm": s["algorithm"], "progress": tick}
-    size = s["size"]
+    seed, algorithm, size = s["seed"], s["algorithm"], s["size"]
     return {
-        "train": mc_configurations(size, temps, s["n_samples"], purpose="train", **kwargs),
+        "train": mc_configurations(size, temps, s["n_samples"], purpose="train", seed=seed,
+                                   algorithm=algorithm, progress=tick),
         "thermometer": mc_configurations(size, temps, s["thermometer_samples"],
-                                         purpose="thermometer", **kwargs),
-        "flow": mc_configurations(size, starts, s["n_flow"], purpose="flow", **kwargs),
+                                         purpose="thermometer", seed=seed, algorithm=algorithm,
+                                         progress=tick),
+        "flow": mc_configurations(size, starts, s["n_flow"], purpose="flow", seed=seed,
+                                  algorithm=algorithm, progress=tick),
         "validation": list(mc_configurations(size, checks, s["n_flow"], purpose="validation",
-                                             **kwargs)) if checks else [],
+                                             seed=seed, algorithm=algorithm, progress=tick))
+        if checks else [],
     }
 
 
-def calibrated_thermometer(settings, data):
+def calibrated_thermometer(settings: Mapping[str, Any], data: Mapping[str, Any]
+                           ) -> tuple[Thermometer, dict[str, Any]]:
     """The thermometer fitted on the labelled data, and its readings for the report.
 
     Returns
@@ -521,14 +550,18 @@ def calibrated_thermometer(settings, data):
                          "training_mixture": mixture.to_dict()}
 
 
-def evaluate_flows(model, stream, settings, thermometer, flow_starts, flow_progress):
+def evaluate_flows(model: RBM, stream: int, settings: Mapping[str, Any], thermometer: Thermometer,
+                   flow_starts: Sequence[NDArray[np.int8]] | NDArray[np.int8],
+                   flow_progress: Callable[[int], object]) -> dict[str, Any]:
     """Flows of ``model`` from every start, their readings and fixed point.
 
     ``stream`` offsets the flow seeds (:func:`flow_configurations`) so that each model's flows
     use their own random numbers; ``flow_progress(k)`` after start k.
     """
     s = settings
-    flows, t_eff, t_err = [], [], []
+    flows: list[dict[str, Any]] = []
+    t_eff: list[NDArray[np.float64]] = []
+    t_err: list[NDArray[np.float64]] = []
     for k, t0 in enumerate(s["start_temperatures"]):
         configs = flow_configurations(model, flow_starts[k], s["n_steps"], mode=s["mode"],
                                       seed=_stream_seed(s["seed"], "flow", stream + k))
@@ -551,7 +584,10 @@ MODEL_KEYS = ("size", "temperatures", "n_samples", "algorithm", "units", "n_epoc
               "learning_rate", "batch_size", "cd_k", "seed")
 
 
-def hidden_unit_models(settings, data, thermometer, model_dir, report):
+def hidden_unit_models(settings: Mapping[str, Any], data: Mapping[str, Any],
+                       thermometer: Thermometer,
+                       model_dir: str | os.PathLike[str] | None,
+                       report: Progress) -> list[dict[str, Any]]:
     """Train (or reload) one RBM per hidden-unit count on the pooled data; flow each."""
     s = settings
     hidden, n_epochs, n_starts = s["hidden_units"], s["n_epochs"], len(s["start_temperatures"])
@@ -560,7 +596,7 @@ def hidden_unit_models(settings, data, thermometer, model_dir, report):
         model_settings = {k: s[k] for k in MODEL_KEYS}
         model_settings["n_hidden"] = n_hidden
 
-        def epoch(record, i=i):
+        def epoch(record: dict[str, Any], i: int = i) -> None:
             report("train", i * n_epochs + record["epoch"], len(hidden) * n_epochs)
 
         t0 = time.perf_counter()
@@ -568,15 +604,22 @@ def hidden_unit_models(settings, data, thermometer, model_dir, report):
                                         callback=epoch)
         train_seconds = time.perf_counter() - t0
         report("train", (i + 1) * n_epochs, len(hidden) * n_epochs)
-        entry = {"n_hidden": n_hidden, "reused": bool(reused), "train_seconds": train_seconds}
+        entry: dict[str, Any] = {"n_hidden": n_hidden, "reused": bool(reused),
+                                 "train_seconds": train_seconds}
+
+        def flow_done(k: int, i: int = i) -> None:
+            report("flow", i * n_starts + k + 1, len(hidden) * n_starts)
+
         entry.update(evaluate_flows(model, 1000 * (i + 1), s, thermometer, data["flow"],
-                                    lambda k, i=i: report("flow", i * n_starts + k + 1,
-                                                          len(hidden) * n_starts)))
+                                    flow_done))
         models.append(entry)
     return models
 
 
-def single_temperature_contrast(settings, temperature, thermometer, data, model_dir, report):
+def single_temperature_contrast(settings: Mapping[str, Any], temperature: float,
+                                thermometer: Thermometer,
+                                data: Mapping[str, Any], model_dir: str | os.PathLike[str] | None,
+                                report: Progress) -> dict[str, Any]:
     """The contrast: one RBM (first hidden-unit count) trained at a single temperature.
 
     As many configurations as the protocol's pooled set, all at ``temperature`` (the
@@ -591,9 +634,31 @@ def single_temperature_contrast(settings, temperature, thermometer, data, model_
                            n_hidden=s["hidden_units"][0])
     t0 = time.perf_counter()
     model, reused = fit_or_load_rbm(single, single_settings, model_dir)
-    contrast = {"T": temperature, "n_hidden": s["hidden_units"][0], "n_samples": n_single,
+    contrast: dict[str, Any] = {"T": temperature, "n_hidden": s["hidden_units"][0],
+                                "n_samples": n_single,
                 "reused": bool(reused), "train_seconds": time.perf_counter() - t0}
     contrast.update(evaluate_flows(model, 10 ** 6, s, thermometer, data["flow"],
                                    lambda k: report("contrast", k + 1,
                                                     len(s["start_temperatures"]))))
     return contrast
+
+
+def caption_samples(settings: Mapping[str, Any]) -> str:
+    """The sample counts behind the protocol's figures, for their captions
+    (:func:`analysis.figure_style.set_caption`).
+
+    Parameters
+    ----------
+    settings : dict
+        ``settings`` of :func:`run_protocol` (:func:`protocol_settings`).
+
+    Returns
+    -------
+    str
+        E.g. ``"1,000/T x 24 T training + 1,000/T thermometer, 500 per flow start"``: the
+        RBMs' training set, the thermometer's labelled set and the configurations each flow
+        starts from.
+    """
+    return (f"{settings['n_samples']:,}/T x {len(settings['temperatures'])} T training + "
+            f"{settings['thermometer_samples']:,}/T thermometer, "
+            f"{settings['n_flow']:,} per flow start")

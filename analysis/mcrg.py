@@ -52,16 +52,21 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
+from numpy.typing import NDArray
 
 from ising.blockspin import decimate, majority
 from ising.observables import jackknife
 
 __all__ = [
     "Operator", "operator", "check_configurations", "check_operators", "EVEN_2D", "ODD_2D", "EVEN_1D", "ODD_1D", "operator_sums",
-    "local_fields", "majority_transform", "decimation_transform", "block_levels",
+    "local_fields", "BlockTransform", "MajorityTransform", "DecimationTransform",
+    "majority_transform", "decimation_transform", "block_levels",
     "rg_matrix", "MCRGLevel", "MCRGResult", "mcrg",
 ]
 
@@ -84,7 +89,7 @@ class Operator:
     """
 
     name: str
-    shapes: tuple
+    shapes: tuple[tuple[tuple[int, ...], ...], ...]
 
     @property
     def order(self) -> int:
@@ -93,6 +98,7 @@ class Operator:
 
     @property
     def dimension(self) -> int:
+        """Lattice dimension of the offsets (1 or 2)."""
         return len(self.shapes[0][0])
 
     @property
@@ -102,21 +108,28 @@ class Operator:
                    for s in self.shapes for a in range(self.dimension))
 
 
-def _canonical(offsets):
+Offset = tuple[int, ...]
+Shape = tuple[Offset, ...]
+
+
+def _canonical(offsets: Sequence[Offset]) -> Shape:
     lo = min(offsets)
     return tuple(sorted(tuple(o[a] - lo[a] for a in range(len(o))) for o in offsets))
 
 
-def _images(offsets, dimension):
+def _images(offsets: Sequence[Offset], dimension: int) -> set[Shape]:
+    maps: list[Callable[[Offset], Offset]]
     if dimension == 1:
         maps = [lambda o: (o[0],), lambda o: (-o[0],)]
     else:
-        maps = [lambda o, sy=sy, sx=sx, t=t: ((sy * o[1], sx * o[0]) if t else (sy * o[0], sx * o[1]))
-                for sy in (1, -1) for sx in (1, -1) for t in (False, True)]
+        def image(sy: int, sx: int, t: bool) -> Callable[[Offset], Offset]:
+            return lambda o: (sy * o[1], sx * o[0]) if t else (sy * o[0], sx * o[1])
+
+        maps = [image(sy, sx, t) for sy in (1, -1) for sx in (1, -1) for t in (False, True)]
     return {_canonical([m(o) for o in offsets]) for m in maps}
 
 
-def operator(name, offsets):
+def operator(name: str, offsets: Sequence[Sequence[int]]) -> Operator:
     """Build an :class:`Operator` from one generating shape and all its point-group images.
 
     Parameters
@@ -125,13 +138,13 @@ def operator(name, offsets):
     offsets : sequence of tuple of int
         Distinct lattice offsets (each of length 1 or 2) of the spins in the product.
     """
-    offsets = [tuple(int(c) for c in o) for o in offsets]
-    if not offsets or len(set(offsets)) != len(offsets):
+    points = [tuple(int(c) for c in o) for o in offsets]
+    if not points or len(set(points)) != len(points):
         raise ValueError(f"operator {name!r}: offsets must be distinct and non-empty")
-    dimension = len(offsets[0])
-    if dimension not in (1, 2) or any(len(o) != dimension for o in offsets):
+    dimension = len(points[0])
+    if dimension not in (1, 2) or any(len(o) != dimension for o in points):
         raise ValueError(f"operator {name!r}: offsets must all have length 1 or 2")
-    return Operator(name, tuple(sorted(_images(offsets, dimension))))
+    return Operator(name, tuple(sorted(_images(points, dimension))))
 
 
 #: Even operators of the square lattice, short-range first (the truncation order).
@@ -163,7 +176,7 @@ EVEN_1D = (operator("nn", [(0,), (1,)]), operator("d2", [(0,), (2,)]),
 ODD_1D = (operator("m", [(0,)]), operator("line3", [(0,), (1,), (2,)]))
 
 
-def check_configurations(spins, dimension=None):
+def check_configurations(spins: npt.ArrayLike, dimension: int | None = None) -> NDArray[Any]:
     """Validate a stack of periodic +-1 configurations, shape (n, L) or (n, L, L); return it."""
     s = np.asarray(spins)
     if s.ndim not in (2, 3):
@@ -180,7 +193,7 @@ def check_configurations(spins, dimension=None):
     return s
 
 
-def check_operators(operators, spins):
+def check_operators(operators: Sequence[Operator], spins: NDArray[Any]) -> None:
     """Raise ValueError unless every operator fits the dimension and the side of ``spins``."""
     if len(operators) == 0:
         raise ValueError("need at least one operator")
@@ -197,13 +210,13 @@ def check_operators(operators, spins):
 class _Shifts:
     """Cache of periodic shifts ``s(x + o)`` of one stack of configurations."""
 
-    def __init__(self, s):
+    def __init__(self, s: NDArray[Any]) -> None:
         self.s = s
         self.d = s.ndim - 1
-        self.cache = {}
+        self.cache: dict[Offset, NDArray[Any]] = {}
 
-    def __call__(self, o):
-        o = tuple(o)
+    def __call__(self, offset: Sequence[int]) -> NDArray[Any]:
+        o = tuple(offset)
         if o not in self.cache:
             if not any(o):
                 self.cache[o] = self.s
@@ -212,7 +225,7 @@ class _Shifts:
         return self.cache[o]
 
 
-def operator_sums(spins, operators):
+def operator_sums(spins: npt.ArrayLike, operators: Sequence[Operator]) -> NDArray[np.float64]:
     """Per-configuration lattice sums of spin-product operators.
 
     Parameters
@@ -244,7 +257,7 @@ def operator_sums(spins, operators):
     return out
 
 
-def local_fields(spins, operators):
+def local_fields(spins: npt.ArrayLike, operators: Sequence[Operator]) -> NDArray[np.int16]:
     """Local-field operators :math:`f_\\alpha(x) = \\partial S_\\alpha / \\partial s_x`.
 
     Every operator is linear in each spin, so :math:`S_\\alpha = s_x f_\\alpha(x) + (\\text{terms
@@ -274,45 +287,79 @@ def local_fields(spins, operators):
 
 # ---------------------------------------------------------------------------------------------
 # block transforms: callables f(spins, seed) -> coarse spins
-def majority_transform(b):
+class BlockTransform(Protocol):
+    """A block transform ``f(spins, seed) -> coarse spins`` (what :func:`block_levels`,
+    :func:`mcrg` and :func:`analysis.couplings.coupling_flow` apply level after level).
+
+    ``spins`` has shape ``(n, L)`` or ``(n, L, L)``; the result ``(n, L/b)`` or ``(n, L/b, L/b)``.
+    Deterministic transforms ignore ``seed``; stochastic ones draw from it.
+    """
+
+    def __call__(self, spins: NDArray[np.int8],
+                 seed: np.random.SeedSequence | None = None) -> npt.ArrayLike: ...
+
+
+@dataclass(frozen=True)
+class MajorityTransform:
+    """Majority rule with block size ``block`` (a :class:`BlockTransform`; fair-coin ties for
+    even ``block``, drawn from ``seed``; :func:`ising.blockspin.majority`)."""
+
+    block: int
+
+    @property
+    def name(self) -> str:
+        """Label of the transform, e.g. ``"majority b=2"``."""
+        return f"majority b={self.block}"
+
+    def __call__(self, spins: npt.ArrayLike,
+                 seed: int | np.random.SeedSequence | None = None) -> NDArray[np.int8]:
+        s = np.asarray(spins)
+        return majority(s, self.block, s.ndim - 1, seed=seed, tie="coin")
+
+
+@dataclass(frozen=True)
+class DecimationTransform:
+    """Decimation with block size ``block`` (a :class:`BlockTransform`: keep the first spin of
+    each block; :func:`ising.blockspin.decimate`)."""
+
+    block: int
+
+    @property
+    def name(self) -> str:
+        """Label of the transform, e.g. ``"decimation b=2"``."""
+        return f"decimation b={self.block}"
+
+    def __call__(self, spins: npt.ArrayLike,
+                 seed: int | np.random.SeedSequence | None = None) -> NDArray[np.int8]:
+        s = np.asarray(spins)
+        return decimate(s, self.block, s.ndim - 1)
+
+
+def majority_transform(b: int) -> MajorityTransform:
     """Majority rule with block size ``b`` (fair-coin ties for even ``b``; :func:`ising.blockspin.majority`).
 
     Returns
     -------
-    callable
-        ``f(spins, seed)`` mapping ``(n, L, L)`` (or ``(n, L)``) to ``(n, L/b, L/b)``.
+    MajorityTransform
+        ``f(spins, seed)`` mapping ``(n, L, L)`` (or ``(n, L)``) to ``(n, L/b, L/b)``; attributes
+        ``block`` and ``name``.
     """
-    b = _check_b(b)
-
-    def transform(spins, seed=None):
-        s = np.asarray(spins)
-        return majority(s, b, s.ndim - 1, seed=seed, tie="coin")
-
-    transform.block = b
-    transform.name = f"majority b={b}"
-    return transform
+    return MajorityTransform(_check_b(b))
 
 
-def decimation_transform(b):
+def decimation_transform(b: int) -> DecimationTransform:
     """Decimation with block size ``b`` (keep the first spin of each block; :func:`ising.blockspin.decimate`)."""
-    b = _check_b(b)
-
-    def transform(spins, seed=None):
-        s = np.asarray(spins)
-        return decimate(s, b, s.ndim - 1)
-
-    transform.block = b
-    transform.name = f"decimation b={b}"
-    return transform
+    return DecimationTransform(_check_b(b))
 
 
-def _check_b(b):
+def _check_b(b: int) -> int:
     if isinstance(b, bool) or int(b) != b or b < 2:
         raise ValueError(f"block size must be an integer >= 2, got {b!r}")
     return int(b)
 
 
-def block_levels(spins, transform, levels, *, seed=None):
+def block_levels(spins: npt.ArrayLike, transform: BlockTransform, levels: int, *,
+                 seed: int | np.random.SeedSequence | None = None) -> list[NDArray[np.int8]]:
     """Apply ``transform`` ``levels`` times: ``[s^(0), s^(1), ..., s^(levels)]``.
 
     Parameters
@@ -349,7 +396,7 @@ def block_levels(spins, transform, levels, *, seed=None):
     return out
 
 
-def _block_factor(fine, coarse):
+def _block_factor(fine: NDArray[Any], coarse: NDArray[Any]) -> int:
     ratio = fine.shape[1] / coarse.shape[1]
     if fine.shape[1] % coarse.shape[1] or ratio < 2:
         raise ValueError(f"transform must shrink the lattice by an integer factor >= 2, got "
@@ -359,7 +406,8 @@ def _block_factor(fine, coarse):
 
 # ---------------------------------------------------------------------------------------------
 # the linearised RG matrix
-def rg_matrix(coarse_sums, fine_sums):
+def rg_matrix(coarse_sums: npt.ArrayLike, fine_sums: npt.ArrayLike
+              ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Linearised RG matrix ``T = A^{-1} B`` from operator sums of one level pair.
 
     Parameters
@@ -384,7 +432,7 @@ def rg_matrix(coarse_sums, fine_sums):
     return np.linalg.solve(A, B), A, B
 
 
-def _leading(T):
+def _leading(T: NDArray[np.float64]) -> float:
     """Leading eigenvalue (largest modulus) of ``T`` as a real number (NaN if it is complex)."""
     ev = np.linalg.eigvals(T)
     i = int(np.argmax(np.abs(ev)))
@@ -394,7 +442,7 @@ def _leading(T):
     return float(lam.real)
 
 
-def _exponent(lam, b):
+def _exponent(lam: float, b: int) -> float:
     return math.log(abs(lam)) / math.log(b) if (math.isfinite(lam) and lam != 0) else math.nan
 
 
@@ -428,21 +476,21 @@ class MCRGLevel:
     level: int
     size: int
     block: int
-    y_even: np.ndarray
-    y_even_err: np.ndarray
-    y_odd: np.ndarray
-    y_odd_err: np.ndarray
-    eigenvalues_even: np.ndarray = field(repr=False)
-    eigenvalues_odd: np.ndarray = field(repr=False)
-    T_even: np.ndarray = field(repr=False)
-    T_odd: np.ndarray = field(repr=False)
+    y_even: NDArray[np.float64]
+    y_even_err: NDArray[np.float64]
+    y_odd: NDArray[np.float64]
+    y_odd_err: NDArray[np.float64]
+    eigenvalues_even: NDArray[np.inexact[Any]] = field(repr=False)
+    eigenvalues_odd: NDArray[np.inexact[Any]] = field(repr=False)
+    T_even: NDArray[np.float64] = field(repr=False)
+    T_odd: NDArray[np.float64] = field(repr=False)
 
     y_T = _largest_truncation("y_even", "thermal exponent y_T")
     y_T_err = _largest_truncation("y_even_err", "error of y_T")
     y_h = _largest_truncation("y_odd", "magnetic exponent y_h")
     y_h_err = _largest_truncation("y_odd_err", "error of y_h")
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (largest operator sets, plus every truncation)."""
         return {"level": self.level, "size": self.size, "n_even": len(self.y_even),
                 "n_odd": len(self.y_odd), "y_T": _num(self.y_T), "y_T_err": _num(self.y_T_err),
@@ -453,23 +501,25 @@ class MCRGLevel:
                 "y_h_truncation_errors": [_num(x) for x in self.y_odd_err]}
 
 
-def _num(x):
-    x = float(x)
-    return x if math.isfinite(x) else None
+def _num(x: float) -> float | None:
+    value = float(x)
+    return value if math.isfinite(value) else None
 
 
 @dataclass
 class MCRGResult:
     """Result of :func:`mcrg`: one :class:`MCRGLevel` per RG step, plus the operator names."""
 
-    levels: list
-    even: tuple
-    odd: tuple
+    levels: list[MCRGLevel]
+    even: tuple[str, ...]
+    odd: tuple[str, ...]
     n_samples: int
     n_blocks: int
 
 
-def _sector_estimates(coarse, fine, b, n_blocks):
+def _sector_estimates(coarse: NDArray[np.float64], fine: NDArray[np.float64], b: int, n_blocks: int
+                      ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.inexact[Any]],
+                                 NDArray[np.float64]]:
     """y per truncation with jackknife errors, from operator sums of one sector."""
     n, k = coarse.shape
     c = coarse - coarse.mean(axis=0)
@@ -485,8 +535,8 @@ def _sector_estimates(coarse, fine, b, n_blocks):
     cf = np.einsum("nia,nib->nab", c, f) / block
     series = np.concatenate([mc, mf, cc.reshape(nb, -1), cf.reshape(nb, -1)], axis=1).T
 
-    def y_of(trunc):
-        def func(*means):
+    def y_of(trunc: int) -> Callable[..., float]:
+        def func(*means: float) -> float:
             m = np.asarray(means)
             a1, b1 = m[:k], m[k:2 * k]
             A = m[2 * k:2 * k + k * k].reshape(k, k) - np.outer(a1, a1)
@@ -506,7 +556,10 @@ def _sector_estimates(coarse, fine, b, n_blocks):
     return ys, errs, ev[np.argsort(-np.abs(ev))], T
 
 
-def mcrg(spins, transform, levels, *, even=None, odd=None, n_blocks=20, seed=None, progress=None):
+def mcrg(spins: npt.ArrayLike, transform: BlockTransform, levels: int, *,
+         even: Sequence[Operator] | None = None, odd: Sequence[Operator] | None = None,
+         n_blocks: int = 20, seed: int | np.random.SeedSequence | None = None,
+         progress: Callable[[int], object] | None = None) -> MCRGResult:
     """Monte Carlo RG exponents of a block transform applied level after level (Swendsen 1979).
 
     Parameters
@@ -545,15 +598,15 @@ def mcrg(spins, transform, levels, *, even=None, odd=None, n_blocks=20, seed=Non
     """
     s = check_configurations(spins)
     d = s.ndim - 1
-    even = tuple(even) if even is not None else (EVEN_2D if d == 2 else EVEN_1D)
-    odd = tuple(odd) if odd is not None else (ODD_2D if d == 2 else ODD_1D)
+    even_ops = tuple(even) if even is not None else (EVEN_2D if d == 2 else EVEN_1D)
+    odd_ops = tuple(odd) if odd is not None else (ODD_2D if d == 2 else ODD_1D)
     if int(n_blocks) != n_blocks or n_blocks < 2 or s.shape[0] < 2 * n_blocks:
         raise ValueError(f"n_blocks must be an integer >= 2 with at least 2 samples per block, "
                          f"got n_blocks={n_blocks} for {s.shape[0]} samples")
     configs = block_levels(s, transform, levels, seed=seed)
     for c in configs[1:]:
-        check_operators(even + odd, c)
-    sums = [(operator_sums(c, even), operator_sums(c, odd)) for c in configs]
+        check_operators(even_ops + odd_ops, c)
+    sums = [(operator_sums(c, even_ops), operator_sums(c, odd_ops)) for c in configs]
     out = []
     for n in range(1, len(configs)):
         b = _block_factor(configs[n - 1], configs[n])
@@ -564,5 +617,5 @@ def mcrg(spins, transform, levels, *, even=None, odd=None, n_blocks=20, seed=Non
                  ye[-1], ee[-1], yo[-1], eo[-1])
         if progress is not None:
             progress(n)
-    return MCRGResult(out, tuple(o.name for o in even), tuple(o.name for o in odd),
+    return MCRGResult(out, tuple(o.name for o in even_ops), tuple(o.name for o in odd_ops),
                       int(s.shape[0]), int(n_blocks))

@@ -17,7 +17,11 @@ binary units ``P(h_j=1|v) = sigma(-(b_j + sum_i v_i w_ij))``; spin units
 
 from __future__ import annotations
 
+from typing import Any, overload
+
 import numpy as np
+import numpy.typing as npt
+from numpy.typing import NDArray
 
 from ising.observables import Estimate
 from rbm import maths
@@ -32,25 +36,34 @@ __all__ = [
 ]
 
 
-def hidden_probability(v, weights, hidden_bias, units="spin"):
+#: Real arrays of unit values, fields, probabilities (any float precision).
+_Floats = NDArray[np.floating]
+
+
+def hidden_probability(v: _Floats, weights: _Floats, hidden_bias: _Floats,
+                       units: str = "spin") -> _Floats:
     """``P(h_j = on | v)`` for a batch ``v`` (n, n_visible) in the model's units."""
     maths.check_units(units)
     return maths.unit_probability(maths.hidden_field(v, weights, hidden_bias), units)
 
 
-def visible_probability(h, weights, visible_bias, units="spin"):
+def visible_probability(h: _Floats, weights: _Floats, visible_bias: _Floats,
+                        units: str = "spin") -> _Floats:
     """``P(v_i = on | h)`` for a batch ``h`` (n, n_hidden) in the model's units."""
     maths.check_units(units)
     return maths.unit_probability(maths.visible_field(h, weights, visible_bias), units)
 
 
-def flow_step(v, weights, visible_bias, hidden_bias, units, rng):
+def flow_step(v: _Floats, weights: _Floats, visible_bias: _Floats, hidden_bias: _Floats,
+              units: str, rng: np.random.Generator) -> _Floats:
     """One step ``v -> h ~ P(h|v) -> v' ~ P(v'|h)`` (both sampled), in the model's units."""
     h = maths.draw_units(hidden_probability(v, weights, hidden_bias, units), units, rng)
     return maths.draw_units(visible_probability(h, weights, visible_bias, units), units, rng)
 
 
-def rbm_flow(spins, weights, visible_bias, hidden_bias, *, units="spin", n_steps=10, seed=None):
+def rbm_flow(spins: npt.ArrayLike, weights: npt.ArrayLike, visible_bias: npt.ArrayLike,
+             hidden_bias: npt.ArrayLike, *, units: str = "spin", n_steps: int = 10,
+             seed: int | np.random.SeedSequence | None = None) -> NDArray[np.int8]:
     """Iterate the RBM map from Ising configurations and return every step's configurations.
 
     Parameters
@@ -71,34 +84,63 @@ def rbm_flow(spins, weights, visible_bias, hidden_bias, *, units="spin", n_steps
     """
     maths.check_units(units)
     s = np.asarray(spins)
-    weights = np.asarray(weights, dtype=np.float64)
-    if weights.ndim != 2:
-        raise ValueError(f"weights must be 2-D, got shape {weights.shape}")
-    n_visible = weights.shape[0]
+    w = np.asarray(weights, dtype=np.float64)
+    if w.ndim != 2:
+        raise ValueError(f"weights must be 2-D, got shape {w.shape}")
+    n_visible = w.shape[0]
     if s.ndim < 2 or int(np.prod(s.shape[1:])) != n_visible:
         raise ValueError(
             f"spins must have shape (n_samples, ...) with {n_visible} sites, got {s.shape}")
     if not np.all(np.isin(s, (-1, 1))):
         raise ValueError("spins must take values in {-1, +1}")
-    n_steps = int(n_steps)
-    if n_steps < 0:
-        raise ValueError(f"n_steps must be >= 0, got {n_steps}")
-    visible_bias = np.asarray(visible_bias, dtype=np.float64)
-    hidden_bias = np.asarray(hidden_bias, dtype=np.float64)
-    if visible_bias.shape != (n_visible,) or hidden_bias.shape != (weights.shape[1],):
+    steps = int(n_steps)
+    if steps < 0:
+        raise ValueError(f"n_steps must be >= 0, got {steps}")
+    b_visible = np.asarray(visible_bias, dtype=np.float64)
+    b_hidden = np.asarray(hidden_bias, dtype=np.float64)
+    if b_visible.shape != (n_visible,) or b_hidden.shape != (w.shape[1],):
         raise ValueError("bias shapes do not match the weight matrix")
     rng = np.random.default_rng(seed)
     v = maths.convert_units(s.reshape(s.shape[0], -1).astype(np.float64), "spin", units)
-    out = np.empty((n_steps + 1,) + s.shape, dtype=np.int8)
+    out = np.empty((steps + 1,) + s.shape, dtype=np.int8)
     out[0] = s
-    for step in range(1, n_steps + 1):
-        v = flow_step(v, weights, visible_bias, hidden_bias, units, rng)
+    for step in range(1, steps + 1):
+        v = flow_step(v, w, b_visible, b_hidden, units, rng)
         spin = maths.convert_units(v, units, "spin")
         out[step] = spin.reshape(s.shape).astype(np.int8)
     return out
 
 
-def effective_temperature(energy, reference_temperatures, reference_energies, energy_error=None):
+@overload
+def effective_temperature(energy: float, reference_temperatures: npt.ArrayLike,
+                          reference_energies: npt.ArrayLike,
+                          energy_error: None = None) -> float: ...
+
+
+@overload
+def effective_temperature(energy: NDArray[Any], reference_temperatures: npt.ArrayLike,
+                          reference_energies: npt.ArrayLike,
+                          energy_error: None = None) -> NDArray[np.float64]: ...
+
+
+@overload
+def effective_temperature(energy: float, reference_temperatures: npt.ArrayLike,
+                          reference_energies: npt.ArrayLike,
+                          energy_error: float) -> tuple[float, float]: ...
+
+
+@overload
+def effective_temperature(energy: NDArray[Any], reference_temperatures: npt.ArrayLike,
+                          reference_energies: npt.ArrayLike,
+                          energy_error: npt.ArrayLike
+                          ) -> tuple[NDArray[np.float64], NDArray[np.float64]]: ...
+
+
+def effective_temperature(energy: float | NDArray[Any], reference_temperatures: npt.ArrayLike,
+                          reference_energies: npt.ArrayLike,
+                          energy_error: npt.ArrayLike | None = None
+                          ) -> (float | NDArray[np.float64] | tuple[float, float]
+                                | tuple[NDArray[np.float64], NDArray[np.float64]]):
     """Invert a monotone reference curve ``e(T)`` at the measured energy per spin.
 
     Parameters
@@ -137,7 +179,7 @@ def effective_temperature(energy, reference_temperatures, reference_energies, en
     return float(temp), float(err)
 
 
-def flow_fixed_point(effective_temperatures, *, last=3):
+def flow_fixed_point(effective_temperatures: npt.ArrayLike, *, last: int = 3) -> Estimate:
     """Fixed point of flows started at several temperatures.
 
     Parameters
@@ -157,8 +199,8 @@ def flow_fixed_point(effective_temperatures, *, last=3):
     t = np.asarray(effective_temperatures, dtype=np.float64)
     if t.ndim != 2 or t.shape[1] < 1:
         raise ValueError(f"effective_temperatures must be (n_starts, n_steps+1), got {t.shape}")
-    last = max(1, min(int(last), t.shape[1]))
-    final = t[:, -last:].mean(axis=1)
+    n_last = max(1, min(int(last), t.shape[1]))
+    final = t[:, -n_last:].mean(axis=1)
     if np.any(~np.isfinite(final)):
         return Estimate(float("nan"), float("nan"))
     spread = float(final.std(ddof=1)) if final.size > 1 else 0.0

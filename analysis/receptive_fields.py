@@ -26,9 +26,13 @@ in ``d`` dimensions (see :func:`uniform_core_radius`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import numpy as np
+import numpy.typing as npt
+from numpy.typing import NDArray
 
 from rbm.maths import receptive_fields  # the one definition, re-exported here
 
@@ -42,14 +46,17 @@ __all__ = [
 ]
 
 
-def uniform_core_radius(window, dimension=2):
+_Scalar = TypeVar("_Scalar", bound=np.generic)
+
+
+def uniform_core_radius(window: int, dimension: int = 2) -> float:
     """Core radius of gyration of a field whose ``r**2`` is uniform over the whole window.
 
     A ``(2w+1)^d`` window of constant weight has ``Rg^2 = d * w (w + 1) / 3``: the value a
     completely delocalised (e.g. random, untrained) field approaches.
     """
-    window = int(window)
-    return float(np.sqrt(dimension * window * (window + 1) / 3.0))
+    w = int(window)
+    return float(np.sqrt(dimension * w * (w + 1) / 3.0))
 
 
 @dataclass
@@ -72,16 +79,16 @@ class Localization:
         The parameters used.
     """
 
-    radius: np.ndarray
-    share_within: np.ndarray
-    block_share: dict
-    centre: np.ndarray
-    peak: np.ndarray
+    radius: NDArray[np.float64]
+    share_within: NDArray[np.float64]
+    block_share: dict[int, NDArray[np.float64]]
+    centre: NDArray[np.float64]
+    peak: NDArray[np.int64]
     window: int
     radius_cut: float
-    shape: tuple = field(default=())
+    shape: tuple[int, ...] = field(default=())
 
-    def medians(self):
+    def medians(self) -> dict[str, float]:
         """Medians over units: ``{'radius', 'share_within', 'block_share_<b>'}`` as floats."""
         out = {"radius": float(np.median(self.radius)),
                "share_within": float(np.median(self.share_within))}
@@ -90,11 +97,12 @@ class Localization:
         return out
 
 
-def _as_unit_fields(fields, shape):
-    shape = tuple(int(s) for s in shape)
+def _as_unit_fields(values: npt.ArrayLike, lattice: Sequence[int]
+                    ) -> tuple[NDArray[np.float64], tuple[int, ...]]:
+    shape = tuple(int(s) for s in lattice)
     if len(shape) not in (1, 2) or min(shape) < 2:
         raise ValueError(f"shape must be (L,) or (L, L) with L >= 2, got {shape}")
-    fields = np.asarray(fields, dtype=np.float64)
+    fields = np.asarray(values, dtype=np.float64)
     n_sites = int(np.prod(shape))
     if fields.ndim == 1:
         fields = fields[:, None]
@@ -106,12 +114,12 @@ def _as_unit_fields(fields, shape):
     return fields.T.reshape((fields.shape[1],) + shape), shape
 
 
-def _minimal_image(x, length):
+def _minimal_image(x: NDArray[np.float64], length: float) -> NDArray[np.float64]:
     """Periodic displacement in ``[-length/2, length/2)``."""
     return np.mod(x + length / 2.0, length) - length / 2.0
 
 
-def periodic_window_sums(values, b):
+def periodic_window_sums(values: NDArray[_Scalar], b: int) -> NDArray[_Scalar]:
     """Sum of ``values`` (n, *shape) over every periodic ``b``-window (anchored at its corner).
 
     Entry ``[k, i, j]`` of the result is the sum of ``values[k]`` over the ``b x b`` window whose
@@ -127,7 +135,9 @@ def periodic_window_sums(values, b):
     return out
 
 
-def localization(fields, shape, *, window=None, radius_cut=None, block_sizes=(1, 2, 4, 8)):
+def localization(fields: npt.ArrayLike, shape: Sequence[int], *, window: int | None = None,
+                 radius_cut: float | None = None,
+                 block_sizes: Sequence[int] = (1, 2, 4, 8)) -> Localization:
     """Localisation measures of receptive fields on a periodic lattice.
 
     Parameters
@@ -153,22 +163,18 @@ def localization(fields, shape, *, window=None, radius_cut=None, block_sizes=(1,
     ``|d_k| <= window`` around the peak of ``r**2``; the centroid and radius of gyration are the
     first and second moments of ``r**2`` inside it.
     """
-    unit_r2, shape = _as_unit_fields(fields, shape)
-    unit_r2 = unit_r2 ** 2
-    length = min(shape)
-    dimension = len(shape)
-    if window is None:
-        window = max(1, length // 8)
-    window = int(window)
-    if window < 1 or 2 * window + 1 > length:
-        raise ValueError(f"window must satisfy 1 <= window and 2*window+1 <= L={length}, got {window}")
-    if radius_cut is None:
-        radius_cut = window / 2.0
-    radius_cut = float(radius_cut)
-    if not radius_cut > 0:
-        raise ValueError(f"radius_cut must be positive, got {radius_cut}")
-    block_sizes = [int(b) for b in block_sizes]
-    for b in block_sizes:
+    unit_r, lattice = _as_unit_fields(fields, shape)
+    unit_r2 = unit_r ** 2
+    length = min(lattice)
+    dimension = len(lattice)
+    half = int(max(1, length // 8) if window is None else window)
+    if half < 1 or 2 * half + 1 > length:
+        raise ValueError(f"window must satisfy 1 <= window and 2*window+1 <= L={length}, got {half}")
+    cut = float(half / 2.0 if radius_cut is None else radius_cut)
+    if not cut > 0:
+        raise ValueError(f"radius_cut must be positive, got {cut}")
+    sizes = [int(b) for b in block_sizes]
+    for b in sizes:
         if b < 1 or b > length:
             raise ValueError(f"block sizes must lie in [1, L={length}], got {b}")
 
@@ -176,12 +182,13 @@ def localization(fields, shape, *, window=None, radius_cut=None, block_sizes=(1,
     flat = unit_r2.reshape(n_units, -1)
     total = flat.sum(axis=1)
     safe_total = np.where(total > 0, total, 1.0)
-    peak = np.array(np.unravel_index(np.argmax(flat, axis=1), shape)).T  # (n_units, dim)
+    peak = np.array(np.unravel_index(np.argmax(flat, axis=1), lattice)).T  # (n_units, dim)
 
     # displacement of every site from each unit's peak, per dimension: (n_units, L_k)
-    coords = [np.arange(s) for s in shape]
-    disp = [_minimal_image(coords[k][None, :] - peak[:, k:k + 1], shape[k]) for k in range(dimension)]
-    inside = [np.abs(d) <= window for d in disp]
+    coords = [np.arange(s) for s in lattice]
+    disp = [_minimal_image(coords[k][None, :] - peak[:, k:k + 1], lattice[k])
+            for k in range(dimension)]
+    inside = [np.abs(d) <= half for d in disp]
     if dimension == 1:
         mask = inside[0]
         dgrid = [disp[0]]
@@ -197,28 +204,29 @@ def localization(fields, shape, *, window=None, radius_cut=None, block_sizes=(1,
     second = sum(((w_core * (d - mean[:, k].reshape((-1,) + (1,) * dimension)) ** 2).sum(axis=axes))
                  for k, d in enumerate(dgrid)) / core_safe
     radius = np.sqrt(np.maximum(second, 0.0))
-    centre = np.mod(peak + mean, np.array(shape, dtype=np.float64))
+    centre = np.mod(peak + mean, np.array(lattice, dtype=np.float64))
 
     # share within radius_cut of the centre (minimal image from the non-integer centre)
-    dist2 = 0.0
+    dist2: float | NDArray[np.float64] = 0.0
     for k in range(dimension):
-        dk = _minimal_image(coords[k][None, :] - centre[:, k:k + 1], shape[k])
+        dk = _minimal_image(coords[k][None, :] - centre[:, k:k + 1], lattice[k])
         if dimension == 1:
             dist2 = dist2 + dk ** 2
         else:
             dist2 = dist2 + (dk[:, :, None] ** 2 if k == 0 else dk[:, None, :] ** 2)
-    share_within = np.where(dist2 <= radius_cut ** 2, unit_r2, 0.0).reshape(n_units, -1).sum(axis=1)
+    share_within = np.where(dist2 <= cut ** 2, unit_r2, 0.0).reshape(n_units, -1).sum(axis=1)
     share_within = share_within / safe_total
 
-    block_share = {}
-    for b in block_sizes:
+    block_share: dict[int, NDArray[np.float64]] = {}
+    for b in sizes:
         sums = periodic_window_sums(unit_r2, b).reshape(n_units, -1)
         block_share[b] = sums.max(axis=1) / safe_total
     return Localization(radius=radius, share_within=share_within, block_share=block_share,
-                        centre=centre, peak=peak.astype(np.int64), window=window,
-                        radius_cut=radius_cut, shape=shape)
+                        centre=centre, peak=peak.astype(np.int64), window=half,
+                        radius_cut=cut, shape=lattice)
 
 
-def layer_localization(fields_per_layer, shape, **kwargs):
+def layer_localization(fields_per_layer: Sequence[npt.ArrayLike], shape: Sequence[int],
+                       **kwargs: Any) -> list[Localization]:
     """:func:`localization` for every layer; returns a list of :class:`Localization`."""
     return [localization(f, shape, **kwargs) for f in fields_per_layer]

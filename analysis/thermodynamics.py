@@ -16,7 +16,11 @@ energies and magnetizations are per spin; the RBM's ``p(v) = exp(-F(v)) / Z_RBM`
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
+import numpy.typing as npt
+from numpy.typing import NDArray
 
 # One Estimate, one jackknife, one R-hat, one susceptibility for the package: re-exported here.
 from ising.observables import (Estimate, gelman_rubin, jackknife, specific_heat,
@@ -32,7 +36,7 @@ __all__ = [
 ]
 
 
-def _mean_estimate(series, n_blocks: int) -> Estimate:
+def _mean_estimate(series: NDArray[np.float64], n_blocks: int) -> Estimate:
     """Mean of a series with the jackknife error over ``n_blocks`` contiguous blocks.
 
     :func:`ising.observables.jackknife` without bias correction (the mean is linear).
@@ -40,8 +44,8 @@ def _mean_estimate(series, n_blocks: int) -> Estimate:
     return Estimate(*jackknife(lambda x: x, series, n_blocks=n_blocks, bias_correction=False))
 
 
-def _check_series(x, name):
-    x = np.asarray(x, dtype=np.float64)
+def _check_series(values: npt.ArrayLike, name: str) -> NDArray[np.float64]:
+    x = np.asarray(values, dtype=np.float64)
     if x.ndim != 1 or x.size < 2:
         raise ValueError(f"{name} must be a 1-D series with at least 2 values, got shape {x.shape}")
     if not np.all(np.isfinite(x)):
@@ -49,7 +53,8 @@ def _check_series(x, name):
     return x
 
 
-def thermodynamic_estimates(energy, magnetization, n_spins, temperature, *, n_blocks=20):
+def thermodynamic_estimates(energy: npt.ArrayLike, magnetization: npt.ArrayLike, n_spins: int,
+                            temperature: float, *, n_blocks: int = 20) -> dict[str, Estimate]:
     """Per-spin thermodynamics with jackknife errors.
 
     Parameters
@@ -79,29 +84,27 @@ def thermodynamic_estimates(energy, magnetization, n_spins, temperature, *, n_bl
     m = _check_series(magnetization, "magnetization")
     if e.size != m.size:
         raise ValueError(f"energy and magnetization lengths differ ({e.size} != {m.size})")
-    n_spins = int(n_spins)
-    if n_spins < 1:
-        raise ValueError(f"n_spins must be positive, got {n_spins}")
-    temperature = float(temperature)
-    if not temperature > 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
+    n = int(n_spins)
+    if n < 1:
+        raise ValueError(f"n_spins must be positive, got {n}")
+    t = float(temperature)
+    if not t > 0:
+        raise ValueError(f"temperature must be positive, got {t}")
     am = np.abs(m)
-    n_blocks = min(int(n_blocks), e.size)
+    blocks = min(int(n_blocks), e.size)
 
-    def jk(func, *series):
-        return Estimate(*jackknife(func, *series, n_blocks=n_blocks, bias_correction=False))
+    def jk(func: Callable[..., float], *series: NDArray[np.float64]) -> Estimate:
+        return Estimate(*jackknife(func, *series, n_blocks=blocks, bias_correction=False))
 
     return {
-        "energy": _mean_estimate(e, n_blocks),
-        "abs_magnetization": _mean_estimate(am, n_blocks),
-        "specific_heat": jk(lambda a, a2: specific_heat(a, a2, n_spins, temperature),
-                            e, e * e),
-        "susceptibility": jk(lambda a, a2: susceptibility(a, a2, n_spins, temperature),
-                             am, m * m),
+        "energy": _mean_estimate(e, blocks),
+        "abs_magnetization": _mean_estimate(am, blocks),
+        "specific_heat": jk(lambda a, a2: specific_heat(a, a2, n, t), e, e * e),
+        "susceptibility": jk(lambda a, a2: susceptibility(a, a2, n, t), am, m * m),
     }
 
 
-def relative_error(estimate, reference):
+def relative_error(estimate: Estimate, reference: Estimate) -> dict[str, float]:
     """Relative deviation ``(x - x_ref) / |x_ref|`` of two independent estimates.
 
     Returns
@@ -121,8 +124,9 @@ def relative_error(estimate, reference):
     return {"value": float(rel), "error": float(err), "z": float(z)}
 
 
-def kl_per_spin(energy, free_energy, temperature, n_spins, log_z_ising, log_z_rbm,
-                log_z_rbm_error=0.0, *, n_blocks=20):
+def kl_per_spin(energy: npt.ArrayLike, free_energy: npt.ArrayLike, temperature: float,
+                n_spins: int, log_z_ising: float, log_z_rbm: float,
+                log_z_rbm_error: float = 0.0, *, n_blocks: int = 20) -> Estimate:
     """``KL(P_Ising || p_RBM)`` per spin, estimated on samples of ``P_Ising``.
 
     .. math::
@@ -154,18 +158,18 @@ def kl_per_spin(energy, free_energy, temperature, n_spins, log_z_ising, log_z_rb
     f = _check_series(free_energy, "free_energy")
     if e.size != f.size:
         raise ValueError(f"energy and free_energy lengths differ ({e.size} != {f.size})")
-    temperature = float(temperature)
-    if not temperature > 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
-    n_spins = int(n_spins)
-    if n_spins < 1:
-        raise ValueError(f"n_spins must be positive, got {n_spins}")
+    t = float(temperature)
+    if not t > 0:
+        raise ValueError(f"temperature must be positive, got {t}")
+    n = int(n_spins)
+    if n < 1:
+        raise ValueError(f"n_spins must be positive, got {n}")
     for name, value in (("log_z_ising", log_z_ising), ("log_z_rbm", log_z_rbm),
                         ("log_z_rbm_error", log_z_rbm_error)):
         if not np.isfinite(value):
             raise ValueError(f"{name} must be finite, got {value}")
-    per_sample = -e * n_spins / temperature + f
+    per_sample = -e * n / t + f
     mean = _mean_estimate(per_sample, min(int(n_blocks), per_sample.size))
-    value = (mean.value - float(log_z_ising) + float(log_z_rbm)) / n_spins
-    error = np.hypot(mean.error, float(log_z_rbm_error)) / n_spins
+    value = (mean.value - float(log_z_ising) + float(log_z_rbm)) / n
+    error = np.hypot(mean.error, float(log_z_rbm_error)) / n
     return Estimate(float(value), float(error))

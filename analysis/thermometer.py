@@ -39,9 +39,13 @@ renormalization group flow", Phys. Rev. E 97, 053304 (2018).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
+from numpy.typing import NDArray
 
 from rbm.hyperparams import check_seed
 
@@ -51,7 +55,7 @@ __all__ = ["FEATURE_NAMES", "configuration_features", "Thermometer", "Reading"]
 FEATURE_NAMES = ("c1", "c_diag", "c2", "abs_m", "m2")
 
 
-def configuration_features(spins):
+def configuration_features(spins: npt.ArrayLike) -> NDArray[np.float64]:
     """Per-configuration features of periodic 2D configurations.
 
     Parameters
@@ -93,7 +97,8 @@ class Reading:
     error: float
     in_range: bool = True
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready record: ``value``, ``error``, ``in_range``."""
         return {"value": float(self.value), "error": float(self.error),
                 "in_range": bool(self.in_range)}
 
@@ -121,16 +126,17 @@ class Thermometer:
         Standard errors of ``calibration_``.
     """
 
-    def __init__(self, *, calibration_fraction=0.3, regularization=0.01, random_state=None):
+    def __init__(self, *, calibration_fraction: float = 0.3, regularization: float = 0.01,
+                 random_state: int | None = None) -> None:
         self.calibration_fraction = calibration_fraction
         self.regularization = regularization
         self.random_state = random_state
 
     # ------------------------------------------------------------------------------------------
-    def _design(self, features):
+    def _design(self, features: NDArray[np.float64]) -> NDArray[np.float64]:
         return (features - self.mean_) / self.scale_
 
-    def fit(self, spins, temperatures):
+    def fit(self, spins: npt.ArrayLike, temperatures: npt.ArrayLike) -> Thermometer:
         """Train the classifier and measure its calibration curve.
 
         Parameters
@@ -192,7 +198,7 @@ class Thermometer:
         self._make_inverse()
         return self
 
-    def _make_inverse(self):
+    def _make_inverse(self) -> None:
         """Check the calibration curve and build its monotone inverse.
 
         A curve with a significant decrease (by more than ``4`` combined standard errors between
@@ -219,7 +225,8 @@ class Thermometer:
                 "the features can read (mislabelled or uninformative training data)")
         weight = 1.0 / np.maximum(err, 1e-6) ** 2
         mono = IsotonicRegression(increasing=True).fit(grid, g, sample_weight=weight).predict(grid)
-        values, temps = [], []
+        values: list[float] = []
+        temps: list[float] = []
         start = 0
         for k in range(1, grid.size + 1):
             if k == grid.size or mono[k] > mono[start] + 1e-12:
@@ -229,25 +236,26 @@ class Thermometer:
         self.inverse_readings_ = np.array(values)
         self.inverse_temperatures_ = np.array(temps)
 
-    def _check_fitted(self):
+    def _check_fitted(self) -> None:
         if getattr(self, "classifier_", None) is None:
             raise ValueError("this Thermometer is not fitted yet; call fit() first")
 
-    def _posterior_mean(self, features):
+    def _posterior_mean(self, features: NDArray[np.float64]) -> NDArray[np.float64]:
         proba = self.classifier_.predict_proba(self._design(features))
         return proba @ self.temperatures_[self.classifier_.classes_]
 
-    def read_configurations(self, spins):
+    def read_configurations(self, spins: npt.ArrayLike) -> NDArray[np.float64]:
         """Posterior-mean reading ``T_hat(x)`` of every configuration (uncalibrated), (n,)."""
         self._check_fitted()
         return self._posterior_mean(configuration_features(spins))
 
-    def _invert(self, mean_reading):
+    def _invert(self, mean_reading: NDArray[np.float64]) -> tuple[NDArray[np.float64],
+                NDArray[np.bool_]]:
         g, t = self.inverse_readings_, self.inverse_temperatures_
         clipped = np.clip(mean_reading, g[0], g[-1])
         return np.interp(clipped, g, t), (mean_reading >= g[0]) & (mean_reading <= g[-1])
 
-    def measure(self, spins, *, n_boot=200, seed=0):
+    def measure(self, spins: npt.ArrayLike, *, n_boot: int = 200, seed: int | None = 0) -> Reading:
         """Calibrated temperature of an ensemble of configurations.
 
         Parameters
@@ -268,7 +276,7 @@ class Thermometer:
         readings = self.read_configurations(spins)
         return self._ensemble(readings, n_boot, seed)
 
-    def _ensemble(self, readings, n_boot, seed):
+    def _ensemble(self, readings: NDArray[np.float64], n_boot: int, seed: int | None) -> Reading:
         n_boot = int(n_boot)
         if n_boot < 2 or readings.size < 2:
             raise ValueError("measure needs >= 2 configurations and n_boot >= 2")
@@ -284,7 +292,8 @@ class Thermometer:
         error = float(np.hypot(boot.std(ddof=1), calib))
         return Reading(float(value[0]), error, bool(inside[0]))
 
-    def validate(self, spins_by_temperature, temperatures, *, n_boot=200, seed=0):
+    def validate(self, spins_by_temperature: Sequence[npt.ArrayLike], temperatures: Sequence[float],
+                 *, n_boot: int = 200, seed: int | None = 0) -> list[dict[str, Any]]:
         """Readings of independent Monte Carlo ensembles at known temperatures.
 
         Parameters

@@ -28,6 +28,7 @@ exact, blockspin
 """
 
 import importlib
+from types import ModuleType
 
 from ising import blockspin, exact
 from ising.dataset import generate_dataset
@@ -51,11 +52,11 @@ __all__ = [
 LAZY_SUBMODULES = ("validation",)
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> ModuleType:
     if name in LAZY_SUBMODULES:
         return importlib.import_module(f"ising.{name}")
     raise AttributeError(f"module 'ising' has no attribute {name!r}")
 
 
-def __dir__():
+def __dir__() -> list[str]:
     return sorted(list(globals()) + list(LAZY_SUBMODULES))

@@ -68,8 +68,11 @@ Cluster updates (h = 0, J >= 0)
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numba import njit, prange
+from numpy.typing import NDArray
 
 from .numba_builds import serial_and_parallel
 
@@ -79,10 +82,18 @@ U1, U2, U5, U7, U9, U11, U17, U19, U27, U30, U31, U32, U45, U57, U63 = (
 ONE53 = np.uint64(1 << 53)
 M32 = np.uint64(0xFFFFFFFF)
 
+# Types of the annotations (Numba ignores them): spins, uint64 arrays (streams, tables), one
+# xoshiro256** state in four scalars, the ten thresholds of _select_threshold.
+_Spins = NDArray[np.int8]
+_Words = NDArray[np.uint64]
+_Xoshiro = tuple[np.uint64, np.uint64, np.uint64, np.uint64]
+_Thresholds = tuple[np.uint64, ...]
+
 
 # --------------------------------------------------------------------------- RNG
 @njit(cache=True)
-def _next(s0, s1, s2, s3):
+def _next(s0: np.uint64, s1: np.uint64, s2: np.uint64, s3: np.uint64
+          ) -> tuple[np.uint64, np.uint64, np.uint64, np.uint64, np.uint64]:
     """One xoshiro256** step on a state held in four scalars.
 
     Returns ``(output, s0, s1, s2, s3)``.
@@ -100,7 +111,7 @@ def _next(s0, s1, s2, s3):
 
 
 @njit(cache=True)
-def xoshiro_fill(state, out):
+def xoshiro_fill(state: _Words, out: _Words) -> None:
     """Fill ``out`` (uint64) with successive xoshiro256** outputs, advancing ``state[4]``."""
     s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
     for k in range(out.shape[0]):
@@ -116,7 +127,7 @@ M2 = np.uint64(0x94D049BB133111EB)
 
 
 @njit(cache=True, inline="always")
-def mix64(z):
+def mix64(z: np.uint64) -> np.uint64:
     """SplitMix64 output function (Steele, Lea & Flood, OOPSLA 2014; Stafford's Mix13)."""
     z = (z ^ (z >> U30)) * M1
     z = (z ^ (z >> U27)) * M2
@@ -124,14 +135,14 @@ def mix64(z):
 
 
 @njit(cache=True)
-def counter_draws(key, start, out):
+def counter_draws(key: np.uint64, start: np.uint64, out: _Words) -> None:
     """``out[m] = mix64(key + (start + m + 1) * GAMMA)``: the counter-based draws, for tests."""
     for m in range(out.shape[0]):
         out[m] = mix64(key + (start + np.uint64(m) + U1) * GAMMA)
 
 
 @njit(cache=True, boundscheck=False, inline="always")
-def _select_threshold(nb, s, t):
+def _select_threshold(nb: np.int64, s: np.int64, t: _Thresholds) -> np.uint64:
     """``t[5 (s + 1) / 2 + (nb + 4) / 2]`` by selects (no table gather, so loops vectorise).
 
     ``t`` holds the 10 thresholds of s = -1 (nb = -4, -2, 0, 2, 4) then of s = +1.
@@ -150,7 +161,8 @@ def _select_threshold(nb, s, t):
 
 
 @njit(cache=True, boundscheck=False)
-def _update_run(cur, a, b, c, e, t, base):
+def _update_run(cur: _Spins, a: _Spins, b: _Spins, c: _Spins, e: _Spins, t: _Thresholds,
+                base: np.uint64) -> None:
     """Metropolis/heat-bath decision for a run of same-colour sites with neighbour runs a-e.
 
     Site k of ``cur`` draws r = mix64(base + k GAMMA) and flips iff (r >> 11) < threshold.
@@ -165,7 +177,8 @@ def _update_run(cur, a, b, c, e, t, base):
 
 
 @njit(cache=True, boundscheck=False)
-def _half_row_2d(lat, L, i, colour, t, base, side):
+def _half_row_2d(lat: _Spins, L: int, i: int, colour: int, t: _Thresholds, base: np.uint64,
+                 side: _Spins) -> None:
     """Update the sites of one colour in row ``i`` of a lattice in checkerboard layout.
 
     Layout (see :func:`checkerboard_permutation`): ``lat[(c * L + i) * H + k]`` with
@@ -199,7 +212,8 @@ def _half_row_2d(lat, L, i, colour, t, base, side):
 
 
 @njit(cache=True, boundscheck=False, inline="always")
-def gather_side(lat, o, H, i0, i1, colour, side):
+def gather_side(lat: NDArray[np.integer[Any]], o: int, H: int, i0: int, i1: int, colour: int,
+                side: NDArray[np.integer[Any]]) -> None:
     """Gather the horizontal neighbours of the colour-``colour`` sites of rows i0 <= i < i1.
 
     Checkerboard layout (:func:`checkerboard_permutation`): the other colour's half-row i
@@ -211,16 +225,21 @@ def gather_side(lat, o, H, i0, i1, colour, side):
     for i in range(i0, i1):
         r = o + i * H
         q = (i - i0) * H
+        # explicit loops: Numba's slice assignment goes through a generic copy that costs
+        # several times more per element for these short runs
         if (i + colour) & 1 == 0:
             side[q] = lat[r + H - 1]
-            side[q + 1:q + H] = lat[r:r + H - 1]
+            for k in range(1, H):
+                side[q + k] = lat[r + k - 1]
         else:
-            side[q:q + H - 1] = lat[r + 1:r + H]
+            for k in range(H - 1):
+                side[q + k] = lat[r + k + 1]
             side[q + H - 1] = lat[r]
 
 
 @njit(cache=True, boundscheck=False)
-def _colour_2d(lat, L, colour, t, base, ext, side):
+def _colour_2d(lat: _Spins, L: int, colour: int, t: _Thresholds, base: np.uint64, ext: _Spins,
+               side: _Spins) -> None:
     """Update all sites of one colour as a single run (same draws and bytes as row by row).
 
     In the checkerboard layout the L half-rows of a colour are contiguous, so with the other
@@ -243,13 +262,13 @@ def _colour_2d(lat, L, colour, t, base, ext, side):
 
 
 @njit(cache=True)
-def thresholds_2d(thr):
+def thresholds_2d(thr: _Words) -> _Thresholds:
     """The 10 thresholds of :func:`_select_threshold` from the ``5 s + nb + 9`` table."""
     return (thr[0], thr[2], thr[4], thr[6], thr[8], thr[10], thr[12], thr[14], thr[16], thr[18])
 
 
 @njit(cache=True, boundscheck=False)
-def _sweep_lanes(buf, B, L, t, bases):
+def _sweep_lanes(buf: _Spins, B: int, L: int, t: _Thresholds, bases: _Words) -> None:
     """One checkerboard sweep of a block of ``B`` chains stored site-major in the flat buffer
     ``buf[x * B + j]`` (x the checkerboard layout index, j the chain in the block): lane j of
     site x draws mix64(bases[j] + x GAMMA), with bases[j] = key + (sweeps N + 1) GAMMA of
@@ -286,7 +305,8 @@ def _sweep_lanes(buf, B, L, t, bases):
                     buf[xs + jj] = s - 2 * s * flip
 
 
-def _local_2d_lanes_py(spins, L, rng, thr, n_sweeps, block):
+def _local_2d_lanes_py(spins: _Spins, L: int, rng: _Words, thr: _Words, n_sweeps: int,
+                       block: int) -> None:
     """Checkerboard sweeps of many chains, vectorised across chains.
 
     Same arguments and the same bytes as :func:`local_2d_chains`; chains are processed in
@@ -319,7 +339,7 @@ def _local_2d_lanes_py(spins, L, rng, thr, n_sweeps, block):
                 spins[c0 + j, x] = buf[x * nb_ + j]
 
 
-def checkerboard_permutation(L):
+def checkerboard_permutation(L: int) -> NDArray[np.int_]:
     """Index map from the row-major L*L lattice to the checkerboard layout of the 2D kernels.
 
     ``split = flat[..., perm]`` and ``flat[..., perm] = split``; entry (c * L + i) * (L//2) + k
@@ -331,7 +351,7 @@ def checkerboard_permutation(L):
     return (i * L + j).ravel()
 
 
-def _local_2d_chains_py(spins, L, rng, thr, n_sweeps):
+def _local_2d_chains_py(spins: _Spins, L: int, rng: _Words, thr: _Words, n_sweeps: int) -> None:
     """Checkerboard sweeps of many L*L lattices, one thread per chain, each colour updated as
     one vectorised run (:func:`_colour_2d`).
 
@@ -365,7 +385,7 @@ def _local_2d_chains_py(spins, L, rng, thr, n_sweeps):
         rng[c, 0, 1] = sw
 
 
-def _local_2d_rows_py(spins, L, rng, thr, n_sweeps):
+def _local_2d_rows_py(spins: _Spins, L: int, rng: _Words, thr: _Words, n_sweeps: int) -> None:
     """Checkerboard sweeps with the rows of each lattice split over threads.
 
     Same arguments and the same bytes as :func:`local_2d_chains` (the draws depend only on
@@ -389,7 +409,8 @@ def _local_2d_rows_py(spins, L, rng, thr, n_sweeps):
 
 # ------------------------------------------------------------ local updates, 1D
 @njit(cache=True, inline="always")
-def _tabulated_flip(lat, x, s, t, s0, s1, s2, s3):
+def _tabulated_flip(lat: _Spins, x: int | np.int64, s: np.int64, t: np.uint64, s0: np.uint64,
+                    s1: np.uint64, s2: np.uint64, s3: np.uint64) -> _Xoshiro:
     """Flip ``lat[x]`` (value ``s``) with the tabulated probability t / 2**53: always when
     t >= 2**53, never when t = 0, otherwise iff the top 53 bits of the next xoshiro256** draw
     are below t (a number is drawn only then). Returns the advanced state."""
@@ -403,7 +424,8 @@ def _tabulated_flip(lat, x, s, t, s0, s1, s2, s3):
 
 
 @njit(cache=True, boundscheck=False)
-def _local_chain_1d(lat, L, colour, thr, s0, s1, s2, s3):
+def _local_chain_1d(lat: _Spins, L: int, colour: int, thr: _Words, s0: np.uint64, s1: np.uint64,
+                    s2: np.uint64, s3: np.uint64) -> _Xoshiro:
     j = colour
     while j < L:
         jl = j - 1 if j > 0 else L - 1
@@ -415,7 +437,7 @@ def _local_chain_1d(lat, L, colour, thr, s0, s1, s2, s3):
     return s0, s1, s2, s3
 
 
-def _local_1d_chains_py(spins, L, rng, thr, n_sweeps):
+def _local_1d_chains_py(spins: _Spins, L: int, rng: _Words, thr: _Words, n_sweeps: int) -> None:
     """Even/odd (checkerboard) heat-bath sweeps of many periodic chains of even length L, one
     thread per chain.
 
@@ -437,7 +459,8 @@ def _local_1d_chains_py(spins, L, rng, thr, n_sweeps):
 
 # ------------------------------------------------- local updates, random site order
 @njit(cache=True, inline="always")
-def _uniform_index(n, s0, s1, s2, s3):
+def _uniform_index(n: int, s0: np.uint64, s1: np.uint64, s2: np.uint64, s3: np.uint64
+                   ) -> tuple[np.int64, np.uint64, np.uint64, np.uint64, np.uint64]:
     """An exactly uniform integer in [0, n) for 1 <= n < 2**32 from xoshiro256** draws.
 
     Lemire's multiply-shift with rejection ("Fast random integer generation in an interval",
@@ -454,7 +477,8 @@ def _uniform_index(n, s0, s1, s2, s3):
             return np.int64(m >> U32), s0, s1, s2, s3
 
 
-def _random_site_chains_py(spins, nbr, rng, thr, n_sweeps):
+def _random_site_chains_py(spins: _Spins, nbr: NDArray[np.int32], rng: _Words, thr: _Words,
+                           n_sweeps: int) -> None:
     """Random-site (random sequential) single-spin updates of many chains, one thread per chain.
 
     One sweep is N = ``spins.shape[1]`` elementary steps; each picks a site x uniformly at
@@ -492,7 +516,8 @@ def _random_site_chains_py(spins, nbr, rng, thr, n_sweeps):
 
 
 @njit(cache=True, inline="always")
-def _wolff_join(lat, y, s, flipped, u, p32, queue, tail):
+def _wolff_join(lat: _Spins, y: np.uint64, s: np.int8, flipped: np.int8, u: np.uint64,
+                p32: np.uint64, queue: NDArray[np.int64], tail: np.uint64) -> np.uint64:
     """Branch-free join test of neighbour ``y`` with the 32-bit draw ``u`` (see _wolff_run)."""
     j = (lat[y] == s) & (u < p32)
     lat[y] = flipped if j else lat[y]
@@ -501,7 +526,9 @@ def _wolff_join(lat, y, s, flipped, u, p32, queue, tail):
 
 
 @njit(cache=True, inline="always")
-def _wolff_join4(lat, y0, y1, y2, y3, s, flipped, w, p32, queue, tail):
+def _wolff_join4(lat: _Spins, y0: np.uint64, y1: np.uint64, y2: np.uint64, y3: np.uint64,
+                 s: np.int8, flipped: np.int8, w: np.uint64, p32: np.uint64,
+                 queue: NDArray[np.int64], tail: np.uint64) -> np.uint64:
     """Join tests of the four neighbours y0..y3 of a 2D site with the draws d = mix64(w) and
     mix64(w + GAMMA): low and high halves of the first for y0, y1, of the second for y2, y3."""
     ra = mix64(w)
@@ -513,7 +540,9 @@ def _wolff_join4(lat, y0, y1, y2, y3, s, flipped, w, p32, queue, tail):
 
 
 @njit(cache=True, boundscheck=False)
-def _wolff_run(lat, nbr, p32, min_flips, max_clusters, queue, key, ctr):
+def _wolff_run(lat: _Spins, nbr: NDArray[np.int32], p32: np.uint64, min_flips: int,
+               max_clusters: int, queue: NDArray[np.int64], key: np.uint64, ctr: np.uint64
+               ) -> tuple[int, int, np.uint64]:
     """Grow Wolff clusters until ``min_flips`` spins flipped or ``max_clusters`` grown.
 
     ``nbr`` (int32[N, z], z = 2 or 4) lists the neighbours of each site in the order right,
@@ -593,7 +622,8 @@ def _wolff_run(lat, nbr, p32, min_flips, max_clusters, queue, key, ctr):
     return flips, clusters, ctr
 
 
-def _wolff_chains_py(spins, nbr, rng, p_thr, n_sweeps, max_clusters, counts):
+def _wolff_chains_py(spins: _Spins, nbr: NDArray[np.int32], rng: _Words, p_thr: np.uint64,
+                     n_sweeps: int, max_clusters: int, counts: NDArray[np.int64]) -> None:
     """Wolff updates of many chains, one thread per chain.
 
     ``rng`` is ``uint64[n_chains, 1, 4]`` holding ``[key, ctr, 0, 0]`` of each chain's
@@ -625,7 +655,7 @@ def _wolff_chains_py(spins, nbr, rng, p_thr, n_sweeps, max_clusters, counts):
 
 # ---------------------------------------------------------------- Swendsen-Wang
 @njit(cache=True, boundscheck=False)
-def _find(parent, x):
+def _find(parent: NDArray[np.int64], x: int) -> int:
     while parent[x] != x:
         parent[x] = parent[parent[x]]
         x = parent[x]
@@ -633,7 +663,9 @@ def _find(parent, x):
 
 
 @njit(cache=True, boundscheck=False)
-def _sw_sweep(lat, nbr, p_thr, parent, coin, s0, s1, s2, s3):
+def _sw_sweep(lat: _Spins, nbr: NDArray[np.int32], p_thr: np.uint64, parent: NDArray[np.int64],
+              coin: _Spins, s0: np.uint64, s1: np.uint64, s2: np.uint64, s3: np.uint64
+              ) -> _Xoshiro:
     n = lat.shape[0]
     for x in range(n):
         parent[x] = x
@@ -663,7 +695,8 @@ def _sw_sweep(lat, nbr, p_thr, parent, coin, s0, s1, s2, s3):
     return s0, s1, s2, s3
 
 
-def _sw_chains_py(spins, nbr, rng, p_thr, n_sweeps):
+def _sw_chains_py(spins: _Spins, nbr: NDArray[np.int32], rng: _Words, p_thr: np.uint64,
+                  n_sweeps: int) -> None:
     """Swendsen-Wang sweeps of many chains, one thread per chain."""
     n = spins.shape[1]
     for c in prange(spins.shape[0]):

@@ -22,8 +22,8 @@ from numba import njit, prange
 from ._kernels import GAMMA, gather_side, mix64
 from .schemes import LAZY_BITS
 
-__all__ = ["LANES", "PLANES", "PLANES_INLINE", "LAZY_BITS", "sweeps_serial", "sweeps_groups",
-           "sweeps_rows", "lane_counts"]
+__all__ = ["LANES", "PLANES", "PLANES_INLINE", "TAIL_PLANES", "LAZY_BITS", "sweeps_serial",
+           "sweeps_groups", "sweeps_rows", "lane_counts"]
 
 #: Replicas per word.
 LANES = 64
@@ -31,6 +31,8 @@ LANES = 64
 PLANES = 64
 #: Planes computed branch-free for every site (the rest only where lanes are undecided).
 PLANES_INLINE = 8
+#: Planes computed branch-free for every site with lanes still undecided after PLANES_INLINE.
+TAIL_PLANES = 4
 # Lazy Metropolis: a site is left alone with probability 2**-LAZY_BITS, the one constant of the
 # scalar 2D kernels too (ising.schemes.LAZY_PROPOSAL = 1 - 2**-LAZY_BITS).
 
@@ -100,82 +102,103 @@ def _run_sites(cur, n1, n2, n3, n4, afm, tp, sure, w0, und_out, g2_out, a1_out):
 
 
 @njit(cache=True, boundscheck=False)
-def _tail_sites(cur, tp, w0, und, g2s, a1s, idx):
+def _tail_sites(cur, tp, w0, und, g2s, a1s, idx, cacc):
     """Planes PLANES_INLINE ... 63 for the sites of a run that still have undecided lanes.
 
-    The sites are first gathered into ``idx`` (branch-free), then each takes four more
-    planes branch-free and only the rare remaining ones loop until decided.
+    The sites with undecided lanes are first listed in ``idx`` (branch-free) and their
+    ``und``, ``g2s``, ``a1s`` moved to the front (in place); then all of them take
+    TAIL_PLANES more planes branch-free (a loop over the compacted sites that vectorises,
+    acceptances into ``cacc``), and only the rare remaining ones loop until decided.
     """
     cnt = 0
     for k in range(cur.shape[0]):
         idx[cnt] = np.uint64(k)
         cnt += und[k] != 0
+    for q in range(cnt):  # in place: idx[q] >= q
+        k = idx[q]
+        und[q] = und[k]
+        g2s[q] = g2s[k]
+        a1s[q] = a1s[k]
+    j = PLANES_INLINE
+    q0, q1, q2, q3 = tp[0, j], tp[0, j + 1], tp[0, j + 2], tp[0, j + 3]
+    p40, p41, p42, p43 = tp[1, j], tp[1, j + 1], tp[1, j + 2], tp[1, j + 3]
+    p80, p81, p82, p83 = tp[2, j], tp[2, j + 1], tp[2, j + 2], tp[2, j + 3]
+    wj = w0 + np.uint64(PLANES_INLINE) * GAMMA
+    for q in range(cnt):
+        u = und[q]
+        g2 = g2s[q]
+        a1 = a1s[q]
+        a0 = ~(g2 | a1)
+        w = wj + idx[q] * _G64
+        acc = np.uint64(0)
+        acc, u = _plane(acc, u, g2, a1, a0, q0, p40, p80, w)
+        acc, u = _plane(acc, u, g2, a1, a0, q1, p41, p81, w + GAMMA)
+        acc, u = _plane(acc, u, g2, a1, a0, q2, p42, p82, w + _U2 * GAMMA)
+        acc, u = _plane(acc, u, g2, a1, a0, q3, p43, p83, w + _U3 * GAMMA)
+        cacc[q] = acc
+        und[q] = u
     for q in range(cnt):
         k = idx[q]
-        u = und[k]
-        g2 = g2s[k]
-        a1 = a1s[k]
-        a0 = ~(g2 | a1)
-        w = w0 + k * _G64 + np.uint64(PLANES_INLINE) * GAMMA
-        acc = np.uint64(0)
-        j = PLANES_INLINE
-        acc, u = _plane(acc, u, g2, a1, a0, tp[0, j], tp[1, j], tp[2, j], w)
-        acc, u = _plane(acc, u, g2, a1, a0, tp[0, j + 1], tp[1, j + 1], tp[2, j + 1], w + GAMMA)
-        acc, u = _plane(acc, u, g2, a1, a0, tp[0, j + 2], tp[1, j + 2], tp[2, j + 2],
-                        w + _U2 * GAMMA)
-        acc, u = _plane(acc, u, g2, a1, a0, tp[0, j + 3], tp[1, j + 3], tp[2, j + 3],
-                        w + _U3 * GAMMA)
-        j += 4
-        w += _U4 * GAMMA
-        while u != 0 and j < PLANES:
-            acc, u = _plane(acc, u, g2, a1, a0, tp[0, j], tp[1, j], tp[2, j], w)
-            w += GAMMA
-            j += 1
+        acc = cacc[q]
+        u = und[q]
+        if u != 0:
+            g2 = g2s[q]
+            a1 = a1s[q]
+            a0 = ~(g2 | a1)
+            j = PLANES_INLINE + TAIL_PLANES
+            w = wj + k * _G64 + np.uint64(TAIL_PLANES) * GAMMA
+            while u != 0 and j < PLANES:
+                acc, u = _plane(acc, u, g2, a1, a0, tp[0, j], tp[1, j], tp[2, j], w)
+                w += GAMMA
+                j += 1
         cur[k] ^= acc
 
 
 @njit(cache=True, boundscheck=False)
-def _colour_block(wg, R, L, g0, colour, i0, i1, afm, tp, sure, key, sweep, ext, side, und,
-                  g2, a1, idx):
-    """Update the sites of one colour in rows ``i0 <= i < i1`` of a strip ``wg`` of ``R``
-    rows of one group's lattice, in checkerboard layout.
+def _colour_block(wg, L, colour, i0, i1, afm, tp, sure, key, sweep, ext, side, und, g2, a1,
+                  idx, cacc):
+    """Update the sites of one colour in rows ``i0 <= i < i1`` of one group's lattice ``wg``
+    (L*L words in checkerboard layout), in place.
 
-    Layout (:func:`ising._kernels.checkerboard_permutation`, here for R rows): index
-    (c R + i) H + k (H = L / 2) holds the site of colour c in strip row i at column
-    2k + ((i + c) & 1); its neighbours are entry k of the other colour in rows i - 1 and
-    i + 1 and entries k and k - 1 (if i + c is even) or k + 1 (odd) of the other colour in
-    row i. Strip row i is lattice row (g0 + i) mod L (``g0`` even, so parities agree); the
-    whole lattice is the strip R = L, g0 = 0, whose rows wrap (rows -1 and R are R - 1 and
-    0). The other colour's rows i0 - 1 ... i1 are copied into ``ext`` and the horizontal
-    neighbours (with their wrap) into ``side``, so that the block is a run of contiguous
-    views. The site at lattice layout index x = (c L + i) H + k uses, in sweep ``sweep``,
-    the counters 64 (sweep N + x) + 1 + j. ``ext`` needs (i1 - i0 + 2) H words, ``side``,
-    ``und``, ``g2``, ``a1`` and ``idx`` (i1 - i0) H.
+    Layout (:func:`ising._kernels.checkerboard_permutation`): index (c L + i) H + k
+    (H = L / 2) holds the site of colour c in row i at column 2k + ((i + c) & 1); its
+    neighbours are entry k of the other colour in rows i - 1 and i + 1 (mod L) and entries
+    k and k - 1 (if i + c is even) or k + 1 (odd) of the other colour in row i. The
+    horizontal neighbours (with their wrap) are gathered into ``side``, so that a stretch
+    of rows is a run of contiguous views (the vertical neighbours of rows 0 and L - 1,
+    which wrap, are copied into ``ext``). The site at layout index x uses, in sweep
+    ``sweep``, the counters 64 (sweep N + x) + 1 + j. ``ext`` needs 2 H words, ``side``,
+    ``und``, ``g2``, ``a1``, ``idx`` and ``cacc`` (i1 - i0) H.
     """
     H = L // 2
-    half = R * H
+    half = L * H
     p = colour * half
     o = (1 - colour) * half
-    nr = i1 - i0
-    for r in range(nr + 2):
-        src = i0 - 1 + r
-        src = src + R if src < 0 else (src - R if src >= R else src)
-        ext[r * H:(r + 1) * H] = wg[o + src * H:o + (src + 1) * H]
     gather_side(wg, o, H, i0, i1, colour, side)
-    # one run per stretch of rows that is contiguous in the lattice's layout (two if the
-    # strip wraps around row L - 1)
+    # one run for the rows 1 ... L - 2 of the block, rows 0 and L - 1 on their own
     a = i0
     while a < i1:
-        ga = (g0 + a) % L
-        b = min(i1, a + L - ga)
+        wrap = a == 0 or a == L - 1
+        b = a + 1 if wrap else min(i1, L - 1)
         q0 = (a - i0) * H
         n = (b - a) * H
-        x0 = np.uint64((colour * L + ga) * H)
+        x0 = np.uint64((colour * L + a) * H)
         w0 = key + (((sweep * np.uint64(L * L) + x0) << _U6) + _U1) * GAMMA
+        if wrap:
+            up = L - 1 if a == 0 else a - 1
+            down = 0 if a == L - 1 else a + 1
+            for k in range(H):
+                ext[k] = wg[o + up * H + k]
+                ext[H + k] = wg[o + down * H + k]
+            n1 = ext[0:H]
+            n2 = ext[H:2 * H]
+        else:
+            n1 = wg[o + (a - 1) * H:o + (b - 1) * H]
+            n2 = wg[o + (a + 1) * H:o + (b + 1) * H]
         cur = wg[p + a * H:p + b * H]
-        _run_sites(cur, ext[q0:q0 + n], ext[q0 + 2 * H:q0 + 2 * H + n], ext[q0 + H:q0 + H + n],
-             side[q0:q0 + n], afm, tp, sure, w0, und, g2, a1)
-        _tail_sites(cur, tp, w0, und[0:n], g2[0:n], a1[0:n], idx)
+        _run_sites(cur, n1, n2, wg[o + a * H:o + b * H], side[q0:q0 + n], afm, tp, sure, w0,
+                   und, g2, a1)
+        _tail_sites(cur, tp, w0, und[0:n], g2[0:n], a1[0:n], idx, cacc)
         a = b
 
 
@@ -186,7 +209,7 @@ def sweeps_serial(words, L, rng, afm, tp, sure, n_sweeps, buf):
     ``words`` (n_groups, L*L) in checkerboard layout, ``rng`` (n_groups, 2) = [key, sweeps],
     ``afm``, ``sure`` (n_groups,) lane masks (J < 0; always flip), ``tp`` (n_groups, 3,
     PLANES) threshold bit-planes of the classes a >= 2, 1, 0, ``buf`` uint64 scratch
-    (>= 1, 6, (L + 2) L/2).
+    (>= 1, 7, (L + 2) L/2).
     """
     for g in range(words.shape[0]):
         _group_sweeps(words[g], L, rng[g], afm[g], tp[g], sure[g], n_sweeps, buf[0])
@@ -197,8 +220,8 @@ def _group_sweeps(wg, L, rng_g, afm, tp, sure, n_sweeps, b):
     sw = rng_g[1]
     for _ in range(n_sweeps):
         for colour in range(2):
-            _colour_block(wg, L, L, 0, colour, 0, L, afm, tp, sure, rng_g[0], sw, b[0], b[1],
-                          b[2], b[3], b[4], b[5])
+            _colour_block(wg, L, colour, 0, L, afm, tp, sure, rng_g[0], sw, b[0], b[1],
+                          b[2], b[3], b[4], b[5], b[6])
         sw += _U1
     rng_g[1] = sw
 
@@ -206,64 +229,75 @@ def _group_sweeps(wg, L, rng_g, afm, tp, sure, n_sweeps, b):
 @njit(cache=True, boundscheck=False, parallel=True)
 def sweeps_groups(words, L, rng, afm, tp, sure, n_sweeps, buf):
     """``n_sweeps`` sweeps, groups split over threads (same bytes as the serial driver);
-    ``buf`` is uint64 (n_groups, 6, (L+2) L/2)."""
+    ``buf`` is uint64 (n_groups, 7, (L+2) L/2)."""
     for g in prange(words.shape[0]):
         _group_sweeps(words[g], L, rng[g], afm[g], tp[g], sure[g], n_sweeps, buf[g])
 
 
 @njit(cache=True, boundscheck=False)
-def _strip_sweeps(src, dst, L, r0, r1, d, afm, tp, sure, key, sw, loc, b):
-    """Advance lattice rows ``r0 <= i < r1`` by d / 2 sweeps from ``src`` into ``dst``.
-
-    The rows r0 - d ... r1 + d - 1 (mod L) are copied into the strip ``loc``; half-sweep h
-    (colour h % 2, sweep sw + h // 2) updates strip rows h + 1 ... R - h - 2, the rows whose
-    neighbours are still exact, so after d half-sweeps the own rows are exactly what the
-    whole-lattice update gives (the draws depend on the site and sweep only).
-    """
+def _rows_colour(wg, L, lo, hi, colour, afm, tp, sure, key, sweep, b):
+    """Update the colour-``colour`` sites of lattice rows lo <= i < hi (mod L, so ``lo``
+    may be negative; hi - lo <= L) of one group's lattice ``wg`` in place, in sweep
+    ``sweep``, in pieces of at most as many rows as the scratch ``b`` (7, >= 2 L / 2) of
+    :func:`_colour_block` holds."""
     H = L // 2
-    R = r1 - r0 + 2 * d
-    g0 = (r0 - d) % L
-    for c in range(2):
-        for i in range(R):
-            gi = (g0 + i) % L
-            loc[(c * R + i) * H:(c * R + i + 1) * H] = src[(c * L + gi) * H:(c * L + gi + 1) * H]
-    for h in range(d):
-        _colour_block(loc, R, L, g0, h & 1, h + 1, R - h - 1, afm, tp, sure, key,
-                      sw + np.uint64(h // 2), b[0], b[1], b[2], b[3], b[4], b[5])
-    for c in range(2):
-        dst[(c * L + r0) * H:(c * L + r1) * H] = loc[(c * R + d) * H:(c * R + d + r1 - r0) * H]
+    cap = b.shape[1] // H
+    a = lo
+    while a < hi:
+        i0 = a % L
+        i1 = min(L, i0 + min(hi - a, cap))
+        _colour_block(wg, L, colour, i0, i1, afm, tp, sure, key, sweep, b[0], b[1],
+                      b[2], b[3], b[4], b[5], b[6])
+        a += i1 - i0
 
 
 @njit(cache=True, boundscheck=False, parallel=True)
-def sweeps_rows(words, L, rng, afm, tp, sure, n_sweeps, buf, strips, other, depth):
-    """``n_sweeps`` sweeps of each group, its rows split into ``strips.shape[0]`` blocks over
-    threads, with temporal blocking: each thread advances its rows by ``depth`` sweeps from
-    a private strip with a halo of 2 ``depth`` rows (recomputing the halo, about
-    (2 depth - 1) / rows-per-block extra work), so threads meet once per ``depth`` sweeps
-    instead of twice per sweep. Old and new lattices alternate between ``words`` and
-    ``other`` (n_groups, L*L). Same bytes as the serial driver for any block count and depth.
-    ``strips`` is (n_blocks, >= 2 (L / n_blocks + 4 depth + 2) L / 2), ``buf`` (n_blocks, 6,
-    >= (L / n_blocks + 4 depth + 2) L / 2).
+def sweeps_rows(words, L, rng, afm, tp, sure, n_sweeps, buf, depth):
+    """``n_sweeps`` sweeps of each group, its rows split into ``buf.shape[0]`` blocks over
+    threads, in place, with the threads meeting twice per ``depth`` sweeps (diamond tiling,
+    no recomputation).
+
+    Half-sweep h = 0 ... 2 k - 1 of a stretch of k <= depth sweeps updates colour h % 2 in
+    sweep sw + h // 2. Phase 1 (a thread per block [r0, r1)): half-sweep h updates rows
+    r0 + h <= i < r1 - h, whose neighbour rows have then been updated exactly h times.
+    Phase 2 (a thread per block boundary r0): half-sweep h updates the rows
+    r0 - h <= i < r0 + h (mod L) that phase 1 left out; their neighbour rows r0 - h - 1 and
+    r0 + h were left by phase 1 after exactly h updates (and not touched after), the others
+    come from phase 2's half-sweep h - 1. Blocks of at least 4 k rows keep the threads of a
+    phase on disjoint rows (k is reduced to fit; blocks of fewer than 4 rows run as one
+    block). Each site is updated once per half-sweep with the draws of its own site and
+    sweep, so the bytes are those of the serial driver for any block count and depth.
+    ``buf`` is uint64 (n_blocks, 7, >= 2 L / 2), best (L / n_blocks + 2) L / 2 or more.
     """
-    n_blocks = strips.shape[0]
+    n_blocks = buf.shape[0]
+    bmin = L
+    for bi in range(n_blocks):
+        r0 = 2 * ((bi * (L // 2)) // n_blocks)
+        bmin = min(bmin, 2 * (((bi + 1) * (L // 2)) // n_blocks) - r0)
+    if bmin < 4:
+        n_blocks = 1
+        bmin = L
+    kmax = max(1, min(depth, bmin // 4))
     for g in range(words.shape[0]):
+        wg = words[g]
+        key = rng[g, 0]
         sw = rng[g, 1]
         done = 0
-        flip = False
         while done < n_sweeps:
-            k = min(depth, n_sweeps - done)
-            src = other[g] if flip else words[g]
-            dst = words[g] if flip else other[g]
+            k = min(kmax, n_sweeps - done)
             for bi in prange(n_blocks):
                 r0 = 2 * ((bi * (L // 2)) // n_blocks)
                 r1 = 2 * (((bi + 1) * (L // 2)) // n_blocks)
-                _strip_sweeps(src, dst, L, r0, r1, 2 * k, afm[g], tp[g], sure[g], rng[g, 0], sw,
-                              strips[bi], buf[bi])
+                for h in range(2 * k):
+                    _rows_colour(wg, L, r0 + h, r1 - h, h & 1, afm[g], tp[g], sure[g], key,
+                                 sw + np.uint64(h // 2), buf[bi])
+            for bi in prange(n_blocks):
+                r0 = 2 * ((bi * (L // 2)) // n_blocks)
+                for h in range(1, 2 * k):
+                    _rows_colour(wg, L, r0 - h, r0 + h, h & 1, afm[g], tp[g], sure[g], key,
+                                 sw + np.uint64(h // 2), buf[bi])
             sw += np.uint64(k)
             done += k
-            flip = not flip
-        if flip:
-            words[g][:] = other[g]
         rng[g, 1] = sw
 
 

@@ -31,13 +31,18 @@ import secrets
 import socket
 import threading
 from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, Iterable, Iterator, Literal, Union
 
 __all__ = [
     "WriteError", "ResourceError", "OutputLock", "atomic_output", "atomic_open",
     "atomic_write_bytes", "atomic_write_text", "create_exclusive", "check_name_length",
     "check_not_input", "check_memory", "available_memory", "format_bytes", "describe_os_error",
-    "os_error_reason", "lock_path", "MAX_INT64",
+    "os_error_reason", "lock_path", "MAX_INT64", "StrPath",
 ]
+
+#: A file name as the functions of rgdl accept it: a string or a path object.
+StrPath = Union[str, "os.PathLike[str]"]
 
 #: Largest value of a signed 64-bit integer (seeds, sweep counters stored as int64).
 MAX_INT64 = (1 << 63) - 1
@@ -54,11 +59,11 @@ class WriteError(OSError):
     ``str(exc)`` is one line, e.g. ``cannot write out.h5 (no space left on device)``.
     """
 
-    def __init__(self, errno, message):
+    def __init__(self, errno: int | None, message: str):
         super().__init__(errno, message)
         self.message = message
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.message
 
 
@@ -94,7 +99,7 @@ def error_errno(exc: BaseException) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def write_error(path, exc: BaseException, action: str = "cannot write") -> WriteError:
+def write_error(path: StrPath, exc: BaseException, action: str = "cannot write") -> WriteError:
     """A :class:`WriteError` ``"<action> <path> (<reason>)"`` for the failure ``exc``."""
     if isinstance(exc, WriteError):
         return exc
@@ -130,7 +135,7 @@ def _name_max(directory: Path) -> int:
         return 255
 
 
-def check_name_length(path, suffixes=(".partial", ".lock")) -> Path:
+def check_name_length(path: StrPath, suffixes: Iterable[str] = (".partial", ".lock")) -> Path:
     """Raise ValueError if ``path``'s name, or the name plus one of ``suffixes``, is too long.
 
     File systems limit a name to ``NAME_MAX`` bytes (255 on Linux file systems); rgdl writes
@@ -153,7 +158,7 @@ def _temp_name(path: Path) -> str:
     return f".{stem}.{secrets.token_hex(6)}.tmp"
 
 
-def create_exclusive(path, mode: int = 0o666) -> int:
+def create_exclusive(path: StrPath, mode: int = 0o666) -> int:
     """Create ``path`` (which must not exist, not even as a symlink) and return a write fd.
 
     ``O_CREAT | O_EXCL | O_NOFOLLOW``: a planted file or symlink at ``path`` makes this fail
@@ -177,7 +182,7 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def fsync_path(path) -> None:
+def fsync_path(path: StrPath) -> None:
     """Flush ``path``'s data to the storage (raising WriteError on failure)."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
@@ -191,7 +196,7 @@ def fsync_path(path) -> None:
         os.close(fd)
 
 
-def publish(tmp, path, *, overwrite: bool = True) -> Path:
+def publish(tmp: StrPath, path: StrPath, *, overwrite: bool = True) -> Path:
     """Rename the complete, fsynced ``tmp`` to ``path`` (no-clobber unless ``overwrite``)."""
     tmp, path = Path(tmp), Path(path)
     try:
@@ -211,7 +216,7 @@ def publish(tmp, path, *, overwrite: bool = True) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_output(path, *, overwrite: bool = True):
+def atomic_output(path: StrPath, *, overwrite: bool = True) -> Iterator[Path]:
     """Context manager yielding a fresh temporary path next to ``path``; renamed on success.
 
     The temporary file is created empty and exclusively (:func:`create_exclusive`), so code
@@ -254,26 +259,28 @@ def atomic_output(path, *, overwrite: bool = True):
 
 
 @contextlib.contextmanager
-def atomic_open(path, mode: str = "wb", *, overwrite: bool = True, encoding: str | None = None):
+def atomic_open(path: StrPath, mode: str = "wb", *, overwrite: bool = True,
+                encoding: str | None = None) -> Iterator[IO[Any]]:
     """Like :func:`atomic_output` but yields an open file object (``"wb"`` or ``"w"``)."""
     if mode not in ("w", "wb"):
         raise ValueError(f"mode must be 'w' or 'wb', got {mode!r}")
     with atomic_output(path, overwrite=overwrite) as tmp:
-        kwargs = {} if "b" in mode else {"encoding": encoding or "utf-8"}
-        with open(tmp, "r+b" if "b" in mode else "r+", **kwargs) as handle:
+        opened: IO[Any] = (open(tmp, "r+b") if "b" in mode
+                           else open(tmp, "r+", encoding=encoding or "utf-8"))
+        with opened as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
 
 
-def atomic_write_bytes(path, data: bytes, *, overwrite: bool = True) -> Path:
+def atomic_write_bytes(path: StrPath, data: bytes, *, overwrite: bool = True) -> Path:
     """Write ``data`` to ``path`` atomically (see :func:`atomic_output`)."""
     with atomic_open(path, "wb", overwrite=overwrite) as handle:
         handle.write(data)
     return Path(path)
 
 
-def atomic_write_text(path, text: str, *, overwrite: bool = True) -> Path:
+def atomic_write_text(path: StrPath, text: str, *, overwrite: bool = True) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically (see :func:`atomic_output`)."""
     return atomic_write_bytes(path, text.encode("utf-8"), overwrite=overwrite)
 
@@ -281,11 +288,11 @@ def atomic_write_text(path, text: str, *, overwrite: bool = True) -> Path:
 # --------------------------------------------------------------------------------------------
 # single writer
 # --------------------------------------------------------------------------------------------
-_HELD: dict = {}
+_HELD: dict[str, int] = {}
 _HELD_GUARD = threading.Lock()
 
 
-def lock_path(path) -> Path:
+def lock_path(path: StrPath) -> Path:
     """The lock file of output ``path``: ``<path>.lock``."""
     path = Path(path)
     return path.with_name(path.name + ".lock")
@@ -320,12 +327,12 @@ class OutputLock:
         The lock file; default :func:`lock_path` ``(path)``.
     """
 
-    def __init__(self, path, lock_file=None):
+    def __init__(self, path: StrPath, lock_file: StrPath | None = None):
         self.path = Path(path)
         self.lock_file = Path(lock_file) if lock_file is not None else lock_path(self.path)
-        self._key = None
+        self._key: str | None = None
 
-    def acquire(self) -> "OutputLock":
+    def acquire(self) -> OutputLock:
         key = os.path.abspath(self.lock_file)
         with _HELD_GUARD:
             if key in _HELD:
@@ -364,7 +371,7 @@ class OutputLock:
             return self
         raise FileExistsError(f"cannot take the lock {self.lock_file} (it keeps reappearing)")
 
-    def _owner(self):
+    def _owner(self) -> tuple[int, str] | None:
         """(pid, host) recorded in the lock file; None if unreadable or malformed."""
         try:
             with open(self.lock_file, "rb") as handle:
@@ -379,7 +386,7 @@ class OutputLock:
         return int(parts[0]), parts[1]
 
     @staticmethod
-    def _is_stale(owner) -> bool:
+    def _is_stale(owner: tuple[int, str]) -> bool:
         pid, host = owner
         if host != socket.gethostname() or pid <= 0:
             return False
@@ -387,7 +394,7 @@ class OutputLock:
             return True  # not in _HELD: left by an earlier process with our pid
         return not _pid_alive(pid)
 
-    def _remove_stale(self, owner) -> None:
+    def _remove_stale(self, owner: tuple[int, str] | None) -> None:
         # re-read just before removing: another process may have replaced the stale lock
         if self._owner() != owner:
             return
@@ -406,10 +413,11 @@ class OutputLock:
         with contextlib.suppress(OSError):
             os.unlink(self.lock_file)
 
-    def __enter__(self):
+    def __enter__(self) -> OutputLock:
         return self.acquire()
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> Literal[False]:
         self.release()
         return False
 
@@ -417,7 +425,7 @@ class OutputLock:
 # --------------------------------------------------------------------------------------------
 # output vs input
 # --------------------------------------------------------------------------------------------
-def check_not_input(out, *inputs, what: str = "output") -> None:
+def check_not_input(out: StrPath, *inputs: StrPath | None, what: str = "output") -> None:
     """Raise ValueError if ``out`` is one of ``inputs`` (same inode: symlinks, hard links).
 
     Paths that do not exist cannot be the same file and are skipped.

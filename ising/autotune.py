@@ -9,13 +9,17 @@ waiting thread also burns the core the other one needs. Which one wins depends o
 (the counter-based kernels of :mod:`ising` do), the choice can be made at run time:
 :class:`FasterOf` times the drivers on short probes, runs the faster one, and re-probes the
 other from time to time with an exponentially growing interval while it keeps losing, so
-that a driver that collapses under load costs a bounded fraction of the run (below
-``slowdown / max_interval`` for a driver ``slowdown`` times slower).
+that a driver that collapses under load costs a bounded fraction of the run. A re-probe of a
+driver measured ``slowdown`` times slower than the best runs 1/``slowdown`` of the probe's
+work, so that it lasts about as long as ``probe_work`` at the best driver's rate however
+slow the losing driver has become (a full-size re-probe would last ``slowdown`` times
+longer).
 """
 
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 __all__ = ["FasterOf"]
 
@@ -52,8 +56,8 @@ class FasterOf:
     [(0, 100), (0, 100), (1, 100), (1, 100)]
     """
 
-    def __init__(self, n_options, *, probe_work, first_interval=4, max_interval=256,
-                 memory=0.0):
+    def __init__(self, n_options: int, *, probe_work: float, first_interval: int = 4,
+                 max_interval: int = 256, memory: float = 0.0) -> None:
         if n_options < 1:
             raise ValueError("n_options must be >= 1")
         self.n_options = int(n_options)
@@ -62,18 +66,18 @@ class FasterOf:
         self.max_interval = int(max_interval)
         self.memory = float(memory)
         #: Work per second of each driver (None: not measured yet).
-        self.rates = [None] * self.n_options
+        self.rates: list[float | None] = [None] * self.n_options
         self._interval = [self.first_interval] * self.n_options
         self._due = [0] * self.n_options
         self._calls = 0
         self._warm = [False] * self.n_options
 
-    def best(self):
+    def best(self) -> int:
         """The driver with the highest measured rate (0 while none is measured)."""
         measured = [(r, -i) for i, r in enumerate(self.rates) if r is not None]
         return -max(measured)[1] if measured else 0
 
-    def _probe(self):
+    def _probe(self) -> int | None:
         """A driver to probe now (untried, or due for a re-probe), or None."""
         best = self.best()
         for i, rate in enumerate(self.rates):
@@ -81,7 +85,16 @@ class FasterOf:
                 return i
         return None
 
-    def record(self, option, work, seconds):
+    def _probe_units(self, option: int, units: int) -> int:
+        """Units of a probe of ``option``: ``units``, cut for a driver measured slower than
+        the best by the ratio of their rates, so that a re-probe lasts about as long as
+        ``probe_work`` at the best rate however slow the driver has become."""
+        rate, top = self.rates[option], self.rates[self.best()]
+        if rate is None or top is None or rate >= top:
+            return units
+        return max(1, int(units * rate / top))
+
+    def record(self, option: int, work: float, seconds: float) -> None:
         """Fold one timing into the rate estimate of ``option``."""
         if not self._warm[option]:  # compilation or cache load: not a rate
             self._warm[option] = True
@@ -92,19 +105,23 @@ class FasterOf:
         old = self.rates[option]
         self.rates[option] = rate if old is None else self.memory * old + (1 - self.memory) * rate
 
-    def run(self, step, n_units, *, work_per_unit):
+    def run(self, step: Callable[[int, int], object], n_units: int, *,
+            work_per_unit: float) -> list[tuple[int, int]]:
         """Advance ``n_units`` (e.g. sweeps) through ``step(option, k)`` calls.
 
-        Probes (untried or re-probed drivers) run at most ``probe_work`` worth of units; the
-        rest goes to the fastest measured driver. Returns the list of (option, units) run.
+        Probes (untried or re-probed drivers) run at most ``probe_work`` worth of units (a
+        re-probe of a driver measured r times slower than the best 1/r of that); the rest goes
+        to the fastest measured driver. Returns the list of (option, units) run.
         """
         self._calls += 1
-        done, plan = 0, []
+        done = 0
+        plan: list[tuple[int, int]] = []
         probe_units = max(1, int(self.probe_work // max(work_per_unit, 1e-300)))
         while done < n_units:
             probe = self._probe()
             option = self.best() if probe is None else probe
-            k = n_units - done if probe is None else min(n_units - done, probe_units)
+            k = n_units - done if probe is None else min(n_units - done,
+                                                         self._probe_units(probe, probe_units))
             t0 = time.perf_counter()
             step(option, k)
             self.record(option, k * work_per_unit, time.perf_counter() - t0)

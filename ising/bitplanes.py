@@ -11,13 +11,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import numpy.typing as npt
 
 from ._multispin_kernels import LANES, LAZY_BITS, PLANES
 
 __all__ = ["pack_spins", "unpack_spins", "lane_words", "acceptance_planes"]
 
 
-def pack_spins(spins):
+def pack_spins(spins: npt.ArrayLike) -> npt.NDArray[np.uint64]:
     """Pack spins into 64-replica words.
 
     Parameters
@@ -43,7 +44,7 @@ def pack_spins(spins):
     return np.ascontiguousarray(packed).view("<u8")[..., 0].astype(np.uint64)
 
 
-def unpack_spins(words, n_replicas):
+def unpack_spins(words: npt.ArrayLike, n_replicas: int) -> npt.NDArray[np.int8]:
     """Inverse of :func:`pack_spins`.
 
     Parameters
@@ -65,7 +66,7 @@ def unpack_spins(words, n_replicas):
     return (2 * bits.astype(np.int8) - 1).astype(np.int8)
 
 
-def lane_words(flags):
+def lane_words(flags: npt.NDArray[np.bool_]) -> npt.NDArray[np.uint64]:
     """uint64 words (n_groups,) with bit r of word g set iff ``flags[64 g + r]``."""
     n_groups = flags.shape[0] // LANES
     packed = np.packbits(flags.reshape(n_groups, LANES).astype(np.uint8), axis=-1,
@@ -73,7 +74,8 @@ def lane_words(flags):
     return np.ascontiguousarray(packed).view("<u8")[:, 0].astype(np.uint64)
 
 
-def acceptance_planes(p, lazy=False):
+def acceptance_planes(p: npt.ArrayLike, lazy: bool = False
+                      ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
     """Threshold bit-planes of per-lane acceptance probabilities.
 
     Parameters

@@ -23,14 +23,17 @@ P. Mehta and D. J. Schwab, arXiv:1410.3831 (2014).
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 __all__ = ["majority", "decimate"]
 
 _TIES = ("coin", "first")
 
 
-def _prepare(spins, b, dimension) -> tuple[np.ndarray, int]:
+def _prepare(spins: ArrayLike, b: int, dimension: int) -> tuple[NDArray[np.int8], int]:
     if dimension not in (1, 2) or isinstance(dimension, bool):
         raise ValueError(f"dimension must be 1 or 2, got {dimension!r}")
     s = np.asarray(spins)
@@ -51,7 +54,7 @@ def _prepare(spins, b, dimension) -> tuple[np.ndarray, int]:
     return s.astype(np.int8, copy=False), b
 
 
-def _block_sums(s: np.ndarray, b: int, dimension: int) -> np.ndarray:
+def _block_sums(s: NDArray[np.int8], b: int, dimension: int) -> NDArray[np.int32]:
     lead = s.shape[: s.ndim - dimension]
     if dimension == 1:
         n = s.shape[-1]
@@ -60,13 +63,15 @@ def _block_sums(s: np.ndarray, b: int, dimension: int) -> np.ndarray:
     return s.reshape(lead + (ny // b, b, nx // b, b)).sum(axis=(-3, -1), dtype=np.int32)
 
 
-def _first_spins(s: np.ndarray, b: int, dimension: int) -> np.ndarray:
+def _first_spins(s: NDArray[np.int8], b: int, dimension: int) -> NDArray[np.int8]:
     if dimension == 1:
         return s[..., ::b]
     return s[..., ::b, ::b]
 
 
-def majority(spins, b: int, dimension: int, seed=None, tie: str = "coin") -> np.ndarray:
+def majority(spins: ArrayLike, b: int, dimension: int,
+             seed: int | np.random.SeedSequence | np.random.Generator | None = None,
+             tie: Literal["coin", "first"] = "coin") -> NDArray[np.int8]:
     """Majority-rule block spins: the sign of the sum over each block of b (1D) or b x b (2D).
 
     Parameters
@@ -112,7 +117,7 @@ def majority(spins, b: int, dimension: int, seed=None, tie: str = "coin") -> np.
     return out
 
 
-def decimate(spins, b: int, dimension: int) -> np.ndarray:
+def decimate(spins: ArrayLike, b: int, dimension: int) -> NDArray[np.int8]:
     """Decimation: keep the first (top-left) spin of every block of b (1D) or b x b (2D).
 
     For the zero-field 1D chain the decimated chain is again an Ising chain with

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import Protocol
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .checks import check_int, check_real
 from .observables import integrated_autocorr_time
 
-__all__ = ["CALIBRATION_WINDOW", "calibrate", "tau_of_series"]
+__all__ = ["CALIBRATION_WINDOW", "PilotSampler", "calibrate", "tau_of_series"]
 
 logger = logging.getLogger("ising.samplers")
 
@@ -31,8 +33,24 @@ logger = logging.getLogger("ising.samplers")
 CALIBRATION_WINDOW = 8.0
 
 
-def calibrate(sampler, *, min_sweeps=200, max_sweeps=100_000, min_burn_in=100,
-              burn_in_factor=20.0, min_length_factor=200.0, window=CALIBRATION_WINDOW):
+class PilotSampler(Protocol):
+    """What :func:`calibrate` drives: Markov chains advanced by whole sweeps, with the energy and
+    magnetization per spin of every chain (e.g. :class:`ising.samplers.MonteCarloSampler`)."""
+
+    def sweep(self, n_sweeps: int, /) -> object:
+        """Advance every chain by ``n_sweeps`` sweeps."""
+
+    def energy(self) -> NDArray[np.float64]:
+        """Energy per spin of every chain, shape (n_chains,)."""
+
+    def magnetization(self) -> NDArray[np.float64]:
+        """Magnetization per spin of every chain, shape (n_chains,)."""
+
+
+def calibrate(sampler: PilotSampler, *, min_sweeps: int = 200, max_sweeps: int = 100_000,
+              min_burn_in: int = 100, burn_in_factor: float = 20.0,
+              min_length_factor: float = 200.0,
+              window: float = CALIBRATION_WINDOW) -> tuple[int, int, float]:
     """Choose burn-in and thinning from the measured integrated autocorrelation time.
 
     Runs pilot sweeps (advancing ``sampler``), recording the energy and |M| of every chain
@@ -50,7 +68,8 @@ def calibrate(sampler, *, min_sweeps=200, max_sweeps=100_000, min_burn_in=100,
 
     Parameters
     ----------
-    sampler : MonteCarloSampler
+    sampler : PilotSampler
+        E.g. :class:`ising.samplers.MonteCarloSampler`.
     min_sweeps : int
         Length of the first pilot.
     max_sweeps : int
@@ -85,7 +104,7 @@ def calibrate(sampler, *, min_sweeps=200, max_sweeps=100_000, min_burn_in=100,
 
     energies, mags = [], []
 
-    def run(n):
+    def run(n: int) -> None:
         for _ in range(n):
             sampler.sweep(1)
             energies.append(sampler.energy())
@@ -129,7 +148,7 @@ def calibrate(sampler, *, min_sweeps=200, max_sweeps=100_000, min_burn_in=100,
     return burn_in, thin, tau
 
 
-def tau_of_series(series, window=CALIBRATION_WINDOW) -> float:
+def tau_of_series(series: ArrayLike, window: float = CALIBRATION_WINDOW) -> float:
     """τ_int (in units of the series spacing) of ``series`` (n_chains, n), 0.5 if constant."""
     if np.ptp(series) == 0:
         return 0.5

@@ -28,14 +28,15 @@ import os
 import time
 from dataclasses import dataclass, field as dataclass_field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Iterator, Mapping, Optional
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from . import atomic, io
 from .checks import check_int
 from .lattice import energy_per_spin, magnetization_per_spin
-from .observables import summarize
+from .observables import Summary, summarize
 from .samplers import MonteCarloSampler
 from .schedule import equilibrate, n_rounds, sample_rounds
 
@@ -70,32 +71,33 @@ class GenerationResult:
     """
 
     path: Path
-    summary: object
-    attrs: dict
+    summary: Optional[Summary]
+    attrs: dict[str, Any]
     resumed_samples: int = 0
     elapsed: float = 0.0
-    extra: dict = dataclass_field(default_factory=dict)
+    extra: dict[str, Any] = dataclass_field(default_factory=dict)
 
-    def __iter__(self):  # ``path, summary = generate_dataset(...)``
+    def __iter__(self) -> Iterator[Path | Summary | None]:  # ``path, summary = generate_dataset(...)``
         yield self.path
         yield self.summary
 
 
-def summarize_dataset(energy, magnetization, *, n_spins, temperature, thin, n_chains):
+def summarize_dataset(energy: ArrayLike, magnetization: ArrayLike, *, n_spins: int,
+                      temperature: float, thin: float, n_chains: int) -> Summary | None:
     """Summary (``ising.observables.summarize``) of a stored, round-major interleaved series.
 
     Only complete rounds (one sample from every chain) are used; returns None when fewer than
     4 rounds exist.
     """
-    energy = np.asarray(energy, dtype=np.float64)
-    magnetization = np.asarray(magnetization, dtype=np.float64)
-    rounds = len(energy) // n_chains
+    e = np.asarray(energy, dtype=np.float64)
+    m = np.asarray(magnetization, dtype=np.float64)
+    rounds = len(e) // n_chains
     if rounds < 4:
         logger.warning("too few samples (%d rounds of %d chains) for error bars; no summary",
                        rounds, n_chains)
         return None
     keep = rounds * n_chains
-    return summarize(energy[:keep], magnetization[:keep], n_spins, temperature,
+    return summarize(e[:keep], m[:keep], n_spins, temperature,
                      sweeps_per_sample=thin, n_chains=n_chains)
 
 
@@ -103,7 +105,8 @@ def summarize_dataset(energy, magnetization, *, n_spins, temperature, thin, n_ch
 MAX_COUNT = 1 << 53
 
 
-def estimate_memory(dimension, size, n_samples, n_chains, chunk_size=None) -> int:
+def estimate_memory(dimension: int, size: int, n_samples: int, n_chains: int,
+                    chunk_size: int | None = None) -> int:
     """Bytes of the main arrays :func:`generate_dataset` allocates (an estimate, >= the truth).
 
     Counted: the chains' spins (int8) three times (sampler state, kernel work buffers and the
@@ -119,7 +122,8 @@ def estimate_memory(dimension, size, n_samples, n_chains, chunk_size=None) -> in
             + 6 * 8 * int(n_samples))
 
 
-def check_memory(dimension, size, n_samples, n_chains, chunk_size=None) -> None:
+def check_memory(dimension: int, size: int, n_samples: int, n_chains: int,
+                 chunk_size: int | None = None) -> None:
     """Raise :class:`ising.atomic.ResourceError` (a ValueError) when the arrays of
     :func:`estimate_memory` exceed the available memory; nothing is allocated before."""
     if isinstance(dimension, bool) or dimension not in (1, 2):
@@ -132,7 +136,7 @@ def check_memory(dimension, size, n_samples, n_chains, chunk_size=None) -> None:
                               f"{n_samples} samples")
 
 
-def _after_write_failure(exc, out, partial):
+def _after_write_failure(exc: atomic.WriteError, out: Path, partial: Path) -> atomic.WriteError:
     """The error to raise after a failed write; keeps ``partial`` only if a resume can use it."""
     if io.partial_is_resumable(out):
         return atomic.WriteError(exc.errno, f"{exc}; {partial.name} keeps the samples committed "
@@ -142,12 +146,12 @@ def _after_write_failure(exc, out, partial):
     return atomic.WriteError(exc.errno, f"{exc}; nothing was kept")
 
 
-def _float_equal(a, b) -> bool:
+def _float_equal(a: float, b: float) -> bool:
     a, b = float(a), float(b)
     return a == b or (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-12, abs_tol=0.0)
 
 
-def _check_matches(where, stored: dict, wanted: dict) -> None:
+def _check_matches(where: str, stored: Mapping[str, Any], wanted: Mapping[str, Any]) -> None:
     """Raise ValueError naming the first generation parameter that differs."""
     for name, value in wanted.items():
         if value is None:
@@ -161,12 +165,12 @@ def _check_matches(where, stored: dict, wanted: dict) -> None:
                              f"(file has {old!r}, requested {value!r}); use --overwrite to start over")
 
 
-def generate_dataset(out, *, dimension: int, size: int, temperature: float, coupling: float = 1.0,
+def generate_dataset(out: atomic.StrPath, *, dimension: int, size: int, temperature: float, coupling: float = 1.0,
                      field: float = 0.0, algorithm: str = "metropolis", n_samples: int,
                      n_chains: int = 1, burn_in: Optional[int] = None, thin: Optional[int] = None,
                      seed: Optional[int] = None, resume: bool = False, overwrite: bool = False,
                      chunk_size: Optional[int] = None, compression: Optional[str] = "gzip",
-                     progress: Optional[Callable[[int, int], None]] = None,
+                     progress: Optional[Callable[[int, int], object]] = None,
                      engine: str = "auto") -> GenerationResult:
     """Simulate the periodic Ising model and write ``n_samples`` configurations to ``out`` (HDF5).
 
@@ -270,7 +274,8 @@ class _Request:
     engine: str
 
     @classmethod
-    def validated(cls, *, n_samples, n_chains, burn_in, thin, seed, chunk_size, **kw) -> "_Request":
+    def validated(cls, *, n_samples: int, n_chains: int, burn_in: int | None, thin: int | None,
+                  seed: int | None, chunk_size: int | None, **kw: Any) -> _Request:
         """Check everything before the file system is touched (ValueError naming the argument)."""
         n_samples = check_int("n_samples", n_samples, 1)
         n_chains = check_int("n_chains", n_chains, 1)
@@ -302,7 +307,7 @@ class _Request:
                                    temperature=probe.temperature, coupling=probe.coupling,
                                    field=probe.field)
 
-    def sampler(self, seed) -> MonteCarloSampler:
+    def sampler(self, seed: int | None) -> MonteCarloSampler:
         return MonteCarloSampler(self.dimension, self.size, self.temperature, coupling=self.coupling,
                                  field=self.field, algorithm=self.algorithm, n_chains=self.n_chains,
                                  seed=seed, engine=self.engine)
@@ -311,7 +316,7 @@ class _Request:
     def n_spins(self) -> int:
         return self.size ** self.dimension
 
-    def wanted(self, seed) -> dict:
+    def wanted(self, seed: int | None) -> dict[str, Any]:
         """The generation parameters a file must match to be resumed (None: any value)."""
         return {"dimension": self.dimension, "size": self.size, "temperature": self.temperature,
                 "coupling": self.coupling, "field": self.field, "algorithm": self.algorithm,
@@ -319,7 +324,9 @@ class _Request:
                 "burn_in": self.burn_in, "thin": self.thin}
 
 
-def _generate_locked(out, request: _Request, progress, started) -> GenerationResult:
+def _generate_locked(out: atomic.StrPath, request: _Request,
+                     progress: Optional[Callable[[int, int], object]],
+                     started: float) -> GenerationResult:
     """The body of :func:`generate_dataset`, run while holding the output's lock."""
     out = io.check_output_path(out, overwrite=request.overwrite, allow_existing=request.resume,
                                resumable=True)
@@ -352,7 +359,7 @@ def _generate_locked(out, request: _Request, progress, started) -> GenerationRes
                             elapsed=time.perf_counter() - started)
 
 
-def _already_complete(out, request: _Request, started) -> GenerationResult:
+def _already_complete(out: Path, request: _Request, started: float) -> GenerationResult:
     """``resume`` found a complete ``out``: check that it matches and summarise it."""
     attrs = io.read_attributes(out)
     energy, magnetization = io.read_series(out)
@@ -366,7 +373,8 @@ def _already_complete(out, request: _Request, started) -> GenerationResult:
                             elapsed=time.perf_counter() - started, extra={"already_complete": True})
 
 
-def _reopen_partial(out, partial, request: _Request):
+def _reopen_partial(out: Path, partial: Path, request: _Request
+                    ) -> tuple[io.DatasetWriter | None, int | None]:
     """``(writer, seed)``: the writer of a resumable ``<out>.partial`` (None to start fresh) and
     the seed to start with (the partial file's when it holds no commit and none was given)."""
     seed = request.seed
@@ -397,10 +405,12 @@ def _reopen_partial(out, partial, request: _Request):
     return writer, seed
 
 
-def _resumed_sampler(writer, partial, request: _Request):
+def _resumed_sampler(writer: io.DatasetWriter, partial: Path, request: _Request
+                     ) -> tuple[MonteCarloSampler, int]:
     """``(sampler, thin)`` restored from the last commit of a reopened partial file."""
     params = writer.resume_params
     sampler = request.sampler(params["seed"])
+    assert writer.resume_state is not None  # _reopen_partial starts over without a commit
     try:
         sampler.set_state(writer.resume_state)
     except ValueError as exc:
@@ -415,7 +425,8 @@ def _resumed_sampler(writer, partial, request: _Request):
     return sampler, int(params["thin"])
 
 
-def _start(out, request: _Request, seed):
+def _start(out: Path, request: _Request, seed: int | None
+           ) -> tuple[MonteCarloSampler, io.DatasetWriter, int]:
     """``(sampler, writer, thin)`` of a fresh run: equilibrate, create the partial file and
     commit the state after burn-in."""
     sampler = request.sampler(seed)
@@ -442,7 +453,9 @@ def _start(out, request: _Request, seed):
     return sampler, writer, thin
 
 
-def _write_rounds(writer, sampler, request: _Request, thin, progress):
+def _write_rounds(writer: io.DatasetWriter, sampler: MonteCarloSampler, request: _Request,
+                  thin: int, progress: Optional[Callable[[int, int], object]]
+                  ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Run the rounds of the schedule into ``writer``: one HDF5 chunk (whole rounds) per write
     and resume checkpoint. Returns the stored (energy, magnetization) series."""
     n_samples, chunk = request.n_samples, writer.chunk_rows
@@ -464,9 +477,10 @@ def _write_rounds(writer, sampler, request: _Request, thin, progress):
     return writer.read_series()
 
 
-def _finish(writer, summary, thin, series) -> Path:
+def _finish(writer: io.DatasetWriter, summary: Summary | None, thin: int,
+            series: tuple[NDArray[np.float64], NDArray[np.float64]]) -> Path:
     """Record the measured tau_int attributes and finalize (verify, rename) the file."""
-    final = {}
+    final: dict[str, float] = {}
     stored_tau = writer.attrs.get("tau_int", float("nan"))
     if not math.isfinite(float(stored_tau)):
         final["tau_int"] = float(summary.tau_int) if summary is not None else float("nan")

@@ -57,8 +57,10 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Union
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
     "critical_temperature",
@@ -80,17 +82,22 @@ _LN_1P_SQRT2 = math.log1p(math.sqrt(2.0))
 #: Above this K = J/T the 2D lattice is in its ground state to double precision.
 _K_GROUND = 300.0
 
+#: What the exact results return: a float for a scalar temperature, an array of the
+#: temperature's shape otherwise.
+ScalarOrArray = Union[float, NDArray[np.float64]]
+_Floats = NDArray[np.float64]
+
 
 # --------------------------------------------------------------------------- validation
 
-def _temperature(temperature) -> np.ndarray:
+def _temperature(temperature: ArrayLike) -> _Floats:
     t = np.asarray(temperature, dtype=np.float64)
     if not np.all(np.isfinite(t)) or np.any(t <= 0):
         raise ValueError(f"temperature must be positive and finite, got {temperature!r}")
     return t
 
 
-def _coupling_2d(coupling) -> float:
+def _coupling_2d(coupling: float) -> float:
     j = float(coupling)
     if not (math.isfinite(j) and j > 0):
         raise ValueError(
@@ -98,20 +105,20 @@ def _coupling_2d(coupling) -> float:
     return j
 
 
-def _finite(name, value) -> float:
+def _finite(name: str, value: float) -> float:
     v = float(value)
     if not math.isfinite(v):
         raise ValueError(f"{name} must be finite, got {value!r}")
     return v
 
 
-def _side(name, value, minimum=2) -> int:
+def _side(name: str, value: int, minimum: int = 2) -> int:
     if isinstance(value, bool) or int(value) != value or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
 
 
-def _out(x: np.ndarray):
+def _out(x: _Floats) -> ScalarOrArray:
     """Return a Python float for 0-d results, the array otherwise."""
     return float(x) if np.ndim(x) == 0 else x
 
@@ -136,7 +143,7 @@ def critical_coupling() -> float:
     return 0.5 * _LN_1P_SQRT2
 
 
-def spontaneous_magnetization(temperature, coupling: float = 1.0):
+def spontaneous_magnetization(temperature: ArrayLike, coupling: float = 1.0) -> ScalarOrArray:
     """Spontaneous magnetization per spin of the infinite 2D Ising model.
 
     :math:`M(T) = (1 - \\sinh^{-4} 2K)^{1/8}` for :math:`T < T_c` and 0 for
@@ -160,7 +167,7 @@ def spontaneous_magnetization(temperature, coupling: float = 1.0):
 
 # --------------------------------------------------------------------------- Kaufman
 
-def _log2cosh_derivs(x, dx, ddx):
+def _log2cosh_derivs(x: _Floats, dx: _Floats, ddx: _Floats) -> tuple[_Floats, _Floats, _Floats]:
     """log(2 cosh x) and its first two K-derivatives for x = x(K) (any sign)."""
     ax = np.abs(x)
     e = np.exp(-2.0 * ax)
@@ -170,7 +177,7 @@ def _log2cosh_derivs(x, dx, ddx):
     return val, th * dx, sech2 * dx * dx + th * ddx
 
 
-def _log2sinh_derivs(x, dx, ddx):
+def _log2sinh_derivs(x: _Floats, dx: _Floats, ddx: _Floats) -> tuple[_Floats, _Floats, _Floats]:
     """log|2 sinh x| and its first two K-derivatives for x = x(K) != 0 (any sign)."""
     ax = np.abs(x)
     e = np.exp(-2.0 * ax)
@@ -180,7 +187,7 @@ def _log2sinh_derivs(x, dx, ddx):
     return val, cth * dx, -csch2 * dx * dx + cth * ddx
 
 
-def _kaufman(m: int, n: int, kk: np.ndarray):
+def _kaufman(m: int, n: int, kk: _Floats) -> tuple[_Floats, _Floats, _Floats]:
     """ln Z and its first and second derivatives in K for the periodic m x n lattice.
 
     ``kk`` is a 1-D array of couplings K > 0.  Returns three arrays of the same shape.
@@ -225,7 +232,7 @@ def _kaufman(m: int, n: int, kk: np.ndarray):
     ddg0 = -4.0 * cth[:, 0] * u[:, 0]
     x0, dx0, ddx0 = half_m * g0, half_m * dg0, half_m * ddg0
 
-    def total(parts):
+    def total(parts: tuple[_Floats, _Floats, _Floats]) -> tuple[_Floats, _Floats, _Floats]:
         v, d1, d2 = parts
         return v.sum(axis=1), d1.sum(axis=1), d2.sum(axis=1)
 
@@ -281,7 +288,8 @@ def _kaufman(m: int, n: int, kk: np.ndarray):
     return log_z, d1_total, d2_total
 
 
-def _kaufman_public(m, n, temperature, coupling):
+def _kaufman_public(m: int, n: int, temperature: ArrayLike, coupling: float
+                    ) -> tuple[int, int, float, _Floats, _Floats, _Floats, _Floats]:
     m = _side("m", m)
     n = _side("n", n)
     j = _coupling_2d(coupling)
@@ -299,7 +307,8 @@ def _kaufman_public(m, n, temperature, coupling):
     return m, n, j, t, lz.reshape(shape), d1.reshape(shape), d2.reshape(shape)
 
 
-def log_partition_2d(m: int, n: int, temperature, coupling: float = 1.0):
+def log_partition_2d(m: int, n: int, temperature: ArrayLike,
+                     coupling: float = 1.0) -> ScalarOrArray:
     """Exact ln Z of the periodic m x n square-lattice Ising model at zero field.
 
     Kaufman's (1949) formula (module docstring), evaluated in log space with a signed
@@ -323,7 +332,8 @@ def log_partition_2d(m: int, n: int, temperature, coupling: float = 1.0):
     return _out(_kaufman_public(m, n, temperature, coupling)[4])
 
 
-def energy_per_spin_2d(m: int, n: int, temperature, coupling: float = 1.0):
+def energy_per_spin_2d(m: int, n: int, temperature: ArrayLike,
+                       coupling: float = 1.0) -> ScalarOrArray:
     """Exact mean energy per spin <H>/N of the periodic m x n lattice at zero field.
 
     :math:`\\langle H\\rangle / N = -\\frac{J}{mn}\\,\\partial_K \\ln Z` with the analytic
@@ -335,7 +345,8 @@ def energy_per_spin_2d(m: int, n: int, temperature, coupling: float = 1.0):
     return _out(-j * d1 / (m * n))
 
 
-def specific_heat_per_spin_2d(m: int, n: int, temperature, coupling: float = 1.0):
+def specific_heat_per_spin_2d(m: int, n: int, temperature: ArrayLike,
+                              coupling: float = 1.0) -> ScalarOrArray:
     """Exact specific heat per spin of the periodic m x n lattice at zero field.
 
     :math:`C/N = \\frac{K^2}{mn}\\,\\partial_K^2 \\ln Z = \\mathrm{Var}(H)/(N T^2)` with the
@@ -350,7 +361,7 @@ def specific_heat_per_spin_2d(m: int, n: int, temperature, coupling: float = 1.0
 
 # --------------------------------------------------------------------------- infinite 2D lattice
 
-def _elliptic_ke(k: np.ndarray, kprime: np.ndarray):
+def _elliptic_ke(k: _Floats, kprime: _Floats) -> tuple[_Floats, _Floats]:
     """Complete elliptic integrals K(k), E(k) (modulus k) by the arithmetic-geometric mean.
 
     K = pi / (2 AGM(1, k')), E = K (1 - sum_{j>=0} 2^{j-1} c_j^2) with c_0 = k,
@@ -373,7 +384,7 @@ def _elliptic_ke(k: np.ndarray, kprime: np.ndarray):
     return kk, ee
 
 
-def _onsager_modulus(kk: np.ndarray):
+def _onsager_modulus(kk: _Floats) -> tuple[_Floats, _Floats]:
     """k = 2 sinh 2K / cosh^2 2K and k' = sqrt(1 - k^2) = |1 - sinh^2 2K| / cosh^2 2K."""
     s = np.sinh(2.0 * kk)
     sech = 1.0 / np.cosh(2.0 * kk)
@@ -383,7 +394,8 @@ def _onsager_modulus(kk: np.ndarray):
 
 
 @functools.lru_cache(maxsize=None)
-def _graded_quadrature(n_panels: int = 48, order: int = 20, smallest: float = 1e-13):
+def _graded_quadrature(n_panels: int = 48, order: int = 20,
+                       smallest: float = 1e-13) -> tuple[_Floats, _Floats]:
     """Nodes psi and weights on [0, pi/2], Gauss-Legendre panels graded geometrically towards 0.
 
     Resolves integrands varying on a scale down to ``smallest`` at psi = 0 (Onsager's integrand
@@ -396,7 +408,8 @@ def _graded_quadrature(n_panels: int = 48, order: int = 20, smallest: float = 1e
     return (mid + half * x).ravel(), (half * w).ravel()
 
 
-def _infinite_setup(temperature, coupling):
+def _infinite_setup(temperature: ArrayLike, coupling: float
+                    ) -> tuple[_Floats, float, _Floats, NDArray[np.bool_]]:
     """Validated (t, J, K) with K clipped at _K_GROUND, and the ground-state mask K > _K_GROUND."""
     t = _temperature(temperature)
     j = _coupling_2d(coupling)
@@ -404,7 +417,8 @@ def _infinite_setup(temperature, coupling):
     return t, j, np.minimum(kk, _K_GROUND), kk > _K_GROUND
 
 
-def free_energy_per_spin_infinite(temperature, coupling: float = 1.0):
+def free_energy_per_spin_infinite(temperature: ArrayLike,
+                                  coupling: float = 1.0) -> ScalarOrArray:
     """Onsager's free energy per spin f of the infinite 2D lattice at zero field.
 
     .. math:: -f/T = \\ln(2\\cosh 2K) + \\frac1\\pi \\int_0^{\\pi/2}
@@ -427,7 +441,7 @@ def free_energy_per_spin_infinite(temperature, coupling: float = 1.0):
     return _out(f.reshape(t.shape))
 
 
-def _elliptic_parts(k: np.ndarray, kprime: np.ndarray):
+def _elliptic_parts(k: _Floats, kprime: _Floats) -> tuple[_Floats, _Floats, _Floats]:
     """(K1, kappa1, beta1): K1 = K(k), kappa1 = (2/pi) K(k) - 1 and
     beta1 = (4/pi) B(k) - 1 with B = (E - k'^2 K)/k^2 = int_0^{pi/2} cos^2 t dt / sqrt(1 - k^2 sin^2 t).
 
@@ -449,7 +463,7 @@ def _elliptic_parts(k: np.ndarray, kprime: np.ndarray):
     return k1, kappa1, beta1
 
 
-def energy_per_spin_infinite(temperature, coupling: float = 1.0):
+def energy_per_spin_infinite(temperature: ArrayLike, coupling: float = 1.0) -> ScalarOrArray:
     """Onsager's internal energy per spin of the infinite 2D lattice at zero field.
 
     .. math:: u = -J\\coth 2K\\,\\Big[1 + \\frac{2}{\\pi}(2\\tanh^2 2K - 1)\\,K_1(k)\\Big]
@@ -469,7 +483,8 @@ def energy_per_spin_infinite(temperature, coupling: float = 1.0):
     return _out(u.reshape(t.shape))
 
 
-def specific_heat_per_spin_infinite(temperature, coupling: float = 1.0):
+def specific_heat_per_spin_infinite(temperature: ArrayLike,
+                                    coupling: float = 1.0) -> ScalarOrArray:
     r"""Onsager's specific heat per spin of the infinite 2D lattice at zero field.
 
     Obtained as :math:`C = du/dT = -(K^2/J)\,du/dK` by differentiating
@@ -503,7 +518,8 @@ def specific_heat_per_spin_infinite(temperature, coupling: float = 1.0):
 
 # --------------------------------------------------------------------------- 1D chain
 
-def _chain_1d(n, temperature, coupling, field):
+def _chain_1d(n: int | None, temperature: ArrayLike, coupling: float, field: float
+              ) -> tuple[tuple[_Floats, ...], _Floats]:
     """(ln Z, d ln Z/d beta, d2 ln Z/d beta2) of the periodic chain; n=None: per spin, N -> inf."""
     if n is not None:
         n = _side("n", n)
@@ -531,7 +547,7 @@ def _chain_1d(n, temperature, coupling, field):
     t1 = mt * tt                              # d Tt / d beta (elementwise; shift is linear)
     t2 = mt * mt * tt
 
-    def sandwich(a, u, v):
+    def sandwich(a: _Floats, u: _Floats, v: _Floats) -> _Floats:
         return np.einsum("bi,bij,bj->b", u, a, v)
 
     off = sandwich(t1, v_p, v_m)
@@ -566,7 +582,8 @@ def _chain_1d(n, temperature, coupling, field):
     return tuple(o.reshape(t.shape) for o in out), t
 
 
-def log_partition_1d(n, temperature, coupling: float = 1.0, field: float = 0.0):
+def log_partition_1d(n: int | None, temperature: ArrayLike, coupling: float = 1.0,
+                     field: float = 0.0) -> ScalarOrArray:
     """Exact ln Z of the periodic Ising chain of n spins (transfer matrix).
 
     :math:`Z = \\lambda_+^n + \\lambda_-^n`, eigenvalues of
@@ -587,7 +604,8 @@ def log_partition_1d(n, temperature, coupling: float = 1.0, field: float = 0.0):
     return _out(_chain_1d(n, temperature, coupling, field)[0][0])
 
 
-def energy_per_spin_1d(n, temperature, coupling: float = 1.0, field: float = 0.0):
+def energy_per_spin_1d(n: int | None, temperature: ArrayLike, coupling: float = 1.0,
+                       field: float = 0.0) -> ScalarOrArray:
     """Exact <H>/N of the periodic chain, :math:`-\\partial_\\beta \\ln Z / N` (analytic).
 
     Includes the field term -h <sum s_i>.  Parameters as :func:`log_partition_1d`
@@ -600,7 +618,8 @@ def energy_per_spin_1d(n, temperature, coupling: float = 1.0, field: float = 0.0
     return _out(-d1 / (1 if n is None else n))
 
 
-def specific_heat_per_spin_1d(n, temperature, coupling: float = 1.0, field: float = 0.0):
+def specific_heat_per_spin_1d(n: int | None, temperature: ArrayLike, coupling: float = 1.0,
+                              field: float = 0.0) -> ScalarOrArray:
     """Exact specific heat per spin of the periodic chain.
 
     :math:`C/N = \\beta^2\\,\\partial^2_\\beta \\ln Z / N` (analytic).
@@ -612,7 +631,8 @@ def specific_heat_per_spin_1d(n, temperature, coupling: float = 1.0, field: floa
     return _out(d2 / (t * t) / (1 if n is None else n))
 
 
-def correlation_1d(n, temperature, r, coupling: float = 1.0, periodic: bool = True):
+def correlation_1d(n: int | None, temperature: ArrayLike, r: ArrayLike, coupling: float = 1.0,
+                   periodic: bool = True) -> ScalarOrArray:
     """Exact zero-field spin-spin correlation <s_i s_{i+r}> of the Ising chain.
 
     Periodic chain of n spins: :math:`(t^r + t^{n-r}) / (1 + t^n)`; open chain (``periodic=False``)
@@ -634,21 +654,21 @@ def correlation_1d(n, temperature, r, coupling: float = 1.0, periodic: bool = Tr
     """
     t = _temperature(temperature)
     j = _finite("coupling", coupling)
-    r = np.asarray(r)
-    if not np.issubdtype(r.dtype, np.integer):
-        if not np.all(np.isfinite(r)) or np.any(r != np.round(r)):
-            raise ValueError(f"distance r must be integer, got {r!r}")
-        r = r.astype(np.int64)
-    if np.any(r < 0):
-        raise ValueError(f"distance r must be >= 0, got {r!r}")
+    dist = np.asarray(r)
+    if not np.issubdtype(dist.dtype, np.integer):
+        if not np.all(np.isfinite(dist)) or np.any(dist != np.round(dist)):
+            raise ValueError(f"distance r must be integer, got {dist!r}")
+        dist = dist.astype(np.int64)
+    if np.any(dist < 0):
+        raise ValueError(f"distance r must be >= 0, got {dist!r}")
     th = np.tanh(j / t)
     if n is None or not periodic:
         if n is not None:
             n = _side("n", n)
-            if np.any(r >= n):
-                raise ValueError(f"distance r must be < n = {n} in an open chain, got {r!r}")
-        return _out(th ** r)
+            if np.any(dist >= n):
+                raise ValueError(f"distance r must be < n = {n} in an open chain, got {dist!r}")
+        return _out(th ** dist)
     n = _side("n", n)
-    if np.any(r > n):
-        raise ValueError(f"distance r must be <= n = {n}, got {r!r}")
-    return _out((th ** r + th ** (n - r)) / (1.0 + th ** n))
+    if np.any(dist > n):
+        raise ValueError(f"distance r must be <= n = {n}, got {dist!r}")
+    return _out((th ** dist + th ** (n - dist)) / (1.0 + th ** n))

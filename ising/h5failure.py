@@ -15,15 +15,18 @@ import logging
 import os
 import re
 import sys
+from typing import Callable, Iterator
 
 import h5py
+
+from .atomic import StrPath
 
 __all__ = ["quiet_unraisable", "detach", "abandoned_files", "install_abandoned_hook"]
 
 logger = logging.getLogger("ising.io")
 
 @contextlib.contextmanager
-def quiet_unraisable(collected: list | None = None):
+def quiet_unraisable(collected: list[BaseException] | None = None) -> Iterator[None]:
     """Catch the errors h5py raises inside its deallocators ("Exception ignored in ...").
 
     HDF5 writes cached chunks and metadata when an object is released, and h5py can only
@@ -35,7 +38,7 @@ def quiet_unraisable(collected: list | None = None):
     previous_stderr = sys.stderr
     captured = _CapturedStderr()
 
-    def hook(unraisable):
+    def hook(unraisable: sys.UnraisableHookArgs) -> None:
         if collected is not None and unraisable.exc_value is not None:
             collected.append(unraisable.exc_value)
         logger.debug("h5py deallocator error: %s", unraisable.exc_value)
@@ -58,20 +61,20 @@ def quiet_unraisable(collected: list | None = None):
 class _CapturedStderr:
     """A text sink standing in for :data:`sys.stderr` while HDF5 objects are written/released."""
 
-    def __init__(self):
-        self._parts = []
+    def __init__(self) -> None:
+        self._parts: list[str] = []
 
-    def write(self, text):
+    def write(self, text: str) -> int:
         self._parts.append(str(text))
         return len(text)
 
-    def flush(self):
+    def flush(self) -> None:
         pass
 
-    def isatty(self):
+    def isatty(self) -> bool:
         return False
 
-    def getvalue(self):
+    def getvalue(self) -> str:
         return "".join(self._parts)
 
 
@@ -80,9 +83,9 @@ _H5_WRITE_FAILURE_RE = re.compile(r"decrement id ref count|file write failed|err
 
 #: HDF5 files that could not be closed after a write failure (see :func:`detach`);
 #: a process holding any should end with os._exit (rgdl.cli does) to skip HDF5's own cleanup.
-_ABANDONED: list = []
-_ABANDONED_NAMES: set = set()
-_HOOK_INSTALLED = []
+_ABANDONED: list[h5py.File] = []
+_ABANDONED_NAMES: set[str] = set()
+_HOOK_INSTALLED: list[Callable[[sys.UnraisableHookArgs], None]] = []
 
 
 def abandoned_files() -> int:
@@ -91,13 +94,13 @@ def abandoned_files() -> int:
     return len(_ABANDONED_NAMES)
 
 
-def install_abandoned_hook():
+def install_abandoned_hook() -> None:
     """Filter h5py deallocator errors about abandoned files out of :data:`sys.unraisablehook`."""
     if _HOOK_INSTALLED:
         return
     previous = sys.unraisablehook
 
-    def hook(unraisable):
+    def hook(unraisable: sys.UnraisableHookArgs) -> None:
         text = str(unraisable.exc_value)
         if _ABANDONED_NAMES and (any(name in text for name in _ABANDONED_NAMES)
                                  or "decrement id ref count" in text):
@@ -109,7 +112,7 @@ def install_abandoned_hook():
     _HOOK_INSTALLED.append(hook)
 
 
-def detach(h5: h5py.File, name) -> None:
+def detach(h5: h5py.File, name: StrPath) -> None:
     """Abandon the open file ``h5`` (its path ``name``) after a failed write.
 
     Its file descriptor is pointed at an in-memory file (or ``/dev/null``) before closing, so the

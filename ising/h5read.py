@@ -10,10 +10,12 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field as dataclass_field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Literal, Optional, overload
 
 import numpy as np
+from numpy.typing import NDArray
 
+from .atomic import StrPath
 from .h5resume import RESUME_GROUP
 from .h5schema import (CF_ATTRIBUTES, check_spin_values, dimension_names, first_line,
                        format_version, open_h5, validate_layout)
@@ -67,14 +69,14 @@ class DatasetMetadata:
     source: Optional[str] = None
 
     @classmethod
-    def from_attributes(cls, attrs: dict) -> "DatasetMetadata":
+    def from_attributes(cls, attrs: dict[str, Any]) -> DatasetMetadata:
         """From validated root attributes (:func:`read_attributes`)."""
         names = [f for f in cls.__dataclass_fields__ if f not in ("format_version", "source")]
         return cls(**{name: attrs[name] for name in names}, format_version=format_version(attrs),
                    source=attrs.get("source"))
 
 
-def _attribute(name: str, kind, doc: str) -> property:
+def _attribute(name: str, kind: Callable[[Any], object], doc: str) -> property:
     """A read-only property returning ``kind(self.attrs[name])``."""
     return property(lambda self: kind(self.attrs[name]), doc=doc)
 
@@ -96,10 +98,10 @@ class SpinDataset:
     """
 
     path: Path
-    spins: np.ndarray
-    energy: np.ndarray
-    magnetization: np.ndarray
-    attrs: dict = dataclass_field(default_factory=dict)
+    spins: NDArray[np.int8]
+    energy: NDArray[np.float64]
+    magnetization: NDArray[np.float64]
+    attrs: dict[str, Any] = dataclass_field(default_factory=dict)
 
     dimension = _attribute("dimension", int, "Lattice dimension, 1 or 2.")
     size = _attribute("size", int, "Linear size L.")
@@ -117,7 +119,7 @@ class SpinDataset:
         """The root attributes as a :class:`DatasetMetadata`."""
         return DatasetMetadata.from_attributes(self.attrs)
 
-    def to_xarray(self):
+    def to_xarray(self) -> Any:  # an xarray.Dataset: xarray is optional, so not named here
         """The dataset as an :class:`xarray.Dataset` with named dimensions and CF attributes.
 
         Dimensions ``("sample", "y", "x")`` (2D) or ``("sample", "site")`` (1D) with integer
@@ -144,7 +146,7 @@ class SpinDataset:
         return self.size ** self.dimension
 
 
-def read_attributes(path) -> dict:
+def read_attributes(path: StrPath) -> dict[str, Any]:
     """Read and validate only the root attributes of a dataset (no spin data is loaded).
 
     Raises
@@ -165,7 +167,7 @@ def read_attributes(path) -> dict:
     return attrs
 
 
-def read_dataset(path, *, check_observables: bool = False) -> SpinDataset:
+def read_dataset(path: StrPath, *, check_observables: bool = False) -> SpinDataset:
     """Read and validate a spin dataset written in the rgdl schema.
 
     Parameters
@@ -216,7 +218,7 @@ def read_dataset(path, *, check_observables: bool = False) -> SpinDataset:
                        attrs=attrs)
 
 
-def dataset_shape(path) -> tuple:
+def dataset_shape(path: StrPath) -> tuple[int, ...]:
     """Shape ``(n_samples, L[, L])`` of a complete dataset's ``spins`` (validated, not loaded)."""
     path = Path(path)
     read_attributes(path)
@@ -224,7 +226,7 @@ def dataset_shape(path) -> tuple:
         return tuple(int(n) for n in h5["spins"].shape)
 
 
-def read_series(path) -> tuple[np.ndarray, np.ndarray]:
+def read_series(path: StrPath) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Read only the ``energy`` and ``magnetization`` series of a complete dataset (validated)."""
     path = Path(path)
     read_attributes(path)
@@ -238,7 +240,14 @@ def read_series(path) -> tuple[np.ndarray, np.ndarray]:
     return energy, magnetization
 
 
-def load_dataset(path, *, as_xarray: bool = False, check_observables: bool = False):
+@overload
+def load_dataset(path: StrPath, *, as_xarray: Literal[False] = False,
+                 check_observables: bool = False) -> SpinDataset: ...
+@overload
+def load_dataset(path: StrPath, *, as_xarray: bool, check_observables: bool = False) -> Any: ...
+
+
+def load_dataset(path: StrPath, *, as_xarray: bool = False, check_observables: bool = False) -> Any:
     """Load a spin dataset: NumPy arrays and metadata, or an xarray view.
 
     Reads every format version (:data:`ising.h5schema.READABLE_VERSIONS`) with the validation of

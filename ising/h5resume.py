@@ -16,11 +16,13 @@ import json
 import logging
 import zlib
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 import h5py
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
+from .atomic import StrPath
 from .h5schema import check_spin_values, first_line, open_h5, python_scalar
 
 __all__ = ["RESUME_GROUP", "partial_path", "read_partial_params", "state_crc", "checked_state",
@@ -32,14 +34,17 @@ RESUME_GROUP = "_resume"
 _SLOTS = ("slot0", "slot1")
 _META = "_meta"  # int64[3] per slot: sequence number, samples committed, CRC-32 of the state
 
+#: One commit of a partial file: (sequence number, samples committed, sampler state).
+Commit = tuple[int, int, dict[str, NDArray[Any]]]
 
-def partial_path(path) -> Path:
+
+def partial_path(path: StrPath) -> Path:
     """Return the temporary file ``<path>.partial`` a dataset is written to before its rename."""
     path = Path(path)
     return path.with_name(path.name + ".partial")
 
 
-def read_partial_params(path) -> dict:
+def read_partial_params(path: StrPath) -> dict[str, Any]:
     """Read-only look at ``<path>.partial``: the generation parameters stored in ``/_resume``.
 
     Used to check that a resume request matches before anything in the file is modified.
@@ -64,7 +69,7 @@ def read_partial_params(path) -> dict:
     return params
 
 
-def state_crc(n_written: int, state: Mapping[str, np.ndarray]) -> int:
+def state_crc(n_written: int, state: Mapping[str, ArrayLike]) -> int:
     """CRC-32 of a commit: the sample count and every state array (name, dtype, shape, bytes)."""
     crc = zlib.crc32(np.int64(n_written).tobytes())
     for key in sorted(state):
@@ -74,25 +79,27 @@ def state_crc(n_written: int, state: Mapping[str, np.ndarray]) -> int:
     return crc
 
 
-def checked_state(state) -> dict:
+def checked_state(state: Mapping[str, ArrayLike] | None) -> dict[str, NDArray[Any]]:
     """C-ordered copies of a sampler state's arrays; ValueError unless every entry is a
     numeric array with a plain name (None: an empty state)."""
-    state = {} if state is None else {str(k): np.array(v, order="C", copy=True)
-                                      for k, v in state.items()}
-    for key, value in state.items():
+    arrays: dict[str, NDArray[Any]] = {} if state is None else {
+        str(k): np.array(v, order="C", copy=True) for k, v in state.items()}
+    for key, value in arrays.items():
         if "/" in key or key == _META or value.dtype.kind not in "biuf":
             raise ValueError(f"resume state entry {key!r} must be a numeric array with a plain name")
-    return state
+    return arrays
 
 
-def create_resume_group(h5: h5py.File, params: Mapping, n_samples) -> None:
+def create_resume_group(h5: h5py.File, params: Mapping[str, Any] | None,
+                        n_samples: int | None) -> None:
     """Create ``/_resume`` with the generation ``params`` (JSON) and the final sample count."""
     group = h5.create_group(RESUME_GROUP)
     group.attrs["params"] = json.dumps(dict(params or {}), sort_keys=True)
     group.attrs["n_samples"] = -1 if n_samples is None else n_samples
 
 
-def write_state(h5: h5py.File, sequence: int, n_written: int, state: Mapping) -> None:
+def write_state(h5: h5py.File, sequence: int, n_written: int,
+                state: Mapping[str, NDArray[Any]]) -> None:
     """Commit ``state`` as number ``sequence`` (with ``n_written`` samples) into the slot of its
     parity: the slot is invalidated first and its ``_meta`` written last, then the file flushed."""
     slot = h5[RESUME_GROUP].require_group(_SLOTS[sequence % 2])
@@ -116,7 +123,7 @@ def write_state(h5: h5py.File, sequence: int, n_written: int, state: Mapping) ->
     h5.flush()
 
 
-def _intact_slots(group, where: str) -> list:
+def _intact_slots(group: h5py.Group, where: str) -> list[Commit]:
     """``(sequence, n_written, state)`` of every slot that reads back and whose CRC verifies."""
     candidates = []
     for slot in _SLOTS:
@@ -136,7 +143,7 @@ def _intact_slots(group, where: str) -> list:
     return candidates
 
 
-def newest_commit(h5: h5py.File, where: str):
+def newest_commit(h5: h5py.File, where: str) -> Commit | None:
     """The newest commit of a partial file that is intact and whose samples all read back.
 
     A kill can land anywhere, including inside an HDF5 flush, whose metadata writes are not

@@ -95,7 +95,7 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def python_scalar(value):
+def python_scalar(value: Any) -> Any:
     """Convert an h5py attribute value to a plain Python scalar where possible."""
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
@@ -106,7 +106,7 @@ def python_scalar(value):
     return value
 
 
-def normalise_attributes(raw: Mapping[str, Any], where: str) -> dict:
+def normalise_attributes(raw: Mapping[str, Any], where: str) -> dict[str, Any]:
     """Type-check the root attributes; raise ValueError naming ``where`` on a bad one."""
     attrs = {key: python_scalar(value) for key, value in raw.items()}
     missing = [name for name in REQUIRED_ATTRIBUTES if name not in attrs]
@@ -152,12 +152,12 @@ def format_version(attrs: Mapping[str, Any]) -> int:
     return int(attrs.get("format_version", 1))
 
 
-def dimension_names(dimension: int) -> tuple:
+def dimension_names(dimension: int) -> tuple[str, ...]:
     """Names of the axes of ``spins``: ``("sample", "y", "x")`` in 2D, ``("sample", "site")`` in 1D."""
     return ("sample", "y", "x") if dimension == 2 else ("sample", "site")
 
 
-def check_spin_values(spins_ds, n_rows: int, where: str) -> None:
+def check_spin_values(spins_ds: h5py.Dataset, n_rows: int, where: str) -> None:
     """Raise ValueError unless every stored spin is -1 or +1 (checked block-wise)."""
     if n_rows == 0:
         return
@@ -169,7 +169,8 @@ def check_spin_values(spins_ds, n_rows: int, where: str) -> None:
             raise ValueError(f"{where}: dataset 'spins' contains values other than -1 and +1")
 
 
-def validate_layout(h5: h5py.File, where: str, *, require_complete: bool = True) -> tuple[dict, int]:
+def validate_layout(h5: h5py.File, where: str, *,
+                    require_complete: bool = True) -> tuple[dict[str, Any], int]:
     """Check datasets and attributes of an open file; return (attrs, n_samples)."""
     for name in ("spins", "energy", "magnetization"):
         if name not in h5 or not isinstance(h5[name], h5py.Dataset):
@@ -199,7 +200,8 @@ def validate_layout(h5: h5py.File, where: str, *, require_complete: bool = True)
     return attrs, n_samples
 
 
-def _check_coordinates(h5: h5py.File, dimension: int, size: int, n_samples: int, where: str):
+def _check_coordinates(h5: h5py.File, dimension: int, size: int, n_samples: int,
+                       where: str) -> None:
     """Raise ValueError unless the coordinates of a version-2 file have the expected lengths."""
     lengths = dict(zip(dimension_names(dimension), (n_samples,) + (size,) * dimension))
     for name, length in lengths.items():

@@ -23,10 +23,12 @@ import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Mapping
+from types import TracebackType
+from typing import Any, Iterator, Literal, Mapping, NoReturn
 
 import h5py
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from . import atomic
 from .h5failure import detach, install_abandoned_hook, quiet_unraisable
@@ -43,7 +45,7 @@ __all__ = ["DatasetWriter", "check_output_path", "partial_is_resumable", "write_
 logger = logging.getLogger("ising.io")
 
 
-def check_output_path(path, *, overwrite: bool = False, allow_existing: bool = False,
+def check_output_path(path: atomic.StrPath, *, overwrite: bool = False, allow_existing: bool = False,
                       resumable: bool = False) -> Path:
     """Check that a dataset can be written to ``path``, without creating anything there.
 
@@ -140,7 +142,8 @@ class DatasetWriter:
     ...     w.finalize()
     """
 
-    def __init__(self, path, *, dimension: int, size: int, attrs: Mapping[str, Any],
+    def __init__(self, path: atomic.StrPath, *, dimension: int, size: int,
+                 attrs: Mapping[str, Any],
                  n_samples: int | None = None, resume_params: Mapping[str, Any] | None = None,
                  compression: str | None = "gzip", overwrite: bool = False,
                  chunk_rows: int | None = None, _h5: h5py.File | None = None):
@@ -161,7 +164,7 @@ class DatasetWriter:
         self._sequence = 0
         self._closed = False
         self.resume_params = dict(resume_params or {})
-        self.resume_state = None
+        self.resume_state: dict[str, NDArray[Any]] | None = None
         install_abandoned_hook()
         if _h5 is not None:  # reopened by DatasetWriter.reopen
             self._h5 = _h5
@@ -196,7 +199,8 @@ class DatasetWriter:
             raise
 
     # -- creation -----------------------------------------------------------------------------
-    def _create_layout(self, attrs, compression, resume_params):
+    def _create_layout(self, attrs: Mapping[str, Any], compression: str | None,
+                       resume_params: Mapping[str, Any] | None) -> None:
         n_spins = self.size ** self.dimension
         rows = self._chunk_rows or max(1, min(SPIN_CHUNK_BYTES // n_spins, self.n_samples or 1 << 30))
         create_datasets(self._h5, dimension=self.dimension, size=self.size, rows=rows,
@@ -212,7 +216,7 @@ class DatasetWriter:
 
     # -- reopening for resume -----------------------------------------------------------------
     @classmethod
-    def reopen(cls, path) -> "DatasetWriter":
+    def reopen(cls, path: atomic.StrPath) -> DatasetWriter:
         """Reopen ``<path>.partial`` to continue writing it.
 
         The datasets are truncated to the last committed chunk (the newest resume slot whose
@@ -257,7 +261,7 @@ class DatasetWriter:
             raise
         return writer
 
-    def _load_resume(self):
+    def _load_resume(self) -> None:
         """Truncate the datasets to the newest intact commit (:func:`ising.h5resume.newest_commit`)
         and take its state, or start from zero samples when nothing was committed."""
         where = str(self.partial)
@@ -285,11 +289,11 @@ class DatasetWriter:
         return int(self._h5["spins"].chunks[0])
 
     @property
-    def attrs(self) -> dict:
+    def attrs(self) -> dict[str, Any]:
         """The root attributes currently stored (Python scalars)."""
         return {key: python_scalar(value) for key, value in self._h5.attrs.items()}
 
-    def set_attributes(self, **attrs) -> None:
+    def set_attributes(self, **attrs: Any) -> None:
         """Set root attributes (None values are skipped; strings stored as UTF-8)."""
         for key, value in attrs.items():
             if value is None:
@@ -299,7 +303,8 @@ class DatasetWriter:
             with checked_writes(self):
                 self._h5.attrs[key] = value
 
-    def append(self, spins, energy, magnetization, *, state: Mapping[str, Any] | None = None) -> None:
+    def append(self, spins: ArrayLike, energy: ArrayLike, magnetization: ArrayLike, *,
+               state: Mapping[str, ArrayLike] | None = None) -> None:
         """Append samples, store the resume ``state`` with them, and flush the file.
 
         Parameters
@@ -343,23 +348,24 @@ class DatasetWriter:
         self.n_written = stop
         self._commit(state)
 
-    def checkpoint(self, state: Mapping[str, Any]) -> None:
+    def checkpoint(self, state: Mapping[str, ArrayLike]) -> None:
         """Commit ``state`` (e.g. the sampler state after burn-in) with the samples written so far."""
         self._check_open()
         self._commit(state)
 
-    def read_series(self) -> tuple[np.ndarray, np.ndarray]:
+    def read_series(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """The ``energy`` and ``magnetization`` series written so far (float64 copies)."""
         self._check_open()
         return self._h5["energy"][: self.n_written], self._h5["magnetization"][: self.n_written]
 
-    def _commit(self, state):
-        state = checked_state(state)
+    def _commit(self, state: Mapping[str, ArrayLike] | None) -> None:
+        arrays = checked_state(state)
         with checked_writes(self):
             self._sequence += 1
-            write_state(self._h5, self._sequence, self.n_written, state)
+            write_state(self._h5, self._sequence, self.n_written, arrays)
 
-    def finalize(self, *, expected_series=None, overwrite: bool = True, **attrs) -> Path:
+    def finalize(self, *, expected_series: tuple[ArrayLike, ArrayLike] | None = None,
+                 overwrite: bool = True, **attrs: Any) -> Path:
         """Finish the file: set ``attrs``, drop the resume state, verify, rename to ``path``.
 
         The closed file is reopened and verified (schema, every spin +-1, finite series, the
@@ -413,7 +419,7 @@ class DatasetWriter:
         logger.info("wrote %s (%d samples)", self.path, self.n_written)
         return self.path
 
-    def _verify(self, expected_series) -> None:
+    def _verify(self, expected_series: tuple[ArrayLike, ArrayLike] | None) -> None:
         """Reopen the closed partial file and check that it is the complete dataset written."""
         where = str(self.partial)
         with h5py.File(self.partial, "r") as h5:
@@ -431,7 +437,7 @@ class DatasetWriter:
             if not (np.array_equal(e, energy) and np.array_equal(m, magnetization)):
                 raise ValueError("the stored series differ from the series written")
 
-    def _fail(self, exc: BaseException):
+    def _fail(self, exc: BaseException) -> NoReturn:
         """A write failed: detach the file from HDF5 and raise a one-line WriteError.
 
         HDF5 keeps dirty metadata in memory and retries writing it when objects are released
@@ -444,7 +450,7 @@ class DatasetWriter:
         self._detach()
         raise atomic.write_error(self.partial, exc) from exc
 
-    def _detach(self):
+    def _detach(self) -> None:
         if self._closed:
             return
         self._closed = True
@@ -473,23 +479,24 @@ class DatasetWriter:
         except FileNotFoundError:
             pass
 
-    def _check_open(self):
+    def _check_open(self) -> None:
         if self._closed:
             raise ValueError(f"{self.partial}: writer is closed")
 
-    def __enter__(self):
+    def __enter__(self) -> DatasetWriter:
         return self
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> Literal[False]:
         self.close()
         return False
 
 
 @contextlib.contextmanager
-def checked_writes(writer):
+def checked_writes(writer: DatasetWriter) -> Iterator[None]:
     """Run HDF5 writes of ``writer``; any failure (raised or reported by a deallocator) ends
     in :meth:`DatasetWriter._fail`."""
-    collected: list = []
+    collected: list[BaseException] = []
     try:
         with quiet_unraisable(collected):
             yield
@@ -499,7 +506,8 @@ def checked_writes(writer):
         writer._fail(collected[0])
 
 
-def write_dataset(path, spins, energy=None, magnetization=None, *, attrs: Mapping[str, Any],
+def write_dataset(path: atomic.StrPath, spins: ArrayLike, energy: ArrayLike | None = None,
+                  magnetization: ArrayLike | None = None, *, attrs: Mapping[str, Any],
                   overwrite: bool = False, compression: str | None = "gzip",
                   chunk_samples: int = 4096) -> Path:
     """Write a complete in-memory dataset atomically (temporary ``<path>.partial`` + rename).
@@ -563,7 +571,7 @@ def write_dataset(path, spins, energy=None, magnetization=None, *, attrs: Mappin
             raise
 
 
-def partial_is_resumable(path) -> bool:
+def partial_is_resumable(path: atomic.StrPath) -> bool:
     """True if ``<path>.partial`` can be continued by ``resume=True`` (``--resume``).
 
     Used after a failed write, to keep the partial file only where a resume can use it: the
@@ -572,7 +580,7 @@ def partial_is_resumable(path) -> bool:
     no longer open or update (a full disk or a file-size limit can leave it truncated below the
     size its superblock records, or with metadata that was never written) gives False.
     """
-    collected: list = []
+    collected: list[BaseException] = []
     writer = None
     try:
         with quiet_unraisable(collected):

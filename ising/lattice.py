@@ -13,6 +13,7 @@ Everything here is plain NumPy and deliberately obvious: the fast kernels in
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
     "check_dimension",
@@ -25,7 +26,7 @@ __all__ = [
 ]
 
 
-def check_dimension(dimension) -> int:
+def check_dimension(dimension: object) -> int:
     """Return ``dimension`` as an int, raising ValueError unless it is 1 or 2."""
     if isinstance(dimension, bool) or dimension not in (1, 2):
         raise ValueError(f"dimension must be 1 or 2, got {dimension!r}")
@@ -37,12 +38,12 @@ def n_spins(size: int, dimension: int) -> int:
     return int(size) ** check_dimension(dimension)
 
 
-def lattice_shape(size: int, dimension: int) -> tuple:
+def lattice_shape(size: int, dimension: int) -> tuple[int, ...]:
     """Array shape of one configuration: ``(size,)`` in 1D, ``(size, size)`` in 2D."""
     return (int(size),) * check_dimension(dimension)
 
 
-def neighbour_table(size: int, dimension: int) -> np.ndarray:
+def neighbour_table(size: int, dimension: int) -> NDArray[np.int64]:
     """Periodic nearest-neighbour indices of the flattened lattice.
 
     Parameters
@@ -69,7 +70,7 @@ def neighbour_table(size: int, dimension: int) -> np.ndarray:
     return np.stack([c.ravel() for c in cols], axis=1).astype(np.int64)
 
 
-def _lattice_axes(spins: np.ndarray, dimension: int) -> tuple:
+def _lattice_axes(spins: NDArray[np.generic], dimension: int) -> tuple[int, ...]:
     dimension = check_dimension(dimension)
     if spins.ndim < dimension:
         raise ValueError(
@@ -80,7 +81,7 @@ def _lattice_axes(spins: np.ndarray, dimension: int) -> tuple:
     return tuple(range(-dimension, 0))
 
 
-def bond_sum(spins, dimension: int) -> np.ndarray:
+def bond_sum(spins: ArrayLike, dimension: int) -> NDArray[np.int64]:
     """Sum over nearest-neighbour bonds of s_i s_j (each bond once), per configuration.
 
     Parameters
@@ -102,7 +103,8 @@ def bond_sum(spins, dimension: int) -> np.ndarray:
     return total
 
 
-def energy_per_spin(spins, coupling, field, dimension) -> np.ndarray:
+def energy_per_spin(spins: ArrayLike, coupling: float, field: float,
+                    dimension: int) -> NDArray[np.float64]:
     """Energy per spin e = H / N with H = -J sum_<ij> s_i s_j - h sum_i s_i.
 
     Parameters
@@ -128,7 +130,7 @@ def energy_per_spin(spins, coupling, field, dimension) -> np.ndarray:
     return (-float(coupling) * bonds - float(field) * total_m) / n
 
 
-def magnetization_per_spin(spins, dimension) -> np.ndarray:
+def magnetization_per_spin(spins: ArrayLike, dimension: int) -> NDArray[np.float64]:
     """Magnetization per spin m = (1/N) sum_i s_i (signed).
 
     Parameters

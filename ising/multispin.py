@@ -45,8 +45,9 @@ Independent acceptance per lane (bit-sliced Bernoulli)
     (floor(U 2**64) = t) are rejected. A lane therefore flips with probability exactly
     t / 2**64, within 2**-63 of (1 - 2**-11) p. A lane is decided after 2 planes on
     average. Every site computes the first PLANES_INLINE (8) words branch-free (vectorised
-    over the sites of a run), the sites with lanes still undecided four more, and the rare
-    rest one word at a time until all their lanes are decided.
+    over the sites of a run), the sites with lanes still undecided TAIL_PLANES (4) more
+    (vectorised over the list of those sites), and the rare rest one word at a time until
+    all their lanes are decided.
 
 Random streams (counter-based, thread-count independent)
     Group g has a key k_g and a sweep counter w_g. In its sweep w the site with
@@ -85,7 +86,10 @@ OOPSLA 2014 (SplitMix64).
 
 from __future__ import annotations
 
+from typing import Any, Mapping, Sequence, cast
+
 import numpy as np
+import numpy.typing as npt
 
 from ._kernels import checkerboard_permutation
 from ._multispin_kernels import (LANES, LAZY_BITS, PLANES, PLANES_INLINE, lane_counts,
@@ -103,13 +107,14 @@ __all__ = ["MultiSpinMetropolis", "pack_spins", "unpack_spins", "acceptance_plan
 #: slowest one: on a machine with more runnable threads than cores a descheduled thread stalls
 #: it for a scheduler time slice, and with the OpenMP threading layer's default active waiting
 #: the waiting thread also takes the core the other one needs, so whether the row mode wins
-#: depends on the load at the time; below this size its halo (2 ROW_DEPTH rows recomputed per
-#: block) costs more than half the work.
+#: depends on the load at the time; below this size a thread's share between two meetings
+#: (at most L / 8 sweeps of L / 2 rows) is too short to pay for them.
 ROWS_MIN_SIZE = 32
 #: Row blocks (threads) of a single group in the row-parallel mode.
 ROW_BLOCKS = 2
-#: Sweeps between the threads' meetings in the row-parallel mode (temporal blocking).
-ROW_DEPTH = 4
+#: Most sweeps per two meetings of the row mode's threads (diamond tiling; cut to
+#: L / (4 ROW_BLOCKS) so that the blocks have at least 4 rows per sweep).
+ROW_DEPTH = 8
 #: Calls with fewer word updates than this (n_groups * L^2 * n_sweeps) run serially.
 PARALLEL_MIN_WORK = 20_000
 #: Word updates of one probe of a driver in the measured choice (a few milliseconds).
@@ -118,7 +123,8 @@ PROBE_WORK = 2_000_000
 _STATE_VERSION = 1
 
 
-def _per_replica(name, value, n, *, positive):
+def _per_replica(name: str, value: npt.ArrayLike, n: int, *,
+                 positive: bool) -> npt.NDArray[np.float64]:
     a = np.asarray(value, dtype=np.float64)
     if a.ndim == 0:
         a = np.full(n, float(a))
@@ -154,8 +160,9 @@ class MultiSpinMetropolis:
     initial : {"random", "up"}
         Independent fair coins per replica (from its own stream) or all +1.
     row_parallel : bool or None
-        Split the rows of each lattice over ROW_BLOCKS threads, meeting every ROW_DEPTH
-        sweeps (temporal blocking: each thread recomputes a halo of 2 ROW_DEPTH rows).
+        Split the rows of each lattice over ROW_BLOCKS threads, meeting twice per ROW_DEPTH
+        sweeps (diamond tiling in place: each thread advances its block's rows as far as their
+        neighbours allow, then the rows around one block boundary; nothing is recomputed).
         ``None`` (default): a single group (n_replicas <= 64) of L >= ROWS_MIN_SIZE (32)
         measures the serial and the row-parallel drivers on short probes and runs the faster
         one, re-probing the slower one from time to time (:class:`ising.autotune.FasterOf`;
@@ -178,8 +185,9 @@ class MultiSpinMetropolis:
     (3, 16, 16)
     """
 
-    def __init__(self, size, temperature, coupling=1.0, field=0.0, n_replicas=64, seed=None,
-                 initial="random", *, row_parallel=None):
+    def __init__(self, size: int, temperature: npt.ArrayLike, coupling: npt.ArrayLike = 1.0,
+                 field: float = 0.0, n_replicas: int = 64, seed: int | None = None,
+                 initial: str = "random", *, row_parallel: bool | None = None) -> None:
         if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 4 \
                 or size % 2:
             raise ValueError(f"size must be an even integer >= 4 for the multi-spin engine, "
@@ -197,7 +205,7 @@ class MultiSpinMetropolis:
         if initial not in ("random", "up"):
             raise ValueError(f"initial must be 'random' or 'up', got {initial!r}")
         if seed is None:
-            seed = int(np.random.SeedSequence().entropy % (1 << 63))
+            seed = cast(int, np.random.SeedSequence().entropy) % (1 << 63)
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
         self.size = L = int(size)
@@ -238,17 +246,14 @@ class MultiSpinMetropolis:
         self._perm = checkerboard_permutation(L)
         self._words = np.empty((self.n_groups, L * L), dtype=np.uint64)
         self._set_words(spins)
-        rows = L // ROW_BLOCKS + 4 * ROW_DEPTH + 2  # most strip rows of the row mode
-        self._buf = np.empty((max(self.n_groups, ROW_BLOCKS), 6,
-                              max(L + 2, rows) * (L // 2)), dtype=np.uint64)
-        self._strips = np.empty((ROW_BLOCKS, 2 * rows * (L // 2)), dtype=np.uint64)
-        self._other = np.empty_like(self._words)
+        self._buf = np.empty((max(self.n_groups, ROW_BLOCKS), 7, (L + 2) * (L // 2)),
+                             dtype=np.uint64)
         self._rng = np.zeros((self.n_groups, 2), dtype=np.uint64)  # [key, sweeps done]
         for g, ss in enumerate(run_ss.spawn(self.n_groups)):
             self._rng[g, 0] = ss.generate_state(1, dtype=np.uint64)[0]
 
     # ------------------------------------------------------------------ running
-    def sweep(self, n_sweeps=1):
+    def sweep(self, n_sweeps: int = 1) -> MultiSpinMetropolis:
         """Advance every replica by ``n_sweeps`` checkerboard sweeps (N attempts each).
 
         Returns
@@ -271,12 +276,12 @@ class MultiSpinMetropolis:
         self.sweeps_done += n
         return self
 
-    def _run_driver(self, driver, n):
+    def _run_driver(self, driver: int, n: int) -> None:
         """``n`` sweeps with driver 0 (serial), 1 (rows over threads) or 2 (groups over
         threads); all three give the same bytes."""
         args = (self._words, self.size, self._rng, self._afm, self._tp, self._sure, n)
         if driver == 1:
-            sweeps_rows(*args, self._buf[:ROW_BLOCKS], self._strips, self._other, ROW_DEPTH)
+            sweeps_rows(*args, self._buf[:ROW_BLOCKS], ROW_DEPTH)
         elif driver == 2:
             sweeps_groups(*args, self._buf)
         else:
@@ -287,30 +292,31 @@ class MultiSpinMetropolis:
     dimension = 2
 
     @property
-    def n_chains(self):
+    def n_chains(self) -> int:
         """Number of replicas (the chain count of :mod:`ising.validation`'s interface)."""
         return self.n_replicas
 
     @property
-    def temperature(self):
+    def temperature(self) -> npt.NDArray[np.float64]:
         """Per-replica temperatures (n_replicas,) (:func:`ising.validation.validate_point`
         judges every replica against the exact values at its own T)."""
         return self.temperatures
 
     @property
-    def coupling(self):
+    def coupling(self) -> npt.NDArray[np.float64]:
         """Per-replica couplings (n_replicas,)."""
         return self.couplings
 
     # -------------------------------------------------------------- observables
     @property
-    def spins(self):
+    def spins(self) -> npt.NDArray[np.int8]:
         """Copy of the configurations, int8 of shape (n_replicas, L, L)."""
         flat = np.empty_like(self._words)
         flat[:, self._perm] = self._words
         return unpack_spins(flat.reshape(self.n_groups, self.size, self.size), self.n_replicas)
 
-    def replica_spins(self, replicas=slice(None)):
+    def replica_spins(self, replicas: slice | Sequence[int] | npt.NDArray[np.integer[Any]]
+                      = slice(None)) -> npt.NDArray[np.int8]:
         """Configurations of some replicas, int8 of shape (n_selected, L, L).
 
         Parameters
@@ -327,13 +333,13 @@ class MultiSpinMetropolis:
         return s[where.reshape(-1) * LANES + idx % LANES]
 
     @property
-    def words(self):
+    def words(self) -> npt.NDArray[np.uint64]:
         """Copy of the packed words, uint64 (n_groups, L, L) (see :func:`pack_spins`)."""
         flat = np.empty_like(self._words)
         flat[:, self._perm] = self._words
         return flat.reshape(self.n_groups, self.size, self.size)
 
-    def kernel_arrays(self):
+    def kernel_arrays(self) -> dict[str, npt.NDArray[np.uint64]]:
         """Copies of the arrays the Numba drivers advance, for tests and diagnostics.
 
         Returns
@@ -349,16 +355,16 @@ class MultiSpinMetropolis:
         return {"words": self._words.copy(), "rng": self._rng.copy(), "afm": self._afm.copy(),
                 "sure": self._sure.copy(), "tp": self._tp.copy()}
 
-    def _set_words(self, spins):
+    def _set_words(self, spins: npt.NDArray[np.int8]) -> None:
         self._words[...] = pack_spins(spins).reshape(self.n_groups, -1)[:, self._perm]
 
-    def _counts(self):
+    def _counts(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         up = np.empty((self.n_groups, LANES), dtype=np.int64)
         anti = np.empty((self.n_groups, LANES), dtype=np.int64)
         lane_counts(self._words, self.size, up, anti)
         return up.ravel()[:self.n_replicas], anti.ravel()[:self.n_replicas]
 
-    def energy(self):
+    def energy(self) -> npt.NDArray[np.float64]:
         """Energy per spin of every replica (its own J), float64 (n_replicas,).
 
         H/N = -J (2N - 2 n_anti) / N from the per-lane count n_anti of antiparallel bonds
@@ -369,13 +375,13 @@ class MultiSpinMetropolis:
         n = self.n_spins
         return -self.couplings * (2 * n - 2 * anti) / n
 
-    def magnetization(self):
+    def magnetization(self) -> npt.NDArray[np.float64]:
         """Magnetization per spin (signed) of every replica, float64 (n_replicas,)."""
         up, _ = self._counts()
         return (2 * up - self.n_spins) / self.n_spins
 
     # -------------------------------------------------------------------- state
-    def get_state(self):
+    def get_state(self) -> dict[str, Any]:
         """Everything needed for a bit-exact resume, as a dict of numpy arrays.
 
         Keys: ``spins`` (int8 (n_replicas, L, L)), ``rng`` (uint64 (n_groups, 2): key and
@@ -385,7 +391,7 @@ class MultiSpinMetropolis:
                 "sweeps": np.array(self.sweeps_done, dtype=np.int64),
                 "version": np.array(_STATE_VERSION, dtype=np.int64)}
 
-    def set_state(self, state):
+    def set_state(self, state: Mapping[str, Any]) -> MultiSpinMetropolis:
         """Restore a state from :meth:`get_state` of an identically built instance.
 
         Raises
@@ -414,6 +420,6 @@ class MultiSpinMetropolis:
         self.sweeps_done = int(np.asarray(state["sweeps"]))
         return self
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"MultiSpinMetropolis(size={self.size}, n_replicas={self.n_replicas}, "
                 f"seed={self.seed}, row_parallel={self.row_parallel})")

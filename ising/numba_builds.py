@@ -10,13 +10,21 @@ saves, without changing any result.
 from __future__ import annotations
 
 import types
+from typing import Any, Callable, Protocol
 
 from numba import njit
 
-__all__ = ["serial_and_parallel"]
+__all__ = ["Kernel", "serial_and_parallel"]
 
 
-def serial_and_parallel(func, **options):
+class Kernel(Protocol):
+    """A compiled Numba dispatcher as the callers see it: called with arrays and scalars (its
+    outputs are written in place), it returns what the jitted function returns."""
+
+    def __call__(self, *args: Any) -> Any: ...
+
+
+def serial_and_parallel(func: Callable[..., Any], **options: Any) -> tuple[Kernel, Kernel]:
     """``(parallel, serial)`` njit builds of the plain Python function ``func``.
 
     The serial build gets its own function object and qualified name (``<name>_serial``):
@@ -29,7 +37,13 @@ def serial_and_parallel(func, **options):
         Plain Python source of the kernel (not yet jitted).
     **options
         Further :func:`numba.njit` options for both builds (``cache=True`` is always set).
+
+    Returns
+    -------
+    parallel, serial : Kernel
+        The ``parallel=True`` build and the serial one.
     """
+    assert isinstance(func, types.FunctionType), "serial_and_parallel needs a plain function"
     serial = types.FunctionType(func.__code__, func.__globals__, func.__name__ + "_serial",
                                 func.__defaults__, func.__closure__)
     serial.__qualname__ = func.__qualname__ + "_serial"

@@ -34,9 +34,10 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
-from typing import Callable, NamedTuple
+from typing import Any, Callable, Iterator, NamedTuple, TypeVar
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
     "integrated_autocorr_time",
@@ -58,8 +59,11 @@ logger = logging.getLogger(__name__)
 #: Shortest series accepted by the autocorrelation and error estimators.
 MIN_LENGTH = 4
 
+#: A sample mean (float) or an array of them: the estimators below work elementwise on either.
+FloatOrArray = TypeVar("FloatOrArray", float, NDArray[np.float64])
 
-def _as_chains(x, name="x", min_length=MIN_LENGTH) -> np.ndarray:
+
+def _as_chains(x: ArrayLike, name: str = "x", min_length: int = MIN_LENGTH) -> NDArray[np.float64]:
     """Validate ``x`` and return it as a float64 array of shape ``(n_chains, n)``."""
     a = np.asarray(x, dtype=np.float64)
     if a.ndim == 1:
@@ -77,7 +81,7 @@ def _as_chains(x, name="x", min_length=MIN_LENGTH) -> np.ndarray:
     return a
 
 
-def _autocorr(a: np.ndarray) -> tuple[np.ndarray, bool]:
+def _autocorr(a: NDArray[np.float64]) -> tuple[NDArray[np.float64], bool]:
     """Chain-averaged rho(t) of validated ``a`` (n_chains, n) and whether any chain varies."""
     n = a.shape[1]
     centred = a - a.mean(axis=1, keepdims=True)
@@ -95,7 +99,7 @@ def _autocorr(a: np.ndarray) -> tuple[np.ndarray, bool]:
     return rho, bool(np.any(ok))
 
 
-def autocorrelation(x) -> np.ndarray:
+def autocorrelation(x: ArrayLike) -> NDArray[np.float64]:
     """Normalised autocorrelation function rho(t), averaged over chains.
 
     Parameters
@@ -116,7 +120,7 @@ def autocorrelation(x) -> np.ndarray:
     return _autocorr(_as_chains(x))[0]
 
 
-def integrated_autocorr_time(x, c: float = 5.0) -> tuple[float, int]:
+def integrated_autocorr_time(x: ArrayLike, c: float = 5.0) -> tuple[float, int]:
     """Integrated autocorrelation time by Sokal's automatic windowing.
 
     Parameters
@@ -192,18 +196,18 @@ class BinningResult(NamedTuple):
 
     error: float
     block_size: int
-    block_sizes: np.ndarray
-    errors: np.ndarray
+    block_sizes: NDArray[np.int64]
+    errors: NDArray[np.float64]
 
 
-def _chi2_quantile_99(df: np.ndarray) -> np.ndarray:
+def _chi2_quantile_99(df: ArrayLike) -> NDArray[np.float64]:
     """0.99 quantile of chi-squared(df), Wilson-Hilferty approximation (< 1 % error, df >= 1)."""
     z = 2.3263478740408408  # standard normal 0.99 quantile
     df = np.asarray(df, dtype=np.float64)
     return df * (1.0 - 2.0 / (9.0 * df) + z * np.sqrt(2.0 / (9.0 * df))) ** 3
 
 
-def binning_error(x) -> BinningResult:
+def binning_error(x: ArrayLike) -> BinningResult:
     """Standard error of the mean of a correlated series by blocking (binning) analysis.
 
     The series is repeatedly halved by averaging neighbouring pairs (Flyvbjerg & Petersen
@@ -251,9 +255,9 @@ def binning_error(x) -> BinningResult:
         m = n // 2
         level = 0.5 * (level[:, 0:2 * m:2] + level[:, 1:2 * m:2])
         size *= 2
-    stats = np.asarray(stats)
-    tail = np.cumsum(stats[::-1])[::-1]
-    df = np.arange(len(stats), 0, -1)
+    stat = np.asarray(stats)
+    tail = np.cumsum(stat[::-1])[::-1]
+    df = np.arange(len(stat), 0, -1)
     ok = tail < _chi2_quantile_99(df)
     if np.any(ok):
         k = int(np.argmax(ok))
@@ -267,7 +271,7 @@ def binning_error(x) -> BinningResult:
                          np.asarray(errs))
 
 
-def jackknife(func: Callable[..., float], *series, n_blocks: int = 64,
+def jackknife(func: Callable[..., float], *series: ArrayLike, n_blocks: int = 64,
               bias_correction: bool = True) -> tuple[float, float]:
     """Delete-one-block jackknife for a (nonlinear) function of sample means.
 
@@ -338,7 +342,7 @@ class Estimate:
     value: float
     error: float
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[float]:
         yield self.value
         yield self.error
 
@@ -348,7 +352,7 @@ class Estimate:
     def __str__(self) -> str:
         return f"{self.value:.6g} ± {self.error:.2g}"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, float]:
         """``{"value": value, "error": error}`` as Python floats (for JSON)."""
         return {"value": float(self.value), "error": float(self.error)}
 
@@ -356,7 +360,8 @@ class Estimate:
 # The estimators of the thermodynamic quantities as functions of sample means, written once:
 # summarize() and every other consumer (e.g. analysis.thermodynamics) pass them to jackknife().
 
-def specific_heat(e_mean, e2_mean, n_spins, temperature):
+def specific_heat(e_mean: FloatOrArray, e2_mean: FloatOrArray, n_spins: int,
+                  temperature: float) -> FloatOrArray:
     """Specific heat per spin C = N (<e^2> - <e>^2) / T^2 (fluctuation-dissipation, k_B = 1).
 
     Parameters
@@ -371,7 +376,8 @@ def specific_heat(e_mean, e2_mean, n_spins, temperature):
     return n_spins * (e2_mean - e_mean * e_mean) / (temperature * temperature)
 
 
-def susceptibility(m_mean, m2_mean, n_spins, temperature):
+def susceptibility(m_mean: FloatOrArray, m2_mean: FloatOrArray, n_spins: int,
+                   temperature: float) -> FloatOrArray:
     """Susceptibility per spin chi = N (<m^2> - <m>^2) / T, the one definition of the package.
 
     Pass ``m_mean`` = <|m|> for the finite-lattice estimator used at zero field, where <m> = 0
@@ -391,7 +397,7 @@ def susceptibility(m_mean, m2_mean, n_spins, temperature):
     return n_spins * (m2_mean - m_mean * m_mean) / temperature
 
 
-def binder_cumulant(m2_mean, m4_mean):
+def binder_cumulant(m2_mean: FloatOrArray, m4_mean: FloatOrArray) -> FloatOrArray:
     """Binder cumulant U = 1 - <m^4> / (3 <m^2>^2) (Binder 1981; 2/3 ordered, 0 Gaussian)."""
     return 1.0 - m4_mean / (3.0 * m2_mean * m2_mean)
 
@@ -422,7 +428,7 @@ class Summary:
     temperature: float
     n_spins: int
     sweeps_per_sample: float = 1.0
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def effective_samples(self) -> float:
@@ -430,9 +436,9 @@ class Summary:
         tau_samples = self.tau_int / self.sweeps_per_sample
         return self.n_samples / (2.0 * tau_samples)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, float]:
         """Flat ``{name: value, name_err: error}`` dictionary (for printing or HDF5 attrs)."""
-        out = {}
+        out: dict[str, float] = {}
         for name in ("energy", "magnetization", "abs_magnetization", "m2", "m4", "binder",
                      "specific_heat", "susceptibility", "susceptibility_connected"):
             est = getattr(self, name)
@@ -444,7 +450,7 @@ class Summary:
         return out
 
 
-def _deinterleave(x, n_chains: int, name: str) -> np.ndarray:
+def _deinterleave(x: ArrayLike, n_chains: int, name: str) -> NDArray[np.float64]:
     a = np.asarray(x, dtype=np.float64)
     if a.ndim == 2:
         if n_chains not in (1, a.shape[0]):
@@ -459,7 +465,7 @@ def _deinterleave(x, n_chains: int, name: str) -> np.ndarray:
     return a.reshape(-1, n_chains).T
 
 
-def summarize(energy, magnetization, n_spins: int, temperature: float,
+def summarize(energy: ArrayLike, magnetization: ArrayLike, n_spins: int, temperature: float,
               sweeps_per_sample: float = 1, n_chains: int = 1, *, c: float = 5.0,
               block_taus: float = 10.0, max_blocks: int = 64) -> Summary:
     """Thermodynamic estimators with jackknife error bars and autocorrelation times.
@@ -533,7 +539,7 @@ def summarize(energy, magnetization, n_spins: int, temperature: float,
     taus = {name: integrated_autocorr_time(x, c=c)[0]
             for name, x in (("e", e), ("e2", e2), ("m", m), ("am", am), ("m2", m2), ("m4", m4))}
 
-    def blocks_for(*names) -> tuple[int, int]:
+    def blocks_for(*names: str) -> tuple[int, int]:
         return _blocking(max(taus[k] for k in names), "/".join(names), n, chains, block_taus,
                          max_blocks)
 
@@ -560,15 +566,17 @@ def summarize(energy, magnetization, n_spins: int, temperature: float,
                                                    "magnetization": (nb_m, blk_m)}})
 
 
-def _estimate(n_blocks, func, *series) -> Estimate:
+def _estimate(n_blocks: int, func: Callable[..., float], *series: ArrayLike) -> Estimate:
     return Estimate(*jackknife(func, *series, n_blocks=n_blocks))
 
 
-def _identity(a):
+def _identity(a: float) -> float:
     return a
 
 
-def _summary_input(energy, magnetization, n_spins, temperature, sweeps_per_sample, n_chains):
+def _summary_input(energy: ArrayLike, magnetization: ArrayLike, n_spins: int, temperature: float,
+                   sweeps_per_sample: float, n_chains: int
+                   ) -> tuple[NDArray[np.float64], NDArray[np.float64], int, float]:
     """Validated ``(e, m, N, T)`` of :func:`summarize`: e and m of shape (n_chains, n)."""
     if int(n_chains) != n_chains or n_chains < 1:
         raise ValueError(f"n_chains must be a positive integer, got {n_chains}")
@@ -586,7 +594,8 @@ def _summary_input(energy, magnetization, n_spins, temperature, sweeps_per_sampl
     return e, m, int(n_spins), float(temperature)
 
 
-def _blocking(tau_max, what, n, chains, block_taus, max_blocks) -> tuple[int, int]:
+def _blocking(tau_max: float, what: str, n: int, chains: int, block_taus: float,
+              max_blocks: int) -> tuple[int, int]:
     """(n_blocks, block length) for jackknife blocks of >= block_taus * tau_max samples, each
     chain blocked separately, at most ``max_blocks`` blocks (a warning when too few)."""
     min_block = max(int(math.ceil(block_taus * tau_max)), 1)
@@ -603,7 +612,7 @@ def _blocking(tau_max, what, n, chains, block_taus, max_blocks) -> tuple[int, in
     return n_blk, blk
 
 
-def gelman_rubin(chains, *, split=True):
+def gelman_rubin(chains: ArrayLike, *, split: bool = True) -> float:
     """Potential scale reduction factor ``R-hat`` of several Markov chains.
 
     Parameters

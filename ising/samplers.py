@@ -40,14 +40,18 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field as dc_field
+from types import SimpleNamespace
+from typing import Any, Callable, Literal, Mapping, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from . import _kernels, io
 from .calibration import CALIBRATION_WINDOW, calibrate, tau_of_series
 from .checks import check_int, check_real, resolve_seed
 from .autotune import FasterOf
 from .multispin import MultiSpinMetropolis
+from .numba_builds import Kernel
 from .lattice import energy_per_spin, magnetization_per_spin, neighbour_table
 from .schedule import equilibrate, n_rounds, sample_rounds
 from .schemes import (ALGORITHMS, CLUSTER_ALGORITHMS, LAZY_PROPOSAL, LOCAL_ALGORITHMS, SCHEMES,
@@ -101,7 +105,8 @@ _STATE_VERSION = 2  # 2: counter-based streams (1: xoshiro everywhere, per-row s
 
 
 def select_engine(engine: str, algorithm: str, dimension: int, size: int, field: float,
-                  n_chains: int, initial="random") -> str:
+                  n_chains: int, initial: str | Sequence[str] = "random"
+                  ) -> Literal["scalar", "multispin"]:
     """The engine that runs a sampler: ``"scalar"`` or ``"multispin"``.
 
     The multi-spin engine implements lazy checkerboard Metropolis in 2D at h = 0 for even
@@ -132,7 +137,7 @@ def select_engine(engine: str, algorithm: str, dimension: int, size: int, field:
     return "multispin" if why is None and n_chains >= MULTISPIN_MIN_CHAINS else "scalar"
 
 
-def initial_states(initial, n_chains) -> list:
+def initial_states(initial: str | Sequence[str], n_chains: int) -> list[str]:
     """The initial state of every chain: ``initial`` (one of :data:`INITIAL_STATES`) repeated,
     or a sequence of one per chain; ValueError otherwise."""
     try:
@@ -148,7 +153,7 @@ def initial_states(initial, n_chains) -> list:
     return starts
 
 
-def check_model(algorithm, coupling, field) -> None:
+def check_model(algorithm: str, coupling: float, field: float) -> None:
     """Refuse the (algorithm, J, h) the samplers do not implement or that are not ergodic."""
     if algorithm == "metropolis" and coupling == 0.0 and field == 0.0:
         raise ValueError("metropolis with coupling = 0 and field = 0 accepts every move and is "
@@ -219,9 +224,10 @@ class MonteCarloSampler:
     :attr:`scheme`); why each is ergodic, and the sweep definitions: see the module docstring.
     """
 
-    def __init__(self, dimension, size, temperature, coupling=1.0, field=0.0,
-                 algorithm="metropolis", n_chains=1, seed=None, initial="random",
-                 *, engine="auto", row_parallel=None):
+    def __init__(self, dimension: int, size: int, temperature: float, coupling: float = 1.0,
+                 field: float = 0.0, algorithm: str = "metropolis", n_chains: int = 1,
+                 seed: int | None = None, initial: str | Sequence[str] = "random",
+                 *, engine: str = "auto", row_parallel: bool | None = None):
         if isinstance(dimension, bool) or dimension not in (1, 2):
             raise ValueError(f"dimension must be 1 or 2, got {dimension!r}")
         self.dimension = int(dimension)
@@ -255,6 +261,7 @@ class MonteCarloSampler:
                                     self.n_chains, initial)
         self._multispin = None
         if self.engine == "multispin":
+            assert isinstance(initial, str)  # select_engine chose multispin only for one start
             self._multispin = MultiSpinMetropolis(L, self.temperature, self.coupling, 0.0,
                                                   n_replicas=self.n_chains, seed=self.seed,
                                                   initial=initial)
@@ -268,7 +275,7 @@ class MonteCarloSampler:
         #: Wolff clusters per sweep (0 until measured by the pilot at the first sweep).
         self.clusters_per_sweep = 0
 
-    def _build_tables(self):
+    def _build_tables(self) -> None:
         """Flip thresholds (local algorithms) or the bond threshold and neighbour table."""
         L, d = self.size, self.dimension
         if self.algorithm in LOCAL_ALGORITHMS:
@@ -282,7 +289,7 @@ class MonteCarloSampler:
             self._p_thr = np.uint64(probability_threshold(-math.expm1(-2.0 * k)))
             self._nbr = neighbour_table(L, d).astype(np.int32)
 
-    def _seed_chains(self, starts):
+    def _seed_chains(self, starts: Sequence[str]) -> None:
         """Initial configurations and RNG streams: chain c owns SeedSequence(seed).spawn(n)[c]
         (child 0 draws the initial state, child 1 seeds the chain's stream)."""
         L = self.size
@@ -314,14 +321,15 @@ class MonteCarloSampler:
             self._spins = np.ascontiguousarray(self._spins[:, self._perm])
 
     @staticmethod
-    def _stream_state(ss):
-        st = ss.generate_state(4, dtype=np.uint64)
+    def _stream_state(ss: np.random.SeedSequence) -> NDArray[np.uint64]:
+        # numpy's stub types generate_state as uint32 | uint64 whatever the dtype asked for
+        st: NDArray[np.uint64] = ss.generate_state(4, dtype=np.uint64)  # type: ignore[assignment]
         if not st.any():  # xoshiro's only forbidden state; probability 2**-256
             st[0] = 1
         return st
 
     # ------------------------------------------------------------------ running
-    def _one_lattice_driver(self, driver, n):
+    def _one_lattice_driver(self, driver: int, n: int) -> None:
         """``n`` sweeps of a single 2D checkerboard chain: serial (0) or rows over threads (1)."""
         args = (self._spins, self.size, self._rng, self._thr, n)
         if driver == 1:
@@ -329,7 +337,7 @@ class MonteCarloSampler:
         else:
             self._kernel("local_2d_chains", False)(*args)
 
-    def sweep(self, n_sweeps=1):
+    def sweep(self, n_sweeps: int = 1) -> MonteCarloSampler:
         """Advance every chain by ``n_sweeps`` sweeps (see the module docstring).
 
         Returns
@@ -379,10 +387,10 @@ class MonteCarloSampler:
         return self
 
     @staticmethod
-    def _kernel(name, parallel):
+    def _kernel(name: str, parallel: bool) -> Kernel:
         return getattr(_kernels, name if parallel else name + "_serial")
 
-    def _wolff_pilot(self, n_warm=20, n_measure=20):
+    def _wolff_pilot(self, n_warm: int = 20, n_measure: int = 20) -> int:
         """Mean Wolff cluster size -> clusters per sweep, from copies of the chains.
 
         The pilot grows clusters until N spins flip per pilot sweep, on copies of the current
@@ -408,7 +416,7 @@ class MonteCarloSampler:
                     mean_size, self.n_spins, n_c)
         return n_c
 
-    def cluster_steps(self, n_clusters):
+    def cluster_steps(self, n_clusters: int) -> NDArray[np.int64]:
         """Grow exactly ``n_clusters`` Wolff clusters in every chain (for benchmarks).
 
         Does not count as sweeps. Returns the number of spins flipped per chain.
@@ -422,24 +430,24 @@ class MonteCarloSampler:
         return self._counts[:, 0] - before
 
     @property
-    def mean_cluster_size(self):
+    def mean_cluster_size(self) -> float:
         """Mean Wolff cluster size so far (NaN before the first cluster or for other algorithms)."""
         k = self._counts[:, 1].sum()
         return float(self._counts[:, 0].sum() / k) if k else float("nan")
 
     # -------------------------------------------------------------- observables
     @property
-    def spins(self):
+    def spins(self) -> NDArray[np.int8]:
         """Copy of the configurations, int8 of shape (n_chains, L) or (n_chains, L, L)."""
         return self._flat_spins().reshape(self.shape)
 
-    def chain_spins(self, n_chains=None):
+    def chain_spins(self, n_chains: int | None = None) -> NDArray[np.int8]:
         """Copy of the configurations of the first ``n_chains`` chains (all when None), int8 of
         shape (n, L) or (n, L, L)."""
         x = self._flat_spins(None if n_chains is None else slice(0, n_chains))
         return x.reshape((x.shape[0],) + self.shape[1:])
 
-    def _flat_spins(self, chains=None):
+    def _flat_spins(self, chains: slice | None = None) -> NDArray[np.int8]:
         """Row-major configurations (a new array), shape (n_chains, N); ``chains`` slices."""
         if self._multispin is not None:
             x = self._multispin.spins if chains is None else self._multispin.spins[chains]
@@ -451,21 +459,21 @@ class MonteCarloSampler:
         out[:, self._perm] = x
         return out
 
-    def energy(self):
+    def energy(self) -> NDArray[np.float64]:
         """Energy per spin of every chain, float64 (n_chains,)."""
         if self._multispin is not None:
             return self._multispin.energy()
         return energy_per_spin(self.spins, self.coupling, self.field,
                                self.dimension)
 
-    def magnetization(self):
+    def magnetization(self) -> NDArray[np.float64]:
         """Magnetization per spin (signed) of every chain, float64 (n_chains,)."""
         if self._multispin is not None:
             return self._multispin.magnetization()
         return magnetization_per_spin(self._spins, 1)
 
     # -------------------------------------------------------------------- state
-    def get_state(self):
+    def get_state(self) -> dict[str, NDArray[Any]]:
         """Everything needed for a bit-exact resume, as a dict of numpy arrays.
 
         Keys: ``spins`` (int8), ``rng`` (uint64[n_chains, 1, 4]: ``[key, counter, 0, 0]`` of
@@ -493,7 +501,7 @@ class MonteCarloSampler:
             "version": np.array(_STATE_VERSION, dtype=np.int64),
         }
 
-    def set_state(self, state):
+    def set_state(self, state: Mapping[str, ArrayLike]) -> MonteCarloSampler:
         """Restore a state returned by :meth:`get_state` of an identically built sampler.
 
         Raises
@@ -547,7 +555,7 @@ class MonteCarloSampler:
             self.clusters_per_sweep = int(np.asarray(state["clusters_per_sweep"]))
         return self
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"MonteCarloSampler(dimension={self.dimension}, size={self.size}, "
                 f"temperature={self.temperature!r}, coupling={self.coupling!r}, field={self.field!r}, "
                 f"algorithm={self.algorithm!r}, n_chains={self.n_chains}, seed={self.seed}, "
@@ -574,16 +582,17 @@ class SampleResult:
         The root attributes of the HDF5 schema (docs/ARCHITECTURE.md).
     """
 
-    spins: np.ndarray
-    energy: np.ndarray
-    magnetization: np.ndarray
+    spins: NDArray[np.int8]
+    energy: NDArray[np.float64]
+    magnetization: NDArray[np.float64]
     burn_in: int
     thin: int
     tau_int: float
-    metadata: dict = dc_field(default_factory=dict)
+    metadata: dict[str, Any] = dc_field(default_factory=dict)
 
 
-def metadata_for(sampler, burn_in, thin, tau_int):
+def metadata_for(sampler: MonteCarloSampler | SimpleNamespace, burn_in: int, thin: int,
+                 tau_int: float) -> dict[str, Any]:
     """HDF5 root attributes (docs/ARCHITECTURE.md) describing a run of ``sampler``."""
     return {
         "dimension": sampler.dimension,
@@ -602,9 +611,11 @@ def metadata_for(sampler, burn_in, thin, tau_int):
     }
 
 
-def sample(dimension, size, temperature, *, coupling=1.0, field=0.0, algorithm="metropolis",
-           n_samples, n_chains=1, burn_in=None, thin=None, seed=None, progress=None,
-           engine="auto"):
+def sample(dimension: int, size: int, temperature: float, *, coupling: float = 1.0,
+           field: float = 0.0, algorithm: str = "metropolis", n_samples: int, n_chains: int = 1,
+           burn_in: int | None = None, thin: int | None = None, seed: int | None = None,
+           progress: Callable[[int, int], object] | None = None,
+           engine: str = "auto") -> SampleResult:
     """Draw decorrelated Ising configurations.
 
     Parameters
@@ -650,7 +661,8 @@ def sample(dimension, size, temperature, *, coupling=1.0, field=0.0, algorithm="
                         metadata_for(sampler, schedule.burn_in, schedule.thin, tau))
 
 
-def _tau_from_samples(energy, mag, n_chains, n_rounds, thin):
+def _tau_from_samples(energy: NDArray[np.float64], mag: NDArray[np.float64], n_chains: int,
+                      n_rounds: int, thin: int) -> float:
     """τ_int in sweeps from the thinned output (used when burn_in and thin were given)."""
     full = n_rounds if len(energy) == n_chains * n_rounds else n_rounds - 1
     if full < 20:

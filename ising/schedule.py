@@ -17,13 +17,26 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Protocol
 
 import numpy as np
+from numpy.typing import NDArray
 
-from .calibration import calibrate
+from .calibration import PilotSampler, calibrate
 
-__all__ = ["Schedule", "equilibrate", "sample_rounds", "n_rounds"]
+__all__ = ["Schedule", "ScheduledSampler", "equilibrate", "sample_rounds", "n_rounds"]
+
+
+class ScheduledSampler(PilotSampler, Protocol):
+    """The sampler the schedule drives (:class:`ising.samplers.MonteCarloSampler`): the
+    calibration's interface plus its chains' configurations."""
+
+    @property
+    def n_chains(self) -> int:
+        """Number of chains."""
+
+    def chain_spins(self, n_chains: int | None, /) -> NDArray[np.int8]:
+        """Copy of the configurations of the first ``n_chains`` chains (all when None)."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +61,8 @@ class Schedule:
     tau_source: str = "samples"
 
 
-def equilibrate(sampler, burn_in: Optional[int] = None, thin: Optional[int] = None) -> Schedule:
+def equilibrate(sampler: ScheduledSampler, burn_in: Optional[int] = None,
+                thin: Optional[int] = None) -> Schedule:
     """Calibrate ``sampler`` if ``burn_in`` or ``thin`` is None, then sweep the burn-in.
 
     Parameters
@@ -77,7 +91,8 @@ def n_rounds(n_samples: int, n_chains: int) -> int:
     return -(-int(n_samples) // int(n_chains))
 
 
-def sample_rounds(sampler, n_samples: int, thin: int, *, done: int = 0) -> Iterator[np.ndarray]:
+def sample_rounds(sampler: ScheduledSampler, n_samples: int, thin: int, *,
+                  done: int = 0) -> Iterator[NDArray[np.int8]]:
     """Yield the samples of each round until ``n_samples`` are drawn.
 
     A round is ``thin`` sweeps of every chain, then one sample from each of the first

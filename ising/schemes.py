@@ -53,8 +53,10 @@ R. J. Glauber, J. Math. Phys. 4, 294 (1963) (heat-bath / Glauber dynamics).
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
 __all__ = ["ALGORITHMS", "LOCAL_ALGORITHMS", "CLUSTER_ALGORITHMS", "SCHEMES", "LAZY_BITS", "LAZY_PROPOSAL",
            "visiting_scheme", "flip_probabilities", "probability_threshold",
@@ -73,7 +75,8 @@ LAZY_PROPOSAL = 1.0 - 2.0 ** -LAZY_BITS
 _TWO53 = 1 << 53
 
 
-def visiting_scheme(algorithm: str, dimension: int, size: int) -> str:
+def visiting_scheme(algorithm: str, dimension: int, size: int
+                    ) -> Literal["checkerboard", "random-site", "cluster"]:
     """The order in which an algorithm visits the sites (see the module docstring).
 
     Parameters
@@ -110,7 +113,7 @@ def probability_threshold(p: float) -> int:
 
 
 def flip_probabilities(algorithm: str, dimension: int, temperature: float,
-                       coupling: float, field: float) -> np.ndarray:
+                       coupling: float, field: float) -> NDArray[np.float64]:
     """Flip probability of a spin s given its neighbour sum nb, for the local algorithms.
 
     Flipping s costs dE = 2 s (J nb + h). Metropolis accepts with min(1, exp(-dE/T));
@@ -138,7 +141,7 @@ def flip_probabilities(algorithm: str, dimension: int, temperature: float,
     return out
 
 
-def random_site_table(p, dimension):
+def random_site_table(p: NDArray[np.float64], dimension: int) -> NDArray[np.uint64]:
     """Table of floor(P * 2**53) indexed (2 z + 1) (s + 1) / 2 + nb + z, z = 2 * dimension
     (the layout of ``_kernels.random_site_chains``)."""
     z = 2 * dimension
@@ -149,7 +152,7 @@ def random_site_table(p, dimension):
     return table
 
 
-def threshold_table(p, dimension):
+def threshold_table(p: NDArray[np.float64], dimension: int) -> NDArray[np.uint64]:
     """Kernel lookup table of floor(P * 2**53), indexed 5 s + nb + 9 (2D) or 3 s + nb + 5 (1D)."""
     z = 2 * dimension
     a, off = (5, 9) if dimension == 2 else (3, 5)
@@ -160,7 +163,8 @@ def threshold_table(p, dimension):
     return table
 
 
-def flip_thresholds(algorithm, scheme, dimension, temperature, coupling, field):
+def flip_thresholds(algorithm: str, scheme: str, dimension: int, temperature: float,
+                    coupling: float, field: float) -> NDArray[np.uint64]:
     """The kernels' flip-threshold table for a local algorithm in its visiting ``scheme``.
 
     Random-site sweeps use :func:`random_site_table`; checkerboard sweeps use

@@ -37,9 +37,12 @@ from __future__ import annotations
 import heapq
 import math
 from types import SimpleNamespace
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
+from numpy.typing import NDArray
 
+from .checks import resolve_seed
 from .lattice import energy_per_spin, magnetization_per_spin
 from .multispin import MultiSpinMetropolis
 from .samplers import SampleResult, calibrate, metadata_for
@@ -47,7 +50,7 @@ from .samplers import SampleResult, calibrate, metadata_for
 __all__ = ["sample_temperature_grid", "pilot_seed"]
 
 
-def pilot_seed(seed):
+def pilot_seed(seed: int) -> int:
     """Seed of the calibration pilot of :func:`sample_temperature_grid` run with ``seed``."""
     state = np.random.SeedSequence([int(seed), 1]).generate_state(1, dtype=np.uint64)[0]
     return int(state >> np.uint64(1))
@@ -56,12 +59,12 @@ def pilot_seed(seed):
 class _PilotRecord:
     """A pilot engine advanced on demand, its per-lane energy and |M| kept for every sweep."""
 
-    def __init__(self, engine):
+    def __init__(self, engine: MultiSpinMetropolis):
         self.engine = engine
-        self.energy = []
-        self.abs_magnetization = []
+        self.energy: list[NDArray[np.float64]] = []
+        self.abs_magnetization: list[NDArray[np.float64]] = []
 
-    def extend_to(self, n_sweeps):
+    def extend_to(self, n_sweeps: int) -> None:
         while len(self.energy) < n_sweeps:
             self.engine.sweep(1)
             self.energy.append(self.engine.energy())
@@ -76,30 +79,32 @@ class _LaneView:
     what the view sees does not depend on how far other views have driven the record.
     """
 
-    def __init__(self, record, lanes):
+    def __init__(self, record: _PilotRecord, lanes: slice):
         self.record = record
         self.lanes = lanes
         self.clock = 0
 
-    def sweep(self, n_sweeps=1):
+    def sweep(self, n_sweeps: int = 1) -> _LaneView:
         self.clock += int(n_sweeps)
         self.record.extend_to(self.clock)
         return self
 
-    def energy(self):
+    def energy(self) -> NDArray[np.float64]:
         return self.record.energy[self.clock - 1][self.lanes]
 
-    def magnetization(self):  # calibrate uses |M| only
+    def magnetization(self) -> NDArray[np.float64]:  # calibrate uses |M| only
         return self.record.abs_magnetization[self.clock - 1][self.lanes]
 
 
-def _check_count(name, value, minimum):
+def _check_count(name: str, value: object, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
 
 
-def _calibrated_schedule(size, temps, coupling, n_chains, seed, burn_in, thin):
+def _calibrated_schedule(size: int, temps: NDArray[np.float64], coupling: float, n_chains: int,
+                         seed: int, burn_in: int | None, thin: int | None
+                         ) -> list[tuple[int, int, float]]:
     """Per temperature (burn_in, thin, tau_int): given values, or calibrated on its lanes."""
     n_t = temps.size
     if burn_in is not None and thin is not None:
@@ -114,8 +119,11 @@ def _calibrated_schedule(size, temps, coupling, n_chains, seed, burn_in, thin):
     return schedule
 
 
-def sample_temperature_grid(size, temperatures, *, n_samples, coupling=1.0, n_chains=1,
-                            burn_in=None, thin=None, seed=None, progress=None):
+def sample_temperature_grid(size: int, temperatures: Sequence[float], *, n_samples: int,
+                            coupling: float = 1.0, n_chains: int = 1, burn_in: int | None = None,
+                            thin: int | None = None, seed: int | None = None,
+                            progress: Callable[[int, int], object] | None = None
+                            ) -> list[SampleResult]:
     """Sample 2D Ising configurations at every temperature of a grid in one multi-spin run.
 
     Lazy checkerboard Metropolis (the chain of :class:`ising.samplers.MonteCarloSampler`'s
@@ -167,7 +175,7 @@ def sample_temperature_grid(size, temperatures, *, n_samples, coupling=1.0, n_ch
     burn_in = None if burn_in is None else _check_count("burn_in", burn_in, 0)
     thin = None if thin is None else _check_count("thin", thin, 1)
     if seed is None:
-        seed = int(np.random.SeedSequence().entropy % (1 << 63))
+        seed = resolve_seed(None)
     engine = MultiSpinMetropolis(size, np.repeat(temps, n_chains), coupling,
                                  n_replicas=temps.size * n_chains, seed=seed)
     schedule = _calibrated_schedule(engine.size, temps, float(coupling), n_chains, engine.seed,
@@ -190,12 +198,13 @@ def sample_temperature_grid(size, temperatures, *, n_samples, coupling=1.0, n_ch
             for k in range(temps.size)]
 
 
-def _record_times(k, burn_in, thin, rounds):
+def _record_times(k: int, burn_in: int, thin: int, rounds: int) -> Iterator[tuple[int, int]]:
     """(sweep, k) of the rounds of temperature k, in time order."""
     return ((burn_in + j * thin, k) for j in range(1, rounds + 1))
 
 
-def _result(spins, engine, temperature, n_chains, schedule_k):
+def _result(spins: NDArray[np.int8], engine: MultiSpinMetropolis, temperature: float,
+            n_chains: int, schedule_k: tuple[int, int, float]) -> SampleResult:
     burn_in, thin, tau = schedule_k
     run = SimpleNamespace(dimension=2, size=engine.size, temperature=float(temperature),
                           coupling=float(engine.couplings[0]), field=0.0,

@@ -36,15 +36,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Protocol, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
 from . import exact
+from .calibration import PilotSampler
 from .lattice import check_dimension, energy_per_spin, lattice_shape, magnetization_per_spin
 from .observables import gelman_rubin, integrated_autocorr_time, jackknife
 
 __all__ = [
+    "ValidatedSampler",
     "ExactDistributions",
     "TestResult",
     "exact_distributions",
@@ -74,6 +78,44 @@ MAX_ENUMERATED_SPINS = 20
 RHAT_THRESHOLD = 1.05
 
 
+class ValidatedSampler(PilotSampler, Protocol):
+    """The sampler :func:`record` and :func:`validate_point` drive: MonteCarloSampler-like
+    (:class:`ising.samplers.MonteCarloSampler`, :class:`ising.multispin.MultiSpinMetropolis`,
+    or any object with these members)."""
+
+    @property
+    def dimension(self) -> int:
+        """1 or 2."""
+
+    @property
+    def size(self) -> int:
+        """Linear size L."""
+
+    @property
+    def temperature(self) -> float | NDArray[np.float64]:
+        """T, one for all chains or one per chain (shape (n_chains,))."""
+
+    @property
+    def coupling(self) -> float | NDArray[np.float64]:
+        """J, one for all chains or one per chain."""
+
+    @property
+    def field(self) -> float:
+        """h."""
+
+    @property
+    def initial(self) -> str | Sequence[str]:
+        """Initial state of every chain, or one per chain."""
+
+    @property
+    def n_chains(self) -> int:
+        """Number of chains."""
+
+    @property
+    def spins(self) -> NDArray[np.int8]:
+        """Configurations, shape (n_chains, L) or (n_chains, L, L)."""
+
+
 @dataclass(frozen=True)
 class ExactDistributions:
     """Exact distributions of the energy and magnetization per spin of a small lattice.
@@ -88,10 +130,10 @@ class ExactDistributions:
         <E>/N and C/N = N var(e) / T**2 of the same distribution.
     """
 
-    energy_levels: np.ndarray
-    energy_probabilities: np.ndarray
-    magnetization_levels: np.ndarray
-    magnetization_probabilities: np.ndarray
+    energy_levels: NDArray[np.float64]
+    energy_probabilities: NDArray[np.float64]
+    magnetization_levels: NDArray[np.float64]
+    magnetization_probabilities: NDArray[np.float64]
     mean_energy: float
     specific_heat: float
 
@@ -124,17 +166,20 @@ class TestResult:
         return bool(self.p_value >= alpha)
 
 
-def _all_configurations(n: int) -> np.ndarray:
+def _all_configurations(n: int) -> NDArray[np.int8]:
     """All 2**n configurations of n spins as int8 in {-1, +1}, shape (2**n, n)."""
     codes = np.arange(1 << n, dtype=np.int64)
     bits = (codes[:, np.newaxis] >> np.arange(n, dtype=np.int64)) & 1
     return (2 * bits - 1).astype(np.int8)
 
 
-def _distribution(values: np.ndarray, weights: np.ndarray, decimals: int = 12):
+def _distribution(values: NDArray[np.float64], weights: NDArray[np.float64], decimals: int = 12
+                  ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     keys = np.round(values, decimals)
     levels, inverse = np.unique(keys, return_inverse=True)
-    probs = np.bincount(inverse, weights=weights, minlength=levels.size)
+    # float64 (weighted counts); numpy's stub types bincount as intp even with weights
+    probs: NDArray[np.float64] = np.bincount(  # type: ignore[assignment]
+        inverse, weights=weights, minlength=levels.size)
     return levels, probs
 
 
@@ -176,7 +221,7 @@ def exact_distributions(dimension: int, size: int, temperature: float, coupling:
                               n * var_e / temperature ** 2)
 
 
-def _merge_rare(probabilities: np.ndarray, min_probability: float) -> np.ndarray:
+def _merge_rare(probabilities: NDArray[np.float64], min_probability: float) -> NDArray[np.int64]:
     """Group adjacent levels (in ascending order) until each group has at least
     ``min_probability``; returns the group index of every level."""
     groups = np.empty(probabilities.size, dtype=np.int64)
@@ -192,7 +237,7 @@ def _merge_rare(probabilities: np.ndarray, min_probability: float) -> np.ndarray
     return groups
 
 
-def _batches(x: np.ndarray, n_batches: int) -> np.ndarray:
+def _batches(x: ArrayLike, n_batches: int) -> NDArray[np.float64]:
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 1:
         raise ValueError(f"expected one chain (a 1D series), got shape {x.shape}")
@@ -204,7 +249,7 @@ def _batches(x: np.ndarray, n_batches: int) -> np.ndarray:
     return x[:length * int(n_batches)].reshape(int(n_batches), length)
 
 
-def histogram_test(samples, levels, probabilities, *, n_batches: int = 40,
+def histogram_test(samples: ArrayLike, levels: ArrayLike, probabilities: ArrayLike, *, n_batches: int = 40,
                    min_probability: float = 0.02) -> TestResult:
     """Batch-means Hotelling T**2 test of one chain's histogram against exact probabilities.
 
@@ -275,7 +320,7 @@ def _t_to_z(t: float, dof: int) -> tuple[float, float]:
     return p, z
 
 
-def mean_test(samples, exact: float, *, n_batches: int = 40) -> TestResult:
+def mean_test(samples: ArrayLike, exact: float, *, n_batches: int = 40) -> TestResult:
     """Compare one chain's mean with an exact value (batch means, Student t with B - 1 dof).
 
     Parameters
@@ -301,7 +346,7 @@ def mean_test(samples, exact: float, *, n_batches: int = 40) -> TestResult:
     return TestResult(mean, p, z, mean, err)
 
 
-def variance_test(samples, exact: float, scale: float = 1.0, *, n_batches: int = 40) -> TestResult:
+def variance_test(samples: ArrayLike, exact: float, scale: float = 1.0, *, n_batches: int = 40) -> TestResult:
     """Compare ``scale * var(x)`` of one chain (e.g. C/N = N var(e) / T**2) with an exact value.
 
     The error is the delete-one-batch jackknife over ``n_batches`` batches
@@ -350,31 +395,32 @@ class PointReport:
     """All checks of one simulation point, and R-hat of the energy across its chains."""
 
     label: str
-    checks: tuple
+    checks: tuple[Check, ...]
     rhat_energy: float
     rhat_abs_magnetization: float
     tau_int: float
 
-    def failures(self, alpha: float) -> list:
+    def failures(self, alpha: float) -> list[Check | str]:
         """The checks that reject at level ``alpha``, plus an "R-hat" entry when it fails."""
-        bad = [c for c in self.checks if not c.result.passed(alpha)]
+        bad: list[Check | str] = [c for c in self.checks if not c.result.passed(alpha)]
         return bad + (["R-hat"] if self.rhat_energy > RHAT_THRESHOLD
                       or self.rhat_abs_magnetization > RHAT_THRESHOLD else [])
 
-    def zscores(self, quantity: str = "<E>/N") -> np.ndarray:
+    def zscores(self, quantity: str = "<E>/N") -> NDArray[np.float64]:
         """Signed z-scores of one check per chain (default <E>/N): independent across chains
         and points, so their squares add up to a chi-square variable (the rms aggregate)."""
         return np.array([c.result.z for c in self.checks if c.quantity == quantity])
 
 
-def record(sampler, n_samples: int, *, burn_in: int, thin: int = 1, correlations=()):
+def record(sampler: ValidatedSampler, n_samples: int, *, burn_in: int, thin: int = 1,
+           correlations: Sequence[int] = ()) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Sweep ``sampler`` and record per-chain series of energy and magnetization per spin.
 
     Parameters
     ----------
-    sampler : MonteCarloSampler-like
-        Anything with ``sweep(n)``, ``energy()``, ``magnetization()``, ``spins`` and
-        ``n_chains``.
+    sampler : ValidatedSampler
+        MonteCarloSampler-like: anything with ``sweep(n)``, ``energy()``, ``magnetization()``,
+        ``spins`` and ``n_chains`` (:func:`validate_point` reads the other attributes).
     n_samples, burn_in, thin : int
         Samples per chain, sweeps discarded first, sweeps between samples.
     correlations : sequence of int
@@ -402,7 +448,7 @@ def record(sampler, n_samples: int, *, burn_in: int, thin: int = 1, correlations
 
 
 def exact_reference(dimension: int, size: int, temperature: float, coupling: float = 1.0,
-                    field: float = 0.0):
+                    field: float = 0.0) -> tuple[float, float, ExactDistributions | None]:
     """Exact <E>/N, C/N and (when enumerable) the distributions of a periodic lattice.
 
     1D: transfer matrix (:mod:`ising.exact`); 2D: enumeration for N <=
@@ -431,8 +477,9 @@ def exact_reference(dimension: int, size: int, temperature: float, coupling: flo
     return e, c, dist
 
 
-def validate_point(sampler, *, n_samples: int, burn_in: int, thin: int = 1,
-                   n_batches: int = 40, correlations=(), label: str = "") -> PointReport:
+def validate_point(sampler: ValidatedSampler, *, n_samples: int, burn_in: int, thin: int = 1,
+                   n_batches: int = 40, correlations: Sequence[int] = (),
+                   label: str = "") -> PointReport:
     """Run every check of :mod:`ising.validation` on each chain of ``sampler``.
 
     Per chain: the histograms of the energy and of the magnetization (|M| at h = 0, whose sign
@@ -444,8 +491,8 @@ def validate_point(sampler, *, n_samples: int, burn_in: int, thin: int = 1,
 
     Parameters
     ----------
-    sampler : MonteCarloSampler-like
-        Must expose ``dimension``, ``size``, ``temperature``, ``coupling``, ``field``,
+    sampler : ValidatedSampler
+        MonteCarloSampler-like; must expose ``dimension``, ``size``, ``temperature``, ``coupling``, ``field``,
         ``initial`` besides the interface of :func:`record`. ``temperature`` and ``coupling``
         may be per-chain arrays (shape (n_chains,), e.g.
         :class:`ising.multispin.MultiSpinMetropolis` with per-lane temperatures): every chain
@@ -484,14 +531,16 @@ def validate_point(sampler, *, n_samples: int, burn_in: int, thin: int = 1,
     return PointReport(label, tuple(checks), rhat_e, rhat_m, tau)
 
 
-def _chain_checks(k, start, reference, point, e, m, g, *, dimension, size, field, correlations,
-                  n_batches):
+def _chain_checks(k: int, start: str, reference: tuple[float, float, ExactDistributions | None],
+                  point: tuple[float, float], e: NDArray[np.float64], m: NDArray[np.float64], g: NDArray[np.float64], *,
+                  dimension: int, size: int, field: float, correlations: Sequence[int],
+                  n_batches: int) -> list[Check]:
     """The checks of one chain (series e, m, g) against the exact ``reference`` at ``point``."""
     (T, J), h, n = point, field, size ** dimension
     e_exact, c_exact, dist = reference
     checks = []
 
-    def add(quantity, value, result):
+    def add(quantity: str, value: float, result: TestResult) -> None:
         checks.append(Check(k, start, quantity, value, result))
 
     # at h = 0 the sign of M tunnels slowly at low T (a correct but slow chain would fail a
@@ -513,7 +562,7 @@ def _chain_checks(k, start, reference, point, e, m, g, *, dimension, size, field
     return checks
 
 
-def cross_chain_correlation_test(series) -> TestResult:
+def cross_chain_correlation_test(series: ArrayLike) -> TestResult:
     """Test that chains are uncorrelated with each other, from their time series.
 
     Each chain's series is standardised (its own mean and standard deviation, so chains at
@@ -560,7 +609,7 @@ def cross_chain_correlation_test(series) -> TestResult:
     return TestResult(q, float(stats.norm.sf(score)), score, q, error)
 
 
-def _rhat(x: np.ndarray) -> float:
+def _rhat(x: NDArray[np.float64]) -> float:
     if x.shape[0] < 2:
         return 1.0
     if np.all(x == x[:, :1]):  # every chain frozen (a ground state at low T)

@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import math
 import types
+from typing import Any, Callable, Protocol, cast
 
 import numpy as np
 from numba import njit, prange
+from numpy.typing import NDArray
 
 #: SplitMix64 (Steele, Lea & Flood, OOPSLA 2014; Vigna's splitmix64.c): the Weyl increment
 #: and Stafford's Mix13 finaliser. ``ising._kernels`` has the same generator (the packages are
@@ -46,7 +48,17 @@ def mix64(z):
 PARALLEL_MIN_ELEMENTS = 200_000
 
 
-def _clone(func, suffix):
+class DualKernel(Protocol):
+    """A kernel with a serial and a parallel njit build (:func:`_dual`): calling it runs one of
+    them, chosen by the size of one argument; ``serial`` and ``parallel`` are the builds."""
+
+    serial: Callable[..., Any]
+    parallel: Callable[..., Any]
+
+    def __call__(self, *args: Any) -> Any: ...
+
+
+def _clone(func: Callable[..., Any], suffix: str) -> types.FunctionType:
     """A copy of ``func`` with its own qualified name (so Numba caches the builds separately)."""
     clone = types.FunctionType(func.__code__, func.__globals__, func.__name__ + suffix,
                                func.__defaults__, func.__closure__)
@@ -55,7 +67,8 @@ def _clone(func, suffix):
     return clone
 
 
-def serial_and_parallel(func, **options):
+def serial_and_parallel(func: Callable[..., Any],
+                        **options: Any) -> tuple[Callable[..., Any], Callable[..., Any]]:
     """``(serial, parallel)`` njit builds of the plain Python function ``func``: the one helper
     of :mod:`rbm` for them.
 
@@ -69,13 +82,13 @@ def serial_and_parallel(func, **options):
                  for suffix, parallel in (("_serial", False), ("_parallel", True)))
 
 
-def _dual(func, size_arg=0, fastmath=False):
+def _dual(func: Callable[..., Any], size_arg: int = 0, fastmath: bool = False) -> DualKernel:
     """Compile ``func`` serially and with ``parallel=True``; dispatch on the size of argument
     ``size_arg``. For a given input size the same build always runs, and inside a build every
     row is computed by the same code whatever the thread count (disjoint outputs)."""
     serial, parallel = serial_and_parallel(func, fastmath=fastmath)
 
-    def dispatch(*args):
+    def dispatch(*args: Any) -> Any:
         if args[size_arg].size >= PARALLEL_MIN_ELEMENTS:
             return parallel(*args)
         return serial(*args)
@@ -83,9 +96,10 @@ def _dual(func, size_arg=0, fastmath=False):
     dispatch.__name__ = func.__name__.lstrip("_")
     dispatch.__qualname__ = dispatch.__name__
     dispatch.__doc__ = func.__doc__
-    dispatch.serial = serial
-    dispatch.parallel = parallel
-    return dispatch
+    kernel = cast(DualKernel, dispatch)
+    kernel.serial = serial
+    kernel.parallel = parallel
+    return kernel
 
 
 # ----------------------------------------------------------------------------------------------
@@ -135,7 +149,7 @@ def _uniform_fill_f64(key, counter, flat):
     return counter + np.uint64(flat.shape[0])
 
 
-def uniform_fill(key, counter, out):
+def uniform_fill(key: int, counter: int, out: NDArray[np.floating[Any]]) -> int:
     """Fill the C-contiguous float32/float64 array ``out`` with uniforms in [0, 1) from draws
     ``counter + 1, counter + 2, ...`` of the SplitMix64 stream ``key``; return the new counter.
 

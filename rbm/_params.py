@@ -7,6 +7,8 @@ from __future__ import annotations
 import functools
 import inspect
 import warnings
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, cast
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -21,8 +23,11 @@ __all__ = ["ParamsMixin", "RENAMED_PARAMS", "store_params", "accepts_renamed", "
 #: with a FutureWarning, for one release, and read silently from model files.
 RENAMED_PARAMS = {"n_hidden": "n_components", "n_epochs": "n_iter"}
 
+_Init = TypeVar("_Init", bound=Callable[..., None])
+_Estimator = TypeVar("_Estimator", bound="ParamsMixin")
 
-def store_params(estimator, arguments):
+
+def store_params(estimator: object, arguments: Mapping[str, Any]) -> None:
     """Set every constructor argument of ``estimator`` as the attribute of the same name.
 
     Called as ``store_params(self, locals())`` first thing in ``__init__``: the scikit-learn
@@ -33,18 +38,18 @@ def store_params(estimator, arguments):
             setattr(estimator, name, arguments[name])
 
 
-def _warn_renamed(cls, old, new):
+def _warn_renamed(cls: type, old: str, new: str) -> None:
     warnings.warn(f"{cls.__name__}: {old!r} was renamed {new!r}; the old name will be removed "
                   f"in the next release", FutureWarning, stacklevel=3)
 
 
-def deprecated_alias(old, new):
+def deprecated_alias(old: str, new: str) -> property:
     """A property ``old`` reading and writing the hyperparameter ``new`` with a FutureWarning."""
-    def fget(self):
+    def fget(self: object) -> Any:
         _warn_renamed(type(self), old, new)
         return getattr(self, new)
 
-    def fset(self, value):
+    def fset(self: object, value: Any) -> None:
         _warn_renamed(type(self), old, new)
         setattr(self, new, value)
 
@@ -52,7 +57,7 @@ def deprecated_alias(old, new):
                                     f"release).")
 
 
-def rename_params(params, *, warn_for=None):
+def rename_params(params: Mapping[str, Any], *, warn_for: type | None = None) -> dict[str, Any]:
     """``params`` with the old names of :data:`RENAMED_PARAMS` replaced by the new ones.
 
     ``warn_for`` (a class) emits a FutureWarning per old name; model files are read silently.
@@ -71,7 +76,7 @@ def rename_params(params, *, warn_for=None):
     return out
 
 
-def accepts_renamed(init):
+def accepts_renamed(init: _Init) -> _Init:
     """Decorate ``__init__`` to also take the old names of :data:`RENAMED_PARAMS` (FutureWarning,
     stored under the new names).
 
@@ -79,13 +84,13 @@ def accepts_renamed(init):
     ``__wrapped__``), so the old names are neither parameters nor attributes of their own.
     """
     @functools.wraps(init)
-    def wrapper(self, *args, **kwargs):
+    def wrapper(self: object, *args: Any, **kwargs: Any) -> None:
         old = {key: kwargs.pop(key) for key in list(kwargs) if key in RENAMED_PARAMS}
         init(self, *args, **kwargs)
         for key, value in rename_params(old, warn_for=type(self)).items():
             setattr(self, key, value)
 
-    return wrapper
+    return cast(_Init, wrapper)
 
 
 class ParamsMixin(BaseEstimator):
@@ -97,17 +102,17 @@ class ParamsMixin(BaseEstimator):
     """
 
     @classmethod
-    def param_names(cls):
+    def param_names(cls) -> list[str]:
         """Sorted names of the constructor's hyperparameters."""
         sig = inspect.signature(cls.__init__)
         return sorted(p.name for p in sig.parameters.values() if p.name != "self")
 
-    def set_params(self, **params):
+    def set_params(self: _Estimator, **params: Any) -> _Estimator:
         """Set hyperparameters (old names: FutureWarning); unknown names raise ValueError."""
         return super().set_params(**rename_params(params, warn_for=type(self)))
 
 
-def jsonable_params(params):
+def jsonable_params(params: Mapping[str, Any]) -> dict[str, Any]:
     """Hyperparameters as JSON-compatible values (SeedSequence -> its entropy)."""
     out = {}
     for key, value in params.items():
@@ -126,28 +131,28 @@ def jsonable_params(params):
     return out
 
 
-def without_later_defaults(params):
+def without_later_defaults(params: Mapping[str, Any]) -> dict[str, Any]:
     """``params`` (JSON form) without the entries of
     :data:`rbm.hyperparams.LATER_PARAM_DEFAULTS` that hold their default (same value and type)."""
     return {k: v for k, v in params.items()
             if not (k in LATER_PARAM_DEFAULTS and _same(v, LATER_PARAM_DEFAULTS[k]))}
 
 
-def _same(a, b):
+def _same(a: object, b: object) -> bool:
     try:
         return bool(a == b) and type(a) is type(b)
     except Exception:  # noqa: BLE001 - arrays etc.
         return False
 
 
-def jsonable_entropy(entropy):
+def jsonable_entropy(entropy: object) -> int | list[int]:
     """SeedSequence entropy (int or sequence of ints) as JSON-compatible ints."""
     if isinstance(entropy, (int, np.integer)):
         return int(entropy)
     return [int(e) for e in np.asarray(entropy).ravel()]
 
 
-def params_from_json(params):
+def params_from_json(params: Mapping[str, Any]) -> dict[str, Any]:
     """Inverse of :func:`jsonable_params` (a JSON seed dict becomes a SeedSequence again;
     the names of :data:`RENAMED_PARAMS` in files of the previous release, also inside a DBN's
     ``rbm_params``, become today's)."""

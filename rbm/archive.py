@@ -33,10 +33,15 @@ import json
 import os
 import secrets
 import zipfile
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
+from numpy.typing import NDArray
 
 from rbm._params import jsonable_entropy
+from rbm._typing import RBMLayer
 
 __all__ = ["FORMAT_VERSION", "KINDS", "ModelWriteError", "package_version", "atomic_savez",
            "layer_record",
@@ -47,7 +52,7 @@ FORMAT_VERSION = 1
 KINDS = ("rbm", "dbn", "checkpoint")
 
 
-def package_version():
+def package_version() -> str:
     """The installed rgdl distribution's version, or "unknown" when it is not installed."""
     try:
         return importlib.metadata.version("rgdl")
@@ -58,15 +63,15 @@ def package_version():
 class ModelWriteError(OSError):
     """Writing a model or checkpoint failed; ``str()`` is one line ending in the reason."""
 
-    def __init__(self, errno, message):
+    def __init__(self, errno: int, message: str) -> None:
         super().__init__(errno, message)
         self.message = message
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.message
 
 
-def atomic_savez(path, arrays):
+def atomic_savez(path: str | os.PathLike[str], arrays: Mapping[str, npt.ArrayLike]) -> None:
     """Write ``arrays`` (dict name -> ndarray) to ``path`` atomically.
 
     The archive goes to a temporary file created exclusively next to ``path`` (a short random
@@ -75,6 +80,9 @@ def atomic_savez(path, arrays):
     OSError) says why in one line.
     """
     path = os.fspath(path)
+    # values typed Any for savez: a name "allow_pickle" would reach its flag of that name
+    # (archive names never do)
+    named: dict[str, Any] = dict(arrays)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"directory {directory} does not exist")
@@ -87,7 +95,7 @@ def atomic_savez(path, arrays):
         raise _write_error(path, exc) from exc
     try:
         with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
+            np.savez(handle, **named)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -101,12 +109,12 @@ def atomic_savez(path, arrays):
         raise
 
 
-def _write_error(path, exc):
+def _write_error(path: str, exc: OSError) -> ModelWriteError:
     reason = os.strerror(exc.errno).lower() if exc.errno else " ".join(str(exc).split())
     return ModelWriteError(exc.errno or 5, f"cannot write {path} ({reason})")
 
 
-def layer_record(rbm):
+def layer_record(rbm: RBMLayer) -> dict[str, Any]:
     """The JSON record of one fitted RBM layer (hyperparameters, shape, history)."""
     if getattr(rbm, "weights_", None) is None:
         raise ValueError("cannot save an unfitted RBM")
@@ -121,7 +129,7 @@ def layer_record(rbm):
     }
 
 
-def layer_arrays(layers):
+def layer_arrays(layers: Iterable[RBMLayer]) -> dict[str, NDArray[Any]]:
     """The parameter arrays of the layers under their archive names."""
     arrays = {}
     for i, rbm in enumerate(layers):
@@ -131,7 +139,7 @@ def layer_arrays(layers):
     return arrays
 
 
-def meta_array(meta):
+def meta_array(meta: Mapping[str, Any]) -> NDArray[np.str_]:
     """The JSON record as a 0-d unicode array (ValueError if not JSON-serialisable)."""
     try:
         text = json.dumps(meta, allow_nan=False)
@@ -140,7 +148,8 @@ def meta_array(meta):
     return np.array(text)
 
 
-def save_layers(path, layers, meta=None, *, kind="dbn"):
+def save_layers(path: str | os.PathLike[str], layers: Iterable[RBMLayer],
+                meta: Mapping[str, Any] | None = None, *, kind: str = "dbn") -> None:
     """Save a list of fitted RBMs (a stack, visible layer first) to a versioned ``.npz``.
 
     Parameters
@@ -171,7 +180,8 @@ def save_layers(path, layers, meta=None, *, kind="dbn"):
     atomic_savez(path, arrays)
 
 
-def open_archive(path):
+def open_archive(path: str | os.PathLike[str]
+                 ) -> tuple[str, dict[str, NDArray[Any]], dict[str, Any]]:
     """Load the archive and its JSON record; any corruption becomes a one-line ValueError."""
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -219,7 +229,9 @@ def open_archive(path):
 # ----------------------------------------------------------------------------------------------
 # training checkpoints
 # ----------------------------------------------------------------------------------------------
-def save_checkpoint(path, rbm, *, trainer_state, root_seed, fingerprint=None):
+def save_checkpoint(path: str | os.PathLike[str], rbm: RBMLayer, *,
+                    trainer_state: Mapping[str, Any],
+                    root_seed: np.random.SeedSequence, fingerprint: str | None = None) -> None:
     """Atomically write the full training state of ``rbm`` (called by ``RBM.fit`` each epoch).
 
     Stores the parameters, the optimiser state of its trainer (momentum buffers, persistent
@@ -258,7 +270,7 @@ def save_checkpoint(path, rbm, *, trainer_state, root_seed, fingerprint=None):
     atomic_savez(path, arrays)
 
 
-def load_checkpoint(path):
+def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a checkpoint written by :func:`save_checkpoint`.
 
     Returns

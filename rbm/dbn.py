@@ -28,8 +28,12 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
+import numpy.typing as npt
+from numpy.typing import NDArray
 
 from rbm import maths
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
@@ -37,9 +41,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from rbm._params import (ParamsMixin, jsonable_params, params_from_json, rename_params,
                          store_params)
+from rbm._typing import Float64Array, FloatArray, History, RandomState, SeedLike
 from rbm.archive import open_archive, save_layers
 from rbm.hyperparams import UNITS, as_rng, check_integer, child_seed, root_seed
-from rbm.model import RBM, TrainingDivergedError
+from rbm.model import RBM, EpochCallback, TrainingDivergedError
 
 __all__ = ["DBN", "load_layers"]
 
@@ -47,6 +52,8 @@ logger = logging.getLogger(__name__)
 
 _PROPAGATE = ("sample", "mean")
 _MODES = ("stochastic", "mean-field")
+
+_DBN = TypeVar("_DBN", bound="DBN")
 
 
 class DBN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
@@ -102,28 +109,45 @@ class DBN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
     Hinton, Osindero & Teh, Neural Computation 18, 1527 (2006); Mehta & Schwab, arXiv:1410.3831.
     """
 
-    def __init__(self, layer_sizes=(400, 100, 25), *, units="spin", rbm_params=None,
-                 propagate="sample", propagate_repeats=1, random_state=None, verbose=0):
+    layers_: list[RBM]
+    history_: list[History]
+    n_features_in_: int
+    metadata_: dict[str, Any]
+    _root_seed_: np.random.SeedSequence
+
+    def __init__(self, layer_sizes: Sequence[int] = (400, 100, 25), *,
+                 units: str | Sequence[str] = "spin",
+                 rbm_params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+                 propagate: str = "sample", propagate_repeats: int = 1,
+                 random_state: RandomState = None, verbose: int = 0) -> None:
         store_params(self, locals())
 
-    def __sklearn_is_fitted__(self):
+    if TYPE_CHECKING:  # inherited from scikit-learn (untyped): their signatures for this class
+        def fit_transform(self, X: npt.ArrayLike, y: object = None,
+                          **fit_params: Any) -> FloatArray: ...
+
+        def get_feature_names_out(self, input_features: npt.ArrayLike | None = None
+                                  ) -> NDArray[np.object_]: ...
+
+    def __sklearn_is_fitted__(self) -> bool:
         return bool(getattr(self, "layers_", None))
 
-    def __sklearn_tags__(self):
+    def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = False
         tags.transformer_tags.preserves_dtype = []  # float64 outputs whatever the input
         return tags
 
     @property
-    def _n_features_out(self):
+    def _n_features_out(self) -> int:
         """Units of the top layer (``get_feature_names_out``)."""
         return self.layers_[-1].weights_.shape[1]
 
     # ------------------------------------------------------------------------------------------
     # validation
     # ------------------------------------------------------------------------------------------
-    def _validate(self):
+    def _validate(self) -> tuple[list[int], list[str], list[dict[str, Any]],
+                                 np.random.SeedSequence]:
         try:
             sizes = list(self.layer_sizes)
         except TypeError:
@@ -161,10 +185,10 @@ class DBN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
         root = root_seed(self.random_state)
         return sizes, units, params, root
 
-    def _check_fitted(self):
+    def _check_fitted(self) -> None:
         check_is_fitted(self)
 
-    def _check_layer(self, layer):
+    def _check_layer(self, layer: int | None) -> int:
         n = len(self.layers_)
         if layer is None:
             return n
@@ -173,7 +197,7 @@ class DBN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
             raise ValueError(f"layer must be in 1..{n}, got {layer}")
         return layer
 
-    def check_input(self, X, *, reset):
+    def check_input(self, X: npt.ArrayLike, *, reset: bool) -> NDArray[Any]:
         """The visible input of :meth:`fit`, :meth:`partial_fit`, :meth:`transform`,
         :meth:`reconstruct` and :meth:`gibbs`, checked.
 
@@ -193,7 +217,9 @@ class DBN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
     # ------------------------------------------------------------------------------------------
     # fitting
     # ------------------------------------------------------------------------------------------
-    def fit(self, X, y=None, *, checkpoint=None, resume=False, callback=None):
+    def fit(self: _DBN, X: npt.ArrayLike, y: object = None, *,
+            checkpoint: str | os.PathLike[str] | None = None, resume: bool = False,
+            callback: EpochCallback | None = None) -> _DBN:
         """Greedy layer-wise training: RBM 1 on ``X``, RBM l on the representation below.
 
         Parameters
@@ -253,9 +279,11 @@ class DBN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
             self.metadata_ = {}
         return self
 
-    def _propagate_up(self, rbm, data, next_units, rng):
+    def _propagate_up(self, rbm: RBM, data: NDArray[Any], next_units: str,
+                      rng: np.random.Generator) -> FloatArray:
         act = maths.hidden_field(np.asarray(data, np.float64), rbm.weights_.astype(np.float64),
                                  rbm.hidden_bias_.astype(np.float64))
+        out: FloatArray
         if self.propagate == "mean":
             out = maths.unit_mean(act, rbm.units)
         else:
@@ -264,7 +292,8 @@ class DBN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
         out = maths.convert_units(out, rbm.units, next_units)
         return out.astype(rbm.weights_.dtype)
 
-    def partial_fit(self, X, y=None, *, callback=None):
+    def partial_fit(self: _DBN, X: npt.ArrayLike, y: object = None, *,
+                    callback: EpochCallback | None = None) -> _DBN:
         """One more epoch of every layer, greedily: RBM 1 on ``X``, RBM l on the representation
         of ``X`` under the (just updated) RBMs below (:meth:`rbm.RBM.partial_fit`).
 
@@ -296,7 +325,7 @@ class DBN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
     # ------------------------------------------------------------------------------------------
     # passes
     # ------------------------------------------------------------------------------------------
-    def transform(self, X, layer=None):
+    def transform(self, X: npt.ArrayLike, layer: int | None = None) -> FloatArray:
         """Mean-field up-pass: E[h^(l) | v] layer by layer, up to ``layer`` (default: the top).
 
         Parameters
@@ -319,7 +348,8 @@ class DBN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
                                     [rbm.units for rbm in layers])
         return means[-1]
 
-    def _down(self, x, start, mode, rng, *, sample_visible=False):
+    def _down(self, x: FloatArray, start: int, mode: str, rng: np.random.Generator, *,
+              sample_visible: bool = False) -> FloatArray:
         """From hidden values of layer ``start`` (in its units) down to the visibles.
 
         ``mode`` "stochastic" samples every layer, "mean-field" passes means; with
@@ -337,7 +367,8 @@ class DBN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
                 x = maths.unit_mean(act, rbm.units)
         return x
 
-    def inverse_transform(self, H, layer=None, *, mode="mean-field", seed=None):
+    def inverse_transform(self, H: npt.ArrayLike, layer: int | None = None, *,
+                          mode: str = "mean-field", seed: SeedLike = None) -> FloatArray:
         """Down-pass from the hidden layer ``layer`` (default: the top) to the visibles.
 
         Parameters
@@ -370,7 +401,8 @@ class DBN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         return self._down(h, start, mode, rng)
 
-    def reconstruct(self, X, *, layer=None, mode="mean-field", seed=None):
+    def reconstruct(self, X: npt.ArrayLike, *, layer: int | None = None, mode: str = "mean-field",
+                    seed: SeedLike = None) -> FloatArray:
         """Up to ``layer`` (default: the top) with the mean-field pass, then down again.
 
         This is the reconstruction of Mehta & Schwab (2014, Fig. 5): the visible configuration
@@ -384,7 +416,8 @@ class DBN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
         stop = self._check_layer(layer)
         return self.inverse_transform(self.transform(X, stop), stop, mode=mode, seed=seed)
 
-    def sample(self, n_samples, n_gibbs=1000, seed=None, mode="stochastic"):
+    def sample(self, n_samples: int, n_gibbs: int = 1000, seed: RandomState = None,
+               mode: str = "stochastic") -> NDArray[np.int8]:
         """Generate visible configurations from the DBN.
 
         Block Gibbs sampling for ``n_gibbs`` steps in the top RBM (:meth:`rbm.RBM.sample`, from
@@ -414,7 +447,7 @@ class DBN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
             raise ValueError("seed must be None, an int or a SeedSequence")
         root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
         top = self.layers_[-1]
-        x = top.sample(n_samples, n_gibbs, seed=child_seed(root, 0)).astype(np.float64)
+        x: FloatArray = top.sample(n_samples, n_gibbs, seed=child_seed(root, 0)).astype(np.float64)
         n = len(self.layers_)
         if n == 1:
             return x.astype(np.int8)
@@ -422,7 +455,7 @@ class DBN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
         x = maths.convert_units(x, top.units, self.layers_[-2].units)
         return self._down(x, n - 1, mode, rng, sample_visible=True).astype(np.int8)
 
-    def gibbs(self, X, n_steps=1, seed=None):
+    def gibbs(self, X: npt.ArrayLike, n_steps: int = 1, seed: SeedLike = None) -> FloatArray:
         """Up-down Gibbs sampling from each row of ``X`` (Hinton, Osindero & Teh 2006).
 
         A stochastic up-pass h^(l) ~ p(h^(l) | h^(l-1)) to the visible layer of the top RBM,
@@ -455,7 +488,7 @@ class DBN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
         x = maths.convert_units(x, top.units, self.layers_[-2].units)
         return self._down(x, len(self.layers_) - 1, "stochastic", rng)
 
-    def receptive_fields(self, layer=None):
+    def receptive_fields(self, layer: int | None = None) -> Float64Array:
         """Effective receptive fields r^(l) of layer ``layer`` (:func:`rbm.maths.receptive_fields`).
 
         Parameters
@@ -474,7 +507,7 @@ class DBN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
     # ------------------------------------------------------------------------------------------
     # persistence
     # ------------------------------------------------------------------------------------------
-    def save(self, path, meta=None):
+    def save(self, path: str | os.PathLike[str], meta: Mapping[str, Any] | None = None) -> None:
         """Write the DBN to a versioned ``.npz`` atomically (:func:`rbm.io.save_layers`).
 
         ``meta`` (JSON-serialisable, default ``metadata_``) is stored with the hyperparameters
@@ -486,13 +519,14 @@ class DBN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
         save_layers(path, self.layers_, record, kind="dbn")
 
     @classmethod
-    def load(cls, path):
+    def load(cls: type[_DBN], path: str | os.PathLike[str]) -> _DBN:
         """Load a DBN (or a single RBM, as a one-layer DBN) saved with :func:`rbm.io`."""
         layers, meta = load_layers(path)
         return cls.from_layers(layers, meta)
 
     @classmethod
-    def from_layers(cls, layers, meta=None):
+    def from_layers(cls: type[_DBN], layers: Iterable[RBM],
+                    meta: Mapping[str, Any] | None = None) -> _DBN:
         """Build a fitted DBN from fitted RBMs (RBM 1 first) and saved metadata."""
         layers = list(layers)
         if not layers:
@@ -518,7 +552,7 @@ class DBN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
         return dbn
 
 
-def _with_layer_count(callback, n_layers):
+def _with_layer_count(callback: EpochCallback | None, n_layers: int) -> EpochCallback | None:
     """``callback`` with ``record["n_layers"]`` added (None stays None)."""
     if callback is None:
         return None
@@ -528,7 +562,8 @@ def _with_layer_count(callback, n_layers):
 # ----------------------------------------------------------------------------------------------
 # loading a stack of layers (rbm.io re-exports load_layers)
 # ----------------------------------------------------------------------------------------------
-def _build_layer(path, arrays, record, i):
+def _build_layer(path: str, arrays: Mapping[str, NDArray[Any]], record: Mapping[str, Any],
+                 i: int) -> RBM:
     try:
         info = record["layers"][i]
         weights = arrays[f"layer{i}_weights"]
@@ -558,7 +593,7 @@ def _build_layer(path, arrays, record, i):
     return rbm
 
 
-def load_layers(path):
+def load_layers(path: str | os.PathLike[str]) -> tuple[list[RBM], dict[str, Any]]:
     """Load the layers of a model file.
 
     Returns

@@ -9,17 +9,25 @@ G. E. Hinton, "A practical guide to training restricted Boltzmann machines", UTM
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
+from numpy.typing import NDArray
 
 from rbm import _kernels as K
 from rbm._params import rename_params
+from rbm._typing import FloatArray, History, RBMLayer
 from rbm.train import CDTrainer
 
 __all__ = ["initial_parameters", "make_trainer", "check_resumable", "checkpoint_state"]
 
 
-def initial_parameters(data, n_hidden, units, dtype, flip_augmentation, seed, *,
-                       init_scale=0.01, init_visible_bias="data"):
+def initial_parameters(data: NDArray[Any], n_hidden: int, units: str, dtype: npt.DTypeLike,
+                       flip_augmentation: bool, seed: np.random.SeedSequence, *,
+                       init_scale: float = 0.01, init_visible_bias: str = "data"
+                       ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Hinton (2010, sec. 8) initialisation in the sign convention of docs/CONTRACTS.md.
 
     W ~ N(0, init_scale^2) (0.01 by default); hidden bias 0; visible bias zero with
@@ -71,7 +79,8 @@ def initial_parameters(data, n_hidden, units, dtype, flip_augmentation, seed, *,
     return weights, visible_bias.astype(dtype), np.zeros(n_hidden, dtype)
 
 
-def make_trainer(model, data, p, seed):
+def make_trainer(model: RBMLayer, data: NDArray[Any], p: Mapping[str, Any],
+                 seed: np.random.SeedSequence) -> CDTrainer:
     """The :class:`rbm.train.CDTrainer` of a fit, acting in place on ``model``'s parameters,
     its persistent chains started from ``data`` (``p``: validated hyperparameters)."""
     rng = np.random.default_rng(seed)
@@ -84,7 +93,8 @@ def make_trainer(model, data, p, seed):
     return trainer
 
 
-def check_resumable(meta, current, p, fingerprint):
+def check_resumable(meta: Mapping[str, Any], current: Mapping[str, Any], p: Mapping[str, Any],
+                    fingerprint: str | None) -> None:
     """Refuse (ValueError) a checkpoint written with other hyperparameters or data.
 
     Parameters
@@ -111,7 +121,9 @@ def check_resumable(meta, current, p, fingerprint):
         raise ValueError("checkpoint was written for different training data; cannot resume")
 
 
-def checkpoint_state(state, p, n_visible):
+def checkpoint_state(state: Mapping[str, Any], p: Mapping[str, Any], n_visible: int
+                     ) -> tuple[FloatArray, FloatArray, FloatArray, History, int,
+                                np.random.SeedSequence]:
     """The model state saved in a checkpoint (:func:`rbm.archive.load_checkpoint`).
 
     Returns

@@ -9,17 +9,22 @@ UTML TR 2010-003 (2010), sec. 9 (momentum switched from 0.5 to 0.9 after a few e
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 
+from rbm._typing import SeedLike, Units
 from rbm.train import NEGATIVE_VISIBLE
+
+_T = TypeVar("_T")
 
 __all__ = ["UNITS", "SCHEDULES", "DTYPES", "PLL_METHODS", "INIT_VISIBLE_BIAS",
            "LATER_PARAM_DEFAULTS", "check_integer", "check_real", "check_bool", "check_choice",
            "check_seed", "as_rng", "root_seed", "child_seed", "validate_rbm_params",
            "learning_rate_at", "momentum_at"]
 
-UNITS = ("binary", "spin")
+UNITS: tuple[Units, ...] = ("binary", "spin")
 SCHEDULES = ("constant", "linear", "exponential")
 DTYPES = ("float32", "float64")
 PLL_METHODS = ("random", "exact")
@@ -33,7 +38,7 @@ LATER_PARAM_DEFAULTS = {"init_scale": 0.01, "init_visible_bias": "data",
                         "negative_visible": "samples"}
 
 
-def check_integer(name, value, low):
+def check_integer(name: str, value: object, low: int) -> int:
     """``value`` as an int >= ``low`` (a bool is not an integer)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise ValueError(f"{name} must be an integer, got {value!r}")
@@ -42,7 +47,8 @@ def check_integer(name, value, low):
     return int(value)
 
 
-def check_real(name, value, low, high=math.inf, *, low_open=False, high_open=False):
+def check_real(name: str, value: Any, low: float, high: float = math.inf, *, low_open: bool = False,
+               high_open: bool = False) -> float:
     """``value`` as a finite float in the interval [low, high] (ends open on request)."""
     try:
         number = float(value)
@@ -57,14 +63,14 @@ def check_real(name, value, low, high=math.inf, *, low_open=False, high_open=Fal
     return number
 
 
-def check_bool(name, value):
+def check_bool(name: str, value: object) -> bool:
     """``value`` as a bool (only True/False, NumPy's included)."""
     if not isinstance(value, (bool, np.bool_)):
         raise ValueError(f"{name} must be True or False, got {value!r}")
     return bool(value)
 
 
-def check_choice(name, value, choices):
+def check_choice(name: str, value: _T, choices: Sequence[_T]) -> _T:
     """``value`` if it is one of ``choices``."""
     if value not in choices:
         allowed = (" or ".join(repr(c) for c in choices) if len(choices) == 2
@@ -73,7 +79,8 @@ def check_choice(name, value, choices):
     return value
 
 
-def check_seed(seed, name="random_state"):
+def check_seed(seed: object, name: str = "random_state"
+               ) -> int | np.random.SeedSequence | np.random.Generator | None:
     """None, a non-negative int, a SeedSequence or a Generator (returned as given, ints as int)."""
     if seed is None or isinstance(seed, (np.random.SeedSequence, np.random.Generator)):
         return seed
@@ -85,14 +92,14 @@ def check_seed(seed, name="random_state"):
     return int(seed)
 
 
-def as_rng(seed):
+def as_rng(seed: SeedLike) -> np.random.Generator:
     """A Generator from None / int / SeedSequence / Generator (a Generator is used as is)."""
     if isinstance(seed, np.random.Generator):
         return seed
     return np.random.default_rng(check_seed(seed, "seed"))
 
 
-def root_seed(random_state):
+def root_seed(random_state: SeedLike) -> np.random.SeedSequence:
     """The root SeedSequence of a fit from ``random_state`` (None: fresh OS entropy)."""
     seed = check_seed(random_state)
     if isinstance(seed, np.random.Generator):
@@ -102,12 +109,12 @@ def root_seed(random_state):
     return np.random.SeedSequence(seed)
 
 
-def child_seed(root, *key):
+def child_seed(root: np.random.SeedSequence, *key: int) -> np.random.SeedSequence:
     """Child ``key`` of ``root`` (deterministic, unlike the stateful ``SeedSequence.spawn``)."""
     return np.random.SeedSequence(root.entropy, spawn_key=tuple(root.spawn_key) + tuple(key))
 
 
-def validate_rbm_params(params):
+def validate_rbm_params(params: dict[str, Any]) -> dict[str, Any]:
     """The hyperparameters of :class:`rbm.RBM` checked and normalised.
 
     Parameters
@@ -162,7 +169,7 @@ def validate_rbm_params(params):
     return p
 
 
-def learning_rate_at(epoch, p):
+def learning_rate_at(epoch: int, p: dict[str, Any]) -> float:
     """Learning rate of 0-based ``epoch``: constant, or a linear / geometric interpolation from
     ``learning_rate`` to ``final_learning_rate`` over ``n_iter`` epochs (held at the end)."""
     lr0, lr1, n = p["learning_rate"], p["final_learning_rate"], p["n_iter"]
@@ -174,7 +181,7 @@ def learning_rate_at(epoch, p):
     return lr0 * (lr1 / lr0) ** t
 
 
-def momentum_at(epoch, p):
+def momentum_at(epoch: int, p: dict[str, Any]) -> float:
     """Momentum of 0-based ``epoch``: ``momentum`` before ``momentum_switch_epoch``, then
     ``final_momentum`` (Hinton 2010, sec. 9)."""
     return p["momentum"] if epoch < p["momentum_switch_epoch"] else p["final_momentum"]

@@ -7,6 +7,10 @@ documented, written and read by :mod:`rbm.archive`; :func:`load_layers` lives be
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+from typing import Any
+
 from rbm._params import jsonable_params
 from rbm.archive import (FORMAT_VERSION, ModelWriteError, atomic_savez, load_checkpoint,
                          save_checkpoint, save_layers)
@@ -17,7 +21,8 @@ __all__ = ["FORMAT_VERSION", "save_model", "load_model", "save_layers", "load_la
            "save_checkpoint", "load_checkpoint", "atomic_savez", "ModelWriteError"]
 
 
-def save_model(path, model, meta=None):
+def save_model(path: str | os.PathLike[str], model: RBM | DBN,
+               meta: Mapping[str, Any] | None = None) -> None:
     """Save a fitted :class:`rbm.RBM` (kind "rbm") or a stack with ``layers_`` (kind "dbn").
 
     A DBN-like object is saved through :func:`save_layers` with ``meta`` defaulting to its
@@ -34,7 +39,7 @@ def save_model(path, model, meta=None):
     save_layers(path, layers, meta, kind="dbn")
 
 
-def load_model(path):
+def load_model(path: str | os.PathLike[str]) -> RBM | DBN:
     """Load a model file written by :func:`save_model`.
 
     Returns an :class:`rbm.RBM` (kind "rbm"), or for kind "dbn" the object built by

@@ -32,21 +32,41 @@ from __future__ import annotations
 
 import json
 import math
+import os
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, TypeVar, cast
 
 import numpy as np
+import numpy.typing as npt
+from numpy.typing import NDArray
 
 from rbm import maths
 from rbm._params import store_params
+from rbm._typing import Float64Array, SeedLike
 from rbm.archive import atomic_savez
 from rbm.hyperparams import as_rng
 
-__all__ = ["LocalRBM", "LocalRBMStack", "save_local_stack", "load_local_stack",
-           "LOCAL_FORMAT_VERSION"]
+__all__ = ["LocalRBM", "LocalRBMStack", "LocalBlockTransform", "save_local_stack",
+           "load_local_stack", "LOCAL_FORMAT_VERSION"]
 
 LOCAL_FORMAT_VERSION = 1
 
+_LocalRBM = TypeVar("_LocalRBM", bound="LocalRBM")
+_LocalRBMStack = TypeVar("_LocalRBMStack", bound="LocalRBMStack")
 
-def _check_lattice(V, name="X"):
+
+class LocalBlockTransform(Protocol):
+    """The block transform ``f(spins, seed) -> coarse spins`` of a fitted
+    :class:`LocalRBMStack` (:meth:`LocalRBMStack.mcrg_transform`), with its block size and a
+    label."""
+
+    block: int
+    name: str
+
+    def __call__(self, spins: npt.ArrayLike, seed: SeedLike = None) -> NDArray[np.int8]: ...
+
+
+def _check_lattice(V: npt.ArrayLike, name: str = "X") -> NDArray[Any]:
     V = np.asarray(V)
     if V.ndim != 3 or V.shape[1] != V.shape[2] or V.shape[0] < 1:
         raise ValueError(f"{name} must have shape (n_samples, L, L), got {V.shape}")
@@ -88,22 +108,40 @@ class LocalRBM:
     history_ : dict with ``reconstruction_error`` per epoch
     """
 
-    def __init__(self, block=2, kernel_size=4, *, learning_rate=0.05, n_epochs=10, batch_size=32,
-                 cd_k=1, persistent=False, momentum=0.5, weight_decay=0.0, init_scale=0.01,
-                 random_state=None):
+    block: int
+    kernel_size: int
+    learning_rate: float
+    n_epochs: int
+    batch_size: int
+    cd_k: int
+    persistent: bool
+    momentum: float
+    weight_decay: float
+    init_scale: float
+    random_state: int | None
+    kernel_: Float64Array
+    hidden_bias_: float
+    visible_bias_: float
+    history_: dict[str, list[float | None]]
+    n_features_in_: int
+
+    def __init__(self, block: int = 2, kernel_size: int = 4, *, learning_rate: float = 0.05,
+                 n_epochs: int = 10, batch_size: int = 32, cd_k: int = 1, persistent: bool = False,
+                 momentum: float = 0.5, weight_decay: float = 0.0, init_scale: float = 0.01,
+                 random_state: int | None = None) -> None:
         store_params(self, locals())
 
-    def get_params(self):
+    def get_params(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("block", "kernel_size", "learning_rate", "n_epochs",
                                               "batch_size", "cd_k", "persistent", "momentum",
                                               "weight_decay", "init_scale", "random_state")}
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"LocalRBM(block={self.block}, kernel_size={self.kernel_size})"
 
     # ------------------------------------------------------------------ validation / geometry
-    def _validate(self):
-        def integer(name, low):
+    def _validate(self) -> None:
+        def integer(name: str, low: int) -> None:
             v = getattr(self, name)
             if isinstance(v, bool) or int(v) != v or v < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
@@ -124,23 +162,23 @@ class LocalRBM:
                                               or self.random_state < 0):
             raise ValueError(f"random_state must be None or an integer >= 0, got {self.random_state!r}")
 
-    def _check_size(self, L):
+    def _check_size(self, L: int) -> None:
         b, w = int(self.block), int(self.kernel_size)
         if L % b or w > L:
             raise ValueError(f"lattice side {L} must be a multiple of block {b} and >= kernel_size {w}")
 
-    def _indices(self, L):
+    def _indices(self, L: int) -> list[NDArray[np.int_]]:
         """rows[u] (L/b,) = (b*I + o + u) mod L for the window row u (the same for columns)."""
         b, w = int(self.block), int(self.kernel_size)
         o = -((w - b) // 2)
         return [(b * np.arange(L // b) + o + u) % L for u in range(w)]
 
-    def _check_fitted(self):
+    def _check_fitted(self) -> None:
         if getattr(self, "kernel_", None) is None:
             raise ValueError("this LocalRBM is not fitted yet")
 
     # ------------------------------------------------------------------ conditionals
-    def hidden_input(self, V):
+    def hidden_input(self, V: npt.ArrayLike) -> Float64Array:
         """``b_h + (v W)_j`` for every block: shape (n, L/b, L/b)."""
         self._check_fitted()
         V = np.asarray(V, dtype=np.float64)
@@ -154,7 +192,7 @@ class LocalRBM:
                 act += self.kernel_[u, v] * rows[:, :, cv]
         return act
 
-    def visible_input(self, H):
+    def visible_input(self, H: npt.ArrayLike) -> Float64Array:
         """``c_v + (W h)_i`` for every site: shape (n, L, L), with ``L = b * H.shape[-1]``."""
         self._check_fitted()
         H = np.asarray(H, dtype=np.float64)
@@ -167,20 +205,21 @@ class LocalRBM:
                 act[:, ru[:, None], cv[None, :]] += self.kernel_[u, v] * H  # indices distinct
         return act
 
-    def mean_hidden(self, V):
+    def mean_hidden(self, V: npt.ArrayLike) -> Float64Array:
         """``E[h | v] = -tanh(b_h + (v W)_j)`` (spin units, docs/CONTRACTS.md sign)."""
         return maths.unit_mean(self.hidden_input(V), "spin")
 
-    def mean_visible(self, H):
+    def mean_visible(self, H: npt.ArrayLike) -> Float64Array:
         return maths.unit_mean(self.visible_input(H), "spin")
 
     @staticmethod
-    def _sample(act, rng):
+    def _sample(act: Float64Array, rng: np.random.Generator) -> NDArray[np.int8]:
         # P(+1) = sigmoid(-2 act) = (1 - tanh act) / 2, one float64 uniform per unit
         p_on = maths.probability_from_mean(maths.unit_mean(act, "spin"), "spin")
         return maths.draw_units(p_on, "spin", rng).astype(np.int8)
 
-    def sample_hidden(self, V, seed=None, *, chunk=256):
+    def sample_hidden(self, V: npt.ArrayLike, seed: SeedLike = None, *,
+                      chunk: int = 256) -> NDArray[np.int8]:
         """Draw ``h ~ P(h | v)``: the stochastic coarse-graining, int8 (n, L/b, L/b).
 
         Processed ``chunk`` samples at a time (the uniforms are consumed in sample order, so the
@@ -190,33 +229,33 @@ class LocalRBM:
         parts = [self._sample(self.hidden_input(V[i:i + chunk]), rng) for i in range(0, V.shape[0], chunk)]
         return np.concatenate(parts) if parts else np.empty((0,) + V.shape[1:], np.int8)
 
-    def sample_visible(self, H, seed=None):
+    def sample_visible(self, H: npt.ArrayLike, seed: SeedLike = None) -> NDArray[np.int8]:
         return self._sample(self.visible_input(H), as_rng(seed))
 
-    def transform(self, V, seed=None):
+    def transform(self, V: npt.ArrayLike, seed: SeedLike = None) -> NDArray[np.int8]:
         """Alias of :meth:`sample_hidden` (block transform ``f(spins, seed)`` for analysis.mcrg)."""
         return self.sample_hidden(_check_lattice(V), seed)
 
     # ------------------------------------------------------------------ energies
-    def energy(self, V, H):
+    def energy(self, V: npt.ArrayLike, H: npt.ArrayLike) -> Float64Array:
         """``E(v, h)`` per sample."""
         V = np.asarray(V, dtype=np.float64)
         H = np.asarray(H, dtype=np.float64)
         coupling = ((self.hidden_input(V) - self.hidden_bias_) * H).sum(axis=(1, 2))
         return self.hidden_bias_ * H.sum(axis=(1, 2)) + coupling + self.visible_bias_ * V.sum(axis=(1, 2))
 
-    def free_energy(self, V):
+    def free_energy(self, V: npt.ArrayLike) -> Float64Array:
         """``F(v) = c.v - sum_j log 2cosh(b_h + (vW)_j)``."""
         lc = maths.unit_log_partition(self.hidden_input(V), "spin")
         return self.visible_bias_ * np.asarray(V, dtype=np.float64).sum(axis=(1, 2)) - lc.sum(axis=(1, 2))
 
-    def free_energy_hidden(self, H):
+    def free_energy_hidden(self, H: npt.ArrayLike) -> Float64Array:
         """``F(h) = b.h - sum_i log 2cosh(c_v + (W h)_i)``."""
         lc = maths.unit_log_partition(self.visible_input(H), "spin")
         return self.hidden_bias_ * np.asarray(H, dtype=np.float64).sum(axis=(1, 2)) - lc.sum(axis=(1, 2))
 
     # ------------------------------------------------------------------ dense equivalent
-    def dense_weights(self, L):
+    def dense_weights(self, L: int) -> Float64Array:
         """The tied dense weight matrix ``W`` of shape (L*L, (L/b)**2) (C-order site indices)."""
         self._check_fitted()
         self._check_size(L)
@@ -230,7 +269,7 @@ class LocalRBM:
                 W[vis.ravel(), hid.ravel()] += self.kernel_[u, v]
         return W
 
-    def _correlate(self, V, H):
+    def _correlate(self, V: Float64Array, H: Float64Array) -> Float64Array:
         """``sum_{n, tied (i, j)} v_i h_j`` per kernel entry: shape (w, w)."""
         idx = self._indices(V.shape[-1])
         out = np.empty((len(idx), len(idx)))
@@ -241,7 +280,8 @@ class LocalRBM:
         return out
 
     # ------------------------------------------------------------------ training
-    def gradients(self, V0, seed=None, chains=None):
+    def gradients(self, V0: npt.ArrayLike, seed: SeedLike = None,
+                  chains: npt.ArrayLike | None = None) -> tuple[dict[str, Any], Float64Array]:
         """CD-k (or PCD-k from ``chains``) estimate of the log-likelihood gradient.
 
         Returns ``(grads, vk)`` with ``grads = {"kernel", "hidden_bias", "visible_bias"}``:
@@ -265,7 +305,8 @@ class LocalRBM:
                  "visible_bias": float(v.sum() - V0.sum()) / n}
         return grads, v
 
-    def fit(self, X, *, progress=None):
+    def fit(self: _LocalRBM, X: npt.ArrayLike, *,
+            progress: Callable[[int, int], object] | None = None) -> _LocalRBM:
         """Train by CD-k / PCD-k on configurations ``X`` of shape (n, L, L).
 
         ``progress(epoch, n_epochs)`` is called after each epoch.
@@ -280,7 +321,7 @@ class LocalRBM:
         self.hidden_bias_ = 0.0
         self.visible_bias_ = 0.0
         self.history_ = {"reconstruction_error": []}
-        vel = {"kernel": np.zeros((w, w)), "hidden_bias": 0.0, "visible_bias": 0.0}
+        vel: dict[str, Any] = {"kernel": np.zeros((w, w)), "hidden_bias": 0.0, "visible_bias": 0.0}
         n = X.shape[0]
         bs = min(int(self.batch_size), n)
         chains = X[rng.choice(n, bs, replace=False)].astype(np.float64) if self.persistent else None
@@ -311,7 +352,7 @@ class LocalRBM:
         self.n_features_in_ = L * L
         return self
 
-    def fix_gauge(self):
+    def fix_gauge(self: _LocalRBM) -> _LocalRBM:
         """Flip ``(W, b_h) -> (-W, -b_h)`` (i.e. ``h -> -h``) if the kernel sums to > 0."""
         if self.kernel_.sum() > 0:
             self.kernel_ = -self.kernel_
@@ -332,10 +373,17 @@ class LocalRBMStack:
     random_state : int or None
     """
 
-    def __init__(self, n_layers=2, *, rbm_params=None, random_state=None):
+    n_layers: int
+    rbm_params: Mapping[str, Any] | None
+    random_state: int | None
+    layers_: list[LocalRBM]
+
+    def __init__(self, n_layers: int = 2, *, rbm_params: Mapping[str, Any] | None = None,
+                 random_state: int | None = None) -> None:
         store_params(self, locals())
 
-    def fit(self, X, *, progress=None):
+    def fit(self: _LocalRBMStack, X: npt.ArrayLike, *,
+            progress: Callable[[int, int, int], object] | None = None) -> _LocalRBMStack:
         """Train the layers greedily; ``progress(layer, epoch, n_epochs)`` after each epoch."""
         if isinstance(self.n_layers, bool) or int(self.n_layers) != self.n_layers or self.n_layers < 1:
             raise ValueError(f"n_layers must be an integer >= 1, got {self.n_layers!r}")
@@ -356,27 +404,29 @@ class LocalRBMStack:
         return self
 
     @property
-    def block(self):
+    def block(self) -> int:
         return int(self.layers_[0].block)
 
-    def mcrg_transform(self, size):
+    def mcrg_transform(self, size: int) -> LocalBlockTransform:
         """Block transform ``f(spins, seed)`` for :func:`analysis.mcrg.mcrg` on lattices of side
         ``size``: layer ``l`` acts on level ``l`` (side ``size / b**l``); levels beyond the stack
         reuse the last layer (the iterated learned RG step)."""
         layers = self.layers_
         b = self.block
 
-        def transform(spins, seed=None):
+        def transform(spins: npt.ArrayLike, seed: SeedLike = None) -> NDArray[np.int8]:
             s = np.asarray(spins)
             level = int(round(math.log(size / s.shape[-1], b)))
             return layers[min(level, len(layers) - 1)].transform(s, seed)
 
-        transform.block = b
-        transform.name = f"learned local RBM b={b}"
-        return transform
+        learned = cast(LocalBlockTransform, transform)
+        learned.block = b
+        learned.name = f"learned local RBM b={b}"
+        return learned
 
 
-def save_local_stack(path, stack, meta=None):
+def save_local_stack(path: str | os.PathLike[str], stack: LocalRBMStack,
+                     meta: Mapping[str, Any] | None = None) -> str | os.PathLike[str]:
     """Save a fitted :class:`LocalRBMStack` as a versioned ``.npz`` (atomic; layout like
     :mod:`rbm.io`: a JSON ``meta`` record and ``layer{i}_kernel`` / ``layer{i}_biases`` arrays)."""
     layers = getattr(stack, "layers_", None)
@@ -394,7 +444,7 @@ def save_local_stack(path, stack, meta=None):
     return path
 
 
-def load_local_stack(path):
+def load_local_stack(path: str | os.PathLike[str]) -> tuple[LocalRBMStack, dict[str, Any]]:
     """Load a stack written by :func:`save_local_stack`; returns ``(stack, meta)``."""
     with np.load(path, allow_pickle=False) as z:
         try:

@@ -41,10 +41,18 @@ G. E. Hinton, "A practical guide to training restricted Boltzmann machines", UTM
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar, overload
 
 import numpy as np
+import numpy.typing as npt
+from numpy.typing import NDArray
 
 from rbm import _kernels as K
+from rbm._typing import Float64Array, FloatArray, FloatDType, Units
+
+#: The float type of an array function's inputs, kept by its result (float32 stays float32).
+_F = TypeVar("_F", bound=np.floating[Any])
 
 __all__ = [
     "UNITS",
@@ -71,17 +79,17 @@ __all__ = [
     "mean_field_up",
 ]
 
-UNITS = ("binary", "spin")
+UNITS: tuple[Units, ...] = ("binary", "spin")
 
 
-def check_units(units):
+def check_units(units: str) -> Units:
     """Return ``units`` if it is "binary" or "spin", else raise ValueError."""
     if units not in UNITS:
         raise ValueError(f"units must be 'binary' or 'spin', got {units!r}")
     return units
 
 
-def convert_units(x, from_units, to_units):
+def convert_units(x: FloatArray, from_units: str, to_units: str) -> FloatArray:
     """Re-express unit values (or means) of one unit type in the other: s = 2 x - 1."""
     if from_units == to_units:
         return x
@@ -93,17 +101,17 @@ def convert_units(x, from_units, to_units):
 # ----------------------------------------------------------------------------------------------
 # fields and conditionals
 # ----------------------------------------------------------------------------------------------
-def hidden_field(v, weights, hidden_bias):
+def hidden_field(v: NDArray[_F], weights: NDArray[_F], hidden_bias: NDArray[_F]) -> NDArray[_F]:
     """Energy coefficients of the hidden units given v: ``v W + b`` (rows of ``v``)."""
     return v @ weights + hidden_bias
 
 
-def visible_field(h, weights, visible_bias):
+def visible_field(h: NDArray[_F], weights: NDArray[_F], visible_bias: NDArray[_F]) -> NDArray[_F]:
     """Energy coefficients of the visible units given h: ``h W^T + c`` (rows of ``h``)."""
     return h @ weights.T + visible_bias
 
 
-def unit_probability(field, units):
+def unit_probability(field: NDArray[_F], units: str) -> NDArray[_F]:
     """P(x = on | field a): sigma(-a) = 1/(1 + e^a) (binary) or sigma(-2a) (spin).
 
     "on" is 1 (binary) or +1 (spin); docs/CONTRACTS.md.
@@ -113,7 +121,7 @@ def unit_probability(field, units):
         return 1.0 / (1.0 + np.exp(scale * field))
 
 
-def unit_mean(field, units):
+def unit_mean(field: NDArray[_F], units: str) -> NDArray[_F]:
     """E[x | field a]: sigma(-a) = 1/(1 + e^a) (binary) or -tanh(a) (spin), docs/CONTRACTS.md."""
     if units == "binary":
         with np.errstate(over="ignore"):
@@ -121,12 +129,22 @@ def unit_mean(field, units):
     return -np.tanh(field)
 
 
-def probability_from_mean(mean, units):
+def probability_from_mean(mean: FloatArray, units: str) -> FloatArray:
     """P(x = on) from the mean E[x]: E[x] itself (binary) or (E[x] + 1)/2 (spin)."""
     return (mean + 1.0) / 2.0 if units == "spin" else mean
 
 
-def draw_units(p_on, units, rng, dtype=np.float64):
+@overload
+def draw_units(p_on: FloatArray, units: str, rng: np.random.Generator) -> Float64Array: ...
+
+
+@overload
+def draw_units(p_on: FloatArray, units: str, rng: np.random.Generator,
+               dtype: type[_F] | np.dtype[_F]) -> NDArray[_F]: ...
+
+
+def draw_units(p_on: FloatArray, units: str, rng: np.random.Generator,
+               dtype: FloatDType = np.float64) -> FloatArray:
     """Unit states with P(on) = ``p_on``: one uniform of type ``dtype`` per unit.
 
     Parameters
@@ -148,12 +166,22 @@ def draw_units(p_on, units, rng, dtype=np.float64):
     return np.where(on, one, -one)
 
 
-def sample_units(field, units, rng, dtype=np.float64):
+@overload
+def sample_units(field: FloatArray, units: str, rng: np.random.Generator) -> Float64Array: ...
+
+
+@overload
+def sample_units(field: FloatArray, units: str, rng: np.random.Generator,
+                 dtype: type[_F] | np.dtype[_F]) -> NDArray[_F]: ...
+
+
+def sample_units(field: FloatArray, units: str, rng: np.random.Generator,
+                 dtype: FloatDType = np.float64) -> FloatArray:
     """x ~ p(x | field): :func:`draw_units` of :func:`unit_probability`."""
     return draw_units(unit_probability(field, units), units, rng, dtype)
 
 
-def field_tanh(act, bias, binary):
+def field_tanh(act: NDArray[_F], bias: FloatArray, binary: bool) -> NDArray[_F]:
     """In place: ``act <- tanh(s * (act + bias))`` with s = 1/2 (binary) or 1 (spin).
 
     With this t, P(on) = (1 - t)/2 and E[x] = (1 - t)/2 (binary) or -t (spin) for both unit
@@ -168,7 +196,8 @@ def field_tanh(act, bias, binary):
     return act
 
 
-def sample_units_tanh(act, bias, units, rng):
+def sample_units_tanh(act: NDArray[_F], bias: FloatArray, units: str,
+                      rng: np.random.Generator) -> NDArray[_F]:
     """x ~ p(x | field act + bias) by the training engine's path (``act`` is copied).
 
     :func:`field_tanh`, then uniforms of ``act``'s float type and a fused kernel that sets
@@ -182,7 +211,9 @@ def sample_units_tanh(act, bias, units, rng):
     return out
 
 
-def gibbs_chain(v, weights, visible_bias, hidden_bias, units, n_steps, rng):
+def gibbs_chain(v: NDArray[_F], weights: FloatArray, visible_bias: FloatArray,
+                hidden_bias: FloatArray, units: str, n_steps: int,
+                rng: np.random.Generator) -> NDArray[_F]:
     """``n_steps`` of block Gibbs sampling v -> h -> v, in place on ``v`` (returned).
 
     ``v`` is a C-contiguous float array of the parameters' dtype. The uniforms come from the
@@ -213,7 +244,7 @@ def gibbs_chain(v, weights, visible_bias, hidden_bias, units, n_steps, rng):
 # ----------------------------------------------------------------------------------------------
 # free energies and energies
 # ----------------------------------------------------------------------------------------------
-def unit_log_partition(a, units):
+def unit_log_partition(a: npt.ArrayLike, units: str) -> Float64Array:
     """g(a) = log sum_x exp(-a x) over the two states x of one unit, stably, in float64.
 
     Parameters
@@ -234,7 +265,9 @@ def unit_log_partition(a, units):
     return x + np.log1p(np.exp(-2.0 * x))
 
 
-def free_energy_visible(v, weights, visible_bias, hidden_bias, units, *, field=None):
+def free_energy_visible(v: FloatArray, weights: FloatArray, visible_bias: FloatArray,
+                        hidden_bias: FloatArray, units: str, *,
+                        field: FloatArray | None = None) -> Float64Array:
     """F(v) = -log sum_h exp(-E(v, h)) = c.v - sum_j g(b_j + (v W)_j) per row of ``v``.
 
     ``field``: the hidden fields ``vW + b`` if already computed.
@@ -244,7 +277,8 @@ def free_energy_visible(v, weights, visible_bias, hidden_bias, units, *, field=N
     return v @ visible_bias - unit_log_partition(field, units).sum(axis=-1)
 
 
-def free_energy_hidden(h, weights, visible_bias, hidden_bias, units):
+def free_energy_hidden(h: FloatArray, weights: FloatArray, visible_bias: FloatArray,
+                       hidden_bias: FloatArray, units: str) -> Float64Array:
     """F(h) = -log sum_v exp(-E(v, h)) = b.h - sum_i g(c_i + (W h)_i) per row of ``h``.
 
     This is the RBM's hidden Hamiltonian H^RBM[h] of Mehta & Schwab (2014), their Eq. 19.
@@ -253,12 +287,14 @@ def free_energy_hidden(h, weights, visible_bias, hidden_bias, units):
                                                 units).sum(axis=-1)
 
 
-def energy(v, h, weights, visible_bias, hidden_bias):
+def energy(v: NDArray[_F], h: NDArray[_F], weights: NDArray[_F], visible_bias: NDArray[_F],
+           hidden_bias: NDArray[_F]) -> NDArray[_F]:
     """E(v, h) = b.h + v W h + c.v for paired rows of ``v`` and ``h``."""
     return h @ hidden_bias + np.einsum("ni,ij,nj->n", v, weights, h) + v @ visible_bias
 
 
-def energy_matrix(v, h, weights, visible_bias, hidden_bias):
+def energy_matrix(v: NDArray[_F], h: NDArray[_F], weights: NDArray[_F], visible_bias: NDArray[_F],
+                  hidden_bias: NDArray[_F]) -> NDArray[_F]:
     """E(v[a], h[b]) for every pair of rows, shape (len(v), len(h))."""
     return (v @ visible_bias)[:, None] + (h @ hidden_bias)[None, :] + v @ weights @ h.T
 
@@ -266,7 +302,8 @@ def energy_matrix(v, h, weights, visible_bias, hidden_bias):
 # ----------------------------------------------------------------------------------------------
 # exact enumeration
 # ----------------------------------------------------------------------------------------------
-def configurations(n, units, start=0, stop=None, dtype=np.float64):
+def configurations(n: int, units: str, start: int = 0, stop: int | None = None,
+                   dtype: npt.DTypeLike = np.float64) -> NDArray[Any]:
     """Rows ``start..stop-1`` of the 2^n configurations of n units, of type ``dtype``.
 
     Bit k of the row index is unit k ("on" = 1 or +1).
@@ -279,8 +316,9 @@ def configurations(n, units, start=0, stop=None, dtype=np.float64):
     return bits
 
 
-def log_partition_exact(weights, visible_bias, hidden_bias, units, *, layer="auto",
-                        max_chunk_elements=2 ** 22):
+def log_partition_exact(weights: Float64Array, visible_bias: Float64Array,
+                        hidden_bias: Float64Array, units: str, *, layer: str = "auto",
+                        max_chunk_elements: int = 2 ** 22) -> float:
     """Exact log Z by enumerating one layer (float64 arrays; no size check, see
     :func:`rbm.partition.log_partition_exact` for the validating version).
 
@@ -328,7 +366,7 @@ def log_partition_exact(weights, visible_bias, hidden_bias, units, *, layer="aut
 # ----------------------------------------------------------------------------------------------
 # stacks
 # ----------------------------------------------------------------------------------------------
-def receptive_fields(weights):
+def receptive_fields(weights: Iterable[npt.ArrayLike]) -> list[Float64Array]:
     """Effective receptive fields ``r^(l) = r^(l-1) W^(l)``, ``r^(1) = W^(1)``, of every layer.
 
     Column j of r^(l) is the linear map from the visible units to hidden unit j of layer l
@@ -375,7 +413,8 @@ def receptive_fields(weights):
     return fields
 
 
-def mean_field_up(x, layers, units):
+def mean_field_up(x: FloatArray, layers: Sequence[tuple[FloatArray, FloatArray]],
+                  units: str | Sequence[str]) -> list[FloatArray]:
     """Mean-field up-pass through a stack: E[h^(l) | h^(l-1)] layer by layer.
 
     Parameters

@@ -31,8 +31,12 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
+import numpy.typing as npt
+from numpy.typing import NDArray
 
 from rbm import maths, partition
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
@@ -40,18 +44,24 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from rbm._params import (ParamsMixin, accepts_renamed, deprecated_alias, jsonable_params,
                          store_params, without_later_defaults)
+from rbm._typing import Float64Array, FloatArray, History, IntArray, RandomState, SeedLike
 from rbm.archive import load_checkpoint, save_checkpoint
 from rbm.fitting import check_resumable, checkpoint_state, initial_parameters, make_trainer
 from rbm.hyperparams import (PLL_METHODS, as_rng, child_seed, learning_rate_at, momentum_at,
                              root_seed, validate_rbm_params)
 from rbm.monitoring import (TrainingDivergedError, empty_history, monitor_indices,
                             monitor_metrics, pll_exact, pll_random)
+from rbm.train import CDTrainer
 from rbm.validation import (check_hidden, check_visible, fingerprint, in_unit_set,
                             training_array)
 
 __all__ = ["RBM", "TrainingDivergedError", "in_unit_set"]
 
 logger = logging.getLogger(__name__)
+
+_RBM = TypeVar("_RBM", bound="RBM")
+#: ``callback(record)`` of :meth:`RBM.fit` (its return value is ignored).
+EpochCallback = Callable[[dict[str, Any]], object]
 
 
 class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
@@ -153,27 +163,47 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
     Hinton, UTML TR 2010-003 (2010); Tieleman, ICML (2008).
     """
 
+    weights_: FloatArray
+    visible_bias_: FloatArray
+    hidden_bias_: FloatArray
+    n_features_in_: int
+    n_epochs_done_: int
+    history_: History
+    trainer_: CDTrainer
+    _root_seed_: np.random.SeedSequence
+    _monitor_index_: IntArray
+
     @accepts_renamed
-    def __init__(self, n_components=64, *, units="spin", learning_rate=0.01,
-                 learning_rate_schedule="constant", final_learning_rate=None, n_iter=10,
-                 batch_size=100, cd_k=1, persistent=False, n_persistent_chains=None,
-                 momentum=0.5, final_momentum=0.9, momentum_switch_epoch=5, weight_decay=0.0,
-                 l1=0.0, dtype="float32", flip_augmentation=False, init_scale=0.01,
-                 init_visible_bias="data", negative_visible="samples", monitor_size=1000,
-                 monitor_pll="random", monitor_exact_max_units=16, random_state=None,
-                 verbose=0):
+    def __init__(self, n_components: int = 64, *, units: str = "spin", learning_rate: float = 0.01,
+                 learning_rate_schedule: str = "constant", final_learning_rate: float | None = None,
+                 n_iter: int = 10, batch_size: int = 100, cd_k: int = 1, persistent: bool = False,
+                 n_persistent_chains: int | None = None, momentum: float = 0.5,
+                 final_momentum: float = 0.9, momentum_switch_epoch: int = 5,
+                 weight_decay: float = 0.0, l1: float = 0.0, dtype: npt.DTypeLike = "float32",
+                 flip_augmentation: bool = False, init_scale: float = 0.01,
+                 init_visible_bias: str = "data", negative_visible: str = "samples",
+                 monitor_size: int = 1000, monitor_pll: str = "random",
+                 monitor_exact_max_units: int = 16, random_state: RandomState = None,
+                 verbose: int = 0) -> None:
         store_params(self, locals())
 
     n_hidden = deprecated_alias("n_hidden", "n_components")
     n_epochs = deprecated_alias("n_epochs", "n_iter")
 
+    if TYPE_CHECKING:  # inherited from scikit-learn (untyped): their signatures for this class
+        def fit_transform(self, X: npt.ArrayLike, y: object = None,
+                          **fit_params: Any) -> FloatArray: ...
+
+        def get_feature_names_out(self, input_features: npt.ArrayLike | None = None
+                                  ) -> NDArray[np.object_]: ...
+
     # ------------------------------------------------------------------------------------------
     # scikit-learn protocol
     # ------------------------------------------------------------------------------------------
-    def __sklearn_is_fitted__(self):
+    def __sklearn_is_fitted__(self) -> bool:
         return getattr(self, "weights_", None) is not None
 
-    def __sklearn_tags__(self):
+    def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = False
         # outputs have the model's float type whatever the input's
@@ -181,17 +211,18 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
         return tags
 
     @property
-    def _n_features_out(self):
+    def _n_features_out(self) -> int:
         """Number of hidden units (``get_feature_names_out``: ``rbm0``, ``rbm1``, ...)."""
         return self.weights_.shape[1]
 
     @property
-    def n_iter_(self):
+    def n_iter_(self) -> int:
         """Epochs trained so far (``n_epochs_done_``, scikit-learn's name)."""
         check_is_fitted(self)
         return self.n_epochs_done_
 
-    def check_input(self, X, *, reset, allow_fractional=False):
+    def check_input(self, X: npt.ArrayLike, *, reset: bool,
+                    allow_fractional: bool = False) -> NDArray[Any]:
         """The visible input of :meth:`fit`, :meth:`partial_fit`, :meth:`transform` and
         :meth:`score_samples`, checked.
 
@@ -210,7 +241,7 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
     # ------------------------------------------------------------------------------------------
     # validation
     # ------------------------------------------------------------------------------------------
-    def validated_params(self):
+    def validated_params(self) -> dict[str, Any]:
         """The hyperparameters checked and normalised (defaults resolved, dtype as numpy dtype).
 
         Returns
@@ -225,29 +256,30 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
         """
         return validate_rbm_params(self.get_params())
 
-    def stored_params(self):
+    def stored_params(self) -> dict[str, Any]:
         """The hyperparameters as written to model files and checkpoints (JSON values): every
         one, except those of :data:`rbm.hyperparams.LATER_PARAM_DEFAULTS` at their defaults."""
         return without_later_defaults(jsonable_params(self.get_params()))
 
-    def _check_data(self, X, name="X", n_features=None, allow_fractional=False):
+    def _check_data(self, X: npt.ArrayLike, name: str = "X", n_features: int | None = None,
+                    allow_fractional: bool = False) -> NDArray[Any]:
         return check_visible(X, self.units, name=name, n_features=n_features,
                              allow_fractional=allow_fractional)
 
-    def _check_fitted(self):
+    def _check_fitted(self) -> None:
         check_is_fitted(self)
 
-    def _float_dtype(self):
+    def _float_dtype(self) -> np.dtype[np.floating[Any]]:
         return self.weights_.dtype
 
     # ------------------------------------------------------------------------------------------
     # seeds
     # ------------------------------------------------------------------------------------------
-    def _seed_sequence(self, *key):
+    def _seed_sequence(self, *key: int) -> np.random.SeedSequence:
         """Child SeedSequence ``key`` of the fit's root sequence (deterministic, not stateful)."""
         return child_seed(self._root_seed_, *key)
 
-    def _default_seed_sequence(self, key):
+    def _default_seed_sequence(self, key: int) -> np.random.SeedSequence:
         """Child ``key`` of the fit's root sequence, or of ``random_state`` if not fitted by fit."""
         if getattr(self, "_root_seed_", None) is None:
             self._root_seed_ = root_seed(self.random_state)
@@ -256,7 +288,7 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
     # ------------------------------------------------------------------------------------------
     # initialisation
     # ------------------------------------------------------------------------------------------
-    def initialise(self, X, *, allow_fractional=False):
+    def initialise(self: _RBM, X: npt.ArrayLike, *, allow_fractional: bool = False) -> _RBM:
         """Set the initial parameters of :meth:`fit` from ``X`` without training, and the
         training engine (``trainer_``, a :class:`rbm.train.CDTrainer`) that :meth:`partial_fit`
         continues with. Returns self.
@@ -272,7 +304,7 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
         self.trainer_ = make_trainer(self, data, p, self._seed_sequence(1))
         return self
 
-    def _initialise(self, data, p):
+    def _initialise(self, data: NDArray[Any], p: dict[str, Any]) -> None:
         self.weights_, self.visible_bias_, self.hidden_bias_ = initial_parameters(
             data, p["n_components"], p["units"], p["dtype"], p["flip_augmentation"],
             self._seed_sequence(0), init_scale=p["init_scale"],
@@ -284,8 +316,10 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
     # ------------------------------------------------------------------------------------------
     # fitting
     # ------------------------------------------------------------------------------------------
-    def fit(self, X, y=None, *, checkpoint=None, resume=False, callback=None, layer=None,
-            allow_fractional=False):
+    def fit(self: _RBM, X: npt.ArrayLike, y: object = None, *,
+            checkpoint: str | os.PathLike[str] | None = None, resume: bool = False,
+            callback: EpochCallback | None = None, layer: int | str | None = None,
+            allow_fractional: bool = False) -> _RBM:
         """Train on visible configurations ``X`` for ``n_iter`` epochs.
 
         Parameters
@@ -340,7 +374,9 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
                            callback=callback, layer=layer, fingerprint=data_id)
         return self
 
-    def partial_fit(self, X, y=None, *, callback=None, layer=None, allow_fractional=False):
+    def partial_fit(self: _RBM, X: npt.ArrayLike, y: object = None, *,
+                    callback: EpochCallback | None = None, layer: int | str | None = None,
+                    allow_fractional: bool = False) -> _RBM:
         """Train for one more epoch over ``X`` (initialising from ``X`` if not fitted yet).
 
         Momentum, persistent chains and the RNG stream continue from the previous call; the
@@ -375,7 +411,10 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
                            layer=layer, fingerprint=None)
         return self
 
-    def _train_epochs(self, data, p, start, stop, *, checkpoint, callback, layer, fingerprint):
+    def _train_epochs(self, data: NDArray[Any], p: dict[str, Any], start: int, stop: int, *,
+                      checkpoint: str | os.PathLike[str] | None,
+                      callback: EpochCallback | None, layer: int | str | None,
+                      fingerprint: str | None) -> None:
         trainer = self.trainer_
         where = f" in layer {layer}" if layer is not None else ""
         for epoch in range(start, stop):
@@ -408,14 +447,16 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
             if callback is not None:
                 callback({**record, "n_epochs": p["n_iter"], "layer": layer})
 
-    def monitor_metrics(self, data, p, epoch, recon, where=""):
+    def monitor_metrics(self, data: NDArray[Any], p: dict[str, Any], epoch: int,
+                        recon: float | None, where: str = "") -> dict[str, float | None]:
         """The per-epoch metrics of :meth:`fit` on its monitoring subset of ``data``
         (:func:`rbm.monitoring.monitor_metrics`; ``p`` from :meth:`validated_params`, ``epoch``
         0-based, ``recon`` the epoch's reconstruction error or None for PCD)."""
         return monitor_metrics(self, data, self._monitor_index_, p, epoch, recon,
                                self._seed_sequence(2, epoch), where)
 
-    def _restore_from_checkpoint(self, state, p, data, fingerprint):
+    def _restore_from_checkpoint(self, state: dict[str, Any], p: dict[str, Any],
+                                 data: NDArray[Any], fingerprint: str | None) -> None:
         check_resumable(state["meta"], self.stored_params(), p, fingerprint)
         (self.weights_, self.visible_bias_, self.hidden_bias_, self.history_,
          self.n_epochs_done_, self._root_seed_) = checkpoint_state(state, p, data.shape[1])
@@ -427,10 +468,10 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
     # ------------------------------------------------------------------------------------------
     # conditionals, sampling
     # ------------------------------------------------------------------------------------------
-    def _hidden_input(self, v):
+    def _hidden_input(self, v: FloatArray) -> FloatArray:
         return maths.hidden_field(v, self.weights_, self.hidden_bias_)
 
-    def mean_hidden(self, X):
+    def mean_hidden(self, X: npt.ArrayLike) -> FloatArray:
         """E[h | v]: P(h_j = 1 | v) = sigma(-(b + vW)_j) (binary) or -tanh((b + vW)_j) (spin).
 
         ``X`` may hold unit means (values in [0, 1] or [-1, 1]) as well as states: the
@@ -441,7 +482,7 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
                        self._float_dtype())
         return maths.unit_mean(self._hidden_input(v), self.units)
 
-    def transform(self, X):
+    def transform(self, X: npt.ArrayLike) -> FloatArray:
         """E[h | v] of each row of ``X`` (:meth:`mean_hidden`), after scikit-learn's input
         checks: a 2-D dense array (or DataFrame) of unit values or unit means.
 
@@ -452,7 +493,7 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
         self._check_fitted()
         return self.mean_hidden(self.check_input(X, reset=False, allow_fractional=True))
 
-    def inverse_transform(self, X):
+    def inverse_transform(self, X: npt.ArrayLike) -> FloatArray:
         """E[v | h] of each row of hidden values ``X`` (:meth:`mean_visible`): the mean-field
         reconstruction of the visibles from features returned by :meth:`transform`.
 
@@ -463,17 +504,17 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
         self._check_fitted()
         return self.mean_visible(_dense_2d(X, "X"))
 
-    def mean_visible(self, H):
+    def mean_visible(self, H: npt.ArrayLike) -> FloatArray:
         """E[v | h]: sigma(-(c + W h)_i) (binary) or -tanh((c + W h)_i) (spin)."""
         self._check_fitted()
         h = self._check_hidden(H)
         return maths.unit_mean(maths.visible_field(h, self.weights_, self.visible_bias_),
                                self.units)
 
-    def _check_hidden(self, H):
+    def _check_hidden(self, H: npt.ArrayLike) -> FloatArray:
         return check_hidden(H, self.weights_.shape[1], self._float_dtype())
 
-    def sample_hidden(self, X, seed=None):
+    def sample_hidden(self, X: npt.ArrayLike, seed: SeedLike = None) -> FloatArray:
         """Draw h ~ p(h | v) for each row of ``X`` (float array of unit values; ``X`` may hold
         unit means, as in :meth:`mean_hidden`)."""
         self._check_fitted()
@@ -481,18 +522,18 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
                        self._float_dtype())
         return self._sample_layer(self._hidden_input(v), as_rng(seed))
 
-    def sample_visible(self, H, seed=None):
+    def sample_visible(self, H: npt.ArrayLike, seed: SeedLike = None) -> FloatArray:
         """Draw v ~ p(v | h) for each row of ``H`` (float array of unit values)."""
         self._check_fitted()
         h = self._check_hidden(H)
         return self._sample_layer(maths.visible_field(h, self.weights_, self.visible_bias_),
                                   as_rng(seed))
 
-    def _sample_layer(self, x, rng):
+    def _sample_layer(self, x: FloatArray, rng: np.random.Generator) -> FloatArray:
         zero = np.zeros(x.shape[1], x.dtype)
         return maths.sample_units_tanh(x, zero, self.units, rng)
 
-    def gibbs(self, X, n_steps=1, seed=None):
+    def gibbs(self, X: npt.ArrayLike, n_steps: int = 1, seed: SeedLike = None) -> FloatArray:
         """Run ``n_steps`` of block Gibbs sampling v -> h -> v from each row of ``X``.
 
         Parameters
@@ -513,11 +554,12 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
         v = np.ascontiguousarray(v)
         return self._gibbs_chain(v, int(n_steps), as_rng(seed))
 
-    def _gibbs_chain(self, v, n_steps, rng):
+    def _gibbs_chain(self, v: FloatArray, n_steps: int, rng: np.random.Generator) -> FloatArray:
         return maths.gibbs_chain(v, self.weights_, self.visible_bias_, self.hidden_bias_,
                                  self.units, n_steps, rng)
 
-    def sample(self, n_samples, n_gibbs=1000, seed=None, init=None):
+    def sample(self, n_samples: int, n_gibbs: int = 1000, seed: SeedLike = None,
+               init: npt.ArrayLike | None = None) -> NDArray[np.int8]:
         """Draw visible configurations by block Gibbs sampling from random initial states.
 
         Parameters
@@ -557,7 +599,7 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
     # ------------------------------------------------------------------------------------------
     # energies and likelihoods (float64)
     # ------------------------------------------------------------------------------------------
-    def energy(self, V, H):
+    def energy(self, V: npt.ArrayLike, H: npt.ArrayLike) -> Float64Array:
         """E(v, h) = b.h + v W h + c.v per row (docs/CONTRACTS.md), float64."""
         self._check_fitted()
         v = np.asarray(self._check_data(V, "V", self.n_features_in_), np.float64)
@@ -568,7 +610,7 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
                             self.visible_bias_.astype(np.float64),
                             self.hidden_bias_.astype(np.float64))
 
-    def free_energy(self, X):
+    def free_energy(self, X: npt.ArrayLike) -> Float64Array:
         """F(v) = -log sum_h exp(-E(v,h)) = c.v - sum_j g((b + vW)_j), float64 per row.
 
         g(x) = softplus(-x) (binary) or log 2cosh(x) (spin) (docs/CONTRACTS.md).
@@ -577,12 +619,13 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
         v = np.asarray(self._check_data(X, n_features=self.n_features_in_), np.float64)
         return self._free_energy64(v)
 
-    def _free_energy64(self, v):
+    def _free_energy64(self, v: Float64Array) -> Float64Array:
         return maths.free_energy_visible(v, self.weights_.astype(np.float64),
                                          self.visible_bias_.astype(np.float64),
                                          self.hidden_bias_.astype(np.float64), self.units)
 
-    def pseudo_log_likelihood(self, X, *, method="exact", seed=None):
+    def pseudo_log_likelihood(self, X: npt.ArrayLike, *, method: str = "exact",
+                              seed: SeedLike = None) -> Float64Array:
         """Pseudo-log-likelihood sum_i log P(v_i | v_-i) of each row (Besag 1975).
 
         P(v_i | v_-i) = sigma(F(v^(i)) - F(v)) where v^(i) is v with unit i flipped.
@@ -613,8 +656,9 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
             return pll_exact(v, act, W, c, self.units)
         return pll_random(v, act, W, c, self.units, as_rng(seed))
 
-    def log_partition(self, *, method="auto", exact_max_units=20, n_betas=10000, n_runs=100,
-                      seed=None, base_visible_bias=None):
+    def log_partition(self, *, method: str = "auto", exact_max_units: int = 20,
+                      n_betas: int = 10000, n_runs: int = 100, seed: SeedLike = None,
+                      base_visible_bias: npt.ArrayLike | None = None) -> tuple[float, float]:
         """log Z and its standard error (0.0 when exact).
 
         Parameters
@@ -655,7 +699,8 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
                                                  base_visible_bias=base_visible_bias)
         return float(log_z), float(err)
 
-    def score_samples(self, X, *, method="auto", log_z=None, **kwargs):
+    def score_samples(self, X: npt.ArrayLike, *, method: str = "auto", log_z: float | None = None,
+                      **kwargs: Any) -> Float64Array:
         """log p(v) = -F(v) - log Z per row (exact or AIS log Z, see :meth:`log_partition`).
 
         Parameters
@@ -677,7 +722,7 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
             log_z, _ = self.log_partition(method=method, **kwargs)
         return -free - float(log_z)
 
-    def score(self, X, y=None, **kwargs):
+    def score(self, X: npt.ArrayLike, y: object = None, **kwargs: Any) -> float:
         """Mean of :meth:`score_samples` (average log-likelihood per sample)."""
         return float(np.mean(self.score_samples(X, **kwargs)))
 
@@ -685,6 +730,6 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ParamsMixin):
 # ----------------------------------------------------------------------------------------------
 # helpers
 # ----------------------------------------------------------------------------------------------
-def _dense_2d(X, name):
+def _dense_2d(X: npt.ArrayLike, name: str) -> NDArray[Any]:
     """A dense, finite 2-D array (scikit-learn's ``check_array``: sparse input is refused)."""
     return check_array(X, accept_sparse=False, dtype="numeric", input_name=name)

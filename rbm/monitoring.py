@@ -14,10 +14,14 @@ G. E. Hinton, "A practical guide to training restricted Boltzmann machines", UTM
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import NDArray
 
 from rbm import _kernels as K
 from rbm import maths, partition
+from rbm._typing import Float64Array, FloatArray, History, IntArray, RBMLayer
 
 __all__ = ["HISTORY_KEYS", "empty_history", "pll_exact", "pll_random", "monitor_indices",
            "monitor_metrics", "TrainingDivergedError"]
@@ -30,12 +34,13 @@ class TrainingDivergedError(ValueError):
     """Training produced NaN or inf parameters or free energies (lower the learning rate)."""
 
 
-def empty_history():
+def empty_history() -> History:
     """A fresh ``history_``: one empty list per metric."""
     return {k: [] for k in HISTORY_KEYS}
 
 
-def pll_exact(v, act, weights, visible_bias, units):
+def pll_exact(v: FloatArray, act: FloatArray, weights: FloatArray, visible_bias: FloatArray,
+              units: str) -> Float64Array:
     """Pseudo-log-likelihood summed over all sites, per row (float64, O(n V H)).
 
     ``act`` = b + vW are the hidden fields of the rows ``v``."""
@@ -47,7 +52,8 @@ def pll_exact(v, act, weights, visible_bias, units):
     return out
 
 
-def pll_random(v, act, weights, visible_bias, units, rng):
+def pll_random(v: FloatArray, act: FloatArray, weights: FloatArray, visible_bias: FloatArray,
+               units: str, rng: np.random.Generator) -> Float64Array:
     """One-site PLL estimator n_visible * log P(v_i | v_-i), i uniform per row (float64).
 
     Flipping site i shifts the fields ``act = b + vW`` by delta W[i] (delta = v_i' - v_i), so
@@ -64,7 +70,7 @@ def pll_random(v, act, weights, visible_bias, units, rng):
     return -nv * np.logaddexp(0.0, -diff)
 
 
-def monitor_indices(n, monitor_size, seed):
+def monitor_indices(n: int, monitor_size: int, seed: np.random.SeedSequence) -> IntArray:
     """Sorted indices of the fixed monitoring subset (min(monitor_size, n) rows, drawn without
     replacement from ``seed``)."""
     m = min(monitor_size, n)
@@ -74,7 +80,9 @@ def monitor_indices(n, monitor_size, seed):
     return np.sort(rng.choice(n, size=m, replace=False))
 
 
-def monitor_metrics(model, data, index, p, epoch, recon, seed, where=""):
+def monitor_metrics(model: RBMLayer, data: NDArray[Any], index: IntArray, p: dict[str, Any],
+                    epoch: int, recon: float | None, seed: np.random.SeedSequence,
+                    where: str = "") -> dict[str, float | None]:
     """The per-epoch metrics of ``model`` (a fitted :class:`rbm.RBM`) on ``data[index]``.
 
     Parameters
@@ -123,7 +131,7 @@ def monitor_metrics(model, data, index, p, epoch, recon, seed, where=""):
     v = sample.astype(np.float64)
     c = model.visible_bias_.astype(np.float64)  # the fields in the model's dtype (one BLAS
     act = (sample @ W).astype(np.float64) + model.hidden_bias_.astype(np.float64)  # product)
-    free = maths.free_energy_visible(v, W, c, None, units, field=act)
+    free = maths.free_energy_visible(v, W, c, model.hidden_bias_, units, field=act)
     _check_finite(free, epoch, where)
     if p["monitor_pll"] == "random":
         pll = pll_random(v, act, W, c, units, rng)
@@ -141,7 +149,7 @@ def monitor_metrics(model, data, index, p, epoch, recon, seed, where=""):
     return metrics
 
 
-def _check_finite(free, epoch, where):
+def _check_finite(free: Float64Array, epoch: int, where: str) -> None:
     if not np.all(np.isfinite(free)):
         raise TrainingDivergedError(f"training diverged at epoch {epoch + 1}{where}: "
                               f"non-finite free energy")

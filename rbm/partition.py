@@ -28,12 +28,16 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
+from typing import Any, Literal, overload
 
 import numpy as np
+import numpy.typing as npt
 from numba import njit, prange
 
 from rbm import maths
 from rbm._kernels import serial_and_parallel, unit_log_partition_scalar
+from rbm._typing import Float64Array, FloatArray, SeedLike
 from rbm.maths import UNITS, check_units, unit_log_partition
 
 __all__ = [
@@ -57,7 +61,8 @@ _LOG2 = math.log(2.0)
 # ----------------------------------------------------------------------------------------------
 # validation helpers
 # ----------------------------------------------------------------------------------------------
-def _check_params(weights, visible_bias, hidden_bias, units):
+def _check_params(weights: npt.ArrayLike, visible_bias: npt.ArrayLike, hidden_bias: npt.ArrayLike,
+                  units: str) -> tuple[Float64Array, Float64Array, Float64Array]:
     """Validate and convert the parameters to float64 arrays."""
     check_units(units)
     w = np.asarray(weights, dtype=np.float64)
@@ -75,7 +80,7 @@ def _check_params(weights, visible_bias, hidden_bias, units):
     return w, c, b
 
 
-def _check_states(x, n, units, name):
+def _check_states(x: npt.ArrayLike, n: int, units: str, name: str) -> Float64Array:
     x = np.asarray(x)
     if x.ndim not in (1, 2) or x.shape[-1] != n:
         raise ValueError(f"{name} must have shape (n_samples, {n}) or ({n},), got {x.shape}")
@@ -89,7 +94,8 @@ def _check_states(x, n, units, name):
 # ----------------------------------------------------------------------------------------------
 # free energies (validating wrappers of rbm.maths)
 # ----------------------------------------------------------------------------------------------
-def free_energy_visible(v, weights, visible_bias, hidden_bias, units):
+def free_energy_visible(v: npt.ArrayLike, weights: npt.ArrayLike, visible_bias: npt.ArrayLike,
+                        hidden_bias: npt.ArrayLike, units: str) -> Float64Array | float:
     """Free energy F(v) = -log sum_h exp(-E(v, h)) of visible configurations.
 
     F(v) = c.v - sum_j g(b_j + (v W)_j) (:func:`rbm.maths.free_energy_visible`,
@@ -110,14 +116,17 @@ def free_energy_visible(v, weights, visible_bias, hidden_bias, units):
                                 hidden_bias, units)
 
 
-def free_energy_hidden(h, weights, visible_bias, hidden_bias, units):
+def free_energy_hidden(h: npt.ArrayLike, weights: npt.ArrayLike, visible_bias: npt.ArrayLike,
+                       hidden_bias: npt.ArrayLike, units: str) -> Float64Array | float:
     """Free energy F(h) = -log sum_v exp(-E(v, h)) = b.h - sum_i g(c_i + (W h)_i) of hidden
     configurations ``h`` (n_samples, n_hidden) or (n_hidden,); as :func:`free_energy_visible`."""
     return _checked_free_energy(maths.free_energy_hidden, 1, h, weights, visible_bias,
                                 hidden_bias, units)
 
 
-def _checked_free_energy(func, axis, x, weights, visible_bias, hidden_bias, units):
+def _checked_free_energy(func: Callable[..., Float64Array], axis: int, x: npt.ArrayLike,
+                         weights: npt.ArrayLike, visible_bias: npt.ArrayLike,
+                         hidden_bias: npt.ArrayLike, units: str) -> Float64Array | float:
     w, c, b = _check_params(weights, visible_bias, hidden_bias, units)
     x = _check_states(x, w.shape[axis], units, "vh"[axis])
     out = func(x, w, c, b, units)
@@ -132,8 +141,9 @@ def _checked_free_energy(func, axis, x, weights, visible_bias, hidden_bias, unit
 EXACT_UNITS_LIMIT = 30
 
 
-def log_partition_exact(weights, visible_bias, hidden_bias, units, *, max_units=24,
-                        layer="auto", max_chunk_elements=2 ** 22):
+def log_partition_exact(weights: npt.ArrayLike, visible_bias: npt.ArrayLike,
+                        hidden_bias: npt.ArrayLike, units: str, *, max_units: int = 24,
+                        layer: str = "auto", max_chunk_elements: int = 2 ** 22) -> float:
     """Exact log Z of an RBM by enumerating the smaller layer.
 
     The other layer is summed analytically, e.g. for the hidden layer enumerated
@@ -180,7 +190,9 @@ def log_partition_exact(weights, visible_bias, hidden_bias, units, *, max_units=
                                      max_chunk_elements=max_chunk_elements)
 
 
-def log_marginal_visible(v, weights, visible_bias, hidden_bias, units, *, log_z=None):
+def log_marginal_visible(v: npt.ArrayLike, weights: npt.ArrayLike, visible_bias: npt.ArrayLike,
+                         hidden_bias: npt.ArrayLike, units: str, *,
+                         log_z: float | None = None) -> Float64Array | float:
     """log p(v) = -F(v) - log Z for visible configurations.
 
     Parameters
@@ -200,7 +212,9 @@ def log_marginal_visible(v, weights, visible_bias, hidden_bias, units, *, log_z=
     return -free_energy_visible(v, weights, visible_bias, hidden_bias, units) - log_z
 
 
-def log_marginal_hidden(h, weights, visible_bias, hidden_bias, units, *, log_z=None):
+def log_marginal_hidden(h: npt.ArrayLike, weights: npt.ArrayLike, visible_bias: npt.ArrayLike,
+                        hidden_bias: npt.ArrayLike, units: str, *,
+                        log_z: float | None = None) -> Float64Array | float:
     """log p(h) = -F(h) - log Z for hidden configurations (see :func:`log_marginal_visible`)."""
     if log_z is None:
         log_z = log_partition_exact(weights, visible_bias, hidden_bias, units)
@@ -210,7 +224,7 @@ def log_marginal_hidden(h, weights, visible_bias, hidden_bias, units, *, log_z=N
 # ----------------------------------------------------------------------------------------------
 # annealed importance sampling
 # ----------------------------------------------------------------------------------------------
-def base_rate_visible_bias(data, units, *, eps=1e-3):
+def base_rate_visible_bias(data: npt.ArrayLike, units: str, *, eps: float = 1e-3) -> Float64Array:
     """Visible bias c_A of the base-rate model that matches the data's unit means.
 
     The base-rate model p_A(v) ∝ exp(-c_A.v) has independent visibles; with the mean activation
@@ -244,7 +258,7 @@ def base_rate_visible_bias(data, units, *, eps=1e-3):
     return -np.arctanh(2.0 * p - 1.0)
 
 
-def default_betas(n_betas=10000):
+def default_betas(n_betas: int = 10000) -> Float64Array:
     """Default AIS inverse-temperature schedule, finer near β = 1.
 
     Salakhutdinov & Murray (2008): 5% of the steps uniformly on [0, 0.5], 40% on [0.5, 0.9],
@@ -320,7 +334,7 @@ _hidden_step_serial, _hidden_step_parallel = serial_and_parallel(_ais_hidden_ste
 _visible_step_serial, _visible_step_parallel = serial_and_parallel(_ais_visible_step)
 
 
-def _log_mean_exp_and_se(log_w):
+def _log_mean_exp_and_se(log_w: Float64Array) -> tuple[float, float]:
     """log(mean(w)) and its delta-method standard error std(w) / (sqrt(n) mean(w)), stably."""
     n = log_w.shape[0]
     m = float(np.max(log_w))
@@ -333,7 +347,8 @@ def _log_mean_exp_and_se(log_w):
     return log_mean, std / (math.sqrt(n) * mean)
 
 
-def _anneal(v, w_mm, b, c, c_a, beta_sched, spin, rng):
+def _anneal(v: FloatArray, w_mm: FloatArray, b: Float64Array, c: Float64Array, c_a: Float64Array,
+            beta_sched: Float64Array, spin: bool, rng: np.random.Generator) -> Float64Array:
     """The AIS runs from the base-model states ``v`` (modified in place) through the schedule
     ``beta_sched``: the log importance weights without log Z_0 (n_runs,)."""
     n_runs, n_visible = v.shape
@@ -365,7 +380,7 @@ def _anneal(v, w_mm, b, c, c_a, beta_sched, spin, rng):
     return log_w
 
 
-def _beta_schedule(betas, n_betas):
+def _beta_schedule(betas: npt.ArrayLike | None, n_betas: int) -> Float64Array:
     """The inverse-temperature schedule: ``betas`` checked, or :func:`default_betas`."""
     if betas is None:
         return default_betas(n_betas)
@@ -377,9 +392,38 @@ def _beta_schedule(betas, n_betas):
     return beta_sched
 
 
-def ais_log_partition(weights, visible_bias, hidden_bias, units, *, n_betas=10000, betas=None,
-                      n_runs=100, seed=None, base_visible_bias=None, return_weights=False,
-                      dtype=np.float32):
+@overload
+def ais_log_partition(weights: npt.ArrayLike, visible_bias: npt.ArrayLike,
+                      hidden_bias: npt.ArrayLike, units: str, *, n_betas: int = ...,
+                      betas: npt.ArrayLike | None = ..., n_runs: int = ..., seed: SeedLike = ...,
+                      base_visible_bias: npt.ArrayLike | None = ...,
+                      return_weights: Literal[False] = ...,
+                      dtype: npt.DTypeLike = ...) -> tuple[float, float]: ...
+
+
+@overload
+def ais_log_partition(weights: npt.ArrayLike, visible_bias: npt.ArrayLike,
+                      hidden_bias: npt.ArrayLike, units: str, *, n_betas: int = ...,
+                      betas: npt.ArrayLike | None = ..., n_runs: int = ..., seed: SeedLike = ...,
+                      base_visible_bias: npt.ArrayLike | None = ..., return_weights: Literal[True],
+                      dtype: npt.DTypeLike = ...) -> tuple[float, float, Float64Array]: ...
+
+
+@overload
+def ais_log_partition(weights: npt.ArrayLike, visible_bias: npt.ArrayLike,
+                      hidden_bias: npt.ArrayLike, units: str, *, n_betas: int = ...,
+                      betas: npt.ArrayLike | None = ..., n_runs: int = ..., seed: SeedLike = ...,
+                      base_visible_bias: npt.ArrayLike | None = ..., return_weights: bool,
+                      dtype: npt.DTypeLike = ...
+                      ) -> tuple[float, float] | tuple[float, float, Float64Array]: ...
+
+
+def ais_log_partition(weights: npt.ArrayLike, visible_bias: npt.ArrayLike,
+                      hidden_bias: npt.ArrayLike, units: str, *, n_betas: int = 10000,
+                      betas: npt.ArrayLike | None = None, n_runs: int = 100, seed: SeedLike = None,
+                      base_visible_bias: npt.ArrayLike | None = None, return_weights: bool = False,
+                      dtype: npt.DTypeLike = np.float32
+                      ) -> tuple[float, float] | tuple[float, float, Float64Array]:
     """Estimate log Z of an RBM by annealed importance sampling.
 
     Salakhutdinov & Murray (2008): intermediate distributions on the visible marginal

@@ -33,9 +33,14 @@ checkpoint with the same ``OPENBLAS_NUM_THREADS`` for bit-identical results.)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
+from numpy.typing import NDArray
 
 from rbm import _kernels as K
+from rbm._typing import FloatArray
 from rbm.maths import field_tanh, sample_units_tanh
 
 __all__ = ["CDTrainer", "NEGATIVE_VISIBLE"]
@@ -68,8 +73,10 @@ class CDTrainer:
         which then enter both the weight and the visible-bias statistics.
     """
 
-    def __init__(self, weights, visible_bias, hidden_bias, *, units, batch_size, cd_k, persistent,
-                 n_chains, flip_augmentation, rng, negative_visible="samples"):
+    def __init__(self, weights: FloatArray, visible_bias: FloatArray, hidden_bias: FloatArray, *,
+                 units: str, batch_size: int, cd_k: int, persistent: bool, n_chains: int,
+                 flip_augmentation: bool, rng: np.random.Generator,
+                 negative_visible: str = "samples") -> None:
         self.weights = weights
         self.visible_bias = visible_bias
         self.hidden_bias = hidden_bias
@@ -93,7 +100,8 @@ class CDTrainer:
         self.velocity_weights = np.zeros_like(weights)
         self.velocity_visible = np.zeros_like(visible_bias)
         self.velocity_hidden = np.zeros_like(hidden_bias)
-        self.chains = np.zeros((self.n_chains, n_hidden), dtype) if self.persistent else None
+        self.chains: FloatArray | None = (np.zeros((self.n_chains, n_hidden), dtype)
+                                          if self.persistent else None)
         # buffers
         self._vstack = np.empty((self.batch_size + self.n_chains, n_visible), dtype)
         self._hstack = np.empty((self.batch_size + self.n_chains, n_hidden), dtype)
@@ -111,16 +119,17 @@ class CDTrainer:
         self._row_error = np.empty(rows, dtype)
 
     # ------------------------------------------------------------------------------------------
-    def init_chains(self, data):
+    def init_chains(self, data: NDArray[Any]) -> None:
         """Start the persistent chains at h ~ p(h | v) for randomly chosen training rows."""
         if not self.persistent:
             return
+        assert self.chains is not None  # persistent
         rows = self.rng.integers(0, data.shape[0], size=self.n_chains)
         v = np.ascontiguousarray(data[rows], dtype=self.dtype)
         self.chains[...] = sample_units_tanh(v @ self.weights, self.hidden_bias,
                                              "spin" if self.spin else "binary", self.rng)
 
-    def get_state(self):
+    def get_state(self) -> dict[str, Any]:
         """The optimiser state (copies): velocities, persistent chains and the RNG state."""
         state = {
             "velocity_weights": self.velocity_weights.copy(),
@@ -130,10 +139,11 @@ class CDTrainer:
             "uniform_stream": [self.uniform_key, self.uniform_counter],
         }
         if self.persistent:
+            assert self.chains is not None
             state["chains"] = self.chains.copy()
         return state
 
-    def set_state(self, state):
+    def set_state(self, state: Mapping[str, Any]) -> None:
         """Restore a state produced by :meth:`get_state` (shapes are checked)."""
         for name in ("velocity_weights", "velocity_visible", "velocity_hidden"):
             target = getattr(self, name)
@@ -142,6 +152,7 @@ class CDTrainer:
                 raise ValueError(f"checkpoint {name} has shape {value.shape}, expected {target.shape}")
             target[...] = value
         if self.persistent:
+            assert self.chains is not None
             chains = np.asarray(state.get("chains", np.empty((0,))))
             if chains.shape != self.chains.shape:
                 raise ValueError(f"checkpoint persistent chains have shape {chains.shape}, "
@@ -150,12 +161,13 @@ class CDTrainer:
         self.rng.bit_generator.state = state["rng_state"]
         self.uniform_key, self.uniform_counter = (int(x) for x in state["uniform_stream"])
 
-    def _uniforms(self, out):
+    def _uniforms(self, out: FloatArray) -> None:
         """Fill ``out`` with the next uniforms of the Gibbs stream."""
         self.uniform_counter = K.uniform_fill(self.uniform_key, self.uniform_counter, out)
 
     # ------------------------------------------------------------------------------------------
-    def run_epoch(self, data, learning_rate, momentum, weight_decay, l1):
+    def run_epoch(self, data: NDArray[Any], learning_rate: float, momentum: float,
+                  weight_decay: float, l1: float) -> float | None:
         """One pass over ``data`` in shuffled mini-batches.
 
         ``data``: C-contiguous, int8 (unit values; gathered and converted per mini-batch) or
@@ -186,7 +198,8 @@ class CDTrainer:
             return None
         return total_error / (n * data.shape[1])
 
-    def step(self, n_batch, learning_rate, momentum, weight_decay, l1):
+    def step(self, n_batch: int, learning_rate: float, momentum: float, weight_decay: float,
+             l1: float) -> float | None:
         """One CD-k / PCD-k update from the batch already in ``self._vstack[:n_batch]``.
 
         The negative phase runs ``n_neg`` chains: the persistent ones (PCD) or one per batch
@@ -231,6 +244,7 @@ class CDTrainer:
         u_v = self._u_v[:n_neg]
         u_h = self._u_h[:n_neg]
         for step in range(self.cd_k):
+            assert h_state is not None  # None only after the last step (_next_hidden)
             np.dot(h_state, W.T, out=act_v)
             field_tanh(act_v, vb, binary)
             if self.mean_negative_visible:
@@ -261,7 +275,9 @@ class CDTrainer:
                     lr, mom, self._stat_v, self._scratch_v)
         return error
 
-    def _visible_means(self, act_v, vk, v0, binary, typed, step, error):
+    def _visible_means(self, act_v: FloatArray, vk: FloatArray, v0: FloatArray, binary: bool,
+                       typed: type[np.floating[Any]], step: int,
+                       error: float | None) -> float | None:
         """Negative visible layer as probabilities: ``vk = E[v | h]`` (no uniforms drawn);
         on the first CD step also the summed squared reconstruction error sum (v0 - vk)^2."""
         lo, hi = _mean_coefficients(binary, 1.0, typed)
@@ -271,7 +287,9 @@ class CDTrainer:
             return float(np.einsum("ij,ij->", diff, diff, dtype=np.float64))
         return error
 
-    def _next_hidden(self, act_h, u_h, step, lo_neg, hi_neg, one, off, h_neg):
+    def _next_hidden(self, act_h: FloatArray, u_h: FloatArray, step: int, lo_neg: np.floating[Any],
+                     hi_neg: np.floating[Any], one: np.floating[Any], off: np.floating[Any],
+                     h_neg: FloatArray) -> FloatArray | None:
         """Hidden layer after negative step ``step`` (fields in ``act_h`` already tanh'ed): a
         sample for the next step, or on the last step the scaled means into ``h_neg`` (and, for
         PCD, the sample kept in the persistent chains). Returns the state of the next step."""
@@ -289,7 +307,8 @@ class CDTrainer:
         return None
 
 
-def _mean_coefficients(binary, scale, typed):
+def _mean_coefficients(binary: bool, scale: float, typed: type[np.floating[Any]]
+                       ) -> tuple[np.floating[Any], np.floating[Any]]:
     """(lo, hi) with scale * E[u] = lo + hi * t for t = tanh(s x) (see :mod:`rbm._kernels`)."""
     if binary:
         return typed(0.5 * scale), typed(-0.5 * scale)

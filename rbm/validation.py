@@ -9,13 +9,16 @@ Hinton 2010, sec. 3).
 from __future__ import annotations
 
 import zlib
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
+from numpy.typing import NDArray
 
 __all__ = ["in_unit_set", "check_visible", "check_hidden", "training_array", "fingerprint"]
 
 
-def in_unit_set(arr, units):
+def in_unit_set(arr: NDArray[Any], units: str) -> bool:
     """Whether every entry of ``arr`` is a unit value: 0/1 (binary) or -1/+1 (spin).
 
     Integer and boolean arrays are checked by reductions without temporaries (min/max and,
@@ -34,7 +37,8 @@ def in_unit_set(arr, units):
     return bool(np.all((arr == -1) | (arr == 1)))
 
 
-def check_visible(X, units, *, name="X", n_features=None, allow_fractional=False):
+def check_visible(X: npt.ArrayLike, units: str, *, name: str = "X", n_features: int | None = None,
+                  allow_fractional: bool = False) -> NDArray[Any]:
     """Validate visible configurations: 2-D, non-empty, finite, values in the unit set
     (or, with ``allow_fractional``, in its convex hull [0, 1] / [-1, 1]).
 
@@ -70,7 +74,7 @@ def check_visible(X, units, *, name="X", n_features=None, allow_fractional=False
     return arr
 
 
-def check_hidden(H, n_hidden, dtype):
+def check_hidden(H: npt.ArrayLike, n_hidden: int, dtype: npt.DTypeLike) -> NDArray[Any]:
     """Hidden states or means of shape (n_samples, n_hidden) (a 1-D row is one sample), finite,
     as a ``dtype`` array."""
     arr = np.asarray(H)
@@ -83,7 +87,7 @@ def check_hidden(H, n_hidden, dtype):
     return np.asarray(arr, dtype)
 
 
-def training_array(arr, dtype, allow_fractional):
+def training_array(arr: NDArray[Any], dtype: npt.DTypeLike, allow_fractional: bool) -> NDArray[Any]:
     """The training data as the trainer reads them: validated unit values as C-contiguous int8
     (no copy for int8 input such as rgdl's HDF5 datasets; a quarter of float32's memory and
     bandwidth, converted per mini-batch), fractional means in the model's float ``dtype``."""
@@ -92,7 +96,7 @@ def training_array(arr, dtype, allow_fractional):
     return np.ascontiguousarray(arr, dtype=np.int8)
 
 
-def fingerprint(data):
+def fingerprint(data: NDArray[Any]) -> str:
     """Cheap identity of the training data: shape, dtype and CRC32 of the bytes."""
-    crc = zlib.crc32(memoryview(np.ascontiguousarray(data)).cast("B"))
+    crc = zlib.crc32(np.ascontiguousarray(data).data.cast("B"))
     return f"{data.shape[0]}x{data.shape[1]}:{data.dtype}:{crc:08x}"

@@ -61,8 +61,11 @@ import logging
 import math
 import time
 from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Iterable, Mapping, Sequence, overload
 
 import numpy as np
+import numpy.typing as npt
+from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 from scipy.special import logsumexp
 
@@ -80,7 +83,7 @@ DEFAULT_STRENGTH = 20.0
 # --------------------------------------------------------------------------------------------
 # validation
 # --------------------------------------------------------------------------------------------
-def _check_coupling(coupling, allow_negative=False) -> float:
+def _check_coupling(coupling: float, allow_negative: bool = False) -> float:
     try:
         k = float(coupling)
     except (TypeError, ValueError):
@@ -92,7 +95,8 @@ def _check_coupling(coupling, allow_negative=False) -> float:
     return k
 
 
-def _check_even_size(n_spins, minimum=4, maximum=var.MAX_ENUMERATED_UNITS) -> int:
+def _check_even_size(n_spins: int, minimum: int = 4,
+                     maximum: int = var.MAX_ENUMERATED_UNITS) -> int:
     if isinstance(n_spins, bool) or not isinstance(n_spins, (int, np.integer)):
         raise ValueError(f"chain size N must be an integer, got {n_spins!r}")
     n = int(n_spins)
@@ -103,7 +107,7 @@ def _check_even_size(n_spins, minimum=4, maximum=var.MAX_ENUMERATED_UNITS) -> in
     return n
 
 
-def default_strength(coupling) -> float:
+def default_strength(coupling: float) -> float:
     r"""Decimation-unit weight used when none is given: :math:`\lambda = 20 + 2|K|`.
 
     A decimation unit pins its spin against the two bonds (total :math:`2|K|`) that pull on it, so
@@ -114,7 +118,7 @@ def default_strength(coupling) -> float:
     return DEFAULT_STRENGTH + 2.0 * abs(float(coupling))
 
 
-def _check_strength(strength) -> float:
+def _check_strength(strength: float) -> float:
     lam = float(strength)
     if not (math.isfinite(lam) and lam > 0):
         raise ValueError(f"decimation strength lambda must be finite and > 0, got {strength}")
@@ -124,7 +128,15 @@ def _check_strength(strength) -> float:
 # --------------------------------------------------------------------------------------------
 # analytic flow and weights
 # --------------------------------------------------------------------------------------------
-def decimated_coupling(coupling):
+@overload
+def decimated_coupling(coupling: float) -> float: ...
+
+
+@overload
+def decimated_coupling(coupling: NDArray[np.floating]) -> NDArray[np.float64]: ...
+
+
+def decimated_coupling(coupling: float | NDArray[np.floating]) -> float | NDArray[np.float64]:
     r"""One decimation step of the 1D chain, :math:`K' = \operatorname{atanh}(\tanh^2 K)
     = \tfrac12\ln\cosh 2K`.
 
@@ -136,7 +148,7 @@ def decimated_coupling(coupling):
     return float(out) if out.ndim == 0 else out
 
 
-def decimation_flow(coupling, steps: int) -> np.ndarray:
+def decimation_flow(coupling: float, steps: int) -> NDArray[np.float64]:
     r"""The decimation flow :math:`K_0 = K, K_{s+1} = \tfrac12\ln\cosh 2K_s`, ``steps + 1`` values.
 
     Flows to the trivial fixed point :math:`K^* = 0` (no finite-temperature transition in 1D).
@@ -149,7 +161,7 @@ def decimation_flow(coupling, steps: int) -> np.ndarray:
     return np.array(out)
 
 
-def bond_weight(coupling) -> float:
+def bond_weight(coupling: float) -> float:
     r"""Weight :math:`w \ge 0` of a hidden unit that generates a bond :math:`K`:
     :math:`\tfrac12\ln\cosh 2w = |K|`, i.e. :math:`w = |K| + \tfrac12\ln(1 + \sqrt{1 - e^{-4|K|}})`.
 
@@ -160,7 +172,8 @@ def bond_weight(coupling) -> float:
     return k + 0.5 * math.log1p(math.sqrt(-math.expm1(-4.0 * k)))
 
 
-def bipartite_chain_rbm(n_spins: int, coupling: float):
+def bipartite_chain_rbm(n_spins: int, coupling: float
+                        ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     r"""Construction (a): the periodic chain as an RBM between odd (visible) and even (hidden) sites.
 
     With :math:`v_i = s_{2i+1}`, :math:`h_j = s_{2j}` (:math:`M = N/2`),
@@ -195,7 +208,9 @@ def bipartite_chain_rbm(n_spins: int, coupling: float):
     return w, np.zeros(m), np.zeros(m)
 
 
-def soft_decimation_rbm(n_spins: int, coupling: float, strength: float | None = None):
+def soft_decimation_rbm(n_spins: int, coupling: float, strength: float | None = None
+                        ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64],
+                                   NDArray[np.int64]]:
     r"""Construction (b): an RBM whose visible marginal is exactly the chain and whose
     decimation units realise the soft-decimation operator.
 
@@ -234,7 +249,7 @@ def soft_decimation_rbm(n_spins: int, coupling: float, strength: float | None = 
 # --------------------------------------------------------------------------------------------
 # exact checks of the constructions
 # --------------------------------------------------------------------------------------------
-def chain_marginal(hamiltonian, keep) -> np.ndarray:
+def chain_marginal(hamiltonian: npt.ArrayLike, keep: npt.ArrayLike) -> NDArray[np.float64]:
     r"""Exact marginal Hamiltonian :math:`-\log\sum_{s_{\bar K}} e^{-H(s)}` of the spins ``keep``.
 
     Brute force over all :math:`2^N` configurations (independent of any decimation identity).
@@ -286,22 +301,23 @@ class ConstructionCheck:
     coupling_fit: float
     coupling_error: float
     fit_residual: float
-    other_terms: dict
+    other_terms: dict[str, float]
     kl_per_spin: float
     trace_residual: float
     marginal_error: float
     strength: float | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def _const_free_diff(a, b) -> float:
+def _const_free_diff(a: npt.ArrayLike, b: npt.ArrayLike) -> float:
     d = np.asarray(a) - np.asarray(b)
     return float(np.max(np.abs(d - d.mean())))
 
 
-def _fit_summary(hamiltonian, n_coarse):
+def _fit_summary(hamiltonian: npt.ArrayLike, n_coarse: int
+                 ) -> tuple[var.CouplingFit, dict[str, float]]:
     fit = var.fit_couplings(hamiltonian, (n_coarse,))
     others = {t: v for t, v in fit.couplings.items() if t != "nn"}
     return fit, others
@@ -358,7 +374,8 @@ def check_soft_decimation_construction(n_spins: int, coupling: float,
                              marginal_error=_const_free_diff(h_rbm, cg.hamiltonian), strength=lam)
 
 
-def strength_dependence(n_spins: int, coupling: float, strengths) -> list[ConstructionCheck]:
+def strength_dependence(n_spins: int, coupling: float,
+                        strengths: Iterable[float]) -> list[ConstructionCheck]:
     r"""Construction (b) over a range of :math:`\lambda`: the coarse-coupling error
     :math:`|K(\lambda) - K'|` decays like :math:`e^{-2\lambda}` while KL and the trace residual
     stay 0."""
@@ -381,9 +398,9 @@ class FlowStep:
     fit_residual: float
     K_majority: float | None = None
     majority_fit_residual: float | None = None
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         extra = d.pop("extra")
         d = {k: v for k, v in d.items() if v is not None}
@@ -391,7 +408,7 @@ class FlowStep:
         return d
 
 
-def check_flow_arguments(coupling, size, steps):
+def check_flow_arguments(coupling: float, size: int, steps: int) -> tuple[float, int, int]:
     """Validate ``(K, N, steps)`` for :func:`exact_flow`; returns them normalised."""
     k = _check_coupling(coupling)
     n = _check_even_size(size, minimum=4, maximum=MAX_FLOW_SIZE)
@@ -405,7 +422,8 @@ def check_flow_arguments(coupling, size, steps):
 
 
 def exact_flow(coupling: float, size: int, steps: int, strength: float | None = None,
-               majority: bool = True, progress=None) -> list[FlowStep]:
+               majority: bool = True,
+               progress: Callable[[FlowStep], object] | None = None) -> list[FlowStep]:
     r"""Construction (c): stack exact RBM decimation steps and compare with the analytic flow.
 
     Step :math:`s` takes the exact Hamiltonian :math:`H_{s-1}` of a periodic chain of
@@ -472,7 +490,10 @@ def exact_flow(coupling: float, size: int, steps: int, strength: float | None = 
 # --------------------------------------------------------------------------------------------
 # learned RG steps
 # --------------------------------------------------------------------------------------------
-def align_hidden_units(weights, hidden_bias, shape, coarse_shape):
+def align_hidden_units(weights: npt.ArrayLike, hidden_bias: npt.ArrayLike,
+                       shape: int | Sequence[int], coarse_shape: int | Sequence[int]
+                       ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64],
+                                  NDArray[np.float64]]:
     r"""Put a learned RBM's hidden units on a coarse lattice and fix their sign gauge.
 
     A trained RBM's hidden units carry no site labels, and :math:`(h_j, w_{\cdot j}, b_j) \to
@@ -506,18 +527,18 @@ def align_hidden_units(weights, hidden_bias, shape, coarse_shape):
             or w.shape != (int(np.prod(shape)), int(np.prod(coarse_shape))) or b.shape != (w.shape[1],)):
         raise ValueError(f"weights {w.shape} do not map a lattice {shape} onto a coarse lattice {coarse_shape}")
     r = (w ** 2).T.reshape((w.shape[1],) + shape)
-    centres = []
+    centre_list = []
     for axis, length in enumerate(shape):
         x = np.arange(length) * 2 * np.pi / length
         bshape = [1] * (len(shape) + 1)
         bshape[axis + 1] = length
         cos = (r * np.cos(x).reshape(bshape)).sum(axis=tuple(range(1, r.ndim)))
         sin = (r * np.sin(x).reshape(bshape)).sum(axis=tuple(range(1, r.ndim)))
-        centres.append(np.mod(np.arctan2(sin, cos) * length / (2 * np.pi), length))
-    centres = np.stack(centres, axis=1)  # (n_hidden, d)
+        centre_list.append(np.mod(np.arctan2(sin, cos) * length / (2 * np.pi), length))
+    centres = np.stack(centre_list, axis=1)  # (n_hidden, d)
     spacing = [s // c for s, c in zip(shape, coarse_shape)]
     grid = np.stack(np.meshgrid(*[np.arange(c) for c in coarse_shape], indexing="ij"), -1).reshape(-1, len(shape))
-    best = None
+    best: tuple[float, NDArray[np.int64]] | None = None
     for offset in np.ndindex(*spacing):
         sites = grid * np.array(spacing) + np.array(offset)
         d = np.abs(centres[:, None, :] - sites[None, :, :])
@@ -529,6 +550,7 @@ def align_hidden_units(weights, hidden_bias, shape, coarse_shape):
             perm = np.empty(w.shape[1], dtype=np.int64)
             perm[cols] = rows
             best = (total, perm)
+    assert best is not None  # np.ndindex(*spacing) yields at least one offset
     perm = best[1]
     wp = w[:, perm]
     signs = -np.sign(wp[np.argmax(np.abs(wp), axis=0), np.arange(wp.shape[1])])
@@ -539,12 +561,12 @@ def align_hidden_units(weights, hidden_bias, shape, coarse_shape):
 #: Training settings of the learned layers (CD-1). Measured on N = 16 chains at K = 0.5, 1.0:
 #: the linearly decaying learning rate lowers KL(P || p) per spin about tenfold (0.02 -> 0.002)
 #: against a constant rate; the small L1 penalty (Mehta & Schwab used 2e-4) keeps fields local.
-DEFAULT_RBM_PARAMS = dict(units="spin", learning_rate=0.05, learning_rate_schedule="linear",
-                          final_learning_rate=0.002, batch_size=50, l1=1e-3, dtype="float64",
-                          flip_augmentation=True, monitor_size=0)
+DEFAULT_RBM_PARAMS: dict[str, Any] = dict(
+    units="spin", learning_rate=0.05, learning_rate_schedule="linear", final_learning_rate=0.002,
+    batch_size=50, l1=1e-3, dtype="float64", flip_augmentation=True, monitor_size=0)
 
 
-def _seed_sequence(seed) -> np.random.SeedSequence:
+def _seed_sequence(seed: int | np.random.SeedSequence | None) -> np.random.SeedSequence:
     if isinstance(seed, np.random.SeedSequence):
         return seed
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
@@ -552,14 +574,18 @@ def _seed_sequence(seed) -> np.random.SeedSequence:
     return np.random.SeedSequence(seed)
 
 
-def _train_rbm(data, n_hidden, epochs, seed, rbm_params):
+def _train_rbm(data: NDArray[np.int8], n_hidden: int, epochs: int,
+               seed: int | np.random.SeedSequence | None,
+               rbm_params: Mapping[str, Any] | None) -> RBM:
     params = dict(DEFAULT_RBM_PARAMS, n_iter=epochs, random_state=seed)
     params.update(rbm_params or {})
     return RBM(n_components=n_hidden, **params).fit(data)
 
 
-def learned_layer(hamiltonian, shape, coarse_shape, *, epochs=30, n_samples=10000, seed=None,
-                  rbm_params=None):
+def learned_layer(hamiltonian: npt.ArrayLike, shape: int | Sequence[int],
+                  coarse_shape: int | Sequence[int], *, epochs: int = 30, n_samples: int = 10000,
+                  seed: int | np.random.SeedSequence | None = None,
+                  rbm_params: Mapping[str, Any] | None = None) -> dict[str, Any]:
     r"""Train one RBM layer on exact samples of ``hamiltonian`` and measure it as an RG step.
 
     Draws ``n_samples`` exact samples (:func:`rgdl.variational.sample_exact`), trains an
@@ -599,7 +625,10 @@ def learned_layer(hamiltonian, shape, coarse_shape, *, epochs=30, n_samples=1000
 
 
 def learned_flow(coupling: float, size: int, steps: int, *, epochs: int = 30, n_samples: int = 10000,
-                 seed=None, rbm_params=None, progress=None) -> list[dict]:
+                 seed: int | np.random.SeedSequence | None = None,
+                 rbm_params: Mapping[str, Any] | None = None,
+                 progress: Callable[[dict[str, Any]], object] | None = None
+                 ) -> list[dict[str, Any]]:
     r"""A learned RG flow: a greedy stack of RBMs (N -> N/2 -> ...) trained on exact samples.
 
     Layer 1 is trained on exact samples of the periodic chain (K, N); layer ``s + 1`` on exact
@@ -640,7 +669,8 @@ def learned_flow(coupling: float, size: int, steps: int, *, epochs: int = 30, n_
 
 
 def compare_2d(coupling: float, size: int = 4, block: int = 2, *, epochs: int = 30,
-               n_samples: int = 10000, seed=None, rbm_params=None) -> dict:
+               n_samples: int = 10000, seed: int | np.random.SeedSequence | None = None,
+               rbm_params: Mapping[str, Any] | None = None) -> dict[str, Any]:
     r"""Couplings generated on a small 2D lattice by majority rule versus a trained RBM layer.
 
     The periodic ``size x size`` Ising model at coupling K is coarse-grained to
@@ -666,7 +696,7 @@ def compare_2d(coupling: float, size: int = 4, block: int = 2, *, epochs: int = 
     layer = learned_layer(h, shape, coarse, epochs=epochs, n_samples=n_samples, seed=seed,
                           rbm_params=rbm_params)
 
-    def pack(fit):
+    def pack(fit: var.CouplingFit) -> dict[str, float]:
         return dict(fit.couplings, residual_max=fit.residual_max)
 
     return dict(coupling=k, shape=shape, coarse_shape=coarse, majority=pack(maj),

@@ -24,8 +24,11 @@ Rev. Mod. Phys. 47, 773 (1975).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Iterable, Sequence
 
 import numpy as np
+import numpy.typing as npt
+from numpy.typing import NDArray
 from scipy.special import logsumexp
 
 from rbm import maths
@@ -47,7 +50,8 @@ _TERMS_2D = ("field", "nn", "nnn", "plaquette")
 # --------------------------------------------------------------------------------------------
 # enumeration helpers
 # --------------------------------------------------------------------------------------------
-def check_count(n, what="number of units", limit=MAX_ENUMERATED_UNITS) -> int:
+def check_count(n: int | np.integer, what: str = "number of units",
+                limit: int = MAX_ENUMERATED_UNITS) -> int:
     """``n`` as an int in ``[1, limit]`` (ValueError naming ``what`` otherwise)."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
         raise ValueError(f"{what} must be an integer, got {n!r}")
@@ -59,7 +63,7 @@ def check_count(n, what="number of units", limit=MAX_ENUMERATED_UNITS) -> int:
     return n
 
 
-def spin_configurations(n: int, units: str = "spin") -> np.ndarray:
+def spin_configurations(n: int, units: str = "spin") -> NDArray[np.int8]:
     """All ``2**n`` configurations of ``n`` two-state units.
 
     Parameters
@@ -86,7 +90,8 @@ def n_units_of_table(length: int, what: str) -> int:
     return n
 
 
-def as_hamiltonian(hamiltonian, what="hamiltonian") -> tuple[np.ndarray, int]:
+def as_hamiltonian(hamiltonian: npt.ArrayLike,
+                   what: str = "hamiltonian") -> tuple[NDArray[np.float64], int]:
     """A Hamiltonian table as float64 and its number of spins (ValueError if malformed)."""
     arr = np.asarray(hamiltonian, dtype=np.float64)
     if arr.ndim != 1:
@@ -97,7 +102,7 @@ def as_hamiltonian(hamiltonian, what="hamiltonian") -> tuple[np.ndarray, int]:
     return arr, n
 
 
-def lattice_shape(shape) -> tuple[int, ...]:
+def lattice_shape(shape: int | Sequence[int]) -> tuple[int, ...]:
     """``shape`` as ``(L,)`` or ``(L, M)`` with sides >= 2 (ValueError otherwise)."""
     try:
         shape = tuple(int(s) for s in np.atleast_1d(shape))
@@ -111,7 +116,8 @@ def lattice_shape(shape) -> tuple[int, ...]:
 # --------------------------------------------------------------------------------------------
 # Ising Hamiltonians and lattice features
 # --------------------------------------------------------------------------------------------
-def lattice_features(configs: np.ndarray, shape, terms) -> np.ndarray:
+def lattice_features(configs: npt.ArrayLike, shape: int | Sequence[int],
+                     terms: Iterable[str]) -> NDArray[np.float64]:
     r"""Translation-invariant spin products summed over a periodic lattice.
 
     For each configuration returns one column per term:
@@ -138,10 +144,10 @@ def lattice_features(configs: np.ndarray, shape, terms) -> np.ndarray:
     ndarray of float64, shape (n_conf, len(terms))
     """
     shape = lattice_shape(shape)
-    s = np.asarray(configs, dtype=np.float64)
+    s: NDArray[np.float64] = np.asarray(configs, dtype=np.float64)
     if s.ndim != 2 or s.shape[1] != int(np.prod(shape)):
         raise ValueError(f"configs must have shape (n_conf, {int(np.prod(shape))}), got {s.shape}")
-    s = s.reshape((s.shape[0],) + shape)
+    s = s.reshape((s.shape[0], *shape))
     axes = tuple(range(1, s.ndim))
     allowed = _TERMS_1D if len(shape) == 1 else _TERMS_2D
     cols = []
@@ -167,8 +173,8 @@ def lattice_features(configs: np.ndarray, shape, terms) -> np.ndarray:
     return np.stack(cols, axis=1) if cols else np.zeros((s.shape[0], 0))
 
 
-def ising_hamiltonian(shape, coupling: float, field: float = 0.0,
-                      next_coupling: float = 0.0) -> np.ndarray:
+def ising_hamiltonian(shape: int | Sequence[int], coupling: float, field: float = 0.0,
+                      next_coupling: float = 0.0) -> NDArray[np.float64]:
     r"""Dimensionless periodic Ising Hamiltonian over all configurations of a small lattice.
 
     .. math:: H(s) = -K \sum_{\langle ij\rangle} s_i s_j - K_2 \sum_{\langle\langle ij\rangle\rangle}
@@ -191,19 +197,21 @@ def ising_hamiltonian(shape, coupling: float, field: float = 0.0,
     return -(coupling * phi[:, 0] + next_coupling * phi[:, 1] + field * phi[:, 2])
 
 
-def log_partition(hamiltonian) -> float:
+def log_partition(hamiltonian: npt.ArrayLike) -> float:
     """``log Z = log sum_s exp(-H(s))`` of a Hamiltonian given over all configurations."""
     arr, _ = as_hamiltonian(hamiltonian)
     return float(logsumexp(-arr))
 
 
-def boltzmann_probabilities(hamiltonian) -> np.ndarray:
+def boltzmann_probabilities(hamiltonian: npt.ArrayLike) -> NDArray[np.float64]:
     """Exact Boltzmann probabilities ``exp(-H)/Z`` over all configurations."""
     arr, _ = as_hamiltonian(hamiltonian)
     return np.exp(-arr - logsumexp(-arr))
 
 
-def sample_exact(hamiltonian, n_samples: int, seed=None, units: str = "spin") -> np.ndarray:
+def sample_exact(hamiltonian: npt.ArrayLike, n_samples: int,
+                 seed: int | np.random.SeedSequence | None = None,
+                 units: str = "spin") -> NDArray[np.int8]:
     """Independent exact samples from ``exp(-H)/Z`` by enumeration.
 
     Parameters
@@ -230,7 +238,7 @@ def sample_exact(hamiltonian, n_samples: int, seed=None, units: str = "spin") ->
     return bits if units == "binary" else (2 * bits - 1).astype(np.int8)
 
 
-def configuration_index(configs) -> np.ndarray:
+def configuration_index(configs: npt.ArrayLike) -> NDArray[np.int64]:
     """Inverse of :func:`spin_configurations`: the integer index of each row (spin or binary)."""
     c = np.asarray(configs)
     if c.ndim != 2:
@@ -260,18 +268,18 @@ class CouplingFit:
     shape : tuple
     """
 
-    couplings: dict
+    couplings: dict[str, float]
     constant: float
     residual_max: float
     residual_rms: float
     residual_weighted: float
-    shape: tuple = field(default=())
+    shape: tuple[int, ...] = field(default=())
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: str) -> float:
         return self.couplings[key]
 
 
-def default_terms(shape) -> tuple[str, ...]:
+def default_terms(shape: int | Sequence[int]) -> tuple[str, ...]:
     """The terms of :func:`lattice_features` that are linearly independent on ``shape``.
 
     Drops e.g. ``"nnn"`` on chains shorter than 4 (where it duplicates ``"nn"`` or a constant).
@@ -288,7 +296,8 @@ def default_terms(shape) -> tuple[str, ...]:
     return tuple(chosen)
 
 
-def fit_couplings(hamiltonian, shape, terms=None) -> CouplingFit:
+def fit_couplings(hamiltonian: npt.ArrayLike, shape: int | Sequence[int],
+                  terms: Iterable[str] | None = None) -> CouplingFit:
     r"""Fit an effective translation-invariant Hamiltonian to an exactly known one.
 
     Solves the ordinary least-squares problem over *all* :math:`2^N` configurations

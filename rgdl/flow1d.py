@@ -8,6 +8,7 @@ learned one (:func:`rgdl.decimation.learned_flow`), and returns one JSON-ready o
 from __future__ import annotations
 
 import time
+from typing import Any, Callable
 
 from rgdl import decimation
 
@@ -28,7 +29,7 @@ _COLUMNS = (
 )
 
 
-def format_table(steps: list[dict]) -> str:
+def format_table(steps: list[dict[str, Any]]) -> str:
     """Render the step dicts of :func:`run_flow` as an aligned text table."""
     cols = [c for c in _COLUMNS if all(c[0] in s for s in steps)]
     rows = [[c[1] for c in cols]]
@@ -40,7 +41,10 @@ def format_table(steps: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def run_flow(coupling, size, steps, *, strength, learned, epochs, samples, seed, progress=None):
+def run_flow(coupling: float, size: int, steps: int, *, strength: float | None, learned: bool,
+             epochs: int, samples: int, seed: int | None,
+             progress: Callable[[decimation.FlowStep | dict[str, Any]], object] | None = None
+             ) -> dict[str, Any]:
     """Library call behind the command: exact flow (+ learned flow); returns the JSON object."""
     decimation.check_flow_arguments(coupling, size, steps)
     if strength is None:

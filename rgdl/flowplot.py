@@ -16,13 +16,14 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Any, Sequence
 
 import numpy as np
 
 from analysis.figure_style import (OKABE_ITO as PALETTE, new_figure, outside_legend,
                                    plain_log_ticks, save_figure, set_caption)
 from ising.atomic import check_name_length
-from rgdl.decimation import decimated_coupling
+from rgdl.decimation import ConstructionCheck, decimated_coupling
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ _SERIES = (
 )
 
 
-def figure_paths(path) -> tuple[Path, Path]:
+def figure_paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
     """``FIG.png`` -> (``FIG.png``, ``FIG.pdf``); a path without a suffix gets both suffixes."""
     p = Path(path)
     if p.suffix.lower() in (".png", ".pdf"):
@@ -55,7 +56,8 @@ def figure_paths(path) -> tuple[Path, Path]:
     return base.parent / (base.name + ".png"), base.parent / (base.name + ".pdf")
 
 
-def check_figure_outputs(path, *, overwrite: bool = False) -> tuple[Path, Path]:
+def check_figure_outputs(path: str | os.PathLike[str], *,
+                         overwrite: bool = False) -> tuple[Path, Path]:
     """:func:`figure_paths`, refusing existing files unless ``overwrite`` (before any work)."""
     paths = figure_paths(path)
     for target in paths:
@@ -67,9 +69,10 @@ def check_figure_outputs(path, *, overwrite: bool = False) -> tuple[Path, Path]:
     return paths
 
 
-def plot_flow1d(coupling: float, steps: list, path, *, title: str | None = None,
+def plot_flow1d(coupling: float, steps: Sequence[dict[str, Any]],
+                path: str | os.PathLike[str], *, title: str | None = None,
                 overwrite: bool = True, size: int | None = None,
-                samples: int | None = None) -> list[str]:
+                samples: int | str | None = None) -> list[str]:
     r"""Draw the coupling flow of ``rgdl flow1d`` and save it as PNG and PDF.
 
     Parameters
@@ -85,8 +88,11 @@ def plot_flow1d(coupling: float, steps: list, path, *, title: str | None = None,
     title : str, optional
     overwrite : bool, default True
         Replace existing files; with False an existing PNG or PDF is an error (FileExistsError).
-    size, samples : int, optional
-        Chain length N and samples per learned layer, named in the caption.
+    size : int, optional
+        Chain length N, named in the caption.
+    samples : int or str, optional
+        Samples per learned layer (or a text such as ``"0 (exact enumeration)"``), named in
+        the caption.
 
     Returns
     -------
@@ -145,7 +151,8 @@ def plot_flow1d(coupling: float, steps: list, path, *, title: str | None = None,
     return [str(p) for p in written]
 
 
-def plot_strength_dependence(rows, path, *, size: int | None = None) -> list[str]:
+def plot_strength_dependence(rows: Sequence[ConstructionCheck], path: str | os.PathLike[str], *,
+                             size: int | None = None) -> list[str]:
     r"""Coupling error :math:`|K(\lambda) - K'|` of the soft-decimation RBM versus :math:`\lambda`
     (semilog), with the :math:`e^{-2\lambda}` guide; ``rows`` from
     :func:`rgdl.decimation.strength_dependence` (enumerated, exact: no samples); ``size`` the

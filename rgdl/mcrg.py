@@ -14,15 +14,19 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 import ising
 from analysis.couplings import coupling_flow
 from analysis.figures import plot_coupling_flow, plot_kernels, plot_mcrg_exponents
-from analysis.mcrg import EVEN_2D, ODD_2D, decimation_transform, majority_transform, mcrg
+from analysis.mcrg import (EVEN_2D, ODD_2D, BlockTransform, decimation_transform,
+                           majority_transform, mcrg)
 from ising.atomic import atomic_write_text
 from rbm.archive import atomic_savez
 from rbm.local import LocalRBMStack, load_local_stack, save_local_stack
@@ -34,7 +38,8 @@ TRANSFORMS = ("majority", "decimation", "learned")
 K_CRITICAL = 0.5 * math.log(1 + math.sqrt(2))  # Onsager (same as ising.exact.critical_coupling())
 
 
-def check_arguments(size, coupling, transform, block, levels, samples):
+def check_arguments(size: int, coupling: float, transform: str, block: int, levels: int,
+                    samples: int) -> None:
     """Validate the command's numbers before any work (ValueError with a one-line message)."""
     if transform not in TRANSFORMS:
         raise ValueError(f"--transform must be one of {', '.join(TRANSFORMS)}, got {transform!r}")
@@ -53,19 +58,20 @@ def check_arguments(size, coupling, transform, block, levels, samples):
                          f"use a larger --size or fewer --levels")
 
 
-def output_paths(out, transform, block):
+def output_paths(out: str | os.PathLike[str], transform: str, block: int) -> dict[str, Path]:
     """Files ``rgdl mcrg`` writes into ``out`` (figures as .png + .pdf)."""
-    out = Path(out)
+    folder = Path(out)
     tag = f"{transform}_b{block}"
-    paths = {"json": out / f"mcrg_{tag}.json",
-             "exponents": out / f"mcrg_exponents_{tag}", "flow": out / f"coupling_flow_{tag}"}
+    paths = {"json": folder / f"mcrg_{tag}.json",
+             "exponents": folder / f"mcrg_exponents_{tag}", "flow": folder / f"coupling_flow_{tag}"}
     if transform == "learned":
-        paths["kernels"] = out / f"kernels_{tag}"
-        paths["model"] = out / f"local_rbm_stack_{tag}.npz"
+        paths["kernels"] = folder / f"kernels_{tag}"
+        paths["model"] = folder / f"local_rbm_stack_{tag}.npz"
     return paths
 
 
-def output_files(paths):
+def output_files(paths: Mapping[str, Path]) -> list[Path]:
+    """Every file of :func:`output_paths` (each figure stem as its ``.png`` and ``.pdf``)."""
     files = []
     for key, p in paths.items():
         if key in ("json", "model"):
@@ -75,8 +81,10 @@ def output_files(paths):
     return files
 
 
-def run_mcrg(size, coupling, transform, block, levels, samples, seed, *, epochs=5, kernel=None,
-             progress=None, cache_dir=None):
+def run_mcrg(size: int, coupling: float, transform: str, block: int, levels: int, samples: int,
+             seed: int, *, epochs: int = 5, kernel: int | None = None,
+             progress: Callable[[str, int, int], object] | None = None,
+             cache_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Library call behind the command: sample, coarse-grain, MCRG, coupling flow.
 
     Returns a dict with the JSON summary (``transform``, ``block``, ``levels``) plus ``details``
@@ -113,6 +121,7 @@ def run_mcrg(size, coupling, transform, block, levels, samples, seed, *, epochs=
     spins = result["spins"]
     t_sample = time.perf_counter() - t0
     stack = None
+    f: BlockTransform
     if transform == "majority":
         f = majority_transform(block)
     elif transform == "decimation":
@@ -155,14 +164,17 @@ def run_mcrg(size, coupling, transform, block, levels, samples, seed, *, epochs=
     return {"summary": summary, "details": details, "stack": stack}
 
 
-def write_outputs(run, paths, *, majority_block=2):
+def write_outputs(run: Mapping[str, Any], paths: Mapping[str, Path], *,
+                  majority_block: int = 2) -> None:
     """Write the JSON, figures (and for learned the model) of :func:`run_mcrg` atomically."""
     s, d = run["summary"], run["details"]
     label = f"{s['transform']} b={s['block']}"
-    plot_mcrg_exponents({label: d["levels"]}, paths["exponents"])
+    size, samples = d["size"], d["samples"]  # the lattice and the samples every figure shows
+    plot_mcrg_exponents({label: d["levels"]}, paths["exponents"], size=size, samples=samples)
     K = np.array([c["couplings"] for c in d["couplings"]], dtype=float)
     E = np.array([[np.nan if e is None else e for e in c["errors"]] for c in d["couplings"]])
-    plot_coupling_flow({label: [(f"K0 = {d['coupling']:.4g}", K, E)]}, paths["flow"])
+    plot_coupling_flow({label: [(f"K0 = {d['coupling']:.4g}", K, E)]}, paths["flow"], size=size,
+                       samples=samples)
     if run["stack"] is not None:
         b, w = s["block"], d["kernel_size"]
         o = (w - b) // 2
@@ -170,15 +182,17 @@ def write_outputs(run, paths, *, majority_block=2):
         majority[o:o + b, o:o + b] = -1.0  # the block-sum kernel in the sign convention of LocalRBM
         kernels = {"majority rule (block sum)": majority}
         kernels.update({f"learned layer {i + 1}": np.array(k) for i, k in enumerate(d["kernels"])})
-        plot_kernels(kernels, paths["kernels"])
+        plot_kernels(kernels, paths["kernels"], size=size,
+                     samples=f"{samples:,} training samples")
         save_local_stack(paths["model"], run["stack"], meta={"size": d["size"], "coupling": d["coupling"]})
     atomic_write_text(paths["json"], json.dumps({**s, "details": d}, indent=1))
 
 
-def format_table(summary):
+def format_table(summary: Mapping[str, Any]) -> str:
+    """The text table of ``rgdl mcrg``: y_T and y_h (with errors) per RG level."""
     rows = [["level", "n_even", "n_odd", "y_T", "y_h"]]
     for lv in summary["levels"]:
-        def pm(v, e):
+        def pm(v: float | None, e: float | None) -> str:
             return "nan" if v is None else f"{v:.4f} ± {e if e is not None else float('nan'):.4f}"
         rows.append([str(lv["level"]), str(lv["n_even"]), str(lv["n_odd"]),
                      pm(lv["y_T"], lv["y_T_err"]), pm(lv["y_h"], lv["y_h_err"])])
@@ -188,13 +202,13 @@ def format_table(summary):
     return "\n".join(lines)
 
 
-def _save_samples(path, result):
+def _save_samples(path: Path, result: Mapping[str, Any]) -> None:
     """Cache the Wolff samples of a run (atomically, :func:`rbm.archive.atomic_savez`)."""
     atomic_savez(path, {"spins": result["spins"], "burn_in": result["burn_in"],
                         "thin": result["thin"], "tau_int": result["tau_int"]})
 
 
-def _load_samples(path):
+def _load_samples(path: Path) -> dict[str, Any] | None:
     """Cached samples, or None when absent or unreadable (then they are drawn again)."""
     if not path.exists():
         return None
@@ -206,7 +220,7 @@ def _load_samples(path):
         return None
 
 
-def _load_stack(path, meta):
+def _load_stack(path: Path, meta: Mapping[str, Any]) -> LocalRBMStack | None:
     """A cached stack trained with exactly ``meta``'s parameters, or None."""
     if not path.exists():
         return None

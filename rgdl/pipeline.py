@@ -35,15 +35,20 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from pathlib import Path
+from typing import Any, Iterable
 
 import numpy as np
 
 from ising.atomic import OutputLock, atomic_write_text
+from ising.io import SpinDataset
+from rbm import RBM
 from rgdl.experiment.cache import StageRecords, jsonable, stage_key
 from rgdl.seeds import child_seed
-from rgdl.experiment.config import LATER_FIELDS, PRESETS, RECIPES, ExperimentConfig, preset
+from rgdl.experiment.config import (LATER_FIELDS, PRESETS, RECIPES, ExperimentConfig,
+                                    ProgressCallback, preset)
 from rgdl.experiment.generation import RHAT_THRESHOLD
 from rgdl.experiment.plots import draw_figures
 from rgdl.experiment.report import render_report
@@ -65,7 +70,7 @@ STAGES = ("simulate", "train", "analyse", "figures", "report")
 LOCK_NAME = ".rgdl-reproduce.lock"
 
 
-def _check_results_folder(out, config, overwrite):
+def _check_results_folder(out: Path, config: ExperimentConfig, overwrite: bool) -> None:
     """Refuse to replace results that are not this configuration's (unless ``overwrite``).
 
     Rerunning the same configuration in ``out`` resumes it (its cached stages are its own
@@ -92,7 +97,9 @@ def _check_results_folder(out, config, overwrite):
                                   "replace them, or another --out")
 
 
-def run_pipeline(config, out, *, progress=None, force=False, overwrite=False):
+def run_pipeline(config: ExperimentConfig, out: str | os.PathLike[str], *,
+                 progress: ProgressCallback | None = None, force: bool = False,
+                 overwrite: bool = False) -> dict[str, Any]:
     """Run (or resume) the experiment into the folder ``out``.
 
     Parameters
@@ -141,22 +148,23 @@ def run_pipeline(config, out, *, progress=None, force=False, overwrite=False):
 class _Run:
     """One run of the stages in ``out`` (holding its lock): stage keys, timings, progress."""
 
-    def __init__(self, config, out, progress, force):
+    def __init__(self, config: ExperimentConfig, out: Path, progress: ProgressCallback | None,
+                 force: bool) -> None:
         self.config, self.out, self.force = config, out, force
-        self.progress = progress or (lambda stage, done, total: None)
+        self.progress: ProgressCallback = progress or (lambda stage, done, total: None)
         self.records = StageRecords(out)
-        self.timings = {}
+        self.timings: dict[str, float] = {}
 
-    def start(self, name, key):
+    def start(self, name: str, key: str) -> bool:
         """Announce stage ``name``; whether it is cached (finished with ``key``, no ``force``)."""
         cached = self.records.done(name, key) and not self.force
         self.progress(name, None, "cached" if cached else "running")
         return cached
 
-    def params(self, names):
+    def params(self, names: Iterable[str]) -> dict[str, Any]:
         return {k: getattr(self.config, k) for k in names}
 
-    def simulate(self):
+    def simulate(self) -> tuple[str, SpinDataset]:
         """The Monte Carlo data (resumes, or returns the finished file) and the flow starts."""
         key = stage_key({"stage": "simulate", "params": self.params(
             ("size", "temperature", "coupling", "n_samples", "algorithm", "mc_chains",
@@ -170,7 +178,7 @@ class _Run:
         self.timings["simulate"] = time.perf_counter() - t0
         return key, dataset
 
-    def train(self, sim_key, dataset):
+    def train(self, sim_key: str, dataset: SpinDataset) -> tuple[str, list[RBM], list[RBM]]:
         """The trained stack and the shuffled-data null (each resumes from its checkpoints)."""
         config = self.config
         params = self.params(("layers", "units", "n_epochs", "batch_size", "learning_rate",
@@ -196,7 +204,8 @@ class _Run:
         self.timings["train_null"] = self.timings["train"] - self.timings["train_stack"]
         return key, trained, shuffled
 
-    def analyse(self, train_key, dataset, trained, shuffled):
+    def analyse(self, train_key: str, dataset: SpinDataset, trained: list[RBM],
+                shuffled: list[RBM]) -> tuple[str, dict[str, Any]]:
         """The analysis (:func:`rgdl.experiment.steps.run_analysis`), or its cached JSON."""
         config = self.config
         key = stage_key({"stage": "analyse", "params": self.params(
@@ -224,7 +233,7 @@ class _Run:
         self.timings["analyse"] = time.perf_counter() - t0
         return key, analysis
 
-    def figures(self, analysis_key, analysis):
+    def figures(self, analysis_key: str, analysis: dict[str, Any]) -> str:
         """The figures (redrawn when the analysis changed)."""
         # "marks": figures of unequilibrated chains are marked, meaningless xi omitted (issue 13)
         key = stage_key({"stage": "figures", "upstream": analysis_key, "marks": 1})
@@ -236,7 +245,7 @@ class _Run:
         self.timings["figures"] = time.perf_counter() - t0
         return key
 
-    def report(self, fig_key, analysis):
+    def report(self, fig_key: str, analysis: dict[str, Any]) -> dict[str, Any]:
         """summary.json and report.md (cheap: always rewritten)."""
         self.progress("report", None, "running")
         summary = make_summary(self.config, analysis, self.timings)
@@ -246,7 +255,8 @@ class _Run:
         return summary
 
 
-def _run_locked(config, out, progress, force):
+def _run_locked(config: ExperimentConfig, out: Path, progress: ProgressCallback | None,
+                force: bool) -> dict[str, Any]:
     """The body of :func:`run_pipeline`, run while holding the folder's lock."""
     run = _Run(config, out, progress, force)
     sim_key, dataset = run.simulate()

@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
+from numpy.typing import NDArray
 from scipy.special import logsumexp
 
 from rbm import maths
@@ -31,7 +33,9 @@ __all__ = ["rbm_energy", "rbm_visible_free_energy", "rbm_hidden_free_energy",
            "rbm_encoder_operator", "kl_divergence", "RBMMappingResult", "rbm_mapping_check"]
 
 
-def _check_rbm(weights, visible_bias, hidden_bias, units):
+def _check_rbm(weights: npt.ArrayLike, visible_bias: npt.ArrayLike | None,
+               hidden_bias: npt.ArrayLike | None, units: str
+               ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     maths.check_units(units)
     w = np.asarray(weights, dtype=np.float64)
     if w.ndim != 2:
@@ -46,7 +50,9 @@ def _check_rbm(weights, visible_bias, hidden_bias, units):
     return w, c, b
 
 
-def rbm_energy(v, h, weights, visible_bias=None, hidden_bias=None) -> np.ndarray:
+def rbm_energy(v: npt.ArrayLike, h: npt.ArrayLike, weights: npt.ArrayLike,
+               visible_bias: npt.ArrayLike | None = None,
+               hidden_bias: npt.ArrayLike | None = None) -> NDArray[np.float64]:
     r"""RBM energy :math:`E(v,h) = b\cdot h + v W h + c\cdot v` for every pair (v[a], h[b]).
 
     Returns an array of shape (len(v), len(h)).
@@ -56,7 +62,10 @@ def rbm_energy(v, h, weights, visible_bias=None, hidden_bias=None) -> np.ndarray
                                w, c, b)
 
 
-def rbm_visible_free_energy(v, weights, visible_bias=None, hidden_bias=None, units="spin"):
+def rbm_visible_free_energy(v: npt.ArrayLike, weights: npt.ArrayLike,
+                            visible_bias: npt.ArrayLike | None = None,
+                            hidden_bias: npt.ArrayLike | None = None,
+                            units: str = "spin") -> NDArray[np.float64]:
     r"""Visible free energy :math:`F(v) = -\log\sum_h e^{-E(v,h)}` (docs/CONTRACTS.md).
 
     Spin units: :math:`c\cdot v - \sum_j \log 2\cosh(b + vW)_j`; binary:
@@ -66,22 +75,27 @@ def rbm_visible_free_energy(v, weights, visible_bias=None, hidden_bias=None, uni
     return maths.free_energy_visible(np.asarray(v, dtype=np.float64), w, c, b, units)
 
 
-def rbm_hidden_free_energy(h, weights, visible_bias=None, hidden_bias=None, units="spin"):
+def rbm_hidden_free_energy(h: npt.ArrayLike, weights: npt.ArrayLike,
+                           visible_bias: npt.ArrayLike | None = None,
+                           hidden_bias: npt.ArrayLike | None = None,
+                           units: str = "spin") -> NDArray[np.float64]:
     r"""Hidden free energy :math:`H^{RBM}_\lambda[h] = -\log\sum_v e^{-E(v,h)}` (Mehta & Schwab
     Eq. 19): spin units :math:`b\cdot h - \sum_i \log 2\cosh(c + Wh)_i`."""
     w, c, b = _check_rbm(weights, visible_bias, hidden_bias, units)
     return maths.free_energy_hidden(np.asarray(h, dtype=np.float64), w, c, b, units)
 
 
-def rbm_log_partition(weights, visible_bias=None, hidden_bias=None, units="spin") -> float:
+def rbm_log_partition(weights: npt.ArrayLike, visible_bias: npt.ArrayLike | None = None,
+                      hidden_bias: npt.ArrayLike | None = None, units: str = "spin") -> float:
     """Exact ``log Z`` of an RBM, enumerating the smaller layer (:func:`rbm.maths.log_partition_exact`)."""
     w, c, b = _check_rbm(weights, visible_bias, hidden_bias, units)
     check_count(min(w.shape), "n_hidden" if w.shape[1] <= w.shape[0] else "n_visible")
     return float(maths.log_partition_exact(w, c, b, units))
 
 
-def rbm_hidden_hamiltonian(weights, visible_bias=None, hidden_bias=None, units="spin",
-                           keep=None) -> np.ndarray:
+def rbm_hidden_hamiltonian(weights: npt.ArrayLike, visible_bias: npt.ArrayLike | None = None,
+                           hidden_bias: npt.ArrayLike | None = None, units: str = "spin",
+                           keep: npt.ArrayLike | None = None) -> NDArray[np.float64]:
     r"""The RBM's hidden-layer Hamiltonian :math:`H^{RBM}_\lambda[h]` over all hidden configurations.
 
     With ``keep`` (indices of hidden units) the other hidden units are traced out as well:
@@ -116,8 +130,10 @@ def rbm_hidden_hamiltonian(weights, visible_bias=None, hidden_bias=None, units="
     return out
 
 
-def rbm_operator(hamiltonian, weights, visible_bias=None, hidden_bias=None,
-                 units="spin") -> VariationalOperator:
+def rbm_operator(hamiltonian: npt.ArrayLike, weights: npt.ArrayLike,
+                 visible_bias: npt.ArrayLike | None = None,
+                 hidden_bias: npt.ArrayLike | None = None,
+                 units: str = "spin") -> VariationalOperator:
     r"""The operator :math:`T_\lambda(v,h) = -E(v,h) + H(v)` of Mehta & Schwab (their Eq. 20).
 
     Built as an explicit table so that :func:`coarse_grain` evaluates
@@ -130,7 +146,7 @@ def rbm_operator(hamiltonian, weights, visible_bias=None, hidden_bias=None,
     check_count(n_v + w.shape[1], "n_visible + n_hidden")
     v_units = spin_configurations(n_v, units).astype(np.float64)
 
-    def func(v, h):
+    def func(v: NDArray[np.int8], h: NDArray[np.int8]) -> NDArray[np.float64]:
         idx = configuration_index(v)
         hu = (np.asarray(h) > 0).astype(np.float64) if units == "binary" else np.asarray(h, np.float64)
         energy = maths.energy_matrix(v_units[idx], hu, w, c, b)
@@ -139,8 +155,9 @@ def rbm_operator(hamiltonian, weights, visible_bias=None, hidden_bias=None,
     return VariationalOperator(func, n_v, w.shape[1], "RBM: T = -E + H")
 
 
-def rbm_encoder_operator(weights, visible_bias=None, hidden_bias=None,
-                         units="spin") -> VariationalOperator:
+def rbm_encoder_operator(weights: npt.ArrayLike, visible_bias: npt.ArrayLike | None = None,
+                         hidden_bias: npt.ArrayLike | None = None,
+                         units: str = "spin") -> VariationalOperator:
     r"""The RBM's encoder as an RG operator, :math:`T(v,h) = \log p_\lambda(h\mid v)`.
 
     :math:`p(h|v) = e^{-E(v,h)}/e^{-F(v)} = \prod_j e^{-a_j h_j}/\sum_{u} e^{-a_j u}` with
@@ -154,7 +171,7 @@ def rbm_encoder_operator(weights, visible_bias=None, hidden_bias=None,
     n_v = check_count(w.shape[0], "n_visible")
     v_units = spin_configurations(n_v, units).astype(np.float64)
 
-    def func(v, h):
+    def func(v: NDArray[np.int8], h: NDArray[np.int8]) -> NDArray[np.float64]:
         a = maths.hidden_field(v_units[configuration_index(v)], w, b)
         hu = (np.asarray(h) > 0).astype(np.float64) if units == "binary" else np.asarray(h, np.float64)
         return -(a @ hu.T) - maths.unit_log_partition(a, units).sum(axis=1)[:, None]
@@ -162,7 +179,9 @@ def rbm_encoder_operator(weights, visible_bias=None, hidden_bias=None,
     return VariationalOperator(func, n_v, w.shape[1], "RBM encoder: T = log p(h|v)")
 
 
-def kl_divergence(hamiltonian, weights, visible_bias=None, hidden_bias=None, units="spin",
+def kl_divergence(hamiltonian: npt.ArrayLike, weights: npt.ArrayLike,
+                  visible_bias: npt.ArrayLike | None = None,
+                  hidden_bias: npt.ArrayLike | None = None, units: str = "spin",
                   per_spin: bool = True) -> float:
     r"""Exact :math:`\mathrm{KL}(P(v)\,\|\,p_\lambda(v))` between :math:`P = e^{-H}/Z_v` and the
     RBM's visible marginal, in nats (per visible spin by default).
@@ -204,8 +223,8 @@ class RBMMappingResult:
         :math:`F_h - F_v`.
     """
 
-    hamiltonian_rg: np.ndarray
-    hamiltonian_rbm: np.ndarray
+    hamiltonian_rg: NDArray[np.float64]
+    hamiltonian_rbm: NDArray[np.float64]
     max_abs_difference: float
     kl_per_spin: float
     trace_residual: float
@@ -213,8 +232,10 @@ class RBMMappingResult:
     free_energy_shift: float
 
 
-def rbm_mapping_check(hamiltonian, weights, visible_bias=None, hidden_bias=None,
-                      units="spin") -> RBMMappingResult:
+def rbm_mapping_check(hamiltonian: npt.ArrayLike, weights: npt.ArrayLike,
+                      visible_bias: npt.ArrayLike | None = None,
+                      hidden_bias: npt.ArrayLike | None = None,
+                      units: str = "spin") -> RBMMappingResult:
     r"""Verify :math:`H^{RG}_\lambda = H^{RBM}_\lambda` (Mehta & Schwab Eq. 21) for one RBM.
 
     Parameters

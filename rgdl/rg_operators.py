@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, NamedTuple
+from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
+import numpy.typing as npt
+from numpy.typing import NDArray
 from scipy.special import logsumexp
 
 from rbm import maths
@@ -43,13 +45,13 @@ class VariationalOperator(NamedTuple):
     float64 table ``T[v, h]`` of shape (n_v_conf, n_h_conf); ``-inf`` means zero weight.
     """
 
-    func: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    func: Callable[[NDArray[np.int8], NDArray[np.int8]], NDArray[np.float64]]
     n_visible: int
     n_hidden: int
     name: str = "operator"
 
 
-def table_operator(table) -> VariationalOperator:
+def table_operator(table: npt.ArrayLike) -> VariationalOperator:
     """Wrap a full table ``T[v_index, h_index]`` (shape (2**n_v, 2**n_h)) as an operator."""
     t = np.asarray(table, dtype=np.float64)
     if t.ndim != 2:
@@ -59,7 +61,7 @@ def table_operator(table) -> VariationalOperator:
     if np.isnan(t).any() or np.isposinf(t).any():
         raise ValueError("operator table must not contain NaN or +inf")
 
-    def func(v, h):
+    def func(v: NDArray[np.int8], h: NDArray[np.int8]) -> NDArray[np.float64]:
         return t[np.ix_(configuration_index(v), configuration_index(h))]
 
     return VariationalOperator(func, n_v, n_h, "table")
@@ -94,14 +96,14 @@ def soft_decimation_operator(n_visible: int, strength: float, stride: int = 2,
     lam = float(strength)
     log_norm = float(maths.unit_log_partition(lam, "spin"))  # log 2cosh(lambda)
 
-    def func(v, h):
+    def func(v: NDArray[np.int8], h: NDArray[np.int8]) -> NDArray[np.float64]:
         kept = np.asarray(v, dtype=np.float64)[:, sites]
         return lam * (kept @ np.asarray(h, dtype=np.float64).T) - sites.size * log_norm
 
     return VariationalOperator(func, n_visible, sites.size, f"soft decimation (lambda={lam:g})")
 
 
-def majority_operator(shape, block: int) -> VariationalOperator:
+def majority_operator(shape: int | Sequence[int], block: int) -> VariationalOperator:
     r"""Majority-rule block spins as a (stochastic) variational-RG operator.
 
     :math:`e^{T(v,h)} = \prod_B P(h_B \mid v_B)` with :math:`P(h_B = \operatorname{sign}
@@ -131,7 +133,7 @@ def majority_operator(shape, block: int) -> VariationalOperator:
     n_h = blocks.shape[0]
     log_half = -math.log(2.0)
 
-    def func(v, h):
+    def func(v: NDArray[np.int8], h: NDArray[np.int8]) -> NDArray[np.float64]:
         sign = np.sign(np.asarray(v, dtype=np.int64)[:, blocks].sum(axis=2))  # (n_v_conf, n_h)
         hh = np.asarray(h, dtype=np.int64)
         out = np.zeros((sign.shape[0], hh.shape[0]))
@@ -168,15 +170,15 @@ class CoarseGrainResult:
         :math:`\Delta F = F_h - F_v` (0 when the trace condition holds).
     """
 
-    hamiltonian: np.ndarray
-    log_trace: np.ndarray
+    hamiltonian: NDArray[np.float64]
+    log_trace: NDArray[np.float64]
     trace_residual: float
     free_energy_visible: float
     free_energy_hidden: float
     free_energy_shift: float
 
 
-def _as_operator(operator) -> VariationalOperator:
+def _as_operator(operator: VariationalOperator | npt.ArrayLike) -> VariationalOperator:
     if isinstance(operator, VariationalOperator):
         return operator
     if isinstance(operator, np.ndarray) or isinstance(operator, (list, tuple)):
@@ -184,7 +186,8 @@ def _as_operator(operator) -> VariationalOperator:
     raise ValueError("operator must be a VariationalOperator or a 2-D table T[v, h]")
 
 
-def coarse_grain(hamiltonian, operator) -> CoarseGrainResult:
+def coarse_grain(hamiltonian: npt.ArrayLike,
+                 operator: VariationalOperator | npt.ArrayLike) -> CoarseGrainResult:
     r"""One variational RG step, :math:`e^{-H^{RG}[h]} = \operatorname{Tr}_v e^{T(v,h) - H(v)}`.
 
     Enumerates all visible configurations and the hidden ones in chunks (log space), so

@@ -9,15 +9,21 @@ reads a generated one.
 from __future__ import annotations
 
 import os
+from pathlib import Path
+from typing import Any, Sequence
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ising.io import write_dataset
 from ising.lattice import energy_per_spin, magnetization_per_spin
 from rbm.dbn import DBN
 
 
-def generate(model_path, n_samples, gibbs_steps, seed, mode):
+def generate(model_path: str | os.PathLike[str], n_samples: int, gibbs_steps: int,
+             seed: int | None, mode: str
+             ) -> tuple[NDArray[np.int8], NDArray[np.float64], NDArray[np.float64],
+                        dict[str, Any]]:
     """Draw configurations from a saved model and compute their observables.
 
     Returns
@@ -48,7 +54,7 @@ def generate(model_path, n_samples, gibbs_steps, seed, mode):
 MAX_GIBBS_STEPS = 1 << 53
 
 
-def estimate_memory(n_samples, sizes):
+def estimate_memory(n_samples: int, sizes: Sequence[int]) -> int:
     """Bytes of the main arrays ``rgdl sample`` allocates (an estimate, >= the truth).
 
     Every chain holds float64 states and means of every layer (4 x n x sum(sizes) x 8), the
@@ -57,7 +63,10 @@ def estimate_memory(n_samples, sizes):
     return n_samples * (32 * sum(sizes) + sizes[0] + 16)
 
 
-def write_samples(model_path, out, *, n_samples, gibbs_steps, seed, mode, overwrite=False):
+def write_samples(model_path: str | os.PathLike[str], out: str | os.PathLike[str], *,
+                  n_samples: int, gibbs_steps: int, seed: int, mode: str,
+                  overwrite: bool = False
+                  ) -> tuple[Path, NDArray[np.float64], NDArray[np.float64]]:
     """Generate ``n_samples`` configurations (:func:`generate`) and write them to ``out``.
 
     The dataset's root attributes are those of the training lattice; ``algorithm`` is

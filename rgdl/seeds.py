@@ -36,14 +36,14 @@ def stable_hash(obj: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def hash_key(obj: Any) -> tuple:
+def hash_key(obj: Any) -> tuple[int, ...]:
     """Spawn key of a parameter set: the 8 little-endian 32-bit words of
     ``SHA-256(stable_hash(obj))``."""
     digest = hashlib.sha256(stable_hash(obj).encode("ascii")).digest()
     return tuple(int.from_bytes(digest[4 * i:4 * i + 4], "little") for i in range(8))
 
 
-def name_key(name: str) -> tuple:
+def name_key(name: str) -> tuple[int]:
     """Spawn key of a named purpose: ``(crc32(name),)``."""
     return (zlib.crc32(name.encode()),)
 
@@ -82,4 +82,6 @@ def child_seed(root: int, name: str) -> int:
 
 def random_seed() -> int:
     """A fresh root seed below 2**63 from the operating system's entropy."""
-    return int(np.random.SeedSequence().entropy % SEED_BOUND)
+    entropy = np.random.SeedSequence().entropy  # an int when drawn from the OS
+    assert isinstance(entropy, int)
+    return entropy % SEED_BOUND

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 __all__ = ["study_parser", "parse_study_args"]
@@ -21,7 +22,8 @@ def study_parser(doc: str) -> argparse.ArgumentParser:
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
-def parse_study_args(parser: argparse.ArgumentParser, argv=None, *, out_default: str):
+def parse_study_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None, *,
+                     out_default: str) -> tuple[argparse.Namespace, Path]:
     """Add ``--seed``, ``--out`` and ``-v``, parse ``argv``, set up logging, create ``--out``.
 
     Returns

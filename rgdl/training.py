@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import glob
 import os
-from typing import Callable
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ising.io import read_dataset
 from rbm.dbn import DBN
@@ -27,7 +28,8 @@ CHECKPOINT_SUFFIX = ".ckpt"
 MAX_LAYER_SIZE = 1 << 31
 
 
-def load_training_data(path, units: str = "spin"):
+def load_training_data(path: str | os.PathLike[str], units: str = "spin"
+                       ) -> tuple[NDArray[np.int8], dict[str, Any]]:
     """Read an HDF5 spin dataset, flatten each configuration, map to the RBM's units.
 
     Parameters
@@ -61,7 +63,7 @@ def load_training_data(path, units: str = "spin"):
     return data, lattice
 
 
-def parse_layers(text: str) -> list:
+def parse_layers(text: str) -> list[int]:
     """Hidden-layer sizes from ``"400,100,25"`` (each between 1 and ``MAX_LAYER_SIZE - 1``)."""
     parts = [part.strip() for part in text.split(",")]
     if any(part == "" for part in parts):
@@ -78,7 +80,8 @@ def parse_layers(text: str) -> list:
     return sizes
 
 
-def estimate_memory(n_samples, n_visible, sizes, itemsize, propagate):
+def estimate_memory(n_samples: int, n_visible: int, sizes: Sequence[int], itemsize: int,
+                    propagate: str) -> int:
     """Bytes of the main arrays ``rgdl train`` allocates (an estimate, >= the truth).
 
     Counted: the data (int8) read and mapped to the units (2 x n x N); per layer the weights
@@ -95,17 +98,18 @@ def estimate_memory(n_samples, n_visible, sizes, itemsize, propagate):
     return total
 
 
-def checkpoint_prefix(out):
+def checkpoint_prefix(out: str | os.PathLike[str]) -> str:
     """Prefix of the per-layer training checkpoints of ``rgdl train --out OUT``."""
     return os.fspath(out) + CHECKPOINT_SUFFIX
 
 
-def checkpoint_files(out) -> list:
+def checkpoint_files(out: str | os.PathLike[str]) -> list[str]:
     """The checkpoint files ``OUT.ckpt.layer*`` present now, sorted."""
     return sorted(glob.glob(glob.escape(checkpoint_prefix(out)) + ".layer*"))
 
 
-def resume_seed(out, seed, *, resume: bool, out_exists: bool):
+def resume_seed(out: str | os.PathLike[str], seed: int | None, *, resume: bool,
+                out_exists: bool) -> int:
     """The root seed of a run of ``rgdl train --out OUT``; prepares OUT's checkpoints.
 
     With ``resume``, the checkpoints' seed (``seed`` may be None or must equal it); without,
@@ -134,7 +138,7 @@ def resume_seed(out, seed, *, resume: bool, out_exists: bool):
     return random_seed() if seed is None else seed
 
 
-def _checkpoint_seed(out):
+def _checkpoint_seed(out: str | os.PathLike[str]) -> int | None:
     """The root seed recorded in the first layer's checkpoint (for --resume without --seed)."""
     path = checkpoint_prefix(out) + ".layer1"
     if not os.path.exists(path):
@@ -143,8 +147,11 @@ def _checkpoint_seed(out):
     return seed.get("entropy") if isinstance(seed, dict) else None
 
 
-def train_stack(spins, lattice, *, data_path, out, out_path, sizes, seed, resume, units,
-                propagate, rbm_params, callback: Callable | None = None) -> DBN:
+def train_stack(spins: NDArray[np.int8], lattice: Mapping[str, Any], *,
+                data_path: str | os.PathLike[str], out: str | os.PathLike[str],
+                out_path: str | os.PathLike[str], sizes: Sequence[int], seed: int, resume: bool,
+                units: str, propagate: str, rbm_params: Mapping[str, Any] | None,
+                callback: Callable[[dict[str, Any]], object] | None = None) -> DBN:
     """Fit a DBN layer by layer on ``spins`` with per-epoch checkpoints; save it to ``out_path``.
 
     ``rbm_params`` are the keyword arguments of every layer's :class:`rbm.RBM`; the model records

@@ -166,7 +166,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     from analysis.figures import plot_iso_fixed_points, plot_iso_flows
-    from analysis.iso_flow import ISO_TEMPERATURES, run_protocol
+    from analysis.iso_flow import ISO_TEMPERATURES, caption_samples, run_protocol
     from ising.atomic import atomic_write_text
 
     results_dir, figures_dir = Path(args.results), Path(args.figures)
@@ -199,8 +199,10 @@ def main(argv=None):
                       f"{', reused' if m['reused'] else ''})", flush=True)
     wall = time.perf_counter() - started
     first = runs[0]["result"]
+    # every run has the same data (only epochs and mode differ): one lattice, one sample count
+    size, samples = first["settings"]["size"], caption_samples(first["settings"])
     plot_iso_flows(first["models"], figures_dir / f"{args.name}_flows",
-                   critical_temperature=first["critical_temperature"])
+                   critical_temperature=first["critical_temperature"], size=size, samples=samples)
     series = [(f"{run['mode']} flow, {run['epochs']} epochs",
                [m["n_hidden"] for m in run["result"]["models"]],
                [m["fixed_point"]["value"] for m in run["result"]["models"]],
@@ -208,7 +210,8 @@ def main(argv=None):
     if len(args.hidden) > 1:
         plot_iso_fixed_points(series, figures_dir / f"{args.name}_fixed_points",
                               n_visible=args.size ** 2,
-                              critical_temperature=first["critical_temperature"])
+                              critical_temperature=first["critical_temperature"], size=size,
+                              samples=samples)
     atomic_write_text(results_dir / f"{args.name}.json",
                   json.dumps({"wall_seconds": wall, "cpu_count": os.cpu_count(),
                               "runs": compact(runs)}, default=float) + "\n")

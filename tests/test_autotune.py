@@ -42,6 +42,15 @@ def test_runs_the_faster_driver_and_bounds_the_cost_of_the_slower(monkeypatch):
     # re-probes of the slow driver every 2, 4, 8, 16, 16, ... calls: about 200 / 16 probes
     assert slow <= 100 * (1 + 200 // 16 + 4)
     assert slow * 20.0 < 0.2 * 200 * 1000 * 1.0  # its cost: under 20 % of the run
+    # re-probes of the 20x slower driver run 100 / 20 units: as long as a probe of the faster
+    reprobes = [k for plan in plans[1:] for option, k in plan if option == 1]
+    assert len(reprobes) >= 200 // 16 and set(reprobes) == {5}
+
+
+def test_reprobe_of_a_close_driver_is_nearly_full_size(monkeypatch):
+    chooser, plans = _drive(monkeypatch, lambda option, call: (1.0, 1.25)[option], 20)
+    assert chooser.best() == 0
+    assert {k for plan in plans[1:] for option, k in plan if option == 1} == {80}
 
 
 def test_follows_a_change_of_load(monkeypatch):

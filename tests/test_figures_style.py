@@ -9,15 +9,23 @@ the drawn figure (Agg renderer, after ``canvas.draw()``) is checked:
 * no legend covers a plotted data point (the legend's window extent against the display
   coordinates of every line vertex, marker, error-bar end and scatter point inside the axes);
 * the caption or a title states the lattice size ``L = ...`` and the sample count ``n = ...``;
-* log axes carry no ``a x 10^b`` labels where plain numbers fit (``6x10^0``).
+* log axes carry no ``a x 10^b`` labels where plain numbers fit (``6x10^0``);
+* tick labels of one axis do not overlap each other.
 
 The checks themselves are shown to fail on deliberately broken figures (a huge y label with
-constrained layout off, a legend over the data, no caption), so they cannot pass vacuously.
+constrained layout off, a legend over the data, no caption, crowded tick labels), so they cannot
+pass vacuously.
+
+The callers are checked too: ``rgdl mcrg`` (:func:`rgdl.mcrg.write_outputs`), ``rgdl rbmflow``
+and ``scripts/iso_flow_study.py`` must put the lattice size and the sample counts of the data
+they draw into every caption (the data are synthetic, so the checks take a second).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import inspect
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -29,9 +37,11 @@ from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-from analysis import figure_style, figures, fss
+from analysis import figure_style, figures, fss, iso_flow
 from analysis.thermodynamics import Estimate
 from rgdl import flowplot
+from rgdl import mcrg as rgdl_mcrg
+from rgdl.cli import main as rgdl_main
 
 ROOT = Path(__file__).resolve().parent.parent
 TOL = 1.0  # pixels of slack for anti-aliasing and rounding
@@ -155,6 +165,26 @@ def states_size_and_samples(fig):
     return bool(re.search(r"\bL = \d", text)) and bool(re.search(r"\bn = \S", text))
 
 
+def overlapping_tick_labels(fig):
+    """Pairs of drawn tick labels of one axis whose boxes overlap (unreadable numbers)."""
+    renderer = _renderer(fig)
+    bad = []
+    for i, ax in enumerate(fig.axes):
+        if not ax.get_visible():
+            continue
+        drawn = set(map(id, _drawn_tick_labels(ax)))
+        for name, axis in (("x", ax.xaxis), ("y", ax.yaxis)):
+            labels = [t for t in axis.get_majorticklabels() + axis.get_minorticklabels()
+                      if id(t) in drawn and t.get_visible() and t.get_text().strip()]
+            boxes = [t.get_window_extent(renderer) for t in labels]
+            for j in range(len(labels)):
+                for k in range(j + 1, len(labels)):
+                    if boxes[j].overlaps(boxes[k]) and boxes[j].width > 0 and boxes[k].width > 0:
+                        bad.append(f"axes {i} {name} tick labels {labels[j].get_text()!r} and "
+                                   f"{labels[k].get_text()!r} overlap")
+    return bad
+
+
 def scientific_log_labels(fig):
     """Tick labels like ``6\\times10^{0}`` on log axes (mathtext products)."""
     _renderer(fig)
@@ -250,7 +280,10 @@ def _cases(tmp):
         "plot_mcrg_exponents": lambda: figures.plot_mcrg_exponents(
             {"majority b=2": levels, "decimation b=2": levels}, tmp / "mcrg", **ln),
         "plot_coupling_flow": lambda: figures.plot_coupling_flow(
-            {"majority b=2": [("K0 = 0.44", K, np.full_like(K, 0.01))]}, tmp / "cf",
+            {"majority b=2": [("K0 = 0.44", K, np.full_like(K, 0.01))],
+             # one well-determined point: the view zooms in to it (long tick labels)
+             "learned b=2": [("K0 = 0.44", K + [[0.0, 0.0], [0.00006, 0.00001], [0.3, 0.2]],
+                              np.array([[0.01, 0.01], [0.1, 0.1], [0.2, 0.2]]))]}, tmp / "cf",
             fixed_points={"majority b=2": (K[1], np.full(2, 0.01))}, **ln),
         "plot_kernels": lambda: figures.plot_kernels(
             {"majority rule (block sum)": -np.eye(4), "learned layer 1": rng.normal(size=(4, 4))},
@@ -286,19 +319,27 @@ def test_every_public_figure_function_has_a_case(tmp_path):
     assert _public_figure_functions() == set(_cases(tmp_path))
 
 
+@contextlib.contextmanager
+def saved_figures():
+    """The figures saved inside the block (``Figure.savefig`` still writes the files)."""
+    captured, original = [], Figure.savefig
+
+    def savefig(fig, *args, **kwargs):
+        if not captured or captured[-1] is not fig:  # PNG and PDF of one figure: once
+            captured.append(fig)
+        return original(fig, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Figure, "savefig", savefig)
+        yield captured
+
+
 @pytest.fixture(scope="module")
 def drawn(tmp_path_factory):
     """``name -> Figure`` for every case, captured when saved (the files are written too)."""
     tmp = tmp_path_factory.mktemp("figs")
-    captured, original = [], Figure.savefig
-
-    def savefig(fig, *args, **kwargs):
-        captured.append(fig)
-        return original(fig, *args, **kwargs)
-
     out = {}
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(Figure, "savefig", savefig)
+    with saved_figures() as captured:
         for name, draw in _cases(tmp).items():
             captured.clear()
             paths = draw()
@@ -316,6 +357,7 @@ def test_figure_follows_the_style(drawn, name):
     assert legends_over_text(fig) == [], name
     assert states_size_and_samples(fig), f"{name}: caption lacks L = / n = : {caption_text(fig)!r}"
     assert scientific_log_labels(fig) == [], name
+    assert overlapping_tick_labels(fig) == [], name
 
 
 def test_colour_bars_are_labelled(drawn):
@@ -351,6 +393,13 @@ def test_checks_catch_a_clipped_label_a_legend_over_data_and_no_caption():
     assert scientific_log_labels(fig)  # matplotlib's default labels "6x10^0" here
     figure_style.plain_log_ticks(ax, "y")
     assert not scientific_log_labels(fig)
+    # long tick labels crowding an axis (as matplotlib's default ticks of a zoomed view can)
+    crowded = Figure(figsize=(4, 2))
+    ax = crowded.subplots()
+    ax.plot([0.42595, 0.426], [0, 1], "o")
+    ax.set_xticks(np.linspace(0.4259, 0.4261, 9))
+    ax.tick_params(labelsize=10)
+    assert any(" x tick labels " in b for b in overlapping_tick_labels(crowded))
 
 
 def test_the_same_figure_in_the_shared_style_passes():
@@ -371,3 +420,94 @@ def test_sample_note_and_wrap_text():
     assert figure_style.sample_note() == ""
     wrapped = figure_style.wrap_text(r"core radius of $r^{2} \, dx$ in lattice spacings", 12)
     assert r"$r^{2} \, dx$" in wrapped and "\n" in wrapped
+
+
+# ----------------------------------------------------------------------------------------------
+# the callers put the size and sample counts of their data into every caption
+# ----------------------------------------------------------------------------------------------
+def _caption(fig):
+    return " ".join(caption_text(fig).split())  # wrapped lines joined
+
+
+def test_rgdl_mcrg_captions_name_size_and_samples(tmp_path, monkeypatch):
+    """``rgdl mcrg``'s figures (exponents, coupling flow, learned kernels) name L and n."""
+    level = {"level": 1, "size": 16, "n_even": 9, "n_odd": 6, "y_T": 0.98, "y_T_err": 0.02,
+             "y_h": 1.87, "y_h_err": 0.01}
+    details = {"size": 32, "samples": 1234, "coupling": 0.4407, "levels": [level],
+               "couplings": [{"couplings": [0.44, 0.0, 0.0], "errors": [0.01, 0.01, 0.01]},
+                             {"couplings": [0.40, 0.05, 0.0], "errors": [0.01, 0.01, 0.02]}],
+               "kernel_size": 4, "kernels": np.full((1, 4, 4), -0.2).tolist()}
+    summary = {"transform": "learned", "block": 2, "levels": [level]}
+    saved = []
+    monkeypatch.setattr(rgdl_mcrg, "save_local_stack", lambda path, stack, meta: saved.append(path))
+    with saved_figures() as captured:
+        rgdl_mcrg.write_outputs({"summary": summary, "details": details, "stack": object()},
+                                rgdl_mcrg.output_paths(tmp_path, "learned", 2))
+    assert len(captured) == 3 and len(saved) == 1
+    for fig in captured:
+        assert "L = 32, n = 1,234 " in _caption(fig), _caption(fig)
+
+
+_RUN_PROTOCOL = iso_flow.run_protocol  # the real one (the tests below replace it)
+
+
+def _fake_protocol(**kwargs):
+    """:func:`analysis.iso_flow.run_protocol`'s result for ``kwargs`` without any Monte Carlo:
+    the real settings (:func:`analysis.iso_flow.protocol_settings`), made-up flows."""
+    args = {name: kwargs.get(name, p.default)
+            for name, p in inspect.signature(_RUN_PROTOCOL).parameters.items()}
+    settings = iso_flow.protocol_settings(
+        **{k: args[k] for k in inspect.signature(iso_flow.protocol_settings).parameters})
+    steps = settings["n_steps"] + 1
+
+    def model(n_hidden):
+        flows = [{"T0": t0, "T_eff": np.linspace(t0, 2.4, steps).tolist(),
+                  "T_eff_err": [0.05] * steps, "in_range": [True] * steps}
+                 for t0 in settings["start_temperatures"]]
+        point = iso_flow.fixed_point([f["T_eff"] for f in flows], [f["T_eff_err"] for f in flows],
+                                     last=settings["last"])
+        point["clipped_final_readings"] = 0
+        return {"n_hidden": n_hidden, "reused": False, "train_seconds": 0.0,
+                "reconstruction_error": 0.1, "flows": flows, "fixed_point": point}
+
+    validation = [{"T": t, "T_eff": t, "T_eff_err": 0.05, "deviation": 0.0, "z": 0.0,
+                   "in_range": True} for t in settings["validation_temperatures"]]
+    return {"settings": settings, "critical_temperature": 2.269185314213022,
+            "thermometer": {"temperatures": settings["temperatures"],
+                            "calibration": settings["temperatures"],
+                            "calibration_error": [0.01] * len(settings["temperatures"]),
+                            "validation": validation,
+                            "training_mixture": {"value": 2.5, "error": 0.05, "in_range": True}},
+            "models": [model(h) for h in settings["hidden_units"]], "single_temperature": None,
+            "seconds": 0.0}
+
+
+def test_rgdl_rbmflow_captions_name_size_and_samples(tmp_path, monkeypatch):
+    """``rgdl rbmflow``'s two figures name L and the training, thermometer and flow counts."""
+    monkeypatch.setattr(iso_flow, "run_protocol", _fake_protocol)
+    with saved_figures() as captured, pytest.raises(SystemExit) as exc:
+        rgdl_main(["rbmflow", "--size", "6", "--t-min", "1", "--t-max", "4", "--t-step", "0.5",
+                   "--samples", "40", "--hidden", "4,9", "--steps", "3", "--starts", "1,4",
+                   "--flow-samples", "20", "-q", "--json", "--out", str(tmp_path / "out")])
+    assert exc.value.code == 0
+    assert len(captured) == 2
+    for fig in captured:
+        assert ("L = 6, n = 40/T x 7 T training + 40/T thermometer, 20 per flow start"
+                in _caption(fig)), _caption(fig)
+
+
+def test_iso_flow_study_captions_name_size_and_samples(tmp_path, monkeypatch):
+    """``scripts/iso_flow_study.py``'s two figures name L and the sample counts."""
+    monkeypatch.setattr(iso_flow, "run_protocol", _fake_protocol)
+    study = _script("iso_flow_study")
+    with saved_figures() as captured:
+        assert study.main(["--size", "4", "--samples", "30", "--hidden", "4", "9", "--epochs", "1",
+                           "--steps", "3", "--starts", "1", "4", "--flow-samples", "12",
+                           "--modes", "sample", "--contrast", "0",
+                           "--results", str(tmp_path / "res"),
+                           "--figures", str(tmp_path / "fig")]) == 0
+    assert len(captured) == 2
+    n_t = len(iso_flow.ISO_TEMPERATURES)
+    for fig in captured:
+        assert (f"L = 4, n = 30/T x {n_t} T training + 30/T thermometer, 12 per flow start"
+                in _caption(fig)), _caption(fig)

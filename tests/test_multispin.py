@@ -148,25 +148,24 @@ def test_replica_does_not_depend_on_its_word_mates():
 
 @pytest.mark.parametrize("L", [6, 32])
 def test_drivers_give_identical_bytes(L):
-    """Serial, group-parallel and row-parallel drivers (the latter with 1-3 blocks and halo
-    depths 1-3, including strips that wrap around the lattice) give the same bytes."""
+    """Serial, group-parallel and row-parallel drivers (the latter with 1-3 blocks and
+    depths 1-3, including block boundaries whose rows wrap around the lattice, depths cut to
+    fit the blocks and, for L = 6, blocks too small to split) give the same bytes."""
     m = MultiSpinMetropolis(L, 1.0 / 0.408, n_replicas=130, seed=2)
     outs = []
-    for driver in ("serial", "groups", (1, 1), (2, 3), (3, 2), (3, 1)):
+    for driver in ("serial", "groups", (1, 1), (2, 3), (3, 2), (3, 1), (2, 8), (4, 2)):
         k = m.kernel_arrays()
         w, r = k["words"], k["rng"]
         args = (w, L, r, k["afm"], k["tp"], k["sure"], 7)
-        group_buf = np.empty((m.n_groups, 6, (L + 2) * L // 2), dtype=np.uint64)
+        group_buf = np.empty((m.n_groups, 7, (L + 2) * L // 2), dtype=np.uint64)
         if driver == "serial":
             ms.sweeps_serial(*args, group_buf)
         elif driver == "groups":
             ms.sweeps_groups(*args, group_buf)
         else:
             blocks, depth = driver
-            rows = L // blocks + 4 * depth + 4
-            buf = np.empty((blocks, 6, rows * L // 2), dtype=np.uint64)
-            strips = np.empty((blocks, 2 * rows * L // 2), dtype=np.uint64)
-            ms.sweeps_rows(*args, buf, strips, np.empty_like(w), depth)
+            buf = np.empty((blocks, 7, (L // blocks + 2) * L // 2), dtype=np.uint64)
+            ms.sweeps_rows(*args, buf, depth)
         outs.append((w, r))
     for w, r in outs[1:]:
         assert np.array_equal(w, outs[0][0]) and np.array_equal(r, outs[0][1])

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-__all__ = ["describe_environment", "format_table", "judge"]
+__all__ = ["BenchmarkRow", "describe_environment", "format_table", "judge"]
+
+#: One benchmark row: ``name``, ``ours``, ``peer``, ``peer_name``, ``unit``, ``ratio``, ``note``
+#: and, once judged, ``target`` and ``passed``.
+BenchmarkRow = dict[str, Any]
 
 
-def judge(row, *, at_least=None, at_most=None):
+def judge(row: BenchmarkRow, *, at_least: float | None = None,
+          at_most: float | None = None) -> BenchmarkRow:
     """Attach a ratio target and its verdict to a benchmark row (in place; returns it).
 
     Targets are ratios measured in the same run (ours / peer, or ours / the BLAS ceiling),
@@ -16,20 +23,20 @@ def judge(row, *, at_least=None, at_most=None):
     is information only (no target) or whose ratio could not be measured.
     """
     ratio = row.get("ratio")
-    measured = ratio is not None and ratio == ratio  # not NaN
+    measured = ratio if ratio is not None and ratio == ratio else None  # not NaN
     if at_least is not None:
         row["target"] = f">= {at_least:g}x"
-        row["passed"] = bool(ratio >= at_least) if measured else None
+        row["passed"] = bool(measured >= at_least) if measured is not None else None
     elif at_most is not None:
         row["target"] = f"<= {at_most:g}x"
-        row["passed"] = bool(ratio <= at_most) if measured else None
+        row["passed"] = bool(measured <= at_most) if measured is not None else None
     else:
         row["target"] = None
         row["passed"] = None
     return row
 
 
-def _cpu_model():
+def _cpu_model() -> str:
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
             for line in handle:
@@ -42,7 +49,7 @@ def _cpu_model():
     return platform.processor() or platform.machine()
 
 
-def describe_environment():
+def describe_environment() -> str:
     """One line naming what the figures depend on: CPU, cores, NumPy's BLAS and the kernels it
     runs, thread counts and the OpenBLAS overrides in the environment.
 
@@ -61,7 +68,8 @@ def describe_environment():
     except Exception:  # noqa: BLE001 - older NumPy: no dict mode
         pass
     try:
-        from threadpoolctl import threadpool_info
+        # threadpoolctl (a scikit-learn dependency) ships no type information
+        from threadpoolctl import threadpool_info  # type: ignore[import-untyped]
 
         pools = [p for p in threadpool_info() if p.get("user_api") == "blas"]
         if pools:
@@ -80,7 +88,7 @@ def describe_environment():
     return "; ".join(parts)
 
 
-def _format_number(value):
+def _format_number(value: float | str | None) -> str:
     if value is None:
         return "-"
     if isinstance(value, str):
@@ -93,14 +101,14 @@ def _format_number(value):
     return f"{value:,.3g}"
 
 
-def _verdict(row):
+def _verdict(row: Mapping[str, Any]) -> str:
     passed = row.get("passed")
     if row.get("target") is None:
         return "info"
     return "-" if passed is None else ("pass" if passed else "FAIL")
 
 
-def format_table(rows):
+def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
     """Render benchmark rows (name, ours, peer, peer_name, unit, ratio, target, passed, note)
     as an aligned text table with a target and a pass/fail column."""
     header = ("benchmark", "rgdl", "peer", "peer value", "unit", "ratio", "target", "pass")

@@ -51,12 +51,15 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ising.samplers import (LANES_BLOCK, LANES_MIN_CHAINS, ROW_MODE_MIN_SIZE,
                             MonteCarloSampler)
-from rgdl.benchmarks import judge
+from rgdl.benchmarks import BenchmarkRow, judge
 
 __all__ = ["run_ising_benchmarks", "numpy_checkerboard_metropolis", "multispin_rows"]
 
@@ -67,7 +70,9 @@ T_PAPER = 1.0 / K_PAPER  # coupling 1 at T = 1/0.408 is K = 0.408 (docs/CONTRACT
 T_C = 2.0 / math.log(1.0 + math.sqrt(2.0))
 
 
-def numpy_checkerboard_metropolis(spins, temperature, n_sweeps, rng, coupling=1.0):
+def numpy_checkerboard_metropolis(spins: npt.NDArray[np.int8], temperature: float, n_sweeps: int,
+                                  rng: np.random.Generator,
+                                  coupling: float = 1.0) -> npt.NDArray[np.int8]:
     """Vectorised-NumPy checkerboard Metropolis on ``spins`` (n_chains, L, L) int8, in place.
 
     The peer of the benchmark: per colour, neighbour sums by ``np.roll``, one uniform per site,
@@ -87,7 +92,7 @@ def numpy_checkerboard_metropolis(spins, temperature, n_sweeps, rng, coupling=1.
     return spins
 
 
-def _median_rate(fn, work, repeats):
+def _median_rate(fn: Callable[[], object], work: float, repeats: int) -> float:
     rates = []
     for _ in range(repeats):
         t = time.perf_counter()
@@ -96,7 +101,8 @@ def _median_rate(fn, work, repeats):
     return statistics.median(rates)
 
 
-def _row(name, ours, peer, peer_name, unit, note=""):
+def _row(name: str, ours: float, peer: float | None, peer_name: str | None, unit: str,
+         note: str = "") -> BenchmarkRow:
     ratio = ours / peer if peer and math.isfinite(peer) and peer > 0 else float("nan")
     try:  # wall-clock rates depend on what else runs: record the machine's load with them
         note += f"; 1-min load {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
@@ -106,13 +112,15 @@ def _row(name, ours, peer, peer_name, unit, note=""):
             "ratio": ratio, "note": note}
 
 
-def _metropolis_rows(n_chains, L, sweeps, numpy_sweeps, pyising_sweeps, repeats, label):
+def _metropolis_rows(n_chains: int, L: int, sweeps: int, numpy_sweeps: int, pyising_sweeps: int,
+                     repeats: int, label: str) -> list[BenchmarkRow]:
     smp = MonteCarloSampler(2, L, T_PAPER, n_chains=n_chains, seed=1, engine="scalar")
     smp.sweep(2)  # compile / load the cache, leave the random start
     work = n_chains * L * L
     np_spins = smp.spins
     np_rng = np.random.default_rng(1)
     numpy_checkerboard_metropolis(np_spins, T_PAPER, 1, np_rng)
+    models: list[Any] | None
     try:
         import pyising
         models = [pyising.Ising2D(L, 1000 + c) for c in range(n_chains)]
@@ -123,7 +131,8 @@ def _metropolis_rows(n_chains, L, sweeps, numpy_sweeps, pyising_sweeps, repeats,
         logger.warning("pyising unavailable (%s); skipping that peer", exc)
         models = None
 
-    def run_pyising():
+    def run_pyising() -> None:
+        assert models is not None  # timed only when the peer is installed
         for m in models:
             # N = 0 measured sweeps: only the equ_N random-site flips run
             m.do_step_metropolis(T_PAPER, 0, pyising_sweeps * L * L, 1 << 30)
@@ -139,9 +148,9 @@ def _metropolis_rows(n_chains, L, sweeps, numpy_sweeps, pyising_sweeps, repeats,
     if n_chains >= LANES_MIN_CHAINS:
         mode = f"chain-vectorised, blocks of {LANES_BLOCK} chains over threads"
     elif smp.row_drivers is not None:
-        serial, rows = (r or float("nan") for r in smp.row_drivers.rates)
+        serial, by_rows = (r or float("nan") for r in smp.row_drivers.rates)
         mode = (f"measured choice: {'rows over threads' if smp.row_drivers.best() else 'serial'}"
-                f" (rows {rows / 1e6:.0f} vs serial {serial / 1e6:.0f} M/s)")
+                f" (rows {by_rows / 1e6:.0f} vs serial {serial / 1e6:.0f} M/s)")
     elif smp.row_parallel and L >= ROW_MODE_MIN_SIZE:
         mode = "row-parallel"
     else:
@@ -162,7 +171,8 @@ MULTISPIN_TARGET_VS_SCALAR = 6.0
 MULTISPIN_TARGET_VS_NUMPY = 150.0
 
 
-def multispin_rows(n_replicas, L, sweeps, scalar_sweeps, numpy_sweeps, repeats):
+def multispin_rows(n_replicas: int, L: int, sweeps: int, scalar_sweeps: int, numpy_sweeps: int,
+                   repeats: int) -> list[BenchmarkRow]:
     """The ``multispin_{R}xL{L}_vs_scalar`` and ``_vs_numpy`` rows (see the module docstring).
 
     Parameters
@@ -203,7 +213,7 @@ def multispin_rows(n_replicas, L, sweeps, scalar_sweeps, numpy_sweeps, repeats):
     o, s_, n_ = (statistics.median(x) for x in (ours, scalar, peer_np))
     rate = o / 1e9
 
-    def verdict(ok):
+    def verdict(ok: bool) -> str:
         return "met" if ok else "NOT met"
 
     if ms.drivers is not None:
@@ -230,7 +240,7 @@ def multispin_rows(n_replicas, L, sweeps, scalar_sweeps, numpy_sweeps, repeats):
     ]
 
 
-def _wolff_row(L, clusters, repeats):
+def _wolff_row(L: int, clusters: int, repeats: int) -> list[BenchmarkRow]:
     smp = MonteCarloSampler(2, L, T_C, algorithm="wolff", seed=1)
     smp.sweep(20)  # equilibrate at T_c
     try:
@@ -265,7 +275,7 @@ print(time.perf_counter() - t0, r.burn_in, r.thin, r.tau_int)
 """
 
 
-def _paper_row(n_samples, n_chains):
+def _paper_row(n_samples: int, n_chains: int) -> BenchmarkRow:
     env = dict(os.environ)
     t = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", _PAPER_SCRIPT.format(n=n_samples, chains=n_chains)],
@@ -278,7 +288,8 @@ def _paper_row(n_samples, n_chains):
     return judge(_row("paper_dataset_seconds", wall, None, None, "s", note))
 
 
-def run_ising_benchmarks(quick=False, progress=None):
+def run_ising_benchmarks(quick: bool = False,
+                         progress: Callable[[str], object] | None = None) -> list[BenchmarkRow]:
     """Run the Ising benchmarks and return their rows (see the module docstring).
 
     Parameters
@@ -296,7 +307,7 @@ def run_ising_benchmarks(quick=False, progress=None):
     """
     repeats = 3 if quick else 5
     step = progress or (lambda label: None)
-    rows = []
+    rows: list[BenchmarkRow] = []
     # ours runs 400 sweeps per timing (7-40 ms): shorter timings are dominated by time slices
     step("metropolis 256x256")
     rows += _metropolis_rows(1, 256, 20 if quick else 400, 2 if quick else 5,

@@ -26,11 +26,14 @@ import logging
 import os
 import statistics
 import time
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from rbm import RBM
-from rgdl.benchmarks import judge
+from rgdl.benchmarks import BenchmarkRow, judge
 
 __all__ = ["run_rbm_benchmarks", "blas_ceiling_seconds"]
 
@@ -43,8 +46,9 @@ PAPER_SAMPLES = 20000
 PAPER_EPOCHS = 200
 
 
-def blas_ceiling_seconds(n_samples, n_visible=N_VISIBLE, n_hidden=N_HIDDEN, batch=BATCH,
-                         dtype=np.float32, seed=0):
+def blas_ceiling_seconds(n_samples: int, n_visible: int = N_VISIBLE, n_hidden: int = N_HIDDEN,
+                         batch: int = BATCH, dtype: npt.DTypeLike = np.float32,
+                         seed: int = 0) -> float:
     """Seconds for the five matrix products of CD-1 over ``n_samples`` samples (one epoch).
 
     Products per mini-batch: v0.W, h0.W^T, v1.W (B x V . V x H etc.) and v0^T.h0, v1^T.h1
@@ -69,14 +73,16 @@ def blas_ceiling_seconds(n_samples, n_visible=N_VISIBLE, n_hidden=N_HIDDEN, batc
     return (time.perf_counter() - t0) * n_samples / (n_batches * batch)
 
 
-def _data(n_samples, units, seed):
+def _data(n_samples: int, units: str, seed: int) -> npt.NDArray[np.int8]:
     x = np.random.default_rng(seed).random((n_samples, N_VISIBLE)) < 0.5
     if units == "spin":
         return np.where(x, 1, -1).astype(np.int8)
     return x.astype(np.int8)
 
 
-def _ours_epoch_seconds(data, units, n_epochs, monitor_size, seed, callback=None):
+def _ours_epoch_seconds(data: npt.NDArray[np.int8], units: str, n_epochs: int, monitor_size: int,
+                        seed: int, callback: Callable[[dict[str, Any]], object] | None = None
+                        ) -> list[float]:
     """Per-epoch wall times of RBM.fit (first epoch dropped: JIT loading, cache warm-up)."""
     model = RBM(N_HIDDEN, units=units, n_iter=n_epochs + 1, batch_size=BATCH, learning_rate=0.01,
                 l1=2e-4, dtype="float32", monitor_size=monitor_size, random_state=seed)
@@ -84,7 +90,7 @@ def _ours_epoch_seconds(data, units, n_epochs, monitor_size, seed, callback=None
     return model.history_["seconds"][1:]
 
 
-def _monitor_seconds(data, seed, repeats):
+def _monitor_seconds(data: npt.NDArray[np.int8], seed: int, repeats: int) -> float:
     """Median wall time of the per-epoch monitoring of RBM.fit (default 1000-sample subset)."""
     model = RBM(N_HIDDEN, units="spin", n_iter=1, batch_size=BATCH, learning_rate=0.01,
                 l1=2e-4, random_state=seed)
@@ -99,7 +105,7 @@ def _monitor_seconds(data, seed, repeats):
     return statistics.median(times[1:])
 
 
-def _ours_fit_seconds(data, seed):
+def _ours_fit_seconds(data: npt.NDArray[Any], seed: int) -> float:
     """Wall time of a whole one-epoch ``RBM.fit`` (validation and initialisation included),
     binary units, monitoring off: the like-for-like counterpart of ``BernoulliRBM.fit``."""
     model = RBM(N_HIDDEN, units="binary", n_iter=1, batch_size=BATCH, learning_rate=0.01,
@@ -109,7 +115,7 @@ def _ours_fit_seconds(data, seed):
     return time.perf_counter() - t0
 
 
-def _sklearn_seconds(data, seed):
+def _sklearn_seconds(data: npt.NDArray[Any], seed: int) -> float | None:
     try:
         from sklearn.neural_network import BernoulliRBM
     except ImportError:
@@ -121,7 +127,8 @@ def _sklearn_seconds(data, seed):
     return time.perf_counter() - t0
 
 
-def run_rbm_benchmarks(quick=False, *, repeats=None, full_layer1=False, seed=0):
+def run_rbm_benchmarks(quick: bool = False, *, repeats: int | None = None,
+                       full_layer1: bool = False, seed: int = 0) -> list[BenchmarkRow]:
     """Run the RBM benchmarks and return the rows (see the module docstring).
 
     Parameters
@@ -137,7 +144,7 @@ def run_rbm_benchmarks(quick=False, *, repeats=None, full_layer1=False, seed=0):
     n_samples = 2000 if quick else PAPER_SAMPLES
     repeats = int(repeats or 5)
     threads = os.environ.get("NUMBA_NUM_THREADS") or str(os.cpu_count())
-    rows = []
+    rows: list[BenchmarkRow] = []
 
     # warm-up (JIT cache loading, BLAS thread pool start)
     spin = _data(n_samples, "spin", seed)
@@ -146,7 +153,7 @@ def run_rbm_benchmarks(quick=False, *, repeats=None, full_layer1=False, seed=0):
 
     # one fit; after every epoch (callback) the ceiling is timed on the same number of samples,
     # so each (epoch, ceiling) pair sees the same machine load; the ratio is the median of pairs
-    ceiling = []
+    ceiling: list[float] = []
     ours = _ours_epoch_seconds(spin, "spin", repeats, 0, seed,
                                callback=lambda record: ceiling.append(
                                    blas_ceiling_seconds(n_samples)))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from rgdl.commands.options import Command, json_option, quiet_option
@@ -12,7 +14,7 @@ from rgdl.commands.options import Command, json_option, quiet_option
 @click.option("--quick", is_flag=True, help="Smaller problem sizes (a first look, seconds not minutes).")
 @json_option(help="Print the rows as JSON instead of a table.")
 @quiet_option(help="No progress lines on stderr.")
-def bench(suite, quick, as_json, quiet):
+def bench(suite: str, quick: bool, as_json: bool, quiet: bool) -> None:
     """Benchmark rgdl against its peers in ONE run and print the ratios.
 
     SUITE is 'ising' (Metropolis spin-flip attempts/s vs a vectorised NumPy checkerboard and the
@@ -27,11 +29,11 @@ def bench(suite, quick, as_json, quiet):
     """
     import json
 
-    def progress(label):  # on stderr, so that --json output stays clean
+    def progress(label: str) -> None:  # on stderr, so that --json output stays clean
         if not quiet:
             click.echo(f"bench: {label} ...", err=True)
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     if suite in ("all", "ising"):
         from rgdl.benchmarks.ising import run_ising_benchmarks
 

@@ -15,7 +15,7 @@ from rgdl.flow1d import format_table, run_flow
 #: Names kept importable from this module (they moved to :mod:`rgdl.flow1d`).
 __all__ = ["flow1d", "format_table", "run_flow"]
 
-def _finite(value):
+def _finite(value: object) -> object:
     return value if not isinstance(value, float) or math.isfinite(value) else None
 
 
@@ -39,8 +39,9 @@ def _finite(value):
 @out_option(default=None, help="Write the flow figure to this .png (and the matching .pdf).")
 @overwrite_option(help="Replace an existing figure (--out).")
 @quiet_option()
-def flow1d(coupling, size, steps, strength, learned, epochs, samples, seed, as_json, out,
-           overwrite, quiet):
+def flow1d(coupling: float, size: int, steps: int, strength: float | None, learned: bool,
+           epochs: int, samples: int, seed: int, as_json: bool, out: str | None, overwrite: bool,
+           quiet: bool) -> None:
     """Renormalize the periodic 1D Ising chain with exact RBMs, majority rule and learned RBMs.
 
     Every step halves the chain. K decimation is the analytic flow tanh K' = tanh^2 K; K exact RBM

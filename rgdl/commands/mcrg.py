@@ -43,8 +43,9 @@ from rgdl.mcrg import (K_CRITICAL, TRANSFORMS, check_arguments, format_table, ou
             help="Directory for the JSON record, figures (and the learned model).")
 @overwrite_option(help="Replace existing output files in --out.")
 @quiet_option()
-def mcrg(size, coupling, transform, block, levels, samples, seed, epochs, kernel, as_json, out,
-         overwrite, quiet):
+def mcrg(size: int, coupling: float, transform: str, block: int, levels: int, samples: int,
+         seed: int, epochs: int, kernel: int | None, as_json: bool, out: str | None,
+         overwrite: bool, quiet: bool) -> None:
     """Monte Carlo renormalization group (Swendsen 1979) of the critical 2D Ising model.
 
     Draws Wolff configurations at coupling K, applies the block transform level after level and
@@ -67,7 +68,7 @@ def mcrg(size, coupling, transform, block, levels, samples, seed, epochs, kernel
 
     bars = {}
 
-    def progress(stage, done, total):
+    def progress(stage: str, done: int, total: int) -> None:
         if stage not in bars:
             bars[stage] = tqdm(total=total, desc=stage, disable=True if quiet else None,
                                leave=False)

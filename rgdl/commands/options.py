@@ -21,12 +21,17 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from ising import ALGORITHMS
 from rgdl.seeds import SEED_BOUND
+
+#: What an option decorator takes and returns: a command function (or a click command).
+FC = TypeVar("FC", bound="Callable[..., Any] | click.Command")
 
 #: Largest count (sizes, samples, sweeps, epochs, ...): no larger than 2**53, so that every
 #: kernel's int64 counters and float64 averages hold it exactly; larger values are a one-line
@@ -53,7 +58,8 @@ class FiniteFloatRange(click.FloatRange):
 
     name = "float"
 
-    def convert(self, value, param, ctx):
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> float:
         number = click.FLOAT.convert(value, param, ctx)
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number.", param, ctx)
@@ -63,7 +69,8 @@ class FiniteFloatRange(click.FloatRange):
         return "finite" if self.min is None and self.max is None else super()._describe_range()
 
 
-def real(min=None, max=None, *, min_open=False, max_open=False) -> FiniteFloatRange:
+def real(min: float | None = None, max: float | None = None, *, min_open: bool = False,
+         max_open: bool = False) -> FiniteFloatRange:
     """A finite real in ``[min, max]`` (bounds open with ``min_open``/``max_open``)."""
     return FiniteFloatRange(min, max, min_open=min_open, max_open=max_open)
 
@@ -71,69 +78,69 @@ def real(min=None, max=None, *, min_open=False, max_open=False) -> FiniteFloatRa
 class SharedOption(click.Option):
     """An option created by one of this module's decorators (``shared`` names which)."""
 
-    def __init__(self, *args, shared: str, **kwargs):
+    def __init__(self, *args: Any, shared: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.shared = shared
 
 
-def _shared(name: str, *decls, **attrs):
+def _shared(name: str, *decls: str, **attrs: Any) -> Callable[[FC], FC]:
     return click.option(*decls, cls=SharedOption, shared=name, **attrs)
 
 
 # ------------------------------------------------------------------------------------------
 # the model and the sampling
 # ------------------------------------------------------------------------------------------
-def temperature_option(**attrs):
+def temperature_option(**attrs: Any) -> Callable[[FC], FC]:
     """``-T/--temperature``: one temperature T > 0 (k_B = 1)."""
     attrs.setdefault("help", "T > 0 (k_B = 1); Boltzmann weight exp(-H/T), K = J/T.")
     return _shared("temperature", "-T", "--temperature", type=real(0, min_open=True), **attrs)
 
 
-def temperatures_option(**attrs):
+def temperatures_option(**attrs: Any) -> Callable[[FC], FC]:
     """``-T/--temperatures``: a temperature grid, ``'2.1,2.2,2.3'`` or ``'start:stop:n'``."""
     attrs.setdefault("help", "Temperatures: '2.1,2.2,2.3' or 'start:stop:n'.")
     return _shared("temperatures", "-T", "--temperatures", **attrs)
 
 
-def size_option(**attrs):
+def size_option(**attrs: Any) -> Callable[[FC], FC]:
     """``-L/--size``: one linear size."""
     return _shared("size", "-L", "--size", type=POSITIVE_COUNT, **attrs)
 
 
-def sizes_option(**attrs):
+def sizes_option(**attrs: Any) -> Callable[[FC], FC]:
     """``-L/--sizes``: a list of linear sizes, ``'8,16,32'``."""
     attrs.setdefault("help", "Linear sizes: '8,16,32'.")
     return _shared("sizes", "-L", "--sizes", **attrs)
 
 
-def samples_option(*names, short: bool = True, **attrs):
+def samples_option(*names: str, short: bool = True, **attrs: Any) -> Callable[[FC], FC]:
     """``-n/--samples``: how many configurations (>= 1); ``short=False`` leaves out ``-n``
     (``rgdl mcrg``, whose ``-n`` is a deprecated alias of ``--levels`` for one release)."""
     decls = ("-n", "--samples") if short else ("--samples",)
     return _shared("samples", *decls, *names, type=POSITIVE_COUNT, **attrs)
 
 
-def algorithm_option(**attrs):
+def algorithm_option(**attrs: Any) -> Callable[[FC], FC]:
     """``-a/--algorithm``: one of :data:`ising.ALGORITHMS`."""
     return _shared("algorithm", "-a", "--algorithm", type=click.Choice(ALGORITHMS), **attrs)
 
 
-def dimension_option(**attrs):
+def dimension_option(**attrs: Any) -> Callable[[FC], FC]:
     """``-d/--dimension``: 1 (periodic chain) or 2 (periodic square lattice)."""
     return _shared("dimension", "-d", "--dimension", type=click.IntRange(1, 2), **attrs)
 
 
-def coupling_option(**attrs):
+def coupling_option(**attrs: Any) -> Callable[[FC], FC]:
     """``-J/--coupling``: J in H = -J sum s_i s_j - h sum s_i (with a separate temperature)."""
     return _shared("coupling", "-J", "--coupling", type=real(), **attrs)
 
 
-def reduced_coupling_option(**attrs):
+def reduced_coupling_option(**attrs: Any) -> Callable[[FC], FC]:
     """``-K/--coupling``: the dimensionless coupling K = J/T of an RG flow (no temperature)."""
     return _shared("reduced_coupling", "-K", "--coupling", type=real(), **attrs)
 
 
-def field_option(**attrs):
+def field_option(**attrs: Any) -> Callable[[FC], FC]:
     """``--field``: h in H (no short alias: -h is help)."""
     return _shared("field", "--field", type=real(), **attrs)
 
@@ -141,43 +148,43 @@ def field_option(**attrs):
 # ------------------------------------------------------------------------------------------
 # runs and their outputs
 # ------------------------------------------------------------------------------------------
-def seed_option(**attrs):
+def seed_option(**attrs: Any) -> Callable[[FC], FC]:
     """``--seed``: a root seed, 0 <= seed < 2**63 (same seed => same bytes)."""
     attrs.setdefault("default", None)
     attrs.setdefault("show_default", attrs["default"] is not None)
     return _shared("seed", "--seed", type=SEED, **attrs)
 
 
-def out_option(*, file: bool = True, **attrs):
+def out_option(*, file: bool = True, **attrs: Any) -> Callable[[FC], FC]:
     """``--out``: the output file (``file=True``) or folder."""
     kind = click.Path(dir_okay=False) if file else click.Path(file_okay=False)
     return _shared("out", "--out", "out", type=kind, **attrs)
 
 
-def overwrite_option(**attrs):
+def overwrite_option(**attrs: Any) -> Callable[[FC], FC]:
     """``--overwrite``: replace existing outputs."""
     attrs.setdefault("help", "Replace an existing OUT.")
     return _shared("overwrite", "--overwrite", is_flag=True, **attrs)
 
 
-def resume_option(**attrs):
+def resume_option(**attrs: Any) -> Callable[[FC], FC]:
     """``--resume``: continue an interrupted run exactly."""
     return _shared("resume", "--resume", is_flag=True, **attrs)
 
 
-def quiet_option(**attrs):
+def quiet_option(**attrs: Any) -> Callable[[FC], FC]:
     """``-q/--quiet``: no progress bars or per-step lines."""
     attrs.setdefault("help", "No progress output.")
     return _shared("quiet", "-q", "--quiet", is_flag=True, **attrs)
 
 
-def verbose_option(**attrs):
+def verbose_option(**attrs: Any) -> Callable[[FC], FC]:
     """``-v/--verbose``: more log output (repeat for debug)."""
     attrs.setdefault("help", "More log output (-vv for debug).")
     return _shared("verbose", "-v", "--verbose", count=True, **attrs)
 
 
-def json_option(**attrs):
+def json_option(**attrs: Any) -> Callable[[FC], FC]:
     """``--json``: one JSON object on stdout instead of the table."""
     attrs.setdefault("help", "Print one JSON object instead of the table.")
     return _shared("json", "--json", "as_json", is_flag=True, **attrs)
@@ -186,7 +193,8 @@ def json_option(**attrs):
 # ------------------------------------------------------------------------------------------
 # checks shared by commands
 # ------------------------------------------------------------------------------------------
-def refuse_existing(paths, *, overwrite: bool, hint: str = "use --overwrite to replace") -> None:
+def refuse_existing(paths: Iterable[str | os.PathLike[str]], *, overwrite: bool,
+                    hint: str = "use --overwrite to replace") -> None:
     """Raise FileExistsError naming the first of ``paths`` that exists, unless ``overwrite``."""
     existing = [Path(p) for p in paths if Path(p).exists()]
     if existing and not overwrite:
@@ -194,7 +202,7 @@ def refuse_existing(paths, *, overwrite: bool, hint: str = "use --overwrite to r
         raise FileExistsError(f"{existing[0]} exists{more}; {hint}")
 
 
-def prepare_output_dir(out, *, parents: bool = False) -> Path:
+def prepare_output_dir(out: str | os.PathLike[str], *, parents: bool = False) -> Path:
     """Create the output folder ``out`` and check it is writable.
 
     Its parent must exist unless ``parents`` (then missing parents are created too).
@@ -214,7 +222,7 @@ _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _ZIP_SIGNATURE = b"PK"
 
 
-def check_input_kind(path, expected: str) -> None:
+def check_input_kind(path: str | os.PathLike[str], expected: str) -> None:
     """Name the real problem when a model is given for a dataset or the other way round.
 
     ``expected`` is ``"dataset"`` (HDF5 written by ``rgdl simulate``/``sample``) or ``"model"``
@@ -245,18 +253,20 @@ class Command(click.Command):
     preceding option, and everything after ``--``, are left alone.
     """
 
-    def __init__(self, *args, deprecated_aliases=None, **kwargs):
+    def __init__(self, *args: Any, deprecated_aliases: Mapping[str, str] | None = None,
+                 **kwargs: Any) -> None:
         kwargs.setdefault("context_settings", dict(CONTEXT))
         super().__init__(*args, **kwargs)
         self.deprecated_aliases = dict(deprecated_aliases or {})
 
-    def parse_args(self, ctx, args):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         return super().parse_args(ctx, self._rewrite(list(args)))
 
-    def _rewrite(self, args):
+    def _rewrite(self, args: list[str]) -> list[str]:
         takes_value = {name for p in self.params if isinstance(p, click.Option)
                        and not p.is_flag and not p.count for name in p.opts}
-        out, after_value = [], False
+        out: list[str] = []
+        after_value = False
         for position, token in enumerate(args):
             if token == "--":
                 return out + args[position:]

@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -23,8 +25,13 @@ RESULT_NAME = "rbmflow.json"
 FLOWS_FIGURE = "rbmflow_flows"
 FIXED_POINT_FIGURE = "rbmflow_fixed_points"
 
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
-def parse_list(text, kind, name):
+_T = TypeVar("_T")
+
+
+def parse_list(text: str, kind: Callable[[str], _T], name: str) -> list[_T]:
     """``"1,2,3"`` -> [kind(1), kind(2), kind(3)]; a ValueError naming the option otherwise."""
     try:
         values = [kind(part) for part in str(text).split(",") if part.strip() != ""]
@@ -35,15 +42,15 @@ def parse_list(text, kind, name):
     return values
 
 
-def _finite(value):
+def _finite(value: object) -> object:
     return value if not isinstance(value, float) or math.isfinite(value) else None
 
 
-def _clean(obj):
+def _clean(obj: Any) -> Any:
     return json.loads(json.dumps(obj, default=float), parse_constant=lambda _c: None)
 
 
-def summary(result):
+def summary(result: Mapping[str, Any]) -> dict[str, Any]:
     """The JSON object of ``--json``: the protocol's result plus the top-level fixed point.
 
     ``fixed_point_T`` / ``fixed_point_T_err`` are those of the first entry of ``--hidden``."""
@@ -59,15 +66,15 @@ def summary(result):
 
 
 class _Progress:
-    def __init__(self, enabled):
+    def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
-        self.bar = None
-        self.stage = None
+        self.bar: tqdm | None = None
+        self.stage: str | None = None
 
-    def __call__(self, stage, done, total):
+    def __call__(self, stage: str, done: int, total: int) -> None:
         if not self.enabled:
             return
-        if stage != self.stage:
+        if self.bar is None or stage != self.stage:
             self.close()
             from tqdm import tqdm
 
@@ -75,7 +82,7 @@ class _Progress:
             self.stage = stage
         self.bar.update(done - self.bar.n)
 
-    def close(self):
+    def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
         self.bar = None
@@ -123,8 +130,10 @@ class _Progress:
                  "reused by a rerun with the same settings).")
 @overwrite_option(help="Replace existing results in OUT.")
 @quiet_option(help="No progress bars.")
-def rbmflow(size, t_min, t_max, t_step, samples, hidden, units, epochs, learning_rate, cd_k, steps,
-            starts, flow_samples, mode, contrast, seed, as_json, out, overwrite, quiet):
+def rbmflow(size: int, t_min: float, t_max: float, t_step: float, samples: int, hidden: str,
+            units: str, epochs: int, learning_rate: float, cd_k: int, steps: int, starts: str,
+            flow_samples: int, mode: str, contrast: float | None, seed: int, as_json: bool,
+            out: str | None, overwrite: bool, quiet: bool) -> None:
     """The RBM flow of Iso, Shiba & Yokoo (PRE 97, 053304 (2018)) and its fixed point T*.
 
     Trains one RBM on Monte Carlo configurations of the periodic L x L Ising model pooled from
@@ -166,8 +175,7 @@ def rbmflow(size, t_min, t_max, t_step, samples, hidden, units, epochs, learning
     finally:
         progress.close()
     result = summary(result)
-    result["figures"] = [] if out is None else _write_results(result, Path(out), mode, epochs,
-                                                              size)
+    result["figures"] = [] if out is None else _write_results(result, Path(out), mode, epochs)
     if as_json:
         click.echo(json.dumps(result, default=_finite))
         return
@@ -193,26 +201,32 @@ def _prepare_out(out_dir: Path, overwrite: bool) -> Path:
     return prepare_output_dir(out_dir / "models")
 
 
-def _write_results(result, out_dir: Path, mode, epochs, size) -> list:
-    """Figures (PNG + PDF) and ``rbmflow.json`` in ``out_dir``; returns the figure paths."""
+def _write_results(result: dict[str, Any], out_dir: Path, mode: str, epochs: int) -> list[str]:
+    """Figures (PNG + PDF) and ``rbmflow.json`` in ``out_dir``; returns the figure paths.
+
+    The captions name the lattice side and the sample counts of ``result["settings"]``."""
     from analysis.figures import plot_iso_fixed_points, plot_iso_flows
+    from analysis.iso_flow import caption_samples
     from ising.atomic import atomic_write_text
 
+    size, samples = result["settings"]["size"], caption_samples(result["settings"])
     paths = plot_iso_flows(result["models"], out_dir / FLOWS_FIGURE,
-                           critical_temperature=result["critical_temperature"])
+                           critical_temperature=result["critical_temperature"], size=size,
+                           samples=samples)
     if len(result["models"]) > 1:
         table = result["hidden_unit_table"]
         series = [(f"{mode} flow, {epochs} epochs", [r["n_hidden"] for r in table],
                    [r["T_star"] for r in table], [r["T_star_err"] for r in table])]
         paths += plot_iso_fixed_points(series, out_dir / FIXED_POINT_FIGURE,
                                        n_visible=size * size,
-                                       critical_temperature=result["critical_temperature"])
+                                       critical_temperature=result["critical_temperature"],
+                                       size=size, samples=samples)
     result["figures"] = [str(p) for p in paths]
     atomic_write_text(out_dir / RESULT_NAME, json.dumps(result, indent=1, default=_finite) + "\n")
     return result["figures"]
 
 
-def format_report(result) -> str:
+def format_report(result: Mapping[str, Any]) -> str:
     """The text table of ``rgdl rbmflow``: thermometer check, flows and T* per hidden size."""
     tc = result["critical_temperature"]
     lines = ["thermometer on independent MC samples: " + ", ".join(

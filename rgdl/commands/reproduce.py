@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from rgdl.commands.options import (POSITIVE_COUNT, Command, out_option, overwrite_option,
                                    quiet_option, samples_option, seed_option)
 
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
 
 class _StageProgress:
     """One line per stage on stderr, with a tqdm bar for stages that report counts."""
 
-    def __init__(self, enabled):
+    def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
-        self.bar = None
-        self.label = None
-        self.started = {}
+        self.bar: tqdm[Any] | None = None
+        self.label: str | None = None
+        self.started: dict[str, float] = {}
 
-    def __call__(self, stage, done, total):
+    def __call__(self, stage: str, done: int | None, total: Any) -> None:
+        """``total``: the stage's count, or its message when ``done`` is None (it starts)."""
         if not self.enabled:
             return
         if done is None:  # a stage starts (or is cached)
@@ -35,24 +41,24 @@ class _StageProgress:
             self.label = stage
         self.bar.update(done - self.bar.n)
 
-    def _close(self):
+    def _close(self) -> None:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
             self.label = None
 
-    def close(self):
+    def close(self) -> None:
         self._close()
 
 
-def _verdict(separated, margin):
+def _verdict(separated: bool, margin: float | None) -> str:
     """``separated from the null (margin ...)`` or the same in capitals when not separated."""
-    margin = "" if margin is None else f"margin {margin:+.2f} sigma"
-    return (f"separated from the null ({margin})" if separated
-            else f"NOT SEPARATED FROM THE NULL ({margin})")
+    text = "" if margin is None else f"margin {margin:+.2f} sigma"
+    return (f"separated from the null ({text})" if separated
+            else f"NOT SEPARATED FROM THE NULL ({text})")
 
 
-def _local_fidelity(layer):
+def _local_fidelity(layer: Mapping[str, Any]) -> str:
     """The local block-spin fidelity (magnetization regressed out) and its null verdict."""
     if "separated_from_null_local" not in layer:
         return ""
@@ -87,7 +93,9 @@ def _local_fidelity(layer):
 @overwrite_option(help="Replace the results of another configuration in OUT (without it, such a "
                        "folder, or a non-empty folder holding no rgdl results, is an error).")
 @quiet_option()
-def reproduce(quick, paper, recipe, out, seed, epochs, samples, force, overwrite, quiet):
+def reproduce(quick: bool, paper: bool, recipe: str | None, out: str, seed: int,
+              epochs: int | None, samples: int | None, force: bool, overwrite: bool,
+              quiet: bool) -> None:
     """Reproduce Mehta & Schwab (arXiv:1410.3831) and measure it.
 
     Simulates the 2D Ising model, trains a stack of RBMs layer by layer with contrastive

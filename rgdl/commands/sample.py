@@ -27,7 +27,8 @@ __all__ = ["MAX_GIBBS_STEPS", "estimate_memory", "generate", "sample"]
 @out_option(required=True,
             help="Output HDF5 file (the schema of `rgdl simulate`), written atomically.")
 @overwrite_option()
-def sample(model, n_samples, gibbs_steps, mode, seed, out, overwrite):
+def sample(model: str, n_samples: int, gibbs_steps: int, mode: str, seed: int | None, out: str,
+           overwrite: bool) -> None:
     """Generate spin configurations from a model written by `rgdl train`.
 
     \b

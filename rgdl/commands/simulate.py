@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import click
 
 from rgdl.commands.options import (POSITIVE_COUNT, Command, algorithm_option,
@@ -10,13 +12,18 @@ from rgdl.commands.options import (POSITIVE_COUNT, Command, algorithm_option,
                                    overwrite_option, quiet_option, resume_option, samples_option,
                                    seed_option, size_option, temperature_option)
 
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+    from ising.dataset import GenerationResult
+
 
 class _Progress:
     """tqdm progress bar on stderr, opened at the first report (so resumed runs start where they are)."""
 
-    def __init__(self, enabled: bool):
+    def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
-        self.bar = None
+        self.bar: tqdm[Any] | None = None
 
     def __call__(self, done: int, total: int) -> None:
         if not self.enabled:
@@ -34,7 +41,7 @@ class _Progress:
             self.bar = None
 
 
-def _format_summary(result, wall: float) -> str:
+def _format_summary(result: GenerationResult, wall: float) -> str:
     attrs = result.attrs
     lines = []
     model = ("periodic chain of N = {size}" if attrs["dimension"] == 1
@@ -104,8 +111,10 @@ def _format_summary(result, wall: float) -> str:
               help="multispin: 64 chains per machine word (2D Metropolis, h = 0, even L >= 4); "
                    "auto uses it from 32 chains on.")
 @quiet_option(help="No progress bar.")
-def simulate(dimension, size, temperature, coupling, field, algorithm, n_samples, n_chains, burn_in,
-             thin, seed, out, resume, overwrite, chunk_size, engine, quiet):
+def simulate(dimension: int, size: int, temperature: float, coupling: float, field: float,
+             algorithm: str, n_samples: int, n_chains: int, burn_in: int | None,
+             thin: int | None, seed: int | None, out: str, resume: bool, overwrite: bool,
+             chunk_size: int | None, engine: str, quiet: bool) -> None:
     """Simulate the periodic Ising model and write configurations to an HDF5 dataset.
 
     \b

@@ -9,7 +9,9 @@ FileExistsError / FileNotFoundError and become one line ``Error: ...`` with exit
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -20,6 +22,9 @@ from rgdl.commands.options import (MAX_COUNT, NONNEGATIVE_COUNT, POSITIVE_COUNT,
                                    seed_option, sizes_option,
                                    temperatures_option, verbose_option)
 from rgdl.sweep.spec import SWEEP_ENGINES
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:
@@ -77,9 +82,13 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
 @verbose_option()
 @quiet_option(help="Only errors.")
 @click.pass_context
-def sweep(ctx, out, config, temperatures, sizes, seeds, algorithm, dimension, coupling, field,
-          samples, chains, burn_in, thin, train_layers, epochs, engine, workers, scheduler,
-          connect_timeout, retries, report, bootstrap, overwrite, progress, verbose, quiet):
+def sweep(ctx: click.Context, out: str, config: Path | None, temperatures: str | None,
+          sizes: str | None, seeds: str | None, algorithm: str | None, dimension: int | None,
+          coupling: float | None, field: float | None, samples: int | None, chains: int | None,
+          burn_in: int | None, thin: int | None, train_layers: str | None, epochs: int | None,
+          engine: str | None, workers: int | None, scheduler: str | None,
+          connect_timeout: float, retries: int, report: bool, bootstrap: int, overwrite: bool,
+          progress: bool, verbose: int, quiet: bool) -> None:
     """Run a grid of Ising datasets (temperatures x sizes x seeds) as Dask tasks.
 
     Every point writes one HDF5 dataset under OUT/points/; OUT/sweep.json indexes parameters,
@@ -105,9 +114,9 @@ def sweep(ctx, out, config, temperatures, sizes, seeds, algorithm, dimension, co
     elif overwrite:
         raise ValueError("--overwrite applies to the --report files only")
 
-    bar = None
+    bar: tqdm[Any] | None = None
 
-    def on_progress(n_todo, entry):
+    def on_progress(n_todo: int, entry: Mapping[str, Any] | None) -> None:
         nonlocal bar
         if not progress or quiet:
             return
@@ -116,6 +125,7 @@ def sweep(ctx, out, config, temperatures, sizes, seeds, algorithm, dimension, co
 
             bar = tqdm(total=n_todo, unit="point", desc="sweep", dynamic_ncols=True)
             return
+        assert bar is not None  # the first call (entry None) opens it
         bar.update(1)
         bar.set_postfix_str(entry["id"] if entry["status"] == "done" else f"FAILED {entry['id']}")
 
@@ -155,7 +165,8 @@ def sweep(ctx, out, config, temperatures, sizes, seeds, algorithm, dimension, co
                    "consecutive-size crossings.")
 @overwrite_option(help="Replace existing figure and .json files.")
 @verbose_option(help="More log output.")
-def fss(directory, figure, bootstrap, seed, method, overwrite, verbose):
+def fss(directory: Path, figure: Path | None, bootstrap: int, seed: int, method: str,
+        overwrite: bool, verbose: int) -> None:
     """Finite-size scaling of a finished sweep in DIRECTORY: Binder-cumulant crossing (T_c with
     a bootstrap error bar), susceptibility peaks, data collapse with the exact exponents."""
     from rgdl.sweep import write_fss_report

@@ -3,6 +3,9 @@ spin dataset (a thin layer over :mod:`rgdl.training`)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import click
 
 from rgdl.commands.options import (POSITIVE_COUNT, Command, check_input_kind, out_option,
@@ -19,14 +22,14 @@ __all__ = ["MAX_LAYER_SIZE", "checkpoint_prefix", "estimate_memory", "load_train
 class _Reporter:
     """Per-epoch lines on stdout and a tqdm bar on stderr (disabled when not a terminal)."""
 
-    def __init__(self, total, quiet):
+    def __init__(self, total: int, quiet: bool) -> None:
         from tqdm import tqdm
 
         self.quiet = quiet
         self.bar = tqdm(total=total, unit="epoch", desc="train", dynamic_ncols=True,
                         leave=False, disable=True if quiet else None)
 
-    def __call__(self, record):
+    def __call__(self, record: dict[str, Any]) -> None:
         parts = [f"layer {record['layer']}/{record['n_layers']}",
                  f"epoch {record['epoch']}/{record['n_epochs']}"]
         for key, label in (("reconstruction_error", "recon"),
@@ -42,7 +45,7 @@ class _Reporter:
             self.bar.write(line)
         self.bar.update(1)
 
-    def close(self):
+    def close(self) -> None:
         self.bar.close()
 
 
@@ -80,8 +83,10 @@ class _Reporter:
 @resume_option(help="Continue an interrupted run from its checkpoints (same options and data).")
 @overwrite_option()
 @quiet_option(help="No per-epoch lines and no progress bar.")
-def train(data, layers, epochs, batch_size, learning_rate, momentum, l1, l2, cd_k, persistent,
-          units, propagate, dtype, seed, out, resume, overwrite, quiet):
+def train(data: str, layers: str, epochs: int, batch_size: int, learning_rate: float,
+          momentum: float, l1: float, l2: float, cd_k: int, persistent: bool, units: str,
+          propagate: str, dtype: str, seed: int | None, out: str, resume: bool, overwrite: bool,
+          quiet: bool) -> None:
     """Train a stack of RBMs layer by layer on the spin configurations in DATA (HDF5).
 
     \b
@@ -120,8 +125,10 @@ def train(data, layers, epochs, batch_size, learning_rate, momentum, l1, l2, cd_
                       cd_k, persistent)
 
 
-def _train_locked(data, out, out_path, sizes, seed, resume, overwrite, quiet, units, propagate,
-                  dtype, epochs, batch_size, learning_rate, momentum, l1, l2, cd_k, persistent):
+def _train_locked(data: str, out: str, out_path: Path, sizes: list[int], seed: int | None,
+                  resume: bool, overwrite: bool, quiet: bool, units: str, propagate: str,
+                  dtype: str, epochs: int, batch_size: int, learning_rate: float, momentum: float,
+                  l1: float, l2: float, cd_k: int, persistent: bool) -> None:
     """The body of ``rgdl train``, run while holding the output's lock."""
     import time
 

@@ -17,21 +17,23 @@ import shutil
 import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ising.atomic import atomic_write_text
 
 __all__ = ["stage_key", "load_npz", "discard", "jsonable", "StageRecords"]
 
 
-def stage_key(payload):
+def stage_key(payload: Any) -> str:
     """The cache key of a stage: the first 16 hex digits of SHA-256 of ``payload`` as sorted JSON."""
     text = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def load_npz(path, what):
+def load_npz(path: str | os.PathLike[str], what: str) -> dict[str, NDArray[Any]]:
     """All arrays of a cached ``.npz``; a corrupt file is a ValueError naming ``--force``."""
     try:
         with np.load(path, allow_pickle=False) as archive:
@@ -41,7 +43,7 @@ def load_npz(path, what):
                          f"({type(exc).__name__}); rerun with --force to recompute it") from None
 
 
-def discard(*paths):
+def discard(*paths: str | os.PathLike[str]) -> None:
     """Remove corrupt cached files or folders (and their partial/checkpoint companions)."""
     for path in paths:
         path = Path(path)
@@ -51,7 +53,7 @@ def discard(*paths):
             path.unlink()
 
 
-def jsonable(x):
+def jsonable(x: Any) -> Any:
     """``x`` with NumPy scalars/arrays, tuples and ``to_dict()`` objects as JSON types.
 
     Non-finite floats become ``None`` (JSON has no NaN).
@@ -77,10 +79,10 @@ def jsonable(x):
 class StageRecords:
     """Bookkeeping of finished stages in ``<out>/.stages`` (one JSON record per stage)."""
 
-    def __init__(self, out):
+    def __init__(self, out: str | os.PathLike[str]) -> None:
         self.dir = Path(out) / ".stages"
 
-    def done(self, name, key):
+    def done(self, name: str, key: str) -> bool:
         """Whether stage ``name`` finished with this ``key``."""
         path = self.dir / f"{name}.json"
         if not path.exists():
@@ -90,7 +92,7 @@ class StageRecords:
         except (OSError, json.JSONDecodeError):
             return False
 
-    def mark(self, name, key, seconds):
+    def mark(self, name: str, key: str, seconds: float) -> None:
         """Record stage ``name`` as finished with ``key`` after ``seconds`` (atomic write)."""
         self.dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.dir / f"{name}.json",

@@ -8,10 +8,17 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Any, Callable, Literal
 
 import numpy as np
 
-__all__ = ["ExperimentConfig", "PRESETS", "RECIPES", "LATER_FIELDS", "preset"]
+__all__ = ["ExperimentConfig", "PRESETS", "RECIPES", "LATER_FIELDS", "preset",
+           "ProgressCallback"]
+
+#: The progress callback of the stages, ``progress(stage, done, total)``: ``done`` and ``total``
+#: count the work of ``stage``, or ``done`` is ``None`` and ``total`` a message ("running",
+#: "cached") when a stage starts or is skipped (:func:`rgdl.pipeline.run_pipeline`).
+ProgressCallback = Callable[[str, int | None, int | str], object]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,8 +36,8 @@ class ExperimentConfig:
     n_samples: int = 20000
     algorithm: str = "metropolis"
     mc_chains: int = 16
-    layers: tuple = (400, 100, 25)
-    units: str = "spin"
+    layers: tuple[int, ...] = (400, 100, 25)
+    units: Literal["spin", "binary"] = "spin"
     n_epochs: int = 200
     batch_size: int = 100
     learning_rate: float = 0.01
@@ -39,24 +46,24 @@ class ExperimentConfig:
     # training recipe beyond the fields above (RECIPES; rbm.RBM's options of the same names)
     weight_decay: float = 0.0     # L2 weight cost
     init_scale: float = 0.01      # initial weights N(0, init_scale^2)
-    init_visible_bias: str = "data"
-    negative_visible: str = "samples"
-    propagate: str = "sample"     # training data of RBM l+1 (rbm.DBN)
+    init_visible_bias: Literal["data", "zero"] = "data"
+    negative_visible: Literal["samples", "probabilities"] = "samples"
+    propagate: Literal["sample", "mean"] = "sample"     # training data of RBM l+1 (rbm.DBN)
     null_epochs: int = 0          # epochs of the shuffled-data null (0 or > n_epochs: n_epochs)
     analysis_samples: int = 4000
-    block_sizes: tuple = (1, 2, 4, 8)
+    block_sizes: tuple[int, ...] = (1, 2, 4, 8)
     generation_chains: int = 100  # half started from noise, half from data
     generation_steps: int = 1000
     generation_records: int = 20
-    flow_temperatures: tuple = (1.8, 2.269, 3.0, 4.0)
+    flow_temperatures: tuple[float, ...] = (1.8, 2.269, 3.0, 4.0)
     flow_samples: int = 400
     flow_steps: int = 20
     ais_betas: int = 3000
     ais_runs: int = 64
     seed: int = 0
 
-    def __post_init__(self):
-        def positive_int(name, minimum=1):
+    def __post_init__(self) -> None:
+        def positive_int(name: str, minimum: int = 1) -> None:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
                 raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
@@ -94,7 +101,7 @@ class ExperimentConfig:
         if not self.flow_temperatures or any(t <= 0 for t in self.flow_temperatures):
             raise ValueError("flow_temperatures must be positive")
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         """The fields as JSON values; the recipe fields of :data:`LATER_FIELDS` only when they
         differ from their defaults (so the configurations, cache keys and results of runs made
         before those fields existed keep their bytes, and such results folders still resume)."""
@@ -104,12 +111,12 @@ class ExperimentConfig:
 
 
 #: Fields added to :class:`ExperimentConfig` after its first release, with their defaults.
-LATER_FIELDS = {f.name: f.default for f in dataclasses.fields(ExperimentConfig)
+LATER_FIELDS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(ExperimentConfig)
                 if f.name in ("weight_decay", "init_scale", "init_visible_bias",
                               "negative_visible", "propagate")}
 
 
-PRESETS = {
+PRESETS: dict[str, dict[str, Any]] = {
     # a first look in well under a minute on 2 cores
     "quick": dict(size=16, n_samples=2000, mc_chains=8, layers=(64, 16, 4), n_epochs=20,
                   batch_size=100, learning_rate=0.01, analysis_samples=1500,
@@ -138,7 +145,7 @@ PRESETS = {
 #: sampled hiddens driving the reconstruction and visible probabilities in the negative phase,
 #: batches of 100, hidden probabilities as the next layer's data (mnistdeepauto.m's
 #: ``batchposhidprobs``). "hinton-l1": the same with the weight cost as the paper's L1 penalty.
-RECIPES = {
+RECIPES: dict[str, dict[str, Any]] = {
     "rgdl": dict(units="spin", learning_rate=0.01, l1=2e-4, weight_decay=0.0, init_scale=0.01,
                  init_visible_bias="data", negative_visible="samples", propagate="sample",
                  batch_size=100, cd_k=1),
@@ -151,7 +158,7 @@ RECIPES = {
 }
 
 
-def preset(name, recipe=None, **overrides):
+def preset(name: str, recipe: str | None = None, **overrides: Any) -> ExperimentConfig:
     """An :class:`ExperimentConfig` from a preset name (``"quick"``, ``"paper"``), a training
     recipe of :data:`RECIPES` (None: the preset's own, which is "rgdl") and overrides."""
     if name not in PRESETS:

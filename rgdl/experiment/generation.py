@@ -8,10 +8,18 @@ generated thermodynamics are results (``R-hat < RHAT_THRESHOLD``).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+
 import numpy as np
+from numpy.typing import NDArray
 
 from analysis.thermodynamics import gelman_rubin, relative_error, thermodynamic_estimates
 from rbm import maths
+
+if TYPE_CHECKING:
+    from analysis.thermodynamics import Estimate
+    from rgdl.experiment.config import ExperimentConfig, ProgressCallback
+    from rgdl.experiment.stages import LayerParams
 
 __all__ = ["RHAT_THRESHOLD", "run_generation", "generation_summary", "unusable_generation"]
 
@@ -19,7 +27,12 @@ __all__ = ["RHAT_THRESHOLD", "run_generation", "generation_summary", "unusable_g
 RHAT_THRESHOLD = 1.1
 
 
-def run_generation(cfg, params, data_flat, energy_fn, rng, progress, label):
+def run_generation(cfg: ExperimentConfig, params: Sequence[LayerParams],
+                   data_flat: NDArray[np.integer],
+                   energy_fn: Callable[[NDArray[np.floating]],
+                                       tuple[NDArray[np.float64], NDArray[np.float64]]],
+                   rng: np.random.Generator, progress: ProgressCallback, label: str
+                   ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int8]]:
     """Gibbs chains of the top RBM (half from noise, half from data), down-pass to the lattice.
 
     Parameters
@@ -45,25 +58,28 @@ def run_generation(cfg, params, data_flat, energy_fn, rng, progress, label):
     n_chains = cfg.generation_chains
     half = n_chains // 2
     # float32 chains: the states are exact, only the conditional probabilities are rounded
-    params = [tuple(np.asarray(p, np.float32) for p in layer) for layer in params]
+    layers = [tuple(np.asarray(p, np.float32) for p in layer) for layer in params]
 
-    def draw(mean):  # states with the given means, from float32 uniforms
+    def draw(mean: NDArray[np.floating]) -> NDArray[np.floating]:
+        # states with the given means, from float32 uniforms
         return maths.draw_units(maths.probability_from_mean(mean, units), units, rng, np.float32)
 
-    def up(x, w, b):
+    def up(x: NDArray[np.floating], w: NDArray[np.floating],
+           b: NDArray[np.floating]) -> NDArray[np.floating]:
         return maths.unit_mean(maths.hidden_field(x, w, b), units)
 
-    def down(h, w, c):
+    def down(h: NDArray[np.floating], w: NDArray[np.floating],
+             c: NDArray[np.floating]) -> NDArray[np.floating]:
         return maths.unit_mean(maths.visible_field(h, w, c), units)
 
     # top RBM's visible layer: sampled up-pass of data rows, or noise
     idx = rng.choice(data_flat.shape[0], size=half, replace=False)
     x = maths.convert_units(np.asarray(data_flat[idx], np.float64), "spin", units).astype(np.float32)
-    for w, _, b in params[:-1]:
+    for w, _, b in layers[:-1]:
         x = draw(up(x, w, b))
     noise = draw(np.full((half, x.shape[1]), 0.0 if units == "spin" else 0.5, np.float32))
     v = np.concatenate([noise, x], axis=0)
-    w_top, c_top, b_top = params[-1]
+    w_top, c_top, b_top = layers[-1]
     every = cfg.generation_steps // cfg.generation_records
     energy = np.empty((n_chains, cfg.generation_records))
     absmag = np.empty_like(energy)
@@ -73,17 +89,20 @@ def run_generation(cfg, params, data_flat, energy_fn, rng, progress, label):
             h = draw(up(v, w_top, b_top))
             v = draw(down(h, w_top, c_top))
         z = v
-        for w, c, _ in reversed(params[:-1]):
+        for w, c, _ in reversed(layers[:-1]):
             z = draw(down(z, w, c))
         visible = maths.convert_units(z, units, "spin")
         e, m = energy_fn(visible)
         energy[:, r] = e
         absmag[:, r] = np.abs(m)
         progress(f"generate ({label})", r + 1, cfg.generation_records)
+    assert visible is not None  # generation_records >= 8 (ExperimentConfig)
     return energy, absmag, visible.astype(np.int8)
 
 
-def generation_summary(energy, absmag, mc_thermo, n_spins, temperature):
+def generation_summary(energy: NDArray[np.float64], absmag: NDArray[np.float64],
+                       mc_thermo: Mapping[str, Estimate], n_spins: int,
+                       temperature: float) -> dict[str, Any]:
     """R-hat, start-dependence and thermodynamics (vs Monte Carlo) of the second half of records."""
     keep = energy.shape[1] // 2  # second half of the records
     e, m = energy[:, keep:], absmag[:, keep:]
@@ -99,7 +118,7 @@ def generation_summary(energy, absmag, mc_thermo, n_spins, temperature):
             "relative_error": rel}
 
 
-def unusable_generation(analysis):
+def unusable_generation(analysis: Mapping[str, Any]) -> dict[str, str]:
     """``model -> 'NOT EQUILIBRATED (R-hat = x)'`` for the generation runs that are not results."""
     return {label: f"NOT EQUILIBRATED (R-hat = {g['rhat_max']:.2f})"
             for label, g in analysis["generation"].items() if not g["equilibrated"]}

@@ -8,12 +8,17 @@ correlation lengths without meaning for a layer's geometry
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
+from typing import Any, Mapping
 
 import numpy as np
+from numpy.typing import NDArray
 
 from analysis import figures
 from analysis.thermodynamics import Estimate
 from rgdl.experiment.cache import load_npz
+from rgdl.experiment.config import ExperimentConfig
 from rgdl.experiment.generation import unusable_generation
 from rgdl.experiment.summary import MIN_LINEAR_SIZE_FOR_XI, xi_omission_reason
 
@@ -24,11 +29,12 @@ FIDELITY_TITLES = {"": "Block-spin fidelity of the hidden units",
                    "_local": "Block-spin fidelity with the global magnetization (m, m^3) controlled"}
 
 
-def _layer_figures(cfg, analysis, a, fig_dir):
+def _layer_figures(cfg: ExperimentConfig, analysis: Mapping[str, Any],
+                   a: Mapping[str, NDArray[Any]], fig_dir: Path) -> list[Path]:
     """Receptive fields, localisation, reconstructions and the fidelity scans."""
     L = cfg.size
     n_layers = len(cfg.layers)
-    written = []
+    written: list[Path] = []
     n = cfg.n_samples
     written += figures.plot_receptive_fields([a[f"rf_{l}"] for l in range(n_layers)], (L, L),
                                              fig_dir / "receptive_fields", samples=n)
@@ -49,7 +55,8 @@ def _layer_figures(cfg, analysis, a, fig_dir):
     return written
 
 
-def _correlation_length_figure(cfg, analysis, fig_dir):
+def _correlation_length_figure(cfg: ExperimentConfig, analysis: Mapping[str, Any],
+                               fig_dir: Path) -> list[Path]:
     """xi per layer and per block size, only where the geometry gives it a meaning."""
     L = cfg.size
     layers = analysis["layers"]
@@ -58,7 +65,7 @@ def _correlation_length_figure(cfg, analysis, fig_dir):
                 for b, v in analysis["correlation_length_block_spins"].items()
                 if xi_omission_reason((L // int(b)) ** 2) is None}
 
-    def xi_of(layer, key):
+    def xi_of(layer: Mapping[str, Any], key: str) -> float:
         value = layer["correlation_length"][key]
         return math.nan if xi_omission_reason(layer["n_units"]) or value is None else value
 
@@ -72,7 +79,8 @@ def _correlation_length_figure(cfg, analysis, fig_dir):
             if xi_omission_reason(layer["n_units"])), size=L, samples=cfg.n_samples)
 
 
-def draw_figures(cfg, analysis, arrays_path, fig_dir):
+def draw_figures(cfg: ExperimentConfig, analysis: Mapping[str, Any],
+                 arrays_path: str | os.PathLike[str], fig_dir: Path) -> list[str]:
     """The figures stage: every figure of ``figures/`` from the analysis (PNG + PDF).
 
     Curves from Gibbs chains the report declares not equilibrated are drawn marked as not

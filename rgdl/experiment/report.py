@@ -7,7 +7,9 @@ divergence and the RBM flow, and the figures with their caveats.
 
 from __future__ import annotations
 
-from rgdl.experiment.config import LATER_FIELDS
+from typing import Any, Mapping
+
+from rgdl.experiment.config import LATER_FIELDS, ExperimentConfig
 from rgdl.experiment.generation import RHAT_THRESHOLD, unusable_generation
 from rgdl.experiment.summary import (MIN_LINEAR_SIZE_FOR_XI, NULL_SEPARATION_CRITERION,
                                      xi_omission_reason)
@@ -18,7 +20,7 @@ FIGURE_NAMES = ("receptive_fields", "localization", "reconstructions", "fidelity
                 "correlation_lengths", "correlation_functions", "thermodynamics", "rbm_flow")
 
 
-def format_estimate(est, digits=3):
+def format_estimate(est: Mapping[str, Any] | None, digits: int = 3) -> str:
     """``"value ± error"`` of an estimate dict (``"n/a"`` when missing)."""
     if est is None or est.get("value") is None:
         return "n/a"
@@ -26,17 +28,17 @@ def format_estimate(est, digits=3):
         else f"{est['value']:.{digits}g}"
 
 
-def _null_epochs(cfg):
+def _null_epochs(cfg: ExperimentConfig) -> int:
     return min(cfg.null_epochs or cfg.n_epochs, cfg.n_epochs)
 
 
-def _recipe_note(cfg):
+def _recipe_note(cfg: ExperimentConfig) -> str:
     """The recipe fields of :data:`LATER_FIELDS` that differ from their defaults, for the report."""
     changed = {k: v for k, v in cfg.to_dict().items() if k in LATER_FIELDS}
     return "".join(f", {k.replace('_', ' ')} {v}" for k, v in changed.items())
 
 
-def _header(cfg):
+def _header(cfg: ExperimentConfig) -> list[str]:
     return [f"# rgdl reproduce — {cfg.size}×{cfg.size} Ising, coupling {cfg.coupling} at T = "
             f"{cfg.temperature}, stack {'-'.join(str(x) for x in (cfg.size ** 2,) + tuple(cfg.layers))}",
             "", f"{cfg.n_samples} Monte Carlo samples ({cfg.algorithm}); RBMs: {cfg.units} units, "
@@ -52,13 +54,14 @@ def _header(cfg):
             f"{_null_epochs(cfg)} epochs per layer (the trained stack: {cfg.n_epochs}).", ""]
 
 
-def _verdict(separated, margin):
+def _verdict(separated: bool, margin: float | None) -> str:
     """The table's null verdict: separated, or not (bold), with the margin in sigma."""
-    margin = "" if margin is None else f" ({margin:+.2f} σ)"
-    return f"separated{margin}" if separated else f"**not separated from the null**{margin}"
+    sigma = "" if margin is None else f" ({margin:+.2f} σ)"
+    return f"separated{sigma}" if separated else f"**not separated from the null**{sigma}"
 
 
-def _layer_row(l, layer, entry, footnotes):
+def _layer_row(l: int, layer: Mapping[str, Any], entry: Mapping[str, Any],
+               footnotes: dict[str, int]) -> str:
     nulls = " / ".join(f"{v:.3f}" for v in layer["block_fidelity_null"].values())
     versus = _verdict(entry["separated_from_null"], entry["null_margin_sigma"])
     if entry["correlation_length_reason"]:
@@ -77,12 +80,12 @@ def _layer_row(l, layer, entry, footnotes):
             + f" | {xi} ({layer['rg_expected_correlation_length']:.3g}) |")
 
 
-def _layers_table(analysis, summary):
+def _layers_table(analysis: Mapping[str, Any], summary: Mapping[str, Any]) -> list[str]:
     lines = ["## Layers vs block spins", "",
              "| layer | units | RF radius (untrained) | best b | fidelity (ceiling) | null: untrained / shuffled "
              "| vs nulls | local: best b, fidelity (ceiling), nulls; vs nulls | ξ (RG ξ0/a) |",
              "|---|---|---|---|---|---|---|---|---|"]
-    footnotes = {}
+    footnotes: dict[str, int] = {}
     for l, (layer, entry) in enumerate(zip(analysis["layers"], summary["layers"])):
         lines.append(_layer_row(l, layer, entry, footnotes))
     lines.append("")
@@ -92,7 +95,7 @@ def _layers_table(analysis, summary):
     return lines
 
 
-def _layers_notes(cfg, analysis):
+def _layers_notes(cfg: ExperimentConfig, analysis: Mapping[str, Any]) -> list[str]:
     block_xi = ", ".join(
         f"b={b}: " + ("— (block lattice "
                       f"{cfg.size // int(b)}×{cfg.size // int(b)} < {MIN_LINEAR_SIZE_FOR_XI}, omitted)"
@@ -122,7 +125,7 @@ def _layers_notes(cfg, analysis):
             "destroys all spatial structure).", ""]
 
 
-def _generation_section(analysis):
+def _generation_section(analysis: Mapping[str, Any]) -> list[str]:
     lines = ["## Generation", ""]
     for label, name in (("rbm1", "First RBM alone"), ("stack", "Whole stack (top-layer Gibbs, down-pass)")):
         g = analysis["generation"][label]
@@ -148,7 +151,7 @@ def _generation_section(analysis):
     return lines
 
 
-def _kl_and_flow_section(analysis):
+def _kl_and_flow_section(analysis: Mapping[str, Any]) -> list[str]:
     kl = analysis["kl"]
     flow = analysis["flow"]
     half = (f"With half the annealing schedule ({kl['ais_half_betas']} betas) AIS gives "
@@ -173,7 +176,7 @@ def _kl_and_flow_section(analysis):
             f"{flow['training_temperature']:.4f}.", ""]
 
 
-def _figures_section(analysis, summary):
+def _figures_section(analysis: Mapping[str, Any], summary: Mapping[str, Any]) -> list[str]:
     lines = ["## Figures", ""]
     unusable = unusable_generation(analysis)
     names = {"rbm1": "RBM 1", "stack": "whole stack"}
@@ -196,7 +199,8 @@ def _figures_section(analysis, summary):
     return lines
 
 
-def render_report(cfg, analysis, summary):
+def render_report(cfg: ExperimentConfig, analysis: Mapping[str, Any],
+                  summary: Mapping[str, Any]) -> str:
     """``report.md``: the analysis and its summary as Markdown, caveats included."""
     lines = (_header(cfg) + _layers_table(analysis, summary) + _layers_notes(cfg, analysis)
              + _generation_section(analysis) + _kl_and_flow_section(analysis)

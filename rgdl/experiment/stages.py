@@ -10,23 +10,32 @@ each epoch, so a killed run resumes where it stopped; a finished stack is saved 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
+from typing import Any, Sequence
 
 import numpy as np
+import numpy.typing as npt
+from numpy.typing import NDArray
 
-from ising.dataset import generate_dataset
-from ising.io import partial_path, read_dataset
+from ising.dataset import GenerationResult, generate_dataset
+from ising.io import SpinDataset, partial_path, read_dataset
 from ising.samplers import sample
-from rbm import DBN, load_layers, save_model
+from rbm import DBN, RBM, load_layers, save_model
 from rbm.archive import atomic_savez
 from rgdl.experiment.cache import discard, load_npz
+from rgdl.experiment.config import ExperimentConfig, ProgressCallback
 from rgdl.seeds import child_seed
 
 log = logging.getLogger(__name__)
 
-__all__ = ["simulate_data", "train_stack", "layer_params", "untrained_params"]
+__all__ = ["simulate_data", "train_stack", "layer_params", "untrained_params", "LayerParams"]
+
+#: The parameters of one RBM layer as float64 arrays: ``(weights, visible_bias, hidden_bias)``.
+LayerParams = tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]
 
 
-def simulate_data(cfg, folder, progress, force=False):
+def simulate_data(cfg: ExperimentConfig, folder: Path, progress: ProgressCallback,
+                  force: bool = False) -> SpinDataset:
     """The training dataset ``folder/ising.h5`` and the RBM-flow starts ``folder/flow_starts.npz``.
 
     Resumes a killed simulation; with ``force`` unusable cached files are discarded and made
@@ -39,12 +48,15 @@ def simulate_data(cfg, folder, progress, force=False):
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "ising.h5"
 
-    def run():
+    def simulated(done: int, total: int) -> None:
+        progress("simulate", done, total)
+
+    def run() -> tuple[GenerationResult, SpinDataset]:
         result = generate_dataset(path, dimension=2, size=cfg.size, temperature=cfg.temperature,
                                   coupling=cfg.coupling, algorithm=cfg.algorithm,
                                   n_samples=cfg.n_samples, n_chains=cfg.mc_chains,
                                   seed=child_seed(cfg.seed, "simulate"), resume=True,
-                                  progress=lambda done, total: progress("simulate", done, total))
+                                  progress=simulated)
         return result, read_dataset(path)
 
     try:
@@ -62,7 +74,7 @@ def simulate_data(cfg, folder, progress, force=False):
     return dataset
 
 
-def _flow_starts(cfg, flow_path, force):
+def _flow_starts(cfg: ExperimentConfig, flow_path: Path, force: bool) -> None:
     """Wolff samples at each flow temperature (coupling 1), cached in ``flow_path``."""
     if flow_path.exists():
         try:
@@ -73,7 +85,7 @@ def _flow_starts(cfg, flow_path, force):
             discard(flow_path)
     if flow_path.exists():
         return
-    arrays = {}
+    arrays: dict[str, npt.ArrayLike] = {}
     for i, t in enumerate(cfg.flow_temperatures):
         res = sample(2, cfg.size, float(t), coupling=1.0, algorithm="wolff",
                      n_samples=cfg.flow_samples, n_chains=min(8, cfg.flow_samples),
@@ -84,7 +96,9 @@ def _flow_starts(cfg, flow_path, force):
     atomic_savez(flow_path, arrays)
 
 
-def train_stack(cfg, spins_flat, folder, n_epochs, seed_name, progress, label, force=False):
+def train_stack(cfg: ExperimentConfig, spins_flat: npt.ArrayLike, folder: Path, n_epochs: int,
+                seed_name: str, progress: ProgressCallback, label: str,
+                force: bool = False) -> list[RBM]:
     """Greedy layer-wise training with :class:`rbm.DBN` (checkpointed every epoch; resumes).
 
     With ``force`` a corrupt cached stack or checkpoint is discarded and trained again.
@@ -105,7 +119,9 @@ def train_stack(cfg, spins_flat, folder, n_epochs, seed_name, progress, label, f
         return _train_stack_once(cfg, spins_flat, folder, n_epochs, seed_name, progress, label)
 
 
-def _train_stack_once(cfg, spins_flat, folder, n_epochs, seed_name, progress, label):
+def _train_stack_once(cfg: ExperimentConfig, spins_flat: npt.ArrayLike, folder: Path,
+                      n_epochs: int, seed_name: str, progress: ProgressCallback,
+                      label: str) -> list[RBM]:
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / "stack.npz"
     if final.exists():
@@ -121,7 +137,7 @@ def _train_stack_once(cfg, spins_flat, folder, n_epochs, seed_name, progress, la
                               negative_visible=cfg.negative_visible, monitor_size=0),
               random_state=child_seed(cfg.seed, seed_name))
 
-    def callback(record):
+    def callback(record: dict[str, Any]) -> None:
         progress(f"{label} layer {record['layer']}", record["epoch"], record["n_epochs"])
 
     dbn.fit(x, checkpoint=folder / "checkpoint", resume=True, callback=callback)
@@ -129,13 +145,14 @@ def _train_stack_once(cfg, spins_flat, folder, n_epochs, seed_name, progress, la
     return dbn.layers_
 
 
-def layer_params(layer):
+def layer_params(layer: RBM) -> LayerParams:
     """``(weights, visible_bias, hidden_bias)`` of a fitted RBM as float64 arrays."""
     return (np.asarray(layer.weights_, np.float64), np.asarray(layer.visible_bias_, np.float64),
             np.asarray(layer.hidden_bias_, np.float64))
 
 
-def untrained_params(layer_sizes, n_visible, seed, init_scale=0.01):
+def untrained_params(layer_sizes: Sequence[int], n_visible: int, seed: int,
+                     init_scale: float = 0.01) -> list[LayerParams]:
     """The same architecture at its initialisation: w ~ N(0, init_scale^2) (Hinton 2010: 0.01;
     rbm.m: 0.1), zero biases; a list of (weights, visible bias, hidden bias) per layer."""
     rng = np.random.default_rng(seed)

@@ -20,29 +20,38 @@ import dataclasses
 import json
 import math
 import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
+import numpy.typing as npt
+from numpy.typing import NDArray
 
-from analysis.blockspin_fidelity import fidelity_scans
+from analysis.blockspin_fidelity import FidelityScan, fidelity_scans
 from analysis.correlations import (activation_correlation_length, block_spin_correlation_lengths,
                                    correlation_length, correlation_map, radial_correlation)
 from analysis.rbm_flow import effective_temperature, flow_fixed_point, rbm_flow
 from analysis.receptive_fields import layer_localization, receptive_fields
-from analysis.thermodynamics import kl_per_spin, thermodynamic_estimates
+from analysis.thermodynamics import Estimate, kl_per_spin, thermodynamic_estimates
 from ising.atomic import atomic_write_text
 from ising.exact import critical_temperature, energy_per_spin_2d, log_partition_2d
+from ising.io import SpinDataset
 from ising.lattice import energy_per_spin, magnetization_per_spin
-from rbm import DBN, maths
+from rbm import DBN, RBM, maths
 from rbm.archive import atomic_savez
 from rbm.partition import ais_log_partition, base_rate_visible_bias
 from rgdl.experiment.cache import jsonable, load_npz
+from rgdl.experiment.config import ExperimentConfig, ProgressCallback
 from rgdl.seeds import child_seed
 from rgdl.experiment.generation import generation_summary, run_generation
+from rgdl.experiment.stages import LayerParams
 
-__all__ = ["AnalysisContext", "ANALYSIS_STEPS", "make_context", "run_analysis", "up_pass"]
+__all__ = ["AnalysisContext", "ANALYSIS_STEPS", "make_context", "run_analysis", "up_pass",
+           "AnalysisStep"]
 
 
-def up_pass(params, spins_flat, units):
+def up_pass(params: Sequence[LayerParams], spins_flat: npt.ArrayLike,
+            units: str) -> list[NDArray[np.floating]]:
     """Mean activations ``E[h^(l) | below]`` of every layer (:func:`rbm.maths.mean_field_up`)."""
     x = maths.convert_units(np.asarray(spins_flat, np.float64), "spin", units)
     return maths.mean_field_up(x, [(w, b) for w, _, b in params], units)
@@ -57,36 +66,45 @@ class AnalysisContext:
     layers of the trained stack; ``sub`` the first ``analysis_samples`` configurations.
     """
 
-    cfg: object
-    dataset: object
-    stacks: dict
-    trained_layers: list
-    flow_path: object
-    progress: object
-    sub: np.ndarray
-    block_sizes: list
+    cfg: ExperimentConfig
+    dataset: SpinDataset
+    stacks: dict[str, list[LayerParams]]
+    trained_layers: list[RBM]
+    flow_path: Path
+    progress: ProgressCallback
+    sub: NDArray[np.int8]
+    block_sizes: list[int]
     window: int
-    mc_thermo: dict
+    mc_thermo: dict[str, Estimate]
 
     @property
-    def shape(self):
+    def shape(self) -> tuple[int, int]:
         return (self.cfg.size, self.cfg.size)
 
     @property
-    def n_spins(self):
+    def n_spins(self) -> int:
         return self.cfg.size ** 2
 
     @property
-    def sub_flat(self):
+    def sub_flat(self) -> NDArray[np.int8]:
         return self.sub.reshape(self.sub.shape[0], -1)
 
-    def energy_fn(self, v):
+    def energy_fn(self, v: NDArray[np.floating]
+                  ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Energy and magnetization per spin of flat spin rows ``v`` at the training coupling."""
         s = v.reshape((-1,) + self.shape)
         return (energy_per_spin(s, self.cfg.coupling, 0.0, 2), magnetization_per_spin(s, 2))
 
 
-def make_context(cfg, dataset, trained_layers, stacks, flow_path, progress):
+#: What every step returns (``"arrays"``, ``"out"`` and intermediate results for later steps).
+StepResult = dict[str, Any]
+#: An analysis step, ``step(ctx, done) -> dict``.
+AnalysisStep = Callable[[AnalysisContext, Mapping[str, StepResult]], StepResult]
+
+
+def make_context(cfg: ExperimentConfig, dataset: SpinDataset, trained_layers: Iterable[RBM],
+                 stacks: dict[str, list[LayerParams]], flow_path: Path,
+                 progress: ProgressCallback) -> AnalysisContext:
     """The :class:`AnalysisContext` of one run (and the Monte Carlo reference thermodynamics)."""
     spins = np.asarray(dataset.spins)
     mc_thermo = thermodynamic_estimates(np.asarray(dataset.energy, np.float64),
@@ -99,7 +117,7 @@ def make_context(cfg, dataset, trained_layers, stacks, flow_path, progress):
         window=max(2, cfg.size // 4), mc_thermo=mc_thermo)
 
 
-def localization_step(ctx, done):
+def localization_step(ctx: AnalysisContext, done: Mapping[str, StepResult]) -> StepResult:
     """Receptive fields ``r^(l) = r^(l-1) W^(l)`` and their localisation, every network."""
     arrays, loc = {}, {}
     nets = ctx.stacks
@@ -118,7 +136,7 @@ def localization_step(ctx, done):
             "out": {"monte_carlo": {k: v.to_dict() for k, v in ctx.mc_thermo.items()}}}
 
 
-def fidelity_step(ctx, done):
+def fidelity_step(ctx: AnalysisContext, done: Mapping[str, StepResult]) -> StepResult:
     """Block-spin fidelity scans of every layer of every network, global and local.
 
     Local: the sample magnetization (m, m^3) regressed out of units and block spins.
@@ -130,9 +148,10 @@ def fidelity_step(ctx, done):
     acts = {name: up_pass(params, sub_flat, ctx.cfg.units) for name, params in ctx.stacks.items()}
     flat_acts = [a for name in ctx.stacks for a in acts[name]]
     n_b = len(ctx.block_sizes)
-    fid, fid_local = {}, {}
+    fid: dict[str, list[FidelityScan]] = {}
+    fid_local: dict[str, list[FidelityScan]] = {}
     for j, (store, ctrl) in enumerate(((fid, None), (fid_local, control))):
-        def tick(done_b, total, j=j):
+        def tick(done_b: int, total: int, j: int = j) -> None:
             ctx.progress("analyse: block-spin fidelity", j * n_b + done_b, 2 * n_b)
 
         tick(0, n_b)
@@ -143,7 +162,7 @@ def fidelity_step(ctx, done):
     return {"global": fid, "local": fid_local, "trained_acts": acts["trained"]}
 
 
-def correlations_step(ctx, done):
+def correlations_step(ctx: AnalysisContext, done: Mapping[str, StepResult]) -> StepResult:
     """Correlation lengths of the data, its block spins and every trained layer; G(r) of the data."""
     L = ctx.cfg.size
     sub = ctx.sub
@@ -167,7 +186,7 @@ def correlations_step(ctx, done):
                                                        for b, v in block_xi.items()}}}
 
 
-def generation_step(ctx, done):
+def generation_step(ctx: AnalysisContext, done: Mapping[str, StepResult]) -> StepResult:
     """Generation by the first RBM alone, then by the whole stack.
 
     See :mod:`rgdl.experiment.generation`.
@@ -189,7 +208,7 @@ def generation_step(ctx, done):
     return {"arrays": arrays, "out": {"generation": gen}}
 
 
-def reconstructions_step(ctx, done):
+def reconstructions_step(ctx: AnalysisContext, done: Mapping[str, StepResult]) -> StepResult:
     """Mean-field reconstructions from each depth (:meth:`rbm.DBN.reconstruct`)."""
     dbn = DBN.from_layers(ctx.trained_layers)
     x = maths.convert_units(np.asarray(ctx.sub_flat[:6], np.float64), "spin", ctx.cfg.units)
@@ -200,7 +219,7 @@ def reconstructions_step(ctx, done):
     return {"arrays": arrays}
 
 
-def kl_ais_step(ctx, done):
+def kl_ais_step(ctx: AnalysisContext, done: Mapping[str, StepResult]) -> StepResult:
     """``KL(P_Ising || p_RBM1)`` per spin, with ln Z_RBM by AIS at the full and half schedule.
 
     AIS is a stochastic lower bound on ln Z_RBM (Jensen), so KL is biased low; its standard
@@ -240,7 +259,7 @@ def kl_ais_step(ctx, done):
     return {"out": {"kl": out}}
 
 
-def rbm_flow_step(ctx, done):
+def rbm_flow_step(ctx: AnalysisContext, done: Mapping[str, StepResult]) -> StepResult:
     """The RBM flow (Iso et al. 2018) of the first RBM from Wolff samples, energies in units of J."""
     cfg = ctx.cfg
     L = cfg.size
@@ -248,7 +267,7 @@ def rbm_flow_step(ctx, done):
     starts = load_npz(ctx.flow_path, "flow starts")
     temps = np.linspace(0.5, 12.0, 600)
     curve = np.asarray(energy_per_spin_2d(L, L, temps, 1.0))
-    t_eff, t_err = [], []
+    t_eff_rows, t_err_rows = [], []
     for i, t0 in enumerate(starts["temperatures"]):
         ctx.progress("analyse: RBM flow", i, len(starts["temperatures"]))
         flow = rbm_flow(starts[f"spins_{i}"], w1, c1, b1, units=cfg.units, n_steps=cfg.flow_steps,
@@ -256,9 +275,9 @@ def rbm_flow_step(ctx, done):
         e = energy_per_spin(flow, 1.0, 0.0, 2)  # (steps + 1, n)
         te, tr = effective_temperature(e.mean(1), temps, curve,
                                        e.std(1, ddof=1) / math.sqrt(e.shape[1]))
-        t_eff.append(te)
-        t_err.append(tr)
-    t_eff, t_err = np.array(t_eff), np.array(t_err)
+        t_eff_rows.append(te)
+        t_err_rows.append(tr)
+    t_eff, t_err = np.array(t_eff_rows), np.array(t_err_rows)
     fixed = flow_fixed_point(t_eff, last=min(3, t_eff.shape[1]))
     out = {"start_temperatures": starts["temperatures"], "final_T": t_eff[:, -1],
            "fixed_point": fixed.to_dict(), "critical_temperature": critical_temperature(1.0),
@@ -268,7 +287,7 @@ def rbm_flow_step(ctx, done):
             "out": {"flow": out}}
 
 
-def _layer_entry(ctx, done, l):
+def _layer_entry(ctx: AnalysisContext, done: Mapping[str, StepResult], l: int) -> StepResult:
     """The analysis record of trained layer ``l``: localisation, fidelities, nulls, xi."""
     loc = done["localization"]["loc"]
     fid, fid_local = done["fidelity"]["global"], done["fidelity"]["local"]
@@ -307,14 +326,14 @@ def _layer_entry(ctx, done, l):
     return entry
 
 
-def summaries_step(ctx, done):
+def summaries_step(ctx: AnalysisContext, done: Mapping[str, StepResult]) -> StepResult:
     """The per-layer records of ``analysis.json`` (:func:`_layer_entry` for every layer)."""
     layers = [_layer_entry(ctx, done, l) for l in range(len(ctx.cfg.layers))]
     return {"out": {"layers": layers, "localization_window": ctx.window}}
 
 
 #: The analysis, in order: (name, step). The names are the keys of ``analysis.json["timings"]``.
-ANALYSIS_STEPS = (
+ANALYSIS_STEPS: tuple[tuple[str, AnalysisStep], ...] = (
     ("localization", localization_step),
     ("fidelity", fidelity_step),
     ("correlations", correlations_step),
@@ -330,7 +349,9 @@ _OUT_ORDER = ("monte_carlo", "kl", "flow", "layers", "correlation_length_data",
               "correlation_length_block_spins", "generation", "localization_window")
 
 
-def run_analysis(cfg, dataset, trained_layers, stacks, flow_path, folder, progress):
+def run_analysis(cfg: ExperimentConfig, dataset: SpinDataset, trained_layers: Iterable[RBM],
+                 stacks: dict[str, list[LayerParams]], flow_path: Path, folder: Path,
+                 progress: ProgressCallback) -> dict[str, Any]:
     """Run :data:`ANALYSIS_STEPS`; write ``folder/arrays.npz`` and ``folder/analysis.json``.
 
     Parameters
@@ -354,7 +375,10 @@ def run_analysis(cfg, dataset, trained_layers, stacks, flow_path, folder, progre
     """
     start = time.perf_counter()
     ctx = make_context(cfg, dataset, trained_layers, stacks, flow_path, progress)
-    done, out, arrays, timings = {}, {}, {}, {}
+    done: dict[str, StepResult] = {}
+    out: dict[str, Any] = {}
+    arrays: dict[str, npt.ArrayLike] = {}
+    timings: dict[str, float] = {}
     for name, step in ANALYSIS_STEPS:
         done[name] = step(ctx, done)
         arrays.update(done[name].get("arrays", {}))

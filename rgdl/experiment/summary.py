@@ -9,8 +9,10 @@ described in docs/formats.md ("Experiment results").
 from __future__ import annotations
 
 import math
+from typing import Any, Mapping
 
 from rgdl.experiment.cache import jsonable
+from rgdl.experiment.config import ExperimentConfig
 
 __all__ = ["NULL_SEPARATION_SIGMAS", "NULL_SEPARATION_CRITERION", "MIN_LINEAR_SIZE_FOR_XI",
            "null_separation", "xi_omission_reason", "make_summary"]
@@ -28,7 +30,7 @@ NULL_SEPARATION_CRITERION = (
 ).format(k=NULL_SEPARATION_SIGMAS)
 
 
-def null_separation(layer, local=False):
+def null_separation(layer: Mapping[str, Any], local: bool = False) -> dict[str, Any]:
     """Whether a layer's block-spin fidelity beats its nulls beyond the error.
 
     See :data:`NULL_SEPARATION_CRITERION`. ``layer`` is a per-layer entry of the analysis
@@ -52,10 +54,11 @@ def null_separation(layer, local=False):
                        layer["best_block_size"], layer["fidelity_scan_null"])
 
 
-def _separation(fidelity, error, block_size, null_scans):
+def _separation(fidelity: float, error: float, block_size: int,
+                null_scans: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """:func:`null_separation` of a fidelity ± error at ``block_size`` against null scans."""
     f, s = float(fidelity), float(error)
-    per_null = {}
+    per_null: dict[str, float] = {}
     for name, scan in null_scans.items():
         k = list(scan["block_sizes"]).index(block_size)
         diff = f - float(scan["fidelity"][k])
@@ -66,7 +69,7 @@ def _separation(fidelity, error, block_size, null_scans):
             "margin_sigma_per_null": per_null}
 
 
-def xi_omission_reason(n_units):
+def xi_omission_reason(n_units: int) -> str | None:
     """Why the correlation length of a layer of ``n_units`` units is not reported (or None).
 
     The second-moment ``xi`` (Cooper, Freedman & Preston 1982) is read off the structure factor
@@ -82,7 +85,7 @@ def xi_omission_reason(n_units):
             f"has no meaning on this geometry")
 
 
-def _layer_summary(layer):
+def _layer_summary(layer: Mapping[str, Any]) -> dict[str, Any]:
     """One entry of ``summary.json["layers"]`` from the analysis record, with its null verdicts."""
     sep, sep_local = null_separation(layer), null_separation(layer, local=True)
     local_scan = layer["fidelity_scan_local"]
@@ -117,7 +120,8 @@ def _layer_summary(layer):
     }
 
 
-def make_summary(cfg, analysis, timings):
+def make_summary(cfg: ExperimentConfig, analysis: Mapping[str, Any],
+                 timings: Mapping[str, float]) -> dict[str, Any]:
     """``summary.json``: the headline numbers of an analysis, with their verdicts."""
     gen1 = analysis["generation"]["rbm1"]
     stack = analysis["generation"]["stack"]

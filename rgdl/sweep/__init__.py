@@ -63,6 +63,11 @@ works as before the split.
 
 from __future__ import annotations
 
+import os
+
+import numpy as np
+from numpy.typing import NDArray
+
 from rgdl.seeds import stable_hash
 from rgdl.sweep.driver import (INDEX_WRITE_INTERVAL, WORKER_ENV, SweepError, SweepResult,
                                check_physics, dask_client, run_sweep)
@@ -78,7 +83,8 @@ from rgdl.sweep.task import run_point
 from rgdl.training import load_training_data
 
 
-def read_spins_for_training(path, *, units: str = "spin"):
+def read_spins_for_training(path: str | os.PathLike[str], *,
+                            units: str = "spin") -> NDArray[np.int8]:
     """A dataset's spins as the (n_samples, N) visible design matrix of an RBM: the first
     element of :func:`rgdl.training.load_training_data` (kept under this name)."""
     return load_training_data(path, units)[0]

@@ -16,7 +16,8 @@ import re
 import time
 import uuid
 from pathlib import Path
-from typing import Callable
+from typing import (TYPE_CHECKING, Any, Callable, Hashable, Iterable, Iterator, Literal,
+                    Sequence, Union)
 
 from ising.samplers import MonteCarloSampler
 from rgdl import __version__
@@ -25,7 +26,10 @@ from rgdl.sweep.index import (check_out_dir, entry_is_done, file_lock, new_entry
 from rgdl.sweep.multispin import grid_groups
 from rgdl.sweep.spec import (GRID_ENGINE, INDEX_FORMAT, INDEX_NAME, INDEX_VERSION, LOCK_NAME,
                              POINTS_DIR, SweepPoint, SweepSpec)
-from rgdl.sweep.task import run_grid_task, run_point
+from rgdl.sweep.task import TaskHook, run_grid_task, run_point
+
+if TYPE_CHECKING:
+    from dask.distributed import Client, Future
 
 logger = logging.getLogger(__name__)
 
@@ -63,9 +67,17 @@ WORKER_ENV = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_TH
               "MKL_NUM_THREADS": "1"}
 
 
+#: ``progress(n_total, entry)`` of :func:`run_sweep` (``entry`` None at the start).
+SweepProgress = Callable[[int, dict[str, Any] | None], object]
+#: A unit of work of :func:`work_units`: ``(kind, payload, entries)``; the payload is a point's
+#: parameters (kind ``"point"``) or a whole grid group (kind ``"grid"``).
+WorkUnit = Union[tuple[Literal["point"], dict[str, Any], list[dict[str, Any]]],
+                 tuple[Literal["grid"], list[dict[str, Any]], list[dict[str, Any]]]]
+
+
 @contextlib.contextmanager
 def dask_client(workers: int | None = None, scheduler: str | None = None, *,
-                connect_timeout: float = 5.0):
+                connect_timeout: float = 5.0) -> Iterator[Client]:
     """A ``dask.distributed.Client``: to ``scheduler`` if given, else to a new LocalCluster.
 
     Parameters
@@ -142,13 +154,13 @@ class SweepResult:
     n_adopted: int
     n_failed: int
     wall_s: float
-    index: dict
+    index: dict[str, Any]
 
 
-def run_sweep(spec: SweepSpec, out: str | os.PathLike, *, workers: int | None = None,
-              scheduler: str | None = None, client=None, retries: int = 2,
-              connect_timeout: float = 5.0, progress: Callable | None = None,
-              task_hook: Callable | None = None) -> SweepResult:
+def run_sweep(spec: SweepSpec, out: str | os.PathLike[str], *, workers: int | None = None,
+              scheduler: str | None = None, client: Client | None = None, retries: int = 2,
+              connect_timeout: float = 5.0, progress: SweepProgress | None = None,
+              task_hook: TaskHook | None = None) -> SweepResult:
     """Run (or finish) a sweep into directory ``out``.
 
     Parameters
@@ -212,6 +224,7 @@ def run_sweep(spec: SweepSpec, out: str | os.PathLike, *, workers: int | None = 
         if serial:
             _run_serially(units, out, retries, task_hook, recorder)
         elif todo:
+            assert client is not None  # connected above: not serial
             _run_on_dask(client, units, out, retries, task_hook, recorder)
         if todo:
             write_json_atomic(out / INDEX_NAME, index)
@@ -226,7 +239,7 @@ def run_sweep(spec: SweepSpec, out: str | os.PathLike, *, workers: int | None = 
                        wall_s=time.perf_counter() - t0, index=index)
 
 
-def _check_run_arguments(spec, workers, retries) -> int:
+def _check_run_arguments(spec: SweepSpec, workers: int | None, retries: int) -> int:
     """Validate :func:`run_sweep`'s arguments; returns ``retries`` as an int."""
     if not isinstance(spec, SweepSpec):
         raise TypeError("spec must be a SweepSpec")
@@ -240,7 +253,7 @@ def _check_run_arguments(spec, workers, retries) -> int:
     return retries
 
 
-def _open_index(out: Path, spec: SweepSpec):
+def _open_index(out: Path, spec: SweepSpec) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The index of ``out`` for ``spec`` (old entries kept) and the entries still to run.
 
     Called under the sweep's lock: rechecks ``out``, resets the entries whose files are missing
@@ -271,17 +284,20 @@ class _IndexRecorder:
     """Records finished and failed points in the index, rewriting it at most every
     :data:`INDEX_WRITE_INTERVAL` seconds (and at once after a failure), and reports progress."""
 
-    def __init__(self, index_path: Path, index: dict, n_todo: int, progress):
+    def __init__(self, index_path: Path, index: dict[str, Any], n_todo: int,
+                 progress: SweepProgress | None) -> None:
         self.index_path, self.index, self.n_todo = index_path, index, n_todo
         self.progress = progress
-        self.adopted: list = []
+        self.adopted: list[str] = []
         self.last_write = time.monotonic()
         if progress is not None:
             progress(n_todo, None)
 
-    def __call__(self, entry: dict, result: dict | None = None, error=None) -> None:
+    def __call__(self, entry: dict[str, Any], result: dict[str, Any] | None = None,
+                 error: BaseException | None = None) -> None:
         entry["attempts"] = int(entry.get("attempts") or 0) + 1
         if error is None:
+            assert result is not None  # a point that did not fail has its result
             if result["adopted"]:
                 self.adopted.append(entry["id"])
             entry.update(status="done", sha256=result["sha256"],
@@ -301,7 +317,8 @@ class _IndexRecorder:
             self.progress(self.n_todo, entry)
 
 
-def work_units(spec: SweepSpec, entries, todo) -> list:
+def work_units(spec: SweepSpec, entries: Iterable[dict[str, Any]],
+               todo: Iterable[dict[str, Any]]) -> list[WorkUnit]:
     """The tasks of a run: ``(kind, payload, entries)`` tuples in the order of ``todo``.
 
     ``kind`` is ``"point"`` (payload: the point's parameters, run by :func:`run_point`) or,
@@ -315,7 +332,8 @@ def work_units(spec: SweepSpec, entries, todo) -> list:
     groups, _ = grid_groups(entry["params"] for entry in entries)
     group_of = {SweepPoint(params=params).point_id: k
                 for k, group in enumerate(groups) for params in group}
-    units, unit_of_group = [], {}
+    units: list[WorkUnit] = []
+    unit_of_group: dict[int, WorkUnit] = {}
     for entry in todo:
         k = group_of.get(entry["id"])
         if k is None:
@@ -328,14 +346,17 @@ def work_units(spec: SweepSpec, entries, todo) -> list:
     return units
 
 
-def _run_unit(kind, payload, entries, out: Path, task_hook) -> list:
+def _run_unit(kind: str, payload: Any, entries: Sequence[dict[str, Any]], out: Path,
+              task_hook: TaskHook | None) -> list[dict[str, Any]]:
     """Run one unit of :func:`work_units` in this process; one result per entry."""
     if kind == "point":
         return [run_point(payload, str(out), task_hook=task_hook)]
     return run_grid_task(payload, [e["id"] for e in entries], str(out), task_hook=task_hook)
 
 
-def _finish_unit(entries, results, finish) -> None:
+def _finish_unit(entries: Iterable[dict[str, Any]],
+                 results: list[dict[str, Any]] | dict[str, Any],
+                 finish: _IndexRecorder) -> None:
     """Record a unit's results (a list for a grid unit, a dict for a point) in the index."""
     results = results if isinstance(results, list) else [results]
     by_id = {result["id"]: result for result in results}
@@ -343,7 +364,8 @@ def _finish_unit(entries, results, finish) -> None:
         finish(entry, by_id[entry["id"]])
 
 
-def _run_serially(units, out: Path, retries: int, task_hook, finish) -> None:
+def _run_serially(units: Iterable[WorkUnit], out: Path, retries: int,
+                  task_hook: TaskHook | None, finish: _IndexRecorder) -> None:
     """Run the units one after the other in this process, each up to ``retries + 1`` times."""
     for kind, payload, entries in units:
         for attempt in range(retries + 1):
@@ -361,13 +383,16 @@ def _run_serially(units, out: Path, retries: int, task_hook, finish) -> None:
                 break
 
 
-def _run_on_dask(client, units, out: Path, retries: int, task_hook, finish) -> None:
+def _run_on_dask(client: Client, units: Iterable[WorkUnit], out: Path, retries: int,
+                 task_hook: TaskHook | None, finish: _IndexRecorder) -> None:
     """Submit every unit as a Dask task and record its points as they complete."""
     from dask.distributed import as_completed  # optional dependency, as in dask_client
 
-    futures, owner = [], {}
+    futures: list[Future[Any]] = []
+    owner: dict[Hashable, list[dict[str, Any]]] = {}  # by the future's key
     for kind, payload, entries in units:
         key = f"rgdl-{kind}-{entries[0]['id']}-{uuid.uuid4().hex[:8]}"
+        future: Future[Any]
         if kind == "point":
             future = client.submit(run_point, payload, str(out), task_hook=task_hook,
                                    key=key, retries=retries, pure=False)

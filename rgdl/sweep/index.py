@@ -16,7 +16,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from ising.atomic import atomic_write_text
 from rgdl.sweep.spec import (INDEX_FORMAT, INDEX_NAME, INDEX_VERSION, LOCK_NAME, LOCKS_DIR,
@@ -43,7 +43,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 
 @contextlib.contextmanager
-def file_lock(path: Path, *, blocking: bool = True):
+def file_lock(path: Path, *, blocking: bool = True) -> Iterator[None]:
     """Exclusive advisory lock on ``path`` (released automatically if the process dies).
 
     Raises
@@ -72,7 +72,7 @@ def utc_now() -> str:
 # --------------------------------------------------------------------------------------------
 # The index
 # --------------------------------------------------------------------------------------------
-def read_index(out: str | os.PathLike) -> dict:
+def read_index(out: str | os.PathLike[str]) -> dict[str, Any]:
     """Load and check ``OUT/sweep.json``.
 
     Raises
@@ -98,9 +98,9 @@ def read_index(out: str | os.PathLike) -> dict:
     return index
 
 
-def check_index_schema(path: Path, index: Mapping) -> None:
+def check_index_schema(path: Path, index: Mapping[str, Any]) -> None:
     """Raise ValueError unless ``index`` has the fields :func:`sweep_table` and the driver use."""
-    def bad(what):
+    def bad(what: str) -> ValueError:
         return ValueError(f"{path} is not a valid rgdl sweep index ({what})")
 
     spec = index.get("spec")
@@ -134,7 +134,7 @@ def check_index_schema(path: Path, index: Mapping) -> None:
                 raise bad(f"point {entry['id']}: summary {name!r} is malformed")
 
 
-def check_out_dir(out: Path, spec: SweepSpec) -> dict | None:
+def check_out_dir(out: Path, spec: SweepSpec) -> dict[str, Any] | None:
     """Refuse an ``out`` that holds a different sweep or foreign files; return its index."""
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"--out {out} exists and is not a directory")
@@ -152,14 +152,14 @@ def check_out_dir(out: Path, spec: SweepSpec) -> dict | None:
     return None
 
 
-def new_entry(point: SweepPoint) -> dict:
+def new_entry(point: SweepPoint) -> dict[str, Any]:
     return {"id": point.point_id, "params": point.params, "seed": point.derived_seed,
             "file": point.file, "model_file": point.model_file, "status": "pending",
             "sha256": None, "model_sha256": None, "summary": None, "error": None,
             "attempts": 0, "elapsed_s": None, "finished": None}
 
 
-def entry_is_done(out: Path, entry: Mapping) -> bool:
+def entry_is_done(out: Path, entry: Mapping[str, Any]) -> bool:
     """True if the index says done and the files still carry the recorded hashes."""
     if entry.get("status") != "done" or not entry.get("sha256"):
         return False

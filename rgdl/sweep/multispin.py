@@ -40,25 +40,29 @@ Resume safety
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from ising import sample_temperature_grid
 from ising.dataset import check_memory, summarize_dataset
 from ising.io import write_dataset
+from ising.samplers import SampleResult
 from rgdl.sweep.spec import GRID_ENGINE, SweepPoint, point_seed
 
 __all__ = ["GRID_ENGINE", "grid_eligible", "grid_groups", "grid_seed", "run_grid_group"]
 
-def grid_eligible(params) -> bool:
+def grid_eligible(params: Mapping[str, Any]) -> bool:
     """True for a point the multi-spin grid can run: 2D Metropolis, h = 0, even L >= 4."""
     return (int(params["dimension"]) == 2 and params["algorithm"] == "metropolis"
             and float(params["field"]) == 0.0 and int(params["size"]) >= 4
             and int(params["size"]) % 2 == 0)
 
 
-def grid_groups(points):
+def grid_groups(points: Iterable[Mapping[str, Any]]
+                ) -> tuple[list[list[dict[str, Any]]], list[dict[str, Any]]]:
     """Group eligible points that differ only in their temperature.
 
     Parameters
@@ -73,7 +77,8 @@ def grid_groups(points):
     rest : list of dict
         The points that are not eligible (:func:`grid_eligible`), in their order.
     """
-    groups, rest = {}, []
+    groups: dict[str, list[dict[str, Any]]] = {}
+    rest: list[dict[str, Any]] = []
     for params in points:
         params = dict(params)
         if not grid_eligible(params):
@@ -85,7 +90,7 @@ def grid_groups(points):
     return ordered, rest
 
 
-def _check_group(points):
+def _check_group(points: Sequence[Mapping[str, Any]]) -> tuple[dict[str, Any], list[float]]:
     if not points:
         raise ValueError("a grid group needs at least one point")
     common = [{k: v for k, v in p.items() if k != "temperature"} for p in points]
@@ -97,13 +102,14 @@ def _check_group(points):
     return common[0], temps
 
 
-def grid_seed(points) -> int:
+def grid_seed(points: Sequence[Mapping[str, Any]]) -> int:
     """The grid seed of a group (see the module docstring): a 63-bit integer."""
     common, temps = _check_group(points)
     return point_seed({**common, "grid_temperatures": temps})
 
 
-def run_grid_group(points, out_dir):
+def run_grid_group(points: Sequence[Mapping[str, Any]],
+                   out_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """Compute a group of points in one multi-spin run and write their datasets.
 
     Parameters
@@ -147,7 +153,8 @@ def run_grid_group(points, out_dir):
     return results
 
 
-def _attributes(entry, res, common, seed, position, temps):
+def _attributes(entry: SweepPoint, res: SampleResult, common: Mapping[str, Any], seed: int,
+                position: int, temps: Sequence[float]) -> dict[str, Any]:
     """HDF5 root attributes of one grouped point (the schema's, plus the grid provenance)."""
     summary = summarize_dataset(res.energy, res.magnetization, n_spins=res.spins[0].size,
                                 temperature=float(entry.params["temperature"]), thin=res.thin,

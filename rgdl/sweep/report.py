@@ -10,15 +10,18 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ising.atomic import OutputLock, atomic_write_text, check_name_length, check_not_input
 from rgdl.sweep.index import read_index
 from rgdl.sweep.spec import INDEX_NAME, SUMMARY_FIELDS
 
 
-def sweep_table(out: str | os.PathLike, *, include_unfinished: bool = False) -> dict:
+def sweep_table(out: str | os.PathLike[str], *,
+                include_unfinished: bool = False) -> dict[str, NDArray[Any]]:
     """Finished points of a sweep as column arrays.
 
     Returns
@@ -35,7 +38,7 @@ def sweep_table(out: str | os.PathLike, *, include_unfinished: bool = False) -> 
     dimension = index["spec"]["dimension"]
     rows.sort(key=lambda e: (e["params"]["size"], e["params"]["temperature"],
                              e["params"]["seed"]))
-    table: dict = {
+    table: dict[str, NDArray[Any]] = {
         "size": np.array([e["params"]["size"] for e in rows], dtype=np.int64),
         "temperature": np.array([e["params"]["temperature"] for e in rows], dtype=np.float64),
         "seed": np.array([e["params"]["seed"] for e in rows], dtype=np.int64),
@@ -53,7 +56,8 @@ def sweep_table(out: str | os.PathLike, *, include_unfinished: bool = False) -> 
     return table
 
 
-def report_targets(out, figure=None) -> tuple:
+def report_targets(out: str | os.PathLike[str], figure: str | os.PathLike[str] | None = None
+                   ) -> tuple[Path, list[Path]]:
     """(figure base, [png, pdf, json]) of the FSS report of the sweep in ``out``.
 
     ``figure`` is the figure path without suffix (default ``OUT/fss``).
@@ -64,8 +68,9 @@ def report_targets(out, figure=None) -> tuple:
     return target, [target.with_suffix(s) for s in (".png", ".pdf", ".json")]
 
 
-def check_report_targets(out, figure=None, overwrite: bool = False, *,
-                         require_dir: bool = True) -> None:
+def check_report_targets(out: str | os.PathLike[str],
+                         figure: str | os.PathLike[str] | None = None,
+                         overwrite: bool = False, *, require_dir: bool = True) -> None:
     """Fail before any work if the report cannot be written (or would replace files).
 
     Raises
@@ -87,7 +92,8 @@ def check_report_targets(out, figure=None, overwrite: bool = False, *,
         raise FileNotFoundError(f"output directory does not exist: {parent}")
 
 
-def write_fss_report(out, *, n_bootstrap: int, seed: int, figure=None, method: str = "largest",
+def write_fss_report(out: str | os.PathLike[str], *, n_bootstrap: int, seed: int,
+                     figure: str | os.PathLike[str] | None = None, method: str = "largest",
                      overwrite: bool = False) -> str:
     """FSS analysis of the sweep in ``out``: figure (PNG + PDF), ``fss.json``; returns text.
 

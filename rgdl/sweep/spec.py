@@ -13,8 +13,9 @@ import json
 import math
 import os
 import re
+import sys
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Final, Literal, Mapping, Sequence, overload
 
 import numpy as np
 
@@ -32,8 +33,8 @@ LOCKS_DIR = ".locks"
 #: Engines of a sweep (:attr:`SweepSpec.engine`): every point on its own (the default), or the
 #: eligible Metropolis points of one size together on a multi-spin temperature grid
 #: (:mod:`rgdl.sweep.multispin`).
-SCALAR_ENGINE = "scalar"
-GRID_ENGINE = "multispin-grid"
+SCALAR_ENGINE: Final = "scalar"
+GRID_ENGINE: Final = "multispin-grid"
 SWEEP_ENGINES = (SCALAR_ENGINE, GRID_ENGINE)
 
 #: Summary observables stored per point (fields of :class:`ising.observables.Summary`).
@@ -44,7 +45,8 @@ _TEMPERATURE_DECIMALS = 10
 _RANGE_RE = re.compile(r"^\s*([^:]+):([^:]+):([^:]+)\s*$")
 
 
-def _strict_int(name: str, value, *, minimum: int | None = None, allow_none: bool = False):
+def _strict_int(name: str, value: object, *, minimum: int | None = None,
+                allow_none: bool = False) -> int | None:
     """An integer setting: the same rules as the command line (a bool or 2.5 is not an int)."""
     if value is None and allow_none:
         return None
@@ -58,7 +60,7 @@ def _strict_int(name: str, value, *, minimum: int | None = None, allow_none: boo
     return value
 
 
-def _strict_float(name: str, value) -> float:
+def _strict_float(name: str, value: object) -> float:
     """A real setting: a number that is not a bool."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise ValueError(f"{name} must be a number, got {value!r}")
@@ -72,8 +74,19 @@ _MAX_SETTING = 1 << 53
 # --------------------------------------------------------------------------------------------
 # Parsing
 # --------------------------------------------------------------------------------------------
-def parse_values(text: str | Sequence[Any] | float | int, *, kind: type = float,
-                 name: str = "values") -> list:
+@overload
+def parse_values(text: str | Sequence[Any] | float | int, *, kind: type[int],
+                 name: str = ...) -> list[int]: ...
+
+
+@overload
+def parse_values(text: str | Sequence[Any] | float | int, *, kind: type[float] = ...,
+                 name: str = ...) -> list[float]: ...
+
+
+def parse_values(text: str | Sequence[Any] | float | int, *,
+                 kind: type[int] | type[float] = float,
+                 name: str = "values") -> list[int] | list[float]:
     """Parse a list of grid values.
 
     Parameters
@@ -123,7 +136,7 @@ def parse_values(text: str | Sequence[Any] | float | int, *, kind: type = float,
         raw = list(text)
     if not raw:
         raise ValueError(f"{name} is empty")
-    values: list = []
+    values: list[Any] = []
     for item in raw:
         if isinstance(item, bool):
             raise ValueError(f"{name}: {item!r} is not a number")
@@ -163,15 +176,15 @@ class TrainSpec:
         Training hyper-parameters passed to the estimator.
     """
 
-    layers: tuple = (64,)
+    layers: tuple[int, ...] = (64,)
     epochs: int = 10
-    units: str = "spin"
+    units: Literal["spin", "binary"] = "spin"
     learning_rate: float = 0.01
     batch_size: int = 50
     cd_k: int = 1
     l1: float = 0.0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if isinstance(self.layers, (str, bytes)) or not hasattr(self.layers, "__iter__"):
             raise ValueError(f"train: layers must be a list of sizes, got {self.layers!r}")
         layers = tuple(_strict_int("train: layers", n, minimum=1) for n in self.layers)
@@ -190,7 +203,7 @@ class TrainSpec:
         if not (math.isfinite(self.l1) and self.l1 >= 0):
             raise ValueError("train: l1 must be >= 0")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary (canonical, used in hashes)."""
         return {"layers": list(self.layers), "epochs": int(self.epochs), "units": self.units,
                 "learning_rate": float(self.learning_rate), "batch_size": int(self.batch_size),
@@ -231,10 +244,10 @@ class SweepSpec:
         (ids, file names and :func:`point_seed` are those of the scalar sweep).
     """
 
-    temperatures: tuple
-    sizes: tuple
-    seeds: tuple = (0,)
-    dimension: int = 2
+    temperatures: tuple[float, ...]
+    sizes: tuple[int, ...]
+    seeds: tuple[int, ...] = (0,)
+    dimension: Literal[1, 2] = 2
     algorithm: str = "metropolis"
     coupling: float = 1.0
     field: float = 0.0
@@ -243,9 +256,9 @@ class SweepSpec:
     burn_in: int | None = None
     thin: int | None = None
     train: TrainSpec | None = None
-    engine: str = SCALAR_ENGINE
+    engine: Literal["scalar", "multispin-grid"] = SCALAR_ENGINE
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         # sorted, so that the same grid given in another order is the same sweep
         temps = tuple(sorted(parse_values(list(self.temperatures), name="temperatures")))
         sizes = tuple(sorted(parse_values(list(self.sizes), kind=int, name="sizes")))
@@ -285,13 +298,13 @@ class SweepSpec:
                              f"not {self.engine!r}")
 
     # -- canonical forms --------------------------------------------------------------------
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready, canonical dictionary of the whole specification.
 
         ``engine`` appears only when it is not the default, so a scalar sweep keeps the
         dictionary (and :attr:`spec_hash`) it had before engines existed.
         """
-        out = {
+        out: dict[str, Any] = {
             "temperatures": [float(t) for t in self.temperatures],
             "sizes": [int(s) for s in self.sizes],
             "seeds": [int(s) for s in self.seeds],
@@ -326,7 +339,7 @@ _SPEC_KEYS = {f.name for f in dataclasses.fields(SweepSpec)}
 _FILE_ALIASES = {"samples": "n_samples", "chains": "n_chains", "burn-in": "burn_in"}
 
 
-def load_spec_file(path: str | os.PathLike) -> dict:
+def load_spec_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a TOML (``.toml``) or JSON sweep file into keyword arguments of :class:`SweepSpec`.
 
     The keys are those of :class:`SweepSpec` (``samples``/``chains`` are accepted for
@@ -352,7 +365,10 @@ def load_spec_file(path: str | os.PathLike) -> dict:
     suffix = path.suffix.lower()
     try:
         if suffix == ".toml":
-            import tomllib
+            if sys.version_info >= (3, 11):
+                import tomllib
+            else:  # Python 3.10: tomllib's backport (the dependency tomli)
+                import tomli as tomllib
 
             data = tomllib.loads(text.decode("utf-8"))
         elif suffix == ".json":
@@ -375,7 +391,7 @@ def load_spec_file(path: str | os.PathLike) -> dict:
         if extra:
             raise ValueError(f"sweep file {path}: unknown top-level keys {sorted(extra)}")
         data = merged
-    out = {}
+    out: dict[str, Any] = {}
     for key, value in data.items():
         key = _FILE_ALIASES.get(key, key)
         if key not in _SPEC_KEYS:
@@ -401,7 +417,7 @@ def load_spec_file(path: str | os.PathLike) -> dict:
 class SweepPoint:
     """One grid point: a dictionary of parameters (JSON-ready, canonical)."""
 
-    params: dict
+    params: dict[str, Any]
 
     @property
     def param_hash(self) -> str:
@@ -430,7 +446,7 @@ class SweepPoint:
         return point_seed(self.params)
 
 
-def point_seed(params: Mapping) -> int:
+def point_seed(params: Mapping[str, Any]) -> int:
     """Seed of one point, from its ``seed`` entry and a stable hash of its other parameters.
 
     ``SeedSequence(entropy=params["seed"], spawn_key=<8 words of SHA-256(other params)>)``:
@@ -446,14 +462,14 @@ def point_seed(params: Mapping) -> int:
     return derive_seed(int(params["seed"]), hash_key(others))
 
 
-def train_seed(params: Mapping) -> int:
+def train_seed(params: Mapping[str, Any]) -> int:
     """Seed of a point's RBM/DBN training: a stream separate from the sampler's
     (``SeedSequence(entropy=point_seed(params), spawn_key=(1,))``,
     :func:`rgdl.seeds.derive_seed`)."""
     return derive_seed(point_seed(params), (1,))
 
 
-def spec_from_options(base: Mapping | None = None, **overrides) -> SweepSpec:
+def spec_from_options(base: Mapping[str, Any] | None = None, **overrides: Any) -> SweepSpec:
     """Build a :class:`SweepSpec` from a sweep-file dictionary and explicit overrides.
 
     ``None`` overrides are ignored, so CLI options that were not given keep the file's values.
@@ -470,8 +486,10 @@ def spec_from_options(base: Mapping | None = None, **overrides) -> SweepSpec:
     return SweepSpec(**merged)
 
 
-def spec_from_command_line(config=None, *, temperatures=None, sizes=None, seeds=None,
-                           train_layers=None, epochs=None, **settings) -> SweepSpec:
+def spec_from_command_line(config: str | os.PathLike[str] | None = None, *,
+                           temperatures: str | None = None, sizes: str | None = None,
+                           seeds: str | None = None, train_layers: str | None = None,
+                           epochs: int | None = None, **settings: Any) -> SweepSpec:
     """The :class:`SweepSpec` of ``rgdl sweep``: a sweep file overridden by the options given.
 
     Parameters

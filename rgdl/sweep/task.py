@@ -18,13 +18,14 @@ import os
 import socket
 import time
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Any, Callable, ContextManager, Mapping, Sequence
 
 import numba
 
 import rbm
 from ising.dataset import generate_dataset, summarize_dataset
 from ising.io import read_attributes, read_series
+from ising.observables import Estimate
 from rgdl.sweep.index import file_lock, file_sha256
 from rgdl.sweep.multispin import run_grid_group
 from rgdl.sweep.spec import LOCKS_DIR, SUMMARY_FIELDS, SweepPoint, point_seed, train_seed
@@ -32,18 +33,21 @@ from rgdl.training import load_training_data
 
 logger = logging.getLogger(__name__)
 
+#: A test/diagnostic hook of the tasks, ``task_hook(event, point_id, out_dir)`` (:func:`run_point`).
+TaskHook = Callable[[str, str, str], object]
 
-def _estimate_dict(estimate) -> dict:
+
+def _estimate_dict(estimate: Estimate) -> dict[str, float | None]:
     value, error = estimate
     return {"value": _finite_or_none(value), "error": _finite_or_none(error)}
 
 
-def _finite_or_none(x):
+def _finite_or_none(x: float) -> float | None:
     x = float(x)
     return x if math.isfinite(x) else None
 
 
-def _summarize_file(path: Path, params: Mapping) -> dict:
+def _summarize_file(path: Path, params: Mapping[str, Any]) -> dict[str, Any]:
     """Validate a finished dataset against ``params`` and return its summary observables.
 
     Only the attributes and the energy/magnetization series are read (not the spins); the
@@ -70,8 +74,9 @@ def _summarize_file(path: Path, params: Mapping) -> dict:
     summary = summarize_dataset(energy, magnetization, n_spins=n_spins,
                                 temperature=float(params["temperature"]), thin=thin,
                                 n_chains=int(params["n_chains"]))
-    out = {name: (None if summary is None else _estimate_dict(getattr(summary, name)))
-           for name in SUMMARY_FIELDS}
+    out: dict[str, Any] = {
+        name: (None if summary is None else _estimate_dict(getattr(summary, name)))
+        for name in SUMMARY_FIELDS}
     out["tau_int"] = None if summary is None else _finite_or_none(summary.tau_int)
     out["n_samples"] = int(len(energy))
     out["burn_in"] = int(attrs["burn_in"])
@@ -79,7 +84,7 @@ def _summarize_file(path: Path, params: Mapping) -> dict:
     return out
 
 
-def _train_point(data_path: Path, model_path: Path, params: Mapping) -> None:
+def _train_point(data_path: Path, model_path: Path, params: Mapping[str, Any]) -> None:
     """Train the RBM (one layer) or DBN (several) of a training point; save it atomically.
 
     Training checkpoints every epoch next to the model (``<point>.ckpt*``) and resumes from
@@ -106,14 +111,15 @@ def _train_point(data_path: Path, model_path: Path, params: Mapping) -> None:
         leftover.unlink(missing_ok=True)
 
 
-def point_lock(out_dir, point_id: str):
+def point_lock(out_dir: str | os.PathLike[str], point_id: str) -> ContextManager[None]:
     """The per-point lock of ``point_id`` in the sweep directory (:func:`file_lock`)."""
     lock_dir = Path(out_dir) / LOCKS_DIR
     lock_dir.mkdir(parents=True, exist_ok=True)
     return file_lock(lock_dir / f"{point_id}.lock")
 
 
-def adopt_dataset(params: Mapping, out_dir) -> dict | None:
+def adopt_dataset(params: Mapping[str, Any],
+                  out_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
     """Summarise the point's dataset if its file exists and is valid; else ``None``.
 
     A file that exists but is not a valid dataset of this point (unreadable, foreign, another
@@ -133,7 +139,8 @@ def adopt_dataset(params: Mapping, out_dir) -> dict | None:
         return None
 
 
-def make_dataset(params: Mapping, out_dir, *, task_hook: Callable | None = None) -> Path:
+def make_dataset(params: Mapping[str, Any], out_dir: str | os.PathLike[str], *,
+                 task_hook: TaskHook | None = None) -> Path:
     """Sample one point's dataset on its own (:func:`ising.dataset.generate_dataset`).
 
     Resumes the point's ``.partial`` file; an unusable one is moved aside
@@ -144,7 +151,7 @@ def make_dataset(params: Mapping, out_dir, *, task_hook: Callable | None = None)
     path.parent.mkdir(parents=True, exist_ok=True)
     progress = None
     if task_hook is not None:
-        def progress(*args, **kwargs):
+        def progress(*args: object, **kwargs: object) -> None:
             task_hook("progress", point.point_id, str(out_dir))
     p = point.params
     kwargs = dict(dimension=p["dimension"], size=p["size"], temperature=p["temperature"],
@@ -167,8 +174,8 @@ def make_dataset(params: Mapping, out_dir, *, task_hook: Callable | None = None)
     return path
 
 
-def complete_point(params: Mapping, out_dir, *, summary: dict | None = None,
-                   adopted: bool = False) -> dict:
+def complete_point(params: Mapping[str, Any], out_dir: str | os.PathLike[str], *,
+                   summary: dict[str, Any] | None = None, adopted: bool = False) -> dict[str, Any]:
     """Summarise (unless ``summary`` is given) and train an existing dataset of one point.
 
     The part of a task after the point's file exists, shared by :func:`run_point` and
@@ -192,12 +199,13 @@ def complete_point(params: Mapping, out_dir, *, summary: dict | None = None,
     return result
 
 
-def _worker_fields(elapsed_s: float) -> dict:
+def _worker_fields(elapsed_s: float) -> dict[str, Any]:
     return dict(elapsed_s=elapsed_s, pid=os.getpid(), host=socket.gethostname(),
                 numba_threads=int(numba.get_num_threads()))
 
 
-def run_point(params: Mapping, out_dir: str, *, task_hook: Callable | None = None) -> dict:
+def run_point(params: Mapping[str, Any], out_dir: str, *,
+              task_hook: TaskHook | None = None) -> dict[str, Any]:
     """Compute (or resume, or adopt) one sweep point; the unit of work of a Dask task.
 
     Parameters
@@ -230,8 +238,8 @@ def run_point(params: Mapping, out_dir: str, *, task_hook: Callable | None = Non
     return result
 
 
-def run_grid_task(group: Sequence[Mapping], todo_ids: Sequence[str], out_dir: str, *,
-                  task_hook: Callable | None = None) -> list:
+def run_grid_task(group: Sequence[Mapping[str, Any]], todo_ids: Sequence[str], out_dir: str, *,
+                  task_hook: TaskHook | None = None) -> list[dict[str, Any]]:
     """Compute the points ``todo_ids`` of one grid group in one multi-spin run (one task).
 
     Parameters
@@ -260,7 +268,7 @@ def run_grid_task(group: Sequence[Mapping], todo_ids: Sequence[str], out_dir: st
     with contextlib.ExitStack() as stack:
         for point_id in sorted(point.point_id for point in points):
             stack.enter_context(point_lock(out_dir, point_id))
-        summaries = {}
+        summaries: dict[str, dict[str, Any] | None] = {}
         for point in todo:
             if task_hook is not None:
                 task_hook("start", point.point_id, out_dir)
