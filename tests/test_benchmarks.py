@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from rgdl.benchmarks import describe_environment
+from rgdl.benchmarks import cpu_simd, describe_environment
 from rgdl.benchmarks.rbm import blas_ceiling_seconds, run_rbm_benchmarks
 from tests.test_cli_rbm import run_in_process
 
@@ -44,6 +44,19 @@ def test_rbm_benchmark_rows_are_consistent():
 def test_environment_line_names_numpy_and_blas():
     line = describe_environment()
     assert f"NumPy {np.__version__}" in line and "BLAS" in line
+    assert f"({cpu_simd()})" in line.split(";")[0]
+
+
+def test_cpu_simd_names_the_widest_vector_set():
+    assert cpu_simd("fpu sse4_2 avx avx2 fma") == "AVX2"
+    assert cpu_simd("sse4_2 avx avx2 avx512f avx512bw") == "AVX-512"
+    assert cpu_simd("fp asimd evtstrm") == "NEON"
+    assert cpu_simd("fpu") == "unknown"
+
+
+def test_environment_line_names_numba_target_overrides(monkeypatch):
+    monkeypatch.setenv("NUMBA_CPU_NAME", "haswell")
+    assert "NUMBA_CPU_NAME=haswell" in describe_environment()
 
 
 def test_bench_json_has_environment_and_rows(monkeypatch, capsys):

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["BenchmarkRow", "describe_environment", "format_table", "judge"]
+__all__ = ["BenchmarkRow", "SIMD_LEVELS", "cpu_simd", "describe_environment", "format_table", "judge"]
 
 #: One benchmark row: ``name``, ``ours``, ``peer``, ``peer_name``, ``unit``, ``ratio``, ``note``
 #: and, once judged, ``target`` and ``passed``.
@@ -49,9 +49,36 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+#: Vector instruction sets, widest first, as /proc/cpuinfo names them and as printed.
+SIMD_LEVELS = (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"), ("sse4_2", "SSE4.2"),
+               ("asimd", "NEON"))
+
+
+def cpu_simd(flags: str | None = None) -> str:
+    """The widest vector instruction set of the CPU (from the ``flags`` line of /proc/cpuinfo,
+    or ``flags`` if given), e.g. ``"AVX2"``; ``"unknown"`` where it cannot be read.
+
+    It decides how wide the compiled kernels' vectors are (Numba compiles for the host CPU unless
+    ``NUMBA_CPU_NAME``/``NUMBA_CPU_FEATURES`` say otherwise) and which OpenBLAS kernels run, so
+    a figure without it cannot be compared with another machine's.
+    """
+    if flags is None:
+        flags = ""
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8") as handle:
+                for line in handle:
+                    if line.startswith(("flags", "Features")):
+                        flags = line.split(":", 1)[1]
+                        break
+        except OSError:
+            return "unknown"
+    present = set(flags.split())
+    return next((name for flag, name in SIMD_LEVELS if flag in present), "unknown")
+
+
 def describe_environment() -> str:
     """One line naming what the figures depend on: CPU, cores, NumPy's BLAS and the kernels it
-    runs, thread counts and the OpenBLAS overrides in the environment.
+    runs, thread counts and the OpenBLAS and Numba overrides in the environment.
 
     The BLAS kernel family comes from ``threadpoolctl`` (installed with scikit-learn, the
     ``bench`` extra) when available. OpenBLAS picks its kernels from the CPU unless
@@ -60,7 +87,7 @@ def describe_environment() -> str:
     """
     import numpy as np
 
-    parts = [f"CPU {_cpu_model()} x {os.cpu_count()}", f"NumPy {np.__version__}"]
+    parts = [f"CPU {_cpu_model()} x {os.cpu_count()} ({cpu_simd()})", f"NumPy {np.__version__}"]
     blas = "BLAS unknown"
     try:
         info = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
@@ -82,7 +109,8 @@ def describe_environment() -> str:
     parts.append(blas)
     overrides = [f"{key}={os.environ[key]}" for key in
                  ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
-                  "OMP_NUM_THREADS", "NUMBA_NUM_THREADS") if key in os.environ]
+                  "OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "NUMBA_CPU_NAME", "NUMBA_CPU_FEATURES")
+                 if key in os.environ]
     if overrides:
         parts.append("env " + " ".join(overrides))
     return "; ".join(parts)
