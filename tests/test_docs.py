@@ -31,7 +31,7 @@ NOTEBOOK_PAGES = ("getting-started", "tutorials/ising-monte-carlo", "tutorials/r
 
 def test_every_results_file_is_on_the_site():
     page = (DOCS / "results.md").read_text(encoding="utf-8")
-    embedded = set(re.findall(r'^--8<-- "results/([\w-]+)\.md"$', page, flags=re.MULTILINE))
+    embedded = set(re.findall(r'^[ \t]*--8<-- "results/([\w-]+)\.md"$', page, flags=re.MULTILINE))
     on_disk = {p.stem for p in (DOCS / "results").glob("*.md")}
     assert on_disk, "docs/results/*.md missing (written by scripts/readme_results.py)"
     assert on_disk <= embedded, f"not embedded in docs/results.md: {sorted(on_disk - embedded)}"
