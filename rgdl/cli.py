@@ -201,9 +201,8 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         result = cli.main(args=argv, prog_name="rgdl", standalone_mode=False)
         if isinstance(result, int) and not isinstance(result, bool):
             status = result
-    except _NO_ARGS_IS_HELP as exc:  # bare `rgdl`: the help, as `rgdl --help` prints it
-        ctx = getattr(exc, "ctx", None)
-        click.echo(ctx.get_help() if isinstance(ctx, click.Context) else exc.format_message())
+    except click.exceptions.NoArgsIsHelpError as exc:  # bare `rgdl`: the help, as --help prints it
+        click.echo(exc.ctx.get_help() if exc.ctx is not None else exc.format_message())
         _exit(0)
     except click.exceptions.Abort:
         click.echo("Error: aborted", err=True)
@@ -226,12 +225,6 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     if message is not None:
         _fail(message, hard_exit=_detached_files() > detached_before)
     _exit(status, hard=_detached_files() > detached_before)
-
-
-# click >= 8.2 raises this for a group run without arguments (older click prints the help and
-# exits 0 itself); a class no exception is an instance of stands in where it does not exist
-_NO_ARGS_IS_HELP: type[click.ClickException] = getattr(click.exceptions, "NoArgsIsHelpError",
-                                                       type("_Never", (click.ClickException,), {}))
 
 
 def _detached_files() -> int:

@@ -36,14 +36,23 @@ def judge(row: BenchmarkRow, *, at_least: float | None = None,
     return row
 
 
-def _cpu_model() -> str:
+def _cpuinfo_field(*prefixes: str) -> str | None:
+    """The value of the first /proc/cpuinfo line starting with one of ``prefixes`` (None where
+    there is no such line or no /proc/cpuinfo)."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
             for line in handle:
-                if line.startswith("model name"):
+                if line.startswith(prefixes):
                     return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return None
+
+
+def _cpu_model() -> str:
+    model = _cpuinfo_field("model name")
+    if model is not None:
+        return model
     import platform
 
     return platform.processor() or platform.machine()
@@ -63,14 +72,8 @@ def cpu_simd(flags: str | None = None) -> str:
     a figure without it cannot be compared with another machine's.
     """
     if flags is None:
-        flags = ""
-        try:
-            with open("/proc/cpuinfo", encoding="utf-8") as handle:
-                for line in handle:
-                    if line.startswith(("flags", "Features")):
-                        flags = line.split(":", 1)[1]
-                        break
-        except OSError:
+        flags = _cpuinfo_field("flags", "Features")
+        if flags is None:
             return "unknown"
     present = set(flags.split())
     return next((name for flag, name in SIMD_LEVELS if flag in present), "unknown")
